@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * THE record layout shared by the kernel program and the addon.
+ * Fixed-width fields only, naturally aligned, no implicit padding: the addon
+ * exports sizeof and every offsetof, and test/unit/decode.test.ts checks the
+ * TypeScript decoder against them.
+ *
+ * The kernel sends raw facts; naming and formatting happen in TypeScript.
+ */
+#ifndef BINDSNOOP_H
+#define BINDSNOOP_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define BINDSNOOP_COMM_LEN 16
+#define BINDSNOOP_MAX_PORTS 64
+
+/* bits of bind_event.opts, in bcc's order: "FTNRr" */
+#define BINDSNOOP_OPT_FREEBIND (1u << 0)
+#define BINDSNOOP_OPT_TRANSPARENT (1u << 1)
+#define BINDSNOOP_OPT_BIND_ADDRESS_NO_PORT (1u << 2)
+#define BINDSNOOP_OPT_REUSEADDR (1u << 3)
+#define BINDSNOOP_OPT_REUSEPORT (1u << 4)
+
+/* indexes of the per-CPU `stats` array: every kernel-side loss has one */
+enum bindsnoop_stat {
+	BINDSNOOP_STAT_RING_FULL = 0,   /* bpf_ringbuf_reserve failed: record lost */
+	BINDSNOOP_STAT_INFLIGHT_FULL,   /* no room to remember a bind between entry and exit */
+	BINDSNOOP_STAT_COUNT_FULL,      /* --count map full: bind not counted */
+	BINDSNOOP_STAT_MAX,
+};
+
+struct bind_event {
+	__u64 ts_boot_ns;      /* bpf_ktime_get_boot_ns() at sys_exit_bind */
+	__u64 cgroup_id;       /* cgroup v2 id of the task */
+	__u64 mntns_id;        /* mount namespace inode */
+	__u32 netns_id;        /* network namespace inode of the socket */
+	__u32 pid;             /* TGID, host PID namespace */
+	__u32 tid;
+	__u32 uid;
+	__s32 ret;             /* bind() result: 0 or -errno */
+	__s32 bound_dev_if;    /* SO_BINDTODEVICE ifindex, 0 = none */
+	__u8 bound_addr[16];   /* IPv4 in the first 4 bytes, network order */
+	__u8 req_addr[16];     /* address passed to bind(), same encoding */
+	__u16 bound_port;      /* host order */
+	__u16 req_port;        /* host order, 0 = ephemeral */
+	__u16 protocol;        /* IPPROTO_* (u16: MPTCP is 262) */
+	__u8 family;           /* AF_INET or AF_INET6 (the socket's family) */
+	__u8 opts;             /* BINDSNOOP_OPT_* bits */
+	__u8 req_family;       /* sa_family passed to bind() (0 if unreadable) */
+	__u8 pad[7];
+	char comm[BINDSNOOP_COMM_LEN];
+};
+
+#define BINDSNOOP_EVENT_SIZE 112
+
+/* key of the --count map: one row per bound address and port */
+struct count_key {
+	__u8 addr[16];
+	__u16 port;
+	__u8 family;
+	__u8 pad[5];
+};
+
+#ifdef __cplusplus
+static_assert(sizeof(struct bind_event) == BINDSNOOP_EVENT_SIZE, "bind_event layout changed");
+static_assert(sizeof(struct count_key) == 24, "count_key layout changed");
+#else
+_Static_assert(sizeof(struct bind_event) == BINDSNOOP_EVENT_SIZE, "bind_event layout changed");
+_Static_assert(sizeof(struct count_key) == 24, "count_key layout changed");
+#endif
+
+#endif /* BINDSNOOP_H */

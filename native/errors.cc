@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "errors.h"
+
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <deque>
+#include <mutex>
+
+namespace {
+
+std::mutex logMutex;
+std::deque<std::string> logLines;
+constexpr size_t kMaxLogLines = 60;
+
+int PrintToBuffer(enum libbpf_print_level level, const char* fmt, va_list args) {
+  if (level == LIBBPF_DEBUG && !getenv("BINDSNOOP_LIBBPF_DEBUG")) return 0;
+  char line[1024];
+  int n = vsnprintf(line, sizeof(line), fmt, args);
+  if (getenv("BINDSNOOP_LIBBPF_DEBUG")) fputs(line, stderr);
+  std::lock_guard<std::mutex> lock(logMutex);
+  logLines.emplace_back(line);
+  if (logLines.size() > kMaxLogLines) logLines.pop_front();
+  return n;
+}
+
+const char* ErrnoName(int err) {
+  const char* name = strerrorname_np(err);
+  return name ? name : "EUNKNOWN";
+}
+
+}  // namespace
+
+void ThrowBpfError(Napi::Env env, int err, const std::string& op, const std::string& hint,
+                   const std::string& details) {
+  if (err < 0) err = -err;
+  std::string message = "cannot " + op + ": " + strerror(err);
+  if (!hint.empty()) message += " (" + hint + ")";
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, ErrnoName(err)));
+  error.Set("errno", Napi::Number::New(env, err));
+  error.Set("op", Napi::String::New(env, op));
+  error.Set("hint", Napi::String::New(env, hint));
+  if (!details.empty()) error.Set("details", Napi::String::New(env, details));
+  error.ThrowAsJavaScriptException();
+}
+
+std::string HintFor(int err) {
+  if (err < 0) err = -err;
+  switch (err) {
+    case EPERM:
+    case EACCES:
+      return "run as root or with CAP_BPF and CAP_PERFMON";
+    case ENOENT:
+      return "the kernel lacks something bindsnoop needs: BTF at /sys/kernel/btf/vmlinux "
+             "(CONFIG_DEBUG_INFO_BTF) and the syscalls:sys_enter_bind tracepoint (CONFIG_FTRACE_SYSCALLS)";
+    case ENOMEM:
+      return "not enough locked memory for BPF maps: raise RLIMIT_MEMLOCK or the memory limit";
+    case EINVAL:
+      return "the kernel rejected the program; run with BINDSNOOP_LIBBPF_DEBUG=1 for the verifier log";
+    default:
+      return "";
+  }
+}
+
+void CaptureLibbpfLog() {
+  {
+    std::lock_guard<std::mutex> lock(logMutex);
+    logLines.clear();
+  }
+  libbpf_set_print(PrintToBuffer);
+}
+
+std::string LastLibbpfLog() {
+  std::lock_guard<std::mutex> lock(logMutex);
+  std::string out;
+  for (const auto& line : logLines) out += line;
+  return out;
+}
+
+std::string EnsureTracefs() {
+  // libbpf reads tracepoint ids under debugfs when it is mounted, else tracefs.
+  if (access("/sys/kernel/debug/tracing/events/syscalls", F_OK) == 0) return "";
+  if (access("/sys/kernel/tracing/events/syscalls", F_OK) == 0) return "";
+  if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nullptr) == 0 &&
+      access("/sys/kernel/tracing/events/syscalls", F_OK) == 0)
+    return "";
+  int err = errno;
+  return std::string("tracefs is not mounted at /sys/kernel/tracing and mounting it failed: ") + strerror(err) +
+         "; mount it with `mount -t tracefs nodev /sys/kernel/tracing` (in a container, mount the host's "
+         "/sys/kernel/tracing), and check that the kernel has CONFIG_FTRACE_SYSCALLS";
+}

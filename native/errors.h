@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: Apache-2.0
+// Errors from the kernel side, as JavaScript exceptions a user can act on.
+#pragma once
+
+#include <napi.h>
+
+#include <string>
+
+// Throws an Error whose code is the errno name (e.g. "EPERM"), with errno,
+// op (what was being done) and hint (what to do) properties. JS thread.
+void ThrowBpfError(Napi::Env env, int err, const std::string& op, const std::string& hint,
+                   const std::string& details = "");
+
+// What a user can do about errno `err` when loading or attaching.
+std::string HintFor(int err);
+
+// Start keeping libbpf's messages (instead of printing them) so a failure can
+// carry the verifier's last lines. JS thread, before open/load/attach.
+void CaptureLibbpfLog();
+std::string LastLibbpfLog();
+
+// Makes sure tracefs is reachable where libbpf looks for tracepoint ids,
+// mounting it when it is missing and we may. Returns "" or the reason.
+std::string EnsureTracefs();
