@@ -1,0 +1,34 @@
+/** One bind as the kernel reported it: raw facts, decoded but not yet named. */
+export interface BindEvent {
+  /** CLOCK_BOOTTIME nanoseconds at the syscall's exit */
+  tsBootNs: bigint;
+  cgroupId: bigint;
+  mntnsId: number;
+  netnsId: number;
+  pid: number;
+  tid: number;
+  uid: number;
+  /** bind()'s result: 0 or a negative errno */
+  ret: number;
+  boundDevIf: number;
+  /** AF_INET or AF_INET6: the socket's family */
+  family: number;
+  /** bound address (16 bytes, IPv4 in the first four); zero for a failed bind */
+  boundAddr: Uint8Array;
+  boundPort: number;
+  /** sa_family passed to bind(), 0 when it could not be read */
+  reqFamily: number;
+  reqAddr: Uint8Array;
+  reqPort: number;
+  protocol: number;
+  /** OPT_* bits */
+  opts: number;
+  /** the task's comm, raw bytes up to the first NUL */
+  comm: Uint8Array;
+}
+
+export const OPT_FREEBIND = 1 << 0;
+export const OPT_TRANSPARENT = 1 << 1;
+export const OPT_BIND_ADDRESS_NO_PORT = 1 << 2;
+export const OPT_REUSEADDR = 1 << 3;
+export const OPT_REUSEPORT = 1 << 4;

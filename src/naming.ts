@@ -1,0 +1,84 @@
+import type { BindEvent } from './event';
+import {
+  OPT_BIND_ADDRESS_NO_PORT,
+  OPT_FREEBIND,
+  OPT_REUSEADDR,
+  OPT_REUSEPORT,
+  OPT_TRANSPARENT,
+} from './event';
+import { AF_INET6, formatAddress } from './net/address';
+import { errnoName } from './net/errno';
+import { transportName } from './net/protocols';
+
+/** bcc's five OPTS letters, "FTNRr", each "." when unset. */
+export function optsString(opts: number): string {
+  const letters = 'FTNRr';
+  let out = '';
+  for (let i = 0; i < letters.length; i++) out += opts & (1 << i) ? letters[i] : '.';
+  return out;
+}
+
+export function commText(e: BindEvent): string {
+  return Buffer.from(e.comm).toString('utf8');
+}
+
+/** Family of the requested address: the sockaddr's when readable, else the socket's. */
+function requestedFamily(e: BindEvent): number {
+  return e.reqFamily === AF_INET6 || e.reqFamily === 2 ? e.reqFamily : e.family;
+}
+
+export function requestedAddress(e: BindEvent): string {
+  return formatAddress(requestedFamily(e), e.reqAddr);
+}
+
+/** The address a user reads: what was bound, or for a failed bind what was asked for. */
+export function shownAddress(e: BindEvent): string {
+  return e.ret === 0 ? formatAddress(e.family, e.boundAddr) : requestedAddress(e);
+}
+
+export function shownPort(e: BindEvent): number {
+  return e.ret === 0 ? e.boundPort : e.reqPort;
+}
+
+export type AttributeValue = string | number | boolean;
+export type Attributes = Record<string, AttributeValue>;
+
+/** Safe JS number for a u64 id (ids beyond 2^53 would lose precision; kernel ids stay far below). */
+function idNumber(v: bigint): number {
+  return Number(v);
+}
+
+/**
+ * The log attributes of contract section 2, in one place for the JSON output
+ * and the OTLP record. `interfaceName` when SO_BINDTODEVICE's index resolves.
+ */
+export function bindAttributes(e: BindEvent, interfaceName?: string): Attributes {
+  const a: Attributes = {
+    'process.pid': e.pid,
+    'thread.id': e.tid,
+    'thread.name': commText(e),
+    'process.real_user.id': e.uid,
+    'network.transport': transportName(e.protocol),
+    'network.type': e.family === AF_INET6 ? 'ipv6' : 'ipv4',
+    'network.local.address': shownAddress(e),
+    'network.local.port': e.ret === 0 ? e.boundPort : 0,
+  };
+  if (interfaceName) a['network.interface.name'] = interfaceName;
+  if (e.ret !== 0) a['error.type'] = errnoName(e.ret);
+  Object.assign(a, {
+    'bindsnoop.return_code': e.ret,
+    'bindsnoop.requested.address': requestedAddress(e),
+    'bindsnoop.requested.port': e.reqPort,
+    'bindsnoop.opts': optsString(e.opts),
+    'bindsnoop.opt.freebind': (e.opts & OPT_FREEBIND) !== 0,
+    'bindsnoop.opt.transparent': (e.opts & OPT_TRANSPARENT) !== 0,
+    'bindsnoop.opt.bind_address_no_port': (e.opts & OPT_BIND_ADDRESS_NO_PORT) !== 0,
+    'bindsnoop.opt.reuseaddr': (e.opts & OPT_REUSEADDR) !== 0,
+    'bindsnoop.opt.reuseport': (e.opts & OPT_REUSEPORT) !== 0,
+    'bindsnoop.bound_dev_if': e.boundDevIf,
+    'bindsnoop.cgroup.id': idNumber(e.cgroupId),
+    'bindsnoop.mntns.id': e.mntnsId,
+    'bindsnoop.netns.id': e.netnsId,
+  });
+  return a;
+}

@@ -1,0 +1,72 @@
+import * as path from 'node:path';
+import type { ClockPair } from './clock';
+
+/** Options the addon takes; validated in TypeScript first (native code takes primitives only). */
+export interface NativeTracerOptions {
+  pid: number;
+  filterUid: boolean;
+  uid: number;
+  ports: number[];
+  includeErrors: boolean;
+  countMode: boolean;
+  cgroupMapPath: string;
+  mntnsMapPath: string;
+  ringBufferBytes: number;
+  wakeupBytes: number;
+  drainIntervalMillis: number;
+  maxPendingBatches: number;
+}
+
+export interface NativeTracerStats {
+  kernelRingFull: number;
+  kernelInflightFull: number;
+  kernelCountFull: number;
+  recordsRead: number;
+  readerQueueFull: number;
+  batchesQueued: number;
+  drainPasses: number;
+  readerAlive: boolean;
+}
+
+export interface NativeTracer {
+  start(onBatch: (records: Buffer) => void): void;
+  stop(): Promise<void>;
+  stats(): NativeTracerStats;
+  counts(): Buffer;
+  attached(): boolean;
+}
+
+export interface NativeError extends Error {
+  code: string;
+  errno: number;
+  op: string;
+  hint: string;
+  details?: string;
+}
+
+export interface Layout {
+  size: number;
+  offsets: Record<string, number>;
+}
+
+export interface NativeAddon {
+  Tracer: new (options: NativeTracerOptions) => NativeTracer;
+  eventLayout: Layout;
+  countLayout: { keySize: number; entrySize: number; offsets: Record<string, number> };
+  clockPair(): ClockPair;
+  maxPorts: number;
+}
+
+export const ADDON_PATH = path.resolve(__dirname, '..', 'native', 'build', 'Release', 'bindsnoop.node');
+
+let cached: NativeAddon | undefined;
+
+export function loadAddon(): NativeAddon {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  cached ??= require(ADDON_PATH) as NativeAddon;
+  return cached;
+}
+
+export function isNativeError(e: unknown): e is NativeError {
+  return e instanceof Error && typeof (e as Partial<NativeError>).op === 'string';
+}

@@ -1,0 +1,91 @@
+import { existsSync } from 'node:fs';
+import { decodeBatch, decodeCounts, type CountEntry } from './decode';
+import { BindsnoopError } from './errors';
+import type { BindEvent } from './event';
+import { isNativeError, loadAddon, type NativeTracer, type NativeTracerStats } from './native';
+
+export const BTF_PATH = '/sys/kernel/btf/vmlinux';
+
+export interface SourceOptions {
+  /** host TGID, undefined = any */
+  pid?: number;
+  uid?: number;
+  ports: readonly number[];
+  includeErrors: boolean;
+  countMode: boolean;
+  cgroupMapPath?: string;
+  mntnsMapPath?: string;
+  ringBufferBytes: number;
+  wakeupBytes: number;
+  drainIntervalMillis: number;
+  maxPendingBatches: number;
+}
+
+export const DEFAULT_SOURCE_TUNING = {
+  ringBufferBytes: 1 << 20,
+  wakeupBytes: 64 * 1024,
+  drainIntervalMillis: 50,
+  maxPendingBatches: 256,
+} as const;
+
+/** A loaded, attached tracer whose records arrive decoded, in batches. */
+export class BindSource {
+  private constructor(private readonly tracer: NativeTracer) {}
+
+  /** Loads and attaches, or throws a BindsnoopError with nothing left in the kernel. */
+  static open(options: SourceOptions): BindSource {
+    if (!existsSync(BTF_PATH)) {
+      throw new BindsnoopError(
+        'KERNEL',
+        `this kernel exposes no BTF at ${BTF_PATH}; bindsnoop needs a kernel built with CONFIG_DEBUG_INFO_BTF=y`,
+        'ENOENT',
+      );
+    }
+    const addon = loadAddon();
+    try {
+      return new BindSource(
+        new addon.Tracer({
+          pid: options.pid ?? 0,
+          filterUid: options.uid !== undefined,
+          uid: options.uid ?? 0,
+          ports: [...options.ports],
+          includeErrors: options.includeErrors,
+          countMode: options.countMode,
+          cgroupMapPath: options.cgroupMapPath ?? '',
+          mntnsMapPath: options.mntnsMapPath ?? '',
+          ringBufferBytes: options.ringBufferBytes,
+          wakeupBytes: options.wakeupBytes,
+          drainIntervalMillis: options.drainIntervalMillis,
+          maxPendingBatches: options.maxPendingBatches,
+        }),
+      );
+    } catch (e) {
+      if (isNativeError(e)) {
+        const detail = process.env.BINDSNOOP_LIBBPF_DEBUG && e.details ? `\n${e.details}` : '';
+        throw new BindsnoopError('KERNEL', e.message + detail, e.code);
+      }
+      throw e;
+    }
+  }
+
+  start(onEvents: (events: BindEvent[]) => void): void {
+    this.tracer.start((records) => onEvents(decodeBatch(records)));
+  }
+
+  /** Detaches, then resolves once every record read has been handed to onEvents. */
+  stop(): Promise<void> {
+    return this.tracer.stop();
+  }
+
+  stats(): NativeTracerStats {
+    return this.tracer.stats();
+  }
+
+  counts(): CountEntry[] {
+    return decodeCounts(this.tracer.counts());
+  }
+
+  attached(): boolean {
+    return this.tracer.attached();
+  }
+}

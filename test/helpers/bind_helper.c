@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Makes real bind() calls for the integration tests and benchmarks.
+ *
+ *   bind_helper [--netns] [--mntns] [--cgroup DIR] [--uid UID] [--comm NAME]
+ *               [--wait] [--repeat N] SPEC...
+ *
+ * SPEC is PROTO,FAMILY,ADDR,PORT[,OPTS[,DEV]] (PROTO tcp|udp, FAMILY 4|6,
+ * OPTS any of "FTNRr" or "-") or unix,PATH. Every socket stays open until the
+ * helper exits, so a later SPEC can collide with an earlier one; with
+ * --repeat each socket is closed right after its bind (a socket+bind+close loop).
+ *
+ * Prints "pid N", "mntns N" and "netns N" first, then (after a line on stdin
+ * when --wait) one "ok PORT" or "err ERRNO" per bind.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+#ifndef IPV6_FREEBIND
+#define IPV6_FREEBIND 78
+#endif
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bind_helper: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void loopback_up(void)
+{
+	struct ifreq ifr = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	if (fd < 0)
+		die("socket");
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr))
+		die("SIOCGIFFLAGS lo");
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr))
+		die("SIOCSIFFLAGS lo");
+	close(fd);
+}
+
+static unsigned long ns_inode(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? 0 : (unsigned long)st.st_ino;
+}
+
+static void setopt(int fd, int level, int name, const char *what)
+{
+	int one = 1;
+
+	if (setsockopt(fd, level, name, &one, sizeof(one)))
+		die(what);
+}
+
+/* Returns the socket (kept open by the caller), prints the outcome. */
+static int bind_one(char *spec)
+{
+	char *fields[6] = {0};
+	int n = 0;
+
+	for (char *tok = strtok(spec, ","); tok && n < 6; tok = strtok(NULL, ","))
+		fields[n++] = tok;
+
+	if (n >= 2 && !strcmp(fields[0], "unix")) {
+		struct sockaddr_un sun = {.sun_family = AF_UNIX};
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		if (fd < 0)
+			die("socket unix");
+		strncpy(sun.sun_path, fields[1], sizeof(sun.sun_path) - 1);
+		unlink(sun.sun_path);
+		if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)))
+			printf("err %d\n", errno);
+		else
+			printf("ok 0\n");
+		return fd;
+	}
+	if (n < 4) {
+		fprintf(stderr, "bind_helper: bad spec\n");
+		exit(2);
+	}
+	int type = !strcmp(fields[0], "udp") ? SOCK_DGRAM : SOCK_STREAM;
+	int v6 = !strcmp(fields[1], "6");
+	int family = v6 ? AF_INET6 : AF_INET;
+	int port = atoi(fields[3]);
+	const char *opts = n >= 5 ? fields[4] : "-";
+	int fd = socket(family, type, 0);
+
+	if (fd < 0)
+		die("socket");
+	if (strchr(opts, 'F'))
+		v6 ? setopt(fd, SOL_IPV6, IPV6_FREEBIND, "IPV6_FREEBIND") : setopt(fd, SOL_IP, IP_FREEBIND, "IP_FREEBIND");
+	if (strchr(opts, 'T'))
+		v6 ? setopt(fd, SOL_IPV6, IPV6_TRANSPARENT, "IPV6_TRANSPARENT")
+		   : setopt(fd, SOL_IP, IP_TRANSPARENT, "IP_TRANSPARENT");
+	if (strchr(opts, 'N'))
+		setopt(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, "IP_BIND_ADDRESS_NO_PORT");
+	if (strchr(opts, 'R'))
+		setopt(fd, SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR");
+	if (strchr(opts, 'r'))
+		setopt(fd, SOL_SOCKET, SO_REUSEPORT, "SO_REUSEPORT");
+	if (n >= 6 && fields[5][0] &&
+	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, fields[5], strlen(fields[5])))
+		die("SO_BINDTODEVICE");
+
+	int rc;
+	if (v6) {
+		struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+
+		if (inet_pton(AF_INET6, fields[2], &sin6.sin6_addr) != 1)
+			die("inet_pton6");
+		rc = bind(fd, (struct sockaddr *)&sin6, sizeof(sin6));
+	} else {
+		struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+
+		if (inet_pton(AF_INET, fields[2], &sin.sin_addr) != 1)
+			die("inet_pton");
+		rc = bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+	}
+	if (rc) {
+		printf("err %d\n", errno);
+	} else {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+
+		getsockname(fd, (struct sockaddr *)&ss, &len);
+		printf("ok %d\n", ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+							       : ((struct sockaddr_in *)&ss)->sin_port));
+	}
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	int wait_stdin = 0, repeat = 0, i;
+	long uid = -1;
+	const char *cgroup = NULL, *comm = NULL;
+	int want_netns = 0, want_mntns = 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
+		if (!strcmp(argv[i], "--netns"))
+			want_netns = 1;
+		else if (!strcmp(argv[i], "--mntns"))
+			want_mntns = 1;
+		else if (!strcmp(argv[i], "--wait"))
+			wait_stdin = 1;
+		else if (!strcmp(argv[i], "--cgroup") && i + 1 < argc)
+			cgroup = argv[++i];
+		else if (!strcmp(argv[i], "--uid") && i + 1 < argc)
+			uid = atol(argv[++i]);
+		else if (!strcmp(argv[i], "--comm") && i + 1 < argc)
+			comm = argv[++i];
+		else if (!strcmp(argv[i], "--repeat") && i + 1 < argc)
+			repeat = atoi(argv[++i]);
+		else {
+			fprintf(stderr, "bind_helper: unknown option %s\n", argv[i]);
+			return 2;
+		}
+	}
+	if (cgroup) {
+		char path[4096], pid[32];
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup);
+		fd = open(path, O_WRONLY);
+		if (fd < 0)
+			die(path);
+		snprintf(pid, sizeof(pid), "%d", getpid());
+		if (write(fd, pid, strlen(pid)) < 0)
+			die("join cgroup");
+		close(fd);
+	}
+	if (want_netns) {
+		if (unshare(CLONE_NEWNET))
+			die("unshare(CLONE_NEWNET)");
+		loopback_up();
+	}
+	if (want_mntns && unshare(CLONE_NEWNS))
+		die("unshare(CLONE_NEWNS)");
+	if (comm)
+		prctl(PR_SET_NAME, comm, 0, 0, 0);
+	if (uid >= 0 && setuid((uid_t)uid))
+		die("setuid");
+
+	printf("pid %d\n", getpid());
+	printf("mntns %lu\n", ns_inode("/proc/self/ns/mnt"));
+	printf("netns %lu\n", ns_inode("/proc/self/ns/net"));
+	if (wait_stdin) {
+		char line[64];
+
+		if (!fgets(line, sizeof(line), stdin))
+			return 0;
+	}
+
+	if (repeat > 0) {
+		/* the benchmark loop: socket, bind, close, over and over */
+		for (int r = 0; r < repeat; r++)
+			for (int s = i; s < argc; s++) {
+				char spec[256];
+
+				snprintf(spec, sizeof(spec), "%s", argv[s]);
+				int type = !strncmp(spec, "udp", 3) ? SOCK_DGRAM : SOCK_STREAM;
+				int v6 = strstr(spec, ",6,") != NULL;
+				int fd = socket(v6 ? AF_INET6 : AF_INET, type, 0);
+				struct sockaddr_storage ss = {0};
+				socklen_t len;
+
+				if (v6) {
+					((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+					((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
+					len = sizeof(struct sockaddr_in6);
+				} else {
+					((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+					((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+					len = sizeof(struct sockaddr_in);
+				}
+				if (bind(fd, (struct sockaddr *)&ss, len))
+					die("bind");
+				close(fd);
+			}
+		printf("done %d\n", repeat);
+		return 0;
+	}
+
+	for (; i < argc; i++) {
+		char spec[256];
+
+		snprintf(spec, sizeof(spec), "%s", argv[i]);
+		bind_one(spec); /* sockets stay open until exit */
+	}
+	return 0;
+}

@@ -1,0 +1,198 @@
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, describe } from 'vitest';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+export const HELPER = path.join(ROOT, 'test', 'helpers', 'bind_helper');
+export const TRACING_LINE = 'Tracing binds ... Hit Ctrl-C to end';
+
+/** Root with BTF; elsewhere privileged tests skip, except under CI where they must run. */
+export const privileged = process.getuid?.() === 0 && existsSync('/sys/kernel/btf/vmlinux');
+export const describePrivileged = privileged || process.env.CI === 'true' ? describe : describe.skip;
+
+const live = new Set<ChildProcessWithoutNullStreams>();
+// Whatever a test file left running (a failed test's agent) is killed when the file ends.
+afterAll(() => {
+  for (const p of live) p.kill('SIGKILL');
+  live.clear();
+});
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+async function until<T>(probe: () => T | undefined | false, what: string, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The bindsnoop CLI as a user runs it, in a child process. */
+export class Agent {
+  stdout = '';
+  stdoutBytes: Buffer[] = [];
+  stderr = '';
+  readonly exited: Promise<Exit>;
+
+  private constructor(readonly proc: ChildProcessWithoutNullStreams) {
+    proc.stdout.on('data', (d: Buffer) => {
+      this.stdoutBytes.push(d);
+      this.stdout += d.toString('latin1');
+    });
+    proc.stderr.on('data', (d: Buffer) => (this.stderr += d.toString('utf8')));
+    this.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  static spawn(args: readonly string[], env: NodeJS.ProcessEnv = {}, command: readonly string[] = []): Agent {
+    const argv = [...command, process.execPath, CLI, ...args];
+    const proc = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...env }, stdio: 'pipe' });
+    live.add(proc);
+    proc.on('exit', () => live.delete(proc));
+    return new Agent(proc);
+  }
+
+  /** Starts it and waits for "Tracing binds", which it prints once attached. */
+  static async start(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Agent> {
+    const agent = Agent.spawn(args, env);
+    let exit: Exit | undefined;
+    void agent.exited.then((e) => (exit = e));
+    await until(
+      () => {
+        if (exit) throw new Error(`bindsnoop exited (${exit.code}) before tracing: ${agent.stderr}`);
+        return agent.stdout.includes(TRACING_LINE) || agent.stderr.includes(TRACING_LINE);
+      },
+      'bindsnoop to attach',
+      15_000,
+    );
+    return agent;
+  }
+
+  lines(): string[] {
+    return this.stdout.split('\n').filter((l) => l.length > 0);
+  }
+
+  jsonRecords(): Record<string, unknown>[] {
+    return this.lines()
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+
+  waitFor<T>(probe: () => T | undefined | false, what: string, timeoutMs = 5000): Promise<T> {
+    return until(probe, what, timeoutMs);
+  }
+
+  /** The JSON records of one process, once `count` of them have arrived. */
+  recordsOf(pid: number, count: number, timeoutMs = 5000): Promise<Record<string, unknown>[]> {
+    return this.waitFor(
+      () => {
+        const mine = this.jsonRecords().filter((r) => r['process.pid'] === pid);
+        return mine.length >= count ? mine : undefined;
+      },
+      `${count} bind records of pid ${pid}`,
+      timeoutMs,
+    );
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGINT'): Promise<Exit> {
+    this.proc.kill(signal);
+    return this.exited;
+  }
+}
+
+export interface HelperRun {
+  pid: number;
+  mntns: number;
+  netns: number;
+  /** "ok PORT" / "err ERRNO", one per SPEC */
+  results: string[];
+  exit: Exit;
+}
+
+function parseHelperOutput(out: string): Omit<HelperRun, 'exit'> {
+  const lines = out.split('\n').filter(Boolean);
+  const value = (key: string): number => Number(lines.find((l) => l.startsWith(`${key} `))?.split(' ')[1]);
+  return {
+    pid: value('pid'),
+    mntns: value('mntns'),
+    netns: value('netns'),
+    results: lines.filter((l) => l.startsWith('ok ') || l.startsWith('err ')),
+  };
+}
+
+/** Runs the bind helper to completion (see test/helpers/bind_helper.c for SPEC). */
+export function runBinds(args: readonly string[]): HelperRun {
+  const r = spawnSync(HELPER, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`bind_helper failed (${r.status}): ${r.stderr}`);
+  return { ...parseHelperOutput(r.stdout), exit: { code: r.status, signal: r.signal } };
+}
+
+/** A helper started with --wait: it has its pid and namespaces, and binds when told. */
+export class WaitingHelper {
+  private out = '';
+  private readonly exited: Promise<Exit>;
+
+  private constructor(private readonly proc: ChildProcessWithoutNullStreams) {
+    proc.stdout.on('data', (d: Buffer) => (this.out += d.toString('utf8')));
+    this.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  static async start(args: readonly string[]): Promise<{ helper: WaitingHelper; pid: number; mntns: number; netns: number }> {
+    const proc = spawn(HELPER, ['--wait', ...args], { stdio: 'pipe' });
+    live.add(proc);
+    const helper = new WaitingHelper(proc);
+    const info = await until(
+      () => (helper.out.includes('netns ') ? parseHelperOutput(helper.out) : undefined),
+      'bind_helper to start',
+      5000,
+    );
+    return { helper, pid: info.pid, mntns: info.mntns, netns: info.netns };
+  }
+
+  async bind(): Promise<HelperRun> {
+    this.proc.stdin.end('go\n');
+    const exit = await this.exited;
+    live.delete(this.proc);
+    return { ...parseHelperOutput(this.out), exit };
+  }
+}
+
+/** The cgroup v2 mount, from /proc/self/mountinfo (/sys/fs/cgroup/unified on hybrid hosts). */
+export function cgroup2Mount(): string {
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [pre, post] = line.split(' - ');
+    if (post?.startsWith('cgroup2 ')) return pre.split(' ')[4];
+  }
+  throw new Error('no cgroup2 mount');
+}
+
+/** cgroup v2 id of a directory: its inode number. */
+export function cgroupId(dir: string): number {
+  return statSync(dir).ino;
+}
+
+export function bpftool(args: readonly string[]): string {
+  const r = spawnSync('bpftool', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`bpftool ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Little-endian hex bytes of a u64/u32, as bcc's docs feed them to bpftool. */
+export function hexLE(value: number | bigint, bytes: 8 | 4): string[] {
+  const b = Buffer.alloc(bytes);
+  if (bytes === 8) b.writeBigUInt64LE(BigInt(value));
+  else b.writeUInt32LE(Number(value));
+  return [...b].map((x) => x.toString(16).padStart(2, '0'));
+}
+
+/** Names of the BPF programs loaded in the kernel right now. */
+export function loadedProgramNames(): string[] {
+  const progs = JSON.parse(bpftool(['prog', 'show', '--json'])) as { name?: string }[];
+  return progs.map((p) => p.name ?? '');
+}

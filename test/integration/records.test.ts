@@ -1,0 +1,163 @@
+import { mkdirSync, rmdirSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Agent, cgroup2Mount, cgroupId, describePrivileged, runBinds } from './harness';
+
+/**
+ * Real binds from child processes, each in its own network namespace so ports
+ * never clash, read back as JSON records from the real CLI.
+ */
+describePrivileged('what each bind record says', () => {
+  let agent: Agent;
+  const cgroupDir = path.join(cgroup2Mount(), `bindsnoop-test-records-${process.pid}`);
+
+  beforeAll(async () => {
+    mkdirSync(cgroupDir, { recursive: true });
+    agent = await Agent.start(['-E', '-o', 'json']);
+  });
+  afterAll(async () => {
+    await agent?.stop();
+    rmdirSync(cgroupDir);
+  });
+
+  function port(result: string): number {
+    expect(result).toMatch(/^ok \d+$/);
+    return Number(result.split(' ')[1]);
+  }
+
+  it('reports an IPv4 TCP bind with its process, thread, namespaces, cgroup and port', async () => {
+    const run = runBinds(['--netns', '--comm', 'rec-tcp4', '--cgroup', cgroupDir, 'tcp,4,127.0.0.1,0']);
+    const [r] = await agent.recordsOf(run.pid, 1);
+    expect(r).toMatchObject({
+      'process.pid': run.pid,
+      'thread.id': run.pid,
+      'thread.name': 'rec-tcp4',
+      'process.real_user.id': 0,
+      'network.transport': 'tcp',
+      'network.type': 'ipv4',
+      'network.local.address': '127.0.0.1',
+      'network.local.port': port(run.results[0]),
+      'bindsnoop.return_code': 0,
+      'bindsnoop.requested.address': '127.0.0.1',
+      'bindsnoop.requested.port': 0,
+      'bindsnoop.opts': '.....',
+      'bindsnoop.bound_dev_if': 0,
+      'bindsnoop.netns.id': run.netns,
+      'bindsnoop.mntns.id': run.mntns,
+      'bindsnoop.cgroup.id': cgroupId(cgroupDir),
+    });
+    expect(r).not.toHaveProperty('error.type');
+    expect(r['bindsnoop.netns.id']).not.toBe(statSync('/proc/self/ns/net').ino);
+  });
+
+  it('reports IPv6 and UDP binds with canonical addresses', async () => {
+    const run = runBinds(['--netns', 'udp,6,::1,0', 'tcp,6,::,0', 'udp,4,0.0.0.0,0', 'tcp,6,::ffff:127.0.0.1,0']);
+    const records = await agent.recordsOf(run.pid, 4);
+    const summary = records.map((r) => [
+      r['network.transport'],
+      r['network.type'],
+      r['network.local.address'],
+      r['network.local.port'],
+    ]);
+    expect(summary).toEqual([
+      ['udp', 'ipv6', '::1', port(run.results[0])],
+      ['tcp', 'ipv6', '::', port(run.results[1])],
+      ['udp', 'ipv4', '0.0.0.0', port(run.results[2])],
+      ['tcp', 'ipv6', '::ffff:127.0.0.1', port(run.results[3])],
+    ]);
+  });
+
+  it('shows each socket option letter: F T N R r', async () => {
+    const run = runBinds([
+      '--netns',
+      'tcp,4,127.0.0.1,0,F',
+      'tcp,4,127.0.0.1,0,T',
+      'tcp,4,127.0.0.1,0,N',
+      'tcp,4,127.0.0.1,0,R',
+      'udp,4,127.0.0.1,0,r',
+      'tcp,6,::1,0,FTNRr',
+    ]);
+    const records = await agent.recordsOf(run.pid, 6);
+    expect(records.map((r) => r['bindsnoop.opts'])).toEqual(['F....', '.T...', '..N..', '...R.', '....r', 'FTNRr']);
+    const all = records[5];
+    expect(all).toMatchObject({
+      'bindsnoop.opt.freebind': true,
+      'bindsnoop.opt.transparent': true,
+      'bindsnoop.opt.bind_address_no_port': true,
+      'bindsnoop.opt.reuseaddr': true,
+      'bindsnoop.opt.reuseport': true,
+    });
+    expect(records[0]).toMatchObject({ 'bindsnoop.opt.freebind': true, 'bindsnoop.opt.reuseport': false });
+    // IP_BIND_ADDRESS_NO_PORT with port 0 defers the port to connect(): bound port 0, as bcc shows it
+    expect(records[2]['network.local.port']).toBe(0);
+  });
+
+  it('reports SO_BINDTODEVICE as the interface index, and its name in our own network namespace', async () => {
+    const inNetns = runBinds(['--netns', 'udp,4,127.0.0.1,0,-,lo']);
+    const [a] = await agent.recordsOf(inNetns.pid, 1);
+    expect(a['bindsnoop.bound_dev_if']).toBe(1);
+    // an index from another network namespace cannot be named from here
+    expect(a).not.toHaveProperty('network.interface.name');
+
+    const here = runBinds(['udp,4,127.0.0.1,0,-,lo']);
+    const [b] = await agent.recordsOf(here.pid, 1);
+    expect(b['bindsnoop.bound_dev_if']).toBe(1);
+    expect(b['network.interface.name']).toBe('lo');
+  });
+
+  it('reports failed binds with the errno name and what was requested', async () => {
+    const run = runBinds([
+      '--netns',
+      'tcp,4,127.0.0.1,4242',
+      'tcp,4,127.0.0.1,4242', // EADDRINUSE
+      'tcp,4,192.0.2.7,80', // EADDRNOTAVAIL: not an address of this namespace
+      'udp,6,2001:db8::1,53', // EADDRNOTAVAIL
+    ]);
+    expect(run.results).toEqual(['ok 4242', 'err 98', 'err 99', 'err 99']);
+    const records = await agent.recordsOf(run.pid, 4);
+    expect(records[1]).toMatchObject({
+      'bindsnoop.return_code': -98,
+      'error.type': 'EADDRINUSE',
+      'network.local.address': '127.0.0.1',
+      'network.local.port': 0,
+      'bindsnoop.requested.address': '127.0.0.1',
+      'bindsnoop.requested.port': 4242,
+    });
+    expect(records[2]).toMatchObject({
+      'bindsnoop.return_code': -99,
+      'error.type': 'EADDRNOTAVAIL',
+      'bindsnoop.requested.address': '192.0.2.7',
+      'bindsnoop.requested.port': 80,
+      'network.local.port': 0,
+    });
+    expect(records[3]).toMatchObject({
+      'error.type': 'EADDRNOTAVAIL',
+      'network.type': 'ipv6',
+      'bindsnoop.requested.address': '2001:db8::1',
+      'bindsnoop.requested.port': 53,
+    });
+  });
+
+  it('ignores binds of unix sockets', async () => {
+    const sock = `/tmp/bindsnoop-test-${process.pid}.sock`;
+    const run = runBinds(['--netns', `unix,${sock}`, 'tcp,4,127.0.0.1,0']);
+    const records = await agent.recordsOf(run.pid, 1);
+    // the TCP bind after it arrived, the unix one never does
+    await new Promise((r) => setTimeout(r, 200));
+    const mine = agent.jsonRecords().filter((r) => r['process.pid'] === run.pid);
+    expect(mine).toHaveLength(1);
+    expect(records[0]['network.transport']).toBe('tcp');
+  });
+
+  it('stamps each record with the wall-clock time of the bind', async () => {
+    const before = Date.now();
+    const run = runBinds(['--netns', 'tcp,4,127.0.0.1,0']);
+    const after = Date.now();
+    const [r] = await agent.recordsOf(run.pid, 1);
+    const time = r.time as string;
+    expect(time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+    const ms = Date.parse(time);
+    expect(ms).toBeGreaterThanOrEqual(before - 50);
+    expect(ms).toBeLessThanOrEqual(after + 50);
+  });
+});
