@@ -252,10 +252,14 @@ int handle_exit_bind(struct trace_event_raw_sys_exit *ctx)
 	/* what this bind bound: nothing when it failed (the socket may hold an older binding) */
 	if (ret == 0) {
 		e.bound_port = BPF_CORE_READ(sk, __sk_common.skc_num);
-		if (in->family == AF_INET)
-			BPF_CORE_READ_INTO(&e.bound_addr, sk, __sk_common.skc_rcv_saddr);
-		else
+		if (in->family == AF_INET) {
+			/* READ_INTO copies sizeof(*dst): read the 4 bytes into a u32 */
+			__u32 saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+
+			__builtin_memcpy(e.bound_addr, &saddr, 4);
+		} else {
 			BPF_CORE_READ_INTO(&e.bound_addr, sk, __sk_common.skc_v6_rcv_saddr);
+		}
 	}
 	if (!port_selected(e.bound_port, e.req_port))
 		goto out;

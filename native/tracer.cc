@@ -314,6 +314,7 @@ Napi::Value Tracer::Stop(const Napi::CallbackInfo& info) {
   stopping_ = true;
   if (reader_.joinable()) reader_.join();
   SnapshotKernelStats();
+  finalCounts_ = ReadCounts();
   Teardown();
   if (started_) {
     stopDeferred_ = new Napi::Promise::Deferred(deferred);
@@ -354,11 +355,10 @@ Napi::Value Tracer::Stats(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// JS thread. The --count table as one Buffer of (count_key, u64) pairs.
-Napi::Value Tracer::Counts(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+// Any thread. The --count map as packed (count_key, u64) pairs.
+std::vector<uint8_t> Tracer::ReadCounts() const {
   std::vector<uint8_t> out;
-  if (!skel_) return Napi::Buffer<uint8_t>::Copy(env, out.data(), 0);
+  if (!skel_) return out;
   int fd = bpf_map__fd(skel_->maps.counts);
   struct count_key key, next;
   struct count_key* prev = nullptr;
@@ -373,7 +373,13 @@ Napi::Value Tracer::Counts(const Napi::CallbackInfo& info) {
     key = next;
     prev = &key;
   }
-  return Napi::Buffer<uint8_t>::Copy(env, out.data(), out.size());
+  return out;
+}
+
+// JS thread. The --count table; after stop(), as it was when the programs were detached.
+Napi::Value Tracer::Counts(const Napi::CallbackInfo& info) {
+  std::vector<uint8_t> out = skel_ ? ReadCounts() : finalCounts_;
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), out.data(), out.size());
 }
 
 // JS thread.

@@ -48,6 +48,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
                      const char* flag);
   void Teardown();
   void SnapshotKernelStats();
+  std::vector<uint8_t> ReadCounts() const;
 
   // Runs on the reader thread.
   void ReadLoop();
@@ -79,4 +80,5 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   uint64_t ringFull_ = 0;
   uint64_t inflightFull_ = 0;
   uint64_t countFull_ = 0;
+  std::vector<uint8_t> finalCounts_;
 };

@@ -61,8 +61,10 @@ export class BindSource {
       );
     } catch (e) {
       if (isNativeError(e)) {
+        // A filter map that is missing or of the wrong shape is the user's to fix, found before loading.
+        const userMap = e.op.includes('--cgroupmap') || e.op.includes('--mntnsmap');
         const detail = process.env.BINDSNOOP_LIBBPF_DEBUG && e.details ? `\n${e.details}` : '';
-        throw new BindsnoopError('KERNEL', e.message + detail, e.code);
+        throw new BindsnoopError(userMap ? 'USAGE' : 'KERNEL', e.message + detail, e.code);
       }
       throw e;
     }

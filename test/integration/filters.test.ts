@@ -1,0 +1,154 @@
+import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  Agent,
+  bpftool,
+  cgroup2Mount,
+  cgroupId,
+  describePrivileged,
+  hexLE,
+  loadedProgramNames,
+  runBinds,
+  WaitingHelper,
+} from './harness';
+
+/**
+ * Each filter runs in the kernel. To show that a bind was filtered out (not
+ * merely late), the unwanted bind happens first and a wanted one after it:
+ * records leave the ring in order, so once the wanted one has arrived the
+ * unwanted one would have too.
+ */
+describePrivileged('in-kernel filters', () => {
+  const pidsOf = (agent: Agent): number[] => agent.jsonRecords().map((r) => r['process.pid'] as number);
+
+  it('-p traces only that process', async () => {
+    const wanted = await WaitingHelper.start(['--netns', 'tcp,4,127.0.0.1,0']);
+    const other = await WaitingHelper.start(['--netns', 'tcp,4,127.0.0.1,0']);
+    const agent = await Agent.start(['-o', 'json', '-p', String(wanted.pid)]);
+    await other.helper.bind();
+    await wanted.helper.bind();
+    await agent.recordsOf(wanted.pid, 1);
+    expect(pidsOf(agent)).toEqual([wanted.pid]);
+    await agent.stop();
+  });
+
+  it('-u traces only that user', async () => {
+    const agent = await Agent.start(['-o', 'json', '-U', '-u', '4242']);
+    const root = runBinds(['--netns', 'tcp,4,127.0.0.1,0']);
+    const user = runBinds(['--netns', '--uid', '4242', 'udp,4,127.0.0.1,0']);
+    const [r] = await agent.recordsOf(user.pid, 1);
+    expect(r['process.real_user.id']).toBe(4242);
+    expect(pidsOf(agent)).not.toContain(root.pid);
+    await agent.stop();
+  });
+
+  it('-P matches the bound port or, for a failed bind, the requested one', async () => {
+    const agent = await Agent.start(['-o', 'json', '-E', '-P', '4300,4301']);
+    const run = runBinds([
+      '--netns',
+      'tcp,4,127.0.0.1,4300',
+      'tcp,4,127.0.0.1,4399',
+      'tcp,4,127.0.0.1,4300', // EADDRINUSE: requested 4300
+      'tcp,4,127.0.0.1,0',
+      'udp,4,127.0.0.1,4301',
+    ]);
+    expect(run.results).toEqual(['ok 4300', 'ok 4399', 'err 98', expect.stringMatching(/^ok \d+$/), 'ok 4301']);
+    const records = await agent.recordsOf(run.pid, 3);
+    expect(records.map((r) => [r['bindsnoop.requested.port'], r['network.local.port'], r['bindsnoop.return_code']])).toEqual([
+      [4300, 4300, 0],
+      [4300, 0, -98],
+      [4301, 4301, 0],
+    ]);
+    await agent.stop();
+  });
+
+  it('hides failed binds unless -E is given', async () => {
+    const agent = await Agent.start(['-o', 'json']);
+    const run = runBinds(['--netns', 'tcp,4,127.0.0.1,4300', 'tcp,4,127.0.0.1,4300', 'tcp,4,127.0.0.1,4301']);
+    expect(run.results).toEqual(['ok 4300', 'err 98', 'ok 4301']);
+    const records = await agent.recordsOf(run.pid, 2);
+    expect(records.map((r) => r['network.local.port'])).toEqual([4300, 4301]);
+    await agent.stop();
+  });
+
+  describe('bcc-layout pinned maps made with bpftool', () => {
+    const tag = `bindsnoop-test-${process.pid}`;
+    const cgIn = path.join(cgroup2Mount(), `${tag}-in`);
+    const cgOut = path.join(cgroup2Mount(), `${tag}-out`);
+    const cgMap = `/sys/fs/bpf/${tag}-cgroupset`;
+    const mntMap = `/sys/fs/bpf/${tag}-mntnsset`;
+
+    beforeAll(() => {
+      mkdirSync(cgIn);
+      mkdirSync(cgOut);
+      // exactly as bcc's docs/special_filtering.md creates them
+      bpftool(['map', 'create', cgMap, 'type', 'hash', 'key', '8', 'value', '8', 'entries', '128', 'name', 'cgroupset']);
+      bpftool(['map', 'create', mntMap, 'type', 'hash', 'key', '8', 'value', '4', 'entries', '128', 'name', 'mntnsset']);
+    });
+    afterAll(() => {
+      rmSync(cgMap, { force: true });
+      rmSync(mntMap, { force: true });
+      rmdirSync(cgIn);
+      rmdirSync(cgOut);
+    });
+
+    const setKey = (map: string, key: number, valueBytes: 8 | 4): void => {
+      bpftool(['map', 'update', 'pinned', map, 'key', 'hex', ...hexLE(key, 8), 'value', 'hex', ...hexLE(0, valueBytes), 'any']);
+    };
+    const deleteKey = (map: string, key: number): void => {
+      bpftool(['map', 'delete', 'pinned', map, 'key', 'hex', ...hexLE(key, 8)]);
+    };
+
+    it('--cgroupmap traces only cgroups in the map, following changes made while tracing', async () => {
+      setKey(cgMap, cgroupId(cgIn), 8);
+      const agent = await Agent.start(['-o', 'json', '--cgroupmap', cgMap]);
+
+      const out1 = runBinds(['--netns', '--cgroup', cgOut, 'tcp,4,127.0.0.1,0']);
+      const in1 = runBinds(['--netns', '--cgroup', cgIn, 'tcp,4,127.0.0.1,0']);
+      const [r] = await agent.recordsOf(in1.pid, 1);
+      expect(r['bindsnoop.cgroup.id']).toBe(cgroupId(cgIn));
+      expect(pidsOf(agent)).not.toContain(out1.pid);
+
+      // added while tracing: takes effect at once
+      setKey(cgMap, cgroupId(cgOut), 8);
+      const out2 = runBinds(['--netns', '--cgroup', cgOut, 'tcp,4,127.0.0.1,0']);
+      await agent.recordsOf(out2.pid, 1);
+
+      // removed while tracing
+      deleteKey(cgMap, cgroupId(cgIn));
+      const in2 = runBinds(['--netns', '--cgroup', cgIn, 'tcp,4,127.0.0.1,0']);
+      const out3 = runBinds(['--netns', '--cgroup', cgOut, 'tcp,4,127.0.0.1,0']);
+      await agent.recordsOf(out3.pid, 1);
+      expect(pidsOf(agent)).toEqual([in1.pid, out2.pid, out3.pid]);
+      expect(in2.results).toHaveLength(1);
+      await agent.stop();
+    });
+
+    it('--mntnsmap traces only mount namespaces in the map', async () => {
+      const inside = await WaitingHelper.start(['--netns', '--mntns', 'tcp,4,127.0.0.1,0']);
+      setKey(mntMap, inside.mntns, 4);
+      const agent = await Agent.start(['-o', 'json', '--mntnsmap', mntMap]);
+      const host = runBinds(['--netns', 'tcp,4,127.0.0.1,0']);
+      await inside.helper.bind();
+      const [r] = await agent.recordsOf(inside.pid, 1);
+      expect(r['bindsnoop.mntns.id']).toBe(inside.mntns);
+      expect(host.mntns).not.toBe(inside.mntns);
+      expect(pidsOf(agent)).toEqual([inside.pid]);
+      await agent.stop();
+    });
+
+    it('rejects a missing or wrongly shaped map with exit status 2, loading nothing', async () => {
+      const missing = Agent.spawn(['--cgroupmap', `/sys/fs/bpf/${tag}-absent`]);
+      expect((await missing.exited).code).toBe(2);
+      expect(missing.stderr).toContain(`no BPF object is pinned at /sys/fs/bpf/${tag}-absent`);
+      expect(missing.stderr).toContain('bpftool map create');
+      expect(missing.stderr).not.toMatch(/\n\s+at /); // no stack trace
+
+      const wrong = Agent.spawn(['--cgroupmap', mntMap]); // value 4, not 8
+      expect((await wrong.exited).code).toBe(2);
+      expect(wrong.stderr).toContain('expected a hash map with 8-byte keys and 8-byte values');
+      expect(loadedProgramNames().filter((n) => n.startsWith('handle_e'))).toEqual([]);
+    });
+  });
+});

@@ -1,0 +1,99 @@
+import { sprintf } from 'sprintf-js';
+import { expect, it } from 'vitest';
+import { Agent, describePrivileged, runBinds, TRACING_LINE } from './harness';
+
+// Expected text comes from bcc's bindsnoop.py format strings (and, for the
+// fixed lines, Python's own % operator), never from the code under test.
+const BCC_ROW = '%8d %-12.12s %-4.4s %-15.15s %5d %-5s %2d';
+const BCC_WIDE_ROW = '%10d %-12.12s %-4s %-39s %5d %-5s %2d';
+
+describePrivileged('the table, byte for byte as bcc prints it', () => {
+  it('prints bcc\'s banner, header and rows', async () => {
+    const agent = await Agent.start([]);
+    const run = runBinds([
+      '--netns',
+      '--comm',
+      'tbl-probe-long-name',
+      'tcp,4,127.0.0.1,4555,R',
+      'udp,6,::1,4556,Fr',
+      'tcp,6,2001:db8:aaaa:bbbb::1,80,F',
+    ]);
+    const mine = await agent.waitFor(() => {
+      const rows = agent.lines().filter((l) => l.slice(0, 8).trim() === String(run.pid));
+      return rows.length >= 3 ? rows : undefined;
+    }, 'three table rows');
+    const lines = agent.lines();
+    expect(lines[0]).toBe(TRACING_LINE);
+    expect(lines[1]).toBe('     PID COMM         PROT ADDR            PORT   OPTS IF');
+    expect(mine).toEqual([
+      sprintf(BCC_ROW, run.pid, 'tbl-probe-long-name'.slice(0, 15), 'TCP', '127.0.0.1', 4555, '...R.', 0),
+      sprintf(BCC_ROW, run.pid, 'tbl-probe-long-name', 'UDP', '::1', 4556, 'F...r', 0),
+      // IP_FREEBIND lets it bind an address this namespace does not have; ADDR is cut at 15 as in bcc
+      sprintf(BCC_ROW, run.pid, 'tbl-probe-long-name', 'TCP', '2001:db8:aaaa:bbbb::1', 80, 'F....', 0),
+    ]);
+    expect(mine[2]).toBe(`${String(run.pid).padStart(8)} tbl-probe-lo TCP  2001:db8:aaaa:b    80 F....  0`);
+    expect((await agent.stop('SIGINT')).code).toBe(0);
+  });
+
+  it('adds TIME(s), UID and RC in bcc\'s order; -w widens and names the errno', async () => {
+    const agent = await Agent.start(['-t', '-U', '-E', '-w']);
+    const run = runBinds(['--netns', '--comm', 'tbl-wide', 'tcp,6,::1,4557', 'tcp,6,::1,4557', 'udp,4,127.0.0.1,4558']);
+    expect(run.results).toEqual(['ok 4557', 'err 98', 'ok 4558']);
+    const mine = await agent.waitFor(() => {
+      const rows = agent.lines().filter((l) => l.includes(' tbl-wide '));
+      return rows.length >= 3 ? rows : undefined;
+    }, 'three wide rows');
+    expect(agent.lines()[1]).toBe(
+      'TIME(s)      UID RC                               PID COMM         PROT ADDR                                    PORT   OPTS IF',
+    );
+    const times = mine.map((l) => Number(l.slice(0, 10)));
+    expect(mine.map((l) => l.slice(10))).toEqual([
+      sprintf('%6d %-25s ' + BCC_WIDE_ROW, 0, 'Success', run.pid, 'tbl-wide', 'TCP', '::1', 4557, '.....', 0),
+      sprintf('%6d %-25s ' + BCC_WIDE_ROW, 0, 'EADDRINUSE', run.pid, 'tbl-wide', 'TCP', '::1', 4557, '.....', 0),
+      sprintf('%6d %-25s ' + BCC_WIDE_ROW, 0, 'Success', run.pid, 'tbl-wide', 'UDP', '127.0.0.1', 4558, '.....', 0),
+    ]);
+    // seconds since the first event, "%-9.6f "
+    for (const l of mine) expect(l.slice(0, 10)).toMatch(/^\d+\.\d{6} +$/);
+    expect(times[0]).toBeGreaterThanOrEqual(0);
+    expect(times[1]).toBeGreaterThanOrEqual(times[0]);
+    expect(times[2]).toBeGreaterThanOrEqual(times[1]);
+    await agent.stop();
+  });
+
+  it('shows RC as the number without -w', async () => {
+    const agent = await Agent.start(['-E']);
+    const run = runBinds(['--netns', '--comm', 'tbl-rc', 'tcp,4,127.0.0.1,4559', 'tcp,4,127.0.0.1,4559']);
+    const mine = await agent.waitFor(() => {
+      const rows = agent.lines().filter((l) => l.includes(' tbl-rc '));
+      return rows.length >= 2 ? rows : undefined;
+    }, 'two rows');
+    expect(agent.lines()[1]).toBe(' RC      PID COMM         PROT ADDR            PORT   OPTS IF');
+    expect(mine).toEqual([
+      sprintf('%3s ' + BCC_ROW, '0', run.pid, 'tbl-rc', 'TCP', '127.0.0.1', 4559, '.....', 0),
+      sprintf('%3s ' + BCC_ROW, '-98', run.pid, 'tbl-rc', 'TCP', '127.0.0.1', 4559, '.....', 0),
+    ]);
+    await agent.stop();
+  });
+
+  it('--count prints bcc\'s table of binds per address and port on exit, most first', async () => {
+    const agent = await Agent.start(['--count']);
+    runBinds(['--netns', 'tcp,4,127.0.0.1,4561', 'udp,4,127.0.0.1,4561', 'udp,6,::1,4562']);
+    runBinds(['--netns', 'tcp,4,127.0.0.1,4561']);
+    runBinds(['--netns', 'tcp,4,127.0.0.1,4560']);
+    // counts live in the kernel: nothing is printed until the end
+    await new Promise((r) => setTimeout(r, 150));
+    expect(agent.lines()).toEqual([TRACING_LINE]);
+    expect((await agent.stop('SIGTERM')).code).toBe(0);
+    const lines = agent.stdout.split('\n');
+    expect(lines.slice(0, 3)).toEqual([
+      TRACING_LINE,
+      '',
+      'LADDR                                           LPORT     BINDS     ',
+    ]);
+    const row = (addr: string, port: number, n: number): string => sprintf('%s     %-10d', sprintf('%-32s %20s', addr, String(port)), n);
+    const rows = lines.slice(3);
+    const mine = rows.filter((l) => / (4560|4561|4562)     /.test(l));
+    expect(mine).toEqual([row('127.0.0.1', 4561, 3), row('127.0.0.1', 4560, 1), row('::1', 4562, 1)]);
+    expect(mine[0]).toBe('127.0.0.1                                        4561     3         ');
+  });
+});
