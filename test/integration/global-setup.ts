@@ -6,6 +6,8 @@ const ROOT = path.resolve(__dirname, '..', '..');
 
 /** Privileged tests need root and BTF; under CI they must run, never skip. */
 export default function setup(): void {
+  // The CLI under test, up to date.
+  execFileSync('npx', ['--no-install', 'tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
   const privileged = process.getuid?.() === 0 && existsSync('/sys/kernel/btf/vmlinux');
   if (!privileged) {
     if (process.env.CI === 'true') throw new Error('CI=true but not root with BTF: the privileged tests cannot run');
@@ -14,7 +16,6 @@ export default function setup(): void {
   // bcc documents pinning filter maps under /sys/fs/bpf: make sure bpffs is there.
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
   if (!/ \/sys\/fs\/bpf .* - bpf /.test(mounts)) execFileSync('mount', ['-t', 'bpf', 'bpf', '/sys/fs/bpf']);
-  // The CLI under test and the bind helper, up to date.
-  execFileSync('npx', ['--no-install', 'tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
+  // The bind helper, up to date.
   execFileSync('make', ['-s', '-C', 'test/helpers'], { cwd: ROOT, stdio: 'inherit' });
 }

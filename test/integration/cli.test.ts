@@ -1,0 +1,66 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { Agent, CLI, describePrivileged, runBinds } from './harness';
+
+function cli(args: readonly string[], prefix: readonly string[] = []): { status: number | null; stdout: string; stderr: string } {
+  const argv = [...prefix, process.execPath, CLI, ...args];
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 20_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('command line errors and help (no privileges needed)', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['a PID that is not a number', ['-p', 'abc'], /argument 'abc' is invalid\. a PID is a whole number/],
+    ['a port out of range', ['-P', '70000'], /'70000' is not a port/],
+    ['a port list with junk', ['-P', '80,http'], /'http' is not a port/],
+    ['too many ports', ['-P', Array.from({ length: 65 }, (_, i) => 1000 + i).join(',')], /too many ports \(65\)/],
+    ['a negative UID', ['-u', '-1'], /-u, --uid <UID>/],
+    ['an unknown flag', ['--bogus'], /unknown option '--bogus'/],
+    ['an unknown output format', ['-o', 'xml'], /Allowed choices are table, json/],
+    ['a missing value', ['-p'], /argument missing/],
+    ['a stray argument', ['extra'], /too many arguments/],
+  ];
+  for (const [what, args, message] of cases) {
+    it(`rejects ${what} with a usage message and status 2`, () => {
+      const r = cli(args);
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/^usage: bindsnoop \[-h\]/);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    });
+  }
+
+  it('-h shows usage, every option and bcc\'s examples', () => {
+    const r = cli(['-h']);
+    expect(r.status).toBe(0);
+    for (const text of ['usage: bindsnoop', '-t, --timestamp', '-w, --wide', '-p PID, --pid PID', '-P PORT, --port PORT',
+      '-E, --errors', '-U, --print-uid', '-u UID, --uid UID', '--count', '--cgroupmap CGROUPMAP', '--mntnsmap MNTNSMAP',
+      './bindsnoop -P 80,81  # only trace port 80 and 81', 'SOL_SOCKET SO_REUSEPORT             ....r']) {
+      expect(r.stdout).toContain(text);
+    }
+  });
+
+  it('--version prints the version', () => {
+    expect(cli(['--version']).stdout).toMatch(/^bindsnoop \d+\.\d+\.\d+\n$/);
+  });
+});
+
+describePrivileged('privileges', () => {
+  it('without capabilities it fails with one line naming what is needed, status 1', () => {
+    // uid 0 but no capabilities at all: what a non-root user gets
+    const r = cli([], ['setpriv', '--inh-caps=-all', '--bounding-set=-all']);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^bindsnoop: cannot .*Operation not permitted \(run as root or with CAP_BPF and CAP_PERFMON\)/);
+  });
+
+  it('CAP_BPF and CAP_PERFMON alone are enough to trace', async () => {
+    const agent = Agent.spawn(['-o', 'json'], {}, ['setpriv', '--inh-caps=-all,+bpf,+perfmon', '--bounding-set=-all,+bpf,+perfmon']);
+    await agent.waitFor(() => agent.stderr.includes('Tracing binds') || agent.proc.exitCode !== null, 'attach', 15_000);
+    expect(agent.stderr).toContain('Tracing binds');
+    const run = runBinds(['--netns', 'tcp,4,127.0.0.1,0']);
+    await agent.recordsOf(run.pid, 1);
+    expect((await agent.stop()).code).toBe(0);
+  });
+});

@@ -1,0 +1,32 @@
+import type { BindEvent } from '../../src/event';
+
+export function addr4(...octets: number[]): Uint8Array {
+  const b = new Uint8Array(16);
+  b.set(octets);
+  return b;
+}
+
+/** A successful IPv4 TCP bind of 0.0.0.0:80 by nginx, with fields to override. */
+export function makeEvent(overrides: Partial<BindEvent> = {}): BindEvent {
+  return {
+    tsBootNs: 1_000_000_000n,
+    cgroupId: 1n,
+    mntnsId: 4026531841,
+    netnsId: 4026531840,
+    pid: 1234,
+    tid: 1235,
+    uid: 0,
+    ret: 0,
+    boundDevIf: 0,
+    family: 2,
+    boundAddr: addr4(0, 0, 0, 0),
+    boundPort: 80,
+    reqFamily: 2,
+    reqAddr: addr4(0, 0, 0, 0),
+    reqPort: 80,
+    protocol: 6,
+    opts: 0,
+    comm: Buffer.from('nginx'),
+    ...overrides,
+  };
+}

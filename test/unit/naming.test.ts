@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { rfc3339Nanos, BootClock } from '../../src/clock';
+import { bindAttributes, optsString } from '../../src/naming';
+import { errnoName } from '../../src/net/errno';
+import { formatJsonLine } from '../../src/sinks/json';
+import { addr4, makeEvent } from './events';
+
+describe('OPTS letters', () => {
+  it('follow bcc\'s FTNRr order', () => {
+    expect(optsString(0)).toBe('.....');
+    expect(optsString(1)).toBe('F....');
+    expect(optsString(2)).toBe('.T...');
+    expect(optsString(4)).toBe('..N..');
+    expect(optsString(8)).toBe('...R.');
+    expect(optsString(16)).toBe('....r');
+    expect(optsString(0b10101)).toBe('F.N.r');
+  });
+});
+
+describe('errno names', () => {
+  it('names bind\'s errors from either sign', () => {
+    expect(errnoName(-98)).toBe('EADDRINUSE');
+    expect(errnoName(99)).toBe('EADDRNOTAVAIL');
+    expect(errnoName(-13)).toBe('EACCES');
+    expect(errnoName(-22)).toBe('EINVAL');
+    expect(errnoName(-97)).toBe('EAFNOSUPPORT');
+    expect(errnoName(-11)).toBe('EAGAIN');
+    expect(errnoName(-95)).toBe('EOPNOTSUPP');
+    expect(errnoName(-4095)).toBe('ERRNO_4095');
+  });
+});
+
+describe('the log attributes of a bind (contract section 2)', () => {
+  it('carries every attribute, with its type, for a successful bind', () => {
+    const a = bindAttributes(
+      makeEvent({ family: 10, boundAddr: new Uint8Array([...Array(15).fill(0), 1]), boundPort: 8080, reqFamily: 10, reqAddr: new Uint8Array(16), reqPort: 0, protocol: 17, opts: 0b11001, boundDevIf: 2, cgroupId: 7788n, uid: 1000 }),
+      'eth0',
+    );
+    expect(a).toEqual({
+      'process.pid': 1234,
+      'thread.id': 1235,
+      'thread.name': 'nginx',
+      'process.real_user.id': 1000,
+      'network.transport': 'udp',
+      'network.type': 'ipv6',
+      'network.local.address': '::1',
+      'network.local.port': 8080,
+      'network.interface.name': 'eth0',
+      'bindsnoop.return_code': 0,
+      'bindsnoop.requested.address': '::',
+      'bindsnoop.requested.port': 0,
+      'bindsnoop.opts': 'F..Rr',
+      'bindsnoop.opt.freebind': true,
+      'bindsnoop.opt.transparent': false,
+      'bindsnoop.opt.bind_address_no_port': false,
+      'bindsnoop.opt.reuseaddr': true,
+      'bindsnoop.opt.reuseport': true,
+      'bindsnoop.bound_dev_if': 2,
+      'bindsnoop.cgroup.id': 7788,
+      'bindsnoop.mntns.id': 4026531841,
+      'bindsnoop.netns.id': 4026531840,
+    });
+  });
+
+  it('adds error.type and keeps what was requested for a failed bind, with port 0', () => {
+    const a = bindAttributes(makeEvent({ ret: -98, boundPort: 0, reqAddr: addr4(10, 0, 0, 1), reqPort: 443 }));
+    expect(a).toMatchObject({
+      'error.type': 'EADDRINUSE',
+      'bindsnoop.return_code': -98,
+      'network.local.address': '10.0.0.1',
+      'network.local.port': 0,
+      'bindsnoop.requested.address': '10.0.0.1',
+      'bindsnoop.requested.port': 443,
+    });
+    expect(a).not.toHaveProperty('network.interface.name');
+  });
+
+  it('names an unnamed protocol by its number', () => {
+    expect(bindAttributes(makeEvent({ protocol: 253 }))['network.transport']).toBe('253');
+  });
+});
+
+describe('time', () => {
+  it('writes RFC 3339 with nanoseconds in UTC', () => {
+    expect(rfc3339Nanos(1795624969002583715n)).toBe('2026-11-25T16:42:49.002583715Z');
+    expect(rfc3339Nanos(0n)).toBe('1970-01-01T00:00:00.000000000Z');
+    expect(rfc3339Nanos(1_000_000_001n)).toBe('1970-01-01T00:00:01.000000001Z');
+  });
+
+  it('converts boot time to wall-clock time and re-samples the offset', () => {
+    let real = 1_000_000_000_000n;
+    const clock = new BootClock(() => ({ realtimeNs: real, boottimeNs: 5_000n }), 0);
+    expect(clock.toWallNs(6_000n)).toBe(1_000_000_001_000n);
+    real += 3_000_000_000n; // the wall clock was stepped
+    expect(clock.toWallNs(6_000n)).toBe(1_000_000_001_000n + 3_000_000_000n);
+  });
+
+  it('puts time first in a JSON line, then resource and log attributes', () => {
+    const line = formatJsonLine(0n, { 'process.pid': 1 }, { 'host.name': 'n1' });
+    expect(line).toBe('{"time":"1970-01-01T00:00:00.000000000Z","host.name":"n1","process.pid":1}');
+  });
+});

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { formatCountTable } from '../../src/sinks/count';
+import { returnCodeText, tableHeader, TableFormatter } from '../../src/sinks/table';
+import { addr4, makeEvent } from './events';
+
+// Expected strings were produced by Python's % operator with bcc's format strings.
+describe('the table in bcc\'s layout', () => {
+  const plain = { timestamp: false, wide: false, errors: false, printUid: false };
+
+  it('has bcc\'s headers for every flag combination', () => {
+    expect(tableHeader(plain)).toBe('     PID COMM         PROT ADDR            PORT   OPTS IF');
+    expect(tableHeader({ timestamp: true, printUid: true, errors: true, wide: true })).toBe(
+      'TIME(s)      UID RC                               PID COMM         PROT ADDR                                    PORT   OPTS IF',
+    );
+    expect(tableHeader({ ...plain, errors: true })).toBe(' RC      PID COMM         PROT ADDR            PORT   OPTS IF');
+    expect(tableHeader({ ...plain, timestamp: true })).toBe('TIME(s)        PID COMM         PROT ADDR            PORT   OPTS IF');
+  });
+
+  it('formats a row, truncating COMM to 12 and ADDR to 15 as bcc does', () => {
+    const t = new TableFormatter({ ...plain, timestamp: true, printUid: true, errors: true });
+    const row = t.row(
+      makeEvent({
+        comm: Buffer.from('tbl-probe-long'),
+        family: 10,
+        boundAddr: new Uint8Array([0x20, 0x01, 0x0d, 0xb8, 0xaa, 0xaa, 0xbb, 0xbb, 0, 0, 0, 0, 0, 0, 0, 1]),
+        boundPort: 4555,
+        opts: 0b01000,
+        ret: 0,
+      }),
+    );
+    expect(row).toBe('0.000000       0   0     1234 tbl-probe-lo TCP  2001:db8:aaaa:b  4555 ...R.  0');
+  });
+
+  it('shows a failed bind with the requested address and port, RC as a number or with -w its errno name', () => {
+    const failed = makeEvent({ ret: -99, boundPort: 0, reqAddr: addr4(192, 0, 2, 7), reqPort: 8080 });
+    expect(new TableFormatter({ ...plain, errors: true }).row(failed)).toBe(
+      '-99     1234 nginx        TCP  192.0.2.7        8080 .....  0',
+    );
+    expect(new TableFormatter({ ...plain, errors: true, wide: true }).row(failed)).toBe(
+      'EADDRNOTAVAIL                   1234 nginx        TCP  192.0.2.7                                8080 .....  0',
+    );
+    expect(returnCodeText(0, true)).toBe('Success');
+    expect(returnCodeText(-98, false)).toBe('-98');
+  });
+
+  it('counts TIME(s) in microseconds from the first event printed', () => {
+    const t = new TableFormatter({ ...plain, timestamp: true });
+    const at = (ns: bigint): string => t.row(makeEvent({ tsBootNs: ns })).slice(0, 10);
+    expect(at(5_000_123_999n)).toBe('0.000000  ');
+    expect(at(5_000_124_999n)).toBe('0.000001  ');
+    expect(at(7_500_000_000n)).toBe('2.499877  '); // 7_500_000 us - 5_000_123 us
+    expect(at(1_005_000_123_999n)).toBe('1000.000000 '.slice(0, 10));
+  });
+
+  it('writes the protocol name bcc uses, UNKNOWN otherwise', () => {
+    const row = (protocol: number): string => new TableFormatter(plain).row(makeEvent({ protocol })).slice(22, 26);
+    expect([row(6), row(17), row(132), row(262), row(136), row(255), row(999)]).toEqual(['TCP ', 'UDP ', 'SCTP', 'MPTC', 'UDPL', 'RAW ', 'UNKN']);
+  });
+
+  it('keeps a comm\'s raw bytes (latin1 round trip)', () => {
+    const row = new TableFormatter(plain).row(makeEvent({ comm: new Uint8Array([0x63, 0xe9, 0xff]) }));
+    expect([...Buffer.from(row, 'latin1').subarray(9, 12)]).toEqual([0x63, 0xe9, 0xff]);
+  });
+});
+
+describe('the --count table', () => {
+  it('lists most binds first, IPv4 before IPv6 on a tie, in bcc\'s format', () => {
+    const text = formatCountTable([
+      { family: 10, addr: new Uint8Array(16), port: 443, binds: 2n },
+      { family: 2, addr: addr4(127, 0, 0, 1), port: 4555, binds: 3n },
+      { family: 2, addr: addr4(0, 0, 0, 0), port: 6771, binds: 2n },
+    ]);
+    expect(text).toBe(
+      [
+        '',
+        'LADDR                                           LPORT     BINDS     ',
+        '127.0.0.1                                        4555     3         ',
+        '0.0.0.0                                          6771     2         ',
+        '::                                                443     2         ',
+        '',
+      ].join('\n'),
+    );
+  });
+});
