@@ -9,23 +9,27 @@ export interface CliOptions {
   version: boolean;
   timestamp: boolean;
   wide: boolean;
-  pid?: number;
-  ports: number[];
-  errors: boolean;
   printUid: boolean;
-  uid?: number;
   count: boolean;
+  /** -c FILE */
+  config?: string;
+  // Flags that are also configuration keys: undefined unless given, so that
+  // only a flag actually on the command line overrides the configuration.
+  pid?: number;
+  ports?: number[];
+  errors?: boolean;
+  uid?: number;
   cgroupMap?: string;
   mntnsMap?: string;
-  output: OutputFormat;
-  quiet: boolean;
+  output?: OutputFormat;
+  quiet?: boolean;
 }
 
 export const MAX_PORTS = 64;
 
 export const USAGE = `usage: bindsnoop [-h] [-t] [-w] [-p PID] [-P PORT] [-E] [-U] [-u UID]
                  [--count] [--cgroupmap CGROUPMAP] [--mntnsmap MNTNSMAP]
-                 [-o {table,json}] [-q] [--version]`;
+                 [-o {table,json}] [-q] [-c CONFIG] [--version]`;
 
 export const HELP = `${USAGE}
 
@@ -48,6 +52,8 @@ optional arguments:
                         table (bcc's columns, the default) or one JSON object
                         per bind
   -q, --quiet           print no table (for a daemon that only exports)
+  -c CONFIG, --config CONFIG
+                        configuration file (JSON or YAML); also BINDSNOOP_CONFIG
   --version             show the version and exit
 
 examples:
@@ -64,6 +70,8 @@ examples:
     ./bindsnoop --cgroupmap mappath  # only trace cgroups in this BPF map
     ./bindsnoop --mntnsmap  mappath  # only trace mount namespaces in the map
     ./bindsnoop -o json   # one JSON object per bind
+    OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 ./bindsnoop -q -E
+                          # export every bind, failures too, as OTLP logs
 
 it is reporting socket options set before the bins call
 impacting system call behavior:
@@ -133,8 +141,9 @@ function buildCommand(): Command {
     .option('--count')
     .option('--cgroupmap <CGROUPMAP>')
     .option('--mntnsmap <MNTNSMAP>')
-    .addOption(new Option('-o, --output <FORMAT>').choices(['table', 'json']).default('table'))
+    .addOption(new Option('-o, --output <FORMAT>').choices(['table', 'json']))
     .option('-q, --quiet')
+    .option('-c, --config <CONFIG>')
     .option('--version');
   return cmd;
 }
@@ -160,30 +169,48 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     count?: boolean;
     cgroupmap?: string;
     mntnsmap?: string;
-    output: OutputFormat;
+    output?: OutputFormat;
     quiet?: boolean;
+    config?: string;
     version?: boolean;
   }>();
-  for (const [flag, value] of [
-    ['--cgroupmap', o.cgroupmap],
-    ['--mntnsmap', o.mntnsmap],
+  for (const [flag, value, what] of [
+    ['--cgroupmap', o.cgroupmap, 'the path of a pinned BPF map'],
+    ['--mntnsmap', o.mntnsmap, 'the path of a pinned BPF map'],
+    ['--config', o.config, 'the path of a JSON or YAML file'],
   ] as const) {
-    if (value !== undefined && value.trim() === '') throw usageError(`${flag} needs the path of a pinned BPF map`);
+    if (value !== undefined && value.trim() === '') throw usageError(`${flag} needs ${what}`);
   }
   return {
     help: o.help === true,
     version: o.version === true,
     timestamp: o.timestamp === true,
     wide: o.wide === true,
-    pid: o.pid,
-    ports: o.port ?? [],
-    errors: o.errors === true,
     printUid: o.printUid === true,
-    uid: o.uid,
     count: o.count === true,
+    config: o.config,
+    pid: o.pid,
+    ports: o.port,
+    errors: o.errors,
+    uid: o.uid,
     cgroupMap: o.cgroupmap,
     mntnsMap: o.mntnsmap,
     output: o.output,
-    quiet: o.quiet === true,
+    quiet: o.quiet,
   };
+}
+
+/** The configuration keys the given flags set (contract section 3: flags win). */
+export function flagsToConfig(o: CliOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    'filter.pid': o.pid,
+    'filter.uid': o.uid,
+    'filter.ports': o.ports,
+    'filter.errors': o.errors,
+    'filter.cgroupMap': o.cgroupMap,
+    'filter.mntnsMap': o.mntnsMap,
+    'output.format': o.quiet ? 'none' : o.output,
+  };
+  for (const key of Object.keys(out)) if (out[key] === undefined) delete out[key];
+  return out;
 }

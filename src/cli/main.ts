@@ -1,17 +1,15 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { BootClock } from '../clock';
+import { describeLosses, type Accounting } from '../accounting';
+import { loadConfig } from '../config/load';
+import type { AppConfig } from '../config/schema';
 import { BindsnoopError } from '../errors';
-import type { BindEvent } from '../event';
-import { bindAttributes } from '../naming';
-import { loadAddon } from '../native';
-import { InterfaceNames } from '../net/interfaces';
-import { BindSource, DEFAULT_SOURCE_TUNING } from '../source';
+import { Pipeline } from '../pipeline';
+import type { BindSource } from '../source';
 import { formatCountTable } from '../sinks/count';
-import { formatJsonLine } from '../sinks/json';
-import { latin1Bytes, TableFormatter, TRACING_LINE } from '../sinks/table';
-import { HELP, parseArgs, USAGE, type CliOptions } from './args';
+import { TRACING_LINE } from '../sinks/table';
+import { flagsToConfig, HELP, parseArgs, USAGE, type CliOptions } from './args';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')) as {
@@ -26,47 +24,31 @@ function fail(error: BindsnoopError): never {
   process.exit(error.exitStatus);
 }
 
-/** Turns decoded events into output lines, one write per batch. */
-function makeEventPrinter(opts: CliOptions): (events: BindEvent[]) => void {
-  if (opts.quiet || opts.count) return () => undefined;
-  if (opts.output === 'json') {
-    const clock = new BootClock(() => loadAddon().clockPair());
-    const interfaces = new InterfaceNames();
-    return (events) => {
-      let out = '';
-      for (const e of events) {
-        const attrs = bindAttributes(e, interfaces.lookup(e.boundDevIf, e.netnsId));
-        out += formatJsonLine(clock.toWallNs(e.tsBootNs), attrs) + '\n';
-      }
-      process.stdout.write(out);
-    };
-  }
-  const table = new TableFormatter(opts);
-  return (events) => {
-    let out = '';
-    for (const e of events) out += table.row(e) + '\n';
-    process.stdout.write(latin1Bytes(out));
-  };
-}
-
-function reportLosses(source: BindSource): void {
-  const s = source.stats();
-  const parts: string[] = [];
-  if (s.kernelRingFull) parts.push(`${s.kernelRingFull} dropped in the kernel (ring buffer full)`);
-  if (s.kernelInflightFull) parts.push(`${s.kernelInflightFull} not tracked (too many binds in flight)`);
-  if (s.kernelCountFull) parts.push(`${s.kernelCountFull} not counted (count table full)`);
-  if (s.readerQueueFull) parts.push(`${s.readerQueueFull} dropped by the reader (output too slow)`);
-  if (parts.length) process.stderr.write(`bindsnoop: lost binds: ${parts.join(', ')}\n`);
-}
-
-export function run(argv: readonly string[]): void {
-  let opts: CliOptions;
+/** Runs `step`; a BindsnoopError ends the program with its message and status, anything else is a bug. */
+function orFail<T>(step: () => T): T {
   try {
-    opts = parseArgs(argv);
+    return step();
   } catch (e) {
     if (e instanceof BindsnoopError) fail(e);
     throw e;
   }
+}
+
+function reportEnd(a: Accounting | undefined, exporting: boolean, source: BindSource, count: boolean): void {
+  if (!a) return;
+  const lostTotal = Object.values(a.lost).reduce((x, y) => x + y, 0);
+  if (lostTotal > 0) {
+    process.stderr.write(`bindsnoop: lost binds: ${describeLosses(a.lost, a.exportFailures)}\n`);
+  }
+  const kernelCountFull = source.stats().kernelCountFull;
+  if (count && kernelCountFull) process.stderr.write(`bindsnoop: ${kernelCountFull} binds not counted (count table full)\n`);
+  if (exporting) {
+    process.stderr.write(`bindsnoop: exported ${a.exported} of ${a.seen} binds\n`);
+  }
+}
+
+export function run(argv: readonly string[]): void {
+  const opts: CliOptions = orFail(() => parseArgs(argv));
   if (opts.help) {
     process.stdout.write(HELP);
     return;
@@ -76,37 +58,34 @@ export function run(argv: readonly string[]): void {
     return;
   }
 
-  let source: BindSource;
-  try {
-    source = BindSource.open({
-      pid: opts.pid,
-      uid: opts.uid,
-      ports: opts.ports,
-      includeErrors: opts.errors,
-      countMode: opts.count,
-      cgroupMapPath: opts.cgroupMap,
-      mntnsMapPath: opts.mntnsMap,
-      ...DEFAULT_SOURCE_TUNING,
-    });
-  } catch (e) {
-    if (e instanceof BindsnoopError) fail(e);
-    throw e;
-  }
+  // Everything the user configured is checked before anything is loaded.
+  const config: AppConfig = orFail(() => loadConfig({ file: opts.config, env: process.env, flags: flagsToConfig(opts) }));
+  const pipeline = orFail(
+    () =>
+      new Pipeline({
+        config,
+        table: { timestamp: opts.timestamp, wide: opts.wide, printUid: opts.printUid },
+        countMode: opts.count,
+        version: version(),
+        write: (chunk) => process.stdout.write(chunk),
+        warn: (line) => process.stderr.write(`bindsnoop: ${line}\n`),
+      }),
+  );
+  const source = orFail(() => pipeline.start());
 
   // The table goes to stdout as bcc's does; with JSON or -q stdout carries only data.
-  const banner = opts.output === 'json' || opts.quiet ? process.stderr : process.stdout;
-  banner.write(`${TRACING_LINE}\n`);
-  if (!opts.count && !opts.quiet && opts.output === 'table') {
-    process.stdout.write(new TableFormatter(opts).header() + '\n');
-  }
+  const tableOnStdout = config.output.format === 'table' || opts.count;
+  (tableOnStdout ? process.stdout : process.stderr).write(`${TRACING_LINE}\n`);
+  const header = pipeline.tableHeader();
+  if (header) process.stdout.write(header + '\n');
 
   let stopping = false;
   const shutdown = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    await source.stop();
+    const accounting = await pipeline.stop();
     if (opts.count) process.stdout.write(formatCountTable(source.counts()));
-    reportLosses(source);
+    reportEnd(accounting, pipeline.otlp !== undefined, source, opts.count);
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown());
@@ -117,8 +96,6 @@ export function run(argv: readonly string[]): void {
     if (err.code === 'EPIPE') void shutdown();
     else throw err;
   });
-
-  source.start(makeEventPrinter(opts));
 }
 
 if (require.main === module) run(process.argv.slice(2));

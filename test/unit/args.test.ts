@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseArgs, parsePortList } from '../../src/cli/args';
+import { flagsToConfig, parseArgs, parsePortList } from '../../src/cli/args';
 import { BindsnoopError } from '../../src/errors';
 
 function usageFailure(argv: string[]): BindsnoopError {
@@ -15,9 +15,11 @@ function usageFailure(argv: string[]): BindsnoopError {
 describe('bcc\'s flags', () => {
   it('defaults to the plain table', () => {
     expect(parseArgs([])).toEqual({
-      help: false, version: false, timestamp: false, wide: false, pid: undefined, ports: [], errors: false,
-      printUid: false, uid: undefined, count: false, cgroupMap: undefined, mntnsMap: undefined, output: 'table', quiet: false,
+      help: false, version: false, timestamp: false, wide: false, printUid: false, count: false, config: undefined,
+      pid: undefined, ports: undefined, errors: undefined, uid: undefined, cgroupMap: undefined, mntnsMap: undefined,
+      output: undefined, quiet: undefined,
     });
+    expect(flagsToConfig(parseArgs([]))).toEqual({});
   });
 
   it('takes every flag in short and long form', () => {
@@ -32,6 +34,14 @@ describe('bcc\'s flags', () => {
     expect(parseArgs(['-tE'])).toMatchObject({ timestamp: true, errors: true });
     expect(parseArgs(['-p181'])).toMatchObject({ pid: 181 });
     expect(parseArgs(['--port=443'])).toMatchObject({ ports: [443] });
+  });
+
+  it('maps the flags that are configuration keys, -q meaning no table', () => {
+    expect(flagsToConfig(parseArgs(['-p', '7', '-u', '0', '-P', '80', '-E', '--cgroupmap', '/m', '-o', 'json', '-c', '/etc/b.yaml']))).toEqual({
+      'filter.pid': 7, 'filter.uid': 0, 'filter.ports': [80], 'filter.errors': true, 'filter.cgroupMap': '/m', 'output.format': 'json',
+    });
+    expect(flagsToConfig(parseArgs(['-q', '-o', 'json']))).toEqual({ 'output.format': 'none' });
+    expect(parseArgs(['-c', '/etc/b.yaml']).config).toBe('/etc/b.yaml');
   });
 
   it('takes the map paths and --count', () => {

@@ -1,0 +1,54 @@
+import type { NativeTracerStats } from './native';
+import type { OtlpCounts } from './otlp/sink';
+
+export type LossStage = 'kernel' | 'reader' | 'export_queue' | 'export';
+export const LOSS_STAGES: readonly LossStage[] = ['kernel', 'reader', 'export_queue', 'export'];
+
+/**
+ * Where every bind went. With export on: seen = exported + sum(lost) + pending,
+ * and pending is 0 once a shutdown has flushed (or given up and counted).
+ */
+export interface Accounting {
+  /** binds that passed the kernel filters: read from the ring, or lost in the kernel */
+  seen: number;
+  exported: number;
+  lost: Record<LossStage, number>;
+  /** read but not yet exported (queues, in-flight exports, batches on their way to JS) */
+  pending: number;
+  /** export-stage losses by reason */
+  exportFailures: Map<string, number>;
+}
+
+export function account(native: NativeTracerStats, otlp: OtlpCounts | undefined, deliveredToJs: number): Accounting {
+  const kernel = native.kernelRingFull + native.kernelInflightFull;
+  const reader = native.readerQueueFull;
+  const seen = native.recordsRead + kernel;
+  const lost = {
+    kernel,
+    reader,
+    export_queue: otlp?.lostExportQueue ?? 0,
+    export: otlp?.lostExport ?? 0,
+  };
+  const onTheirWay = native.recordsRead - reader - deliveredToJs;
+  return {
+    seen,
+    exported: otlp?.exported ?? 0,
+    lost,
+    pending: onTheirWay + (otlp?.pending ?? 0),
+    exportFailures: otlp?.failures ?? new Map(),
+  };
+}
+
+/** "kernel 3, export 40 (network 40)" for the stages that lost anything. */
+export function describeLosses(lost: Record<LossStage, number>, failures: Map<string, number>): string {
+  const parts: string[] = [];
+  for (const stage of LOSS_STAGES) {
+    if (!lost[stage]) continue;
+    let part = `${stage} ${lost[stage]}`;
+    if (stage === 'export' && failures.size) {
+      part += ` (${[...failures].map(([reason, n]) => `${reason} ${n}`).join(', ')})`;
+    }
+    parts.push(part);
+  }
+  return parts.join(', ');
+}

@@ -1,0 +1,180 @@
+import convict from 'convict';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { BindsnoopError } from '../errors';
+import { envName, NON_KEY_ENV, OTEL_ENV, SCHEMA, type AppConfig } from './schema';
+
+export type FlagValues = Partial<Record<string, unknown>>;
+
+export interface ConfigSources {
+  /** -c FILE, else BINDSNOOP_CONFIG */
+  file?: string;
+  env: NodeJS.ProcessEnv;
+  /** key path -> value, only for flags given on the command line */
+  flags: FlagValues;
+}
+
+interface Leaf {
+  path: string;
+  kind: 'number' | 'boolean' | 'string' | 'ports';
+  sensitive: boolean;
+}
+
+/** Every key of the schema with the type its environment value is read as. */
+export function schemaLeaves(): Leaf[] {
+  const leaves: Leaf[] = [];
+  const walk = (node: Record<string, unknown>, prefix: string): void => {
+    for (const [key, value] of Object.entries(node)) {
+      const path = prefix ? `${prefix}.${key}` : key;
+      const spec = value as { default?: unknown; sensitive?: boolean; doc?: string };
+      if (spec && typeof spec === 'object' && 'doc' in spec && 'default' in spec) {
+        const d = spec.default;
+        const kind = Array.isArray(d) ? 'ports' : typeof d === 'number' ? 'number' : typeof d === 'boolean' ? 'boolean' : 'string';
+        leaves.push({ path, kind, sensitive: spec.sensitive === true });
+      } else {
+        walk(value as Record<string, unknown>, path);
+      }
+    }
+  };
+  walk(SCHEMA as unknown as Record<string, unknown>, '');
+  return leaves;
+}
+
+function coerce(kind: Leaf['kind'], raw: string): { value?: unknown; error?: string } {
+  const text = raw.trim();
+  switch (kind) {
+    case 'number': {
+      if (!/^-?\d+$/.test(text)) return { error: `'${raw}' is not a whole number` };
+      return { value: Number(text) };
+    }
+    case 'boolean':
+      if (/^(true|1|yes)$/i.test(text)) return { value: true };
+      if (/^(false|0|no)$/i.test(text)) return { value: false };
+      return { error: `'${raw}' is not true or false` };
+    case 'ports': {
+      if (text === '') return { value: [] };
+      const parts = text.split(',').map((p) => p.trim());
+      if (!parts.every((p) => /^\d+$/.test(p))) return { error: `'${raw}' is not a comma-separated list of ports` };
+      return { value: parts.map(Number) };
+    }
+    default:
+      return { value: raw };
+  }
+}
+
+function readConfigFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new BindsnoopError('CONFIG', `cannot read config file ${file} (${code}): give the path of a JSON or YAML file`);
+  }
+  try {
+    // YAML is a superset of JSON: one parser reads both
+    const parsed: unknown = parseYaml(text);
+    if (parsed === null || parsed === undefined) return {};
+    if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('the top level must be a mapping of keys');
+    return parsed;
+  } catch (e) {
+    throw new BindsnoopError('CONFIG', `config file ${file} is not valid JSON or YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** Keys of a parsed file that the schema does not have, as dotted paths. */
+function unknownKeys(obj: unknown, node: Record<string, unknown>, prefix: string): string[] {
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return [];
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(obj as Record<string, unknown>)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    const spec = node[key] as Record<string, unknown> | undefined;
+    if (!spec) out.push(path);
+    else if (!('doc' in spec && 'default' in spec)) out.push(...unknownKeys(value, spec, path));
+  }
+  return out;
+}
+
+function checkUrl(problems: string[], key: string, value: string, from: string | undefined): void {
+  if (!value) return;
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
+  } catch {
+    problems.push(`${key}${from ? ` (from ${from})` : ''}: '${value}' is not an http:// or https:// URL`);
+  }
+}
+
+/**
+ * Defaults < file < environment < flags. Throws one CONFIG error naming every
+ * bad key and why; secrets (sensitive keys) never appear in it.
+ */
+export function loadConfig(sources: ConfigSources): AppConfig {
+  const config = convict<AppConfig>(SCHEMA, { env: {}, args: [] });
+  const problems: string[] = [];
+  const origin = new Map<string, string>();
+  const leaves = schemaLeaves();
+  const sensitive = new Set(leaves.filter((l) => l.sensitive).map((l) => l.path));
+
+  const file = sources.file ?? sources.env.BINDSNOOP_CONFIG;
+  if (file) {
+    const parsed = readConfigFile(file);
+    for (const key of unknownKeys(parsed, SCHEMA as unknown as Record<string, unknown>, '')) {
+      problems.push(`${key} (in ${file}): not a configuration key`);
+    }
+    config.load(parsed as Partial<AppConfig>);
+    for (const leaf of leaves) origin.set(leaf.path, file);
+  }
+
+  const known = new Set(leaves.map((l) => envName(l.path)));
+  for (const name of Object.keys(sources.env)) {
+    if (name.startsWith('BINDSNOOP_') && !known.has(name) && !NON_KEY_ENV.has(name)) {
+      problems.push(`${name}: not a configuration variable (each key a.bCd is BINDSNOOP_A_B_CD)`);
+    }
+  }
+  for (const leaf of leaves) {
+    const names = [envName(leaf.path), ...(OTEL_ENV[leaf.path] ?? [])];
+    const name = names.find((n) => sources.env[n] !== undefined && sources.env[n] !== '');
+    if (!name) continue;
+    const { value, error } = coerce(leaf.kind, sources.env[name] as string);
+    if (error) problems.push(`${leaf.path} (from ${name}): ${leaf.sensitive ? 'invalid value' : error}`);
+    else {
+      config.set(leaf.path as never, value as never);
+      origin.set(leaf.path, name);
+    }
+  }
+
+  for (const [path, value] of Object.entries(sources.flags)) {
+    if (value === undefined) continue;
+    config.set(path as never, value as never);
+    origin.set(path, 'command line');
+  }
+
+  try {
+    config.validate({ allowed: 'warn', output: () => undefined });
+  } catch (e) {
+    for (const line of (e as Error).message.split('\n')) {
+      const m = /^([\w.]+): (.*)$/.exec(line.trim());
+      if (!m) continue;
+      const [, key, rest] = m;
+      const from = origin.get(key);
+      // convict appends ': value was "..."'; a secret's value is never shown
+      const reason = sensitive.has(key) ? rest.replace(/: value was .*$/, '') : rest;
+      problems.push(`${key}${from ? ` (from ${from})` : ''}: ${reason}`);
+    }
+  }
+
+  const props = config.getProperties();
+  checkUrl(problems, 'otlp.endpoint', props.otlp.endpoint, origin.get('otlp.endpoint'));
+  checkUrl(problems, 'otlp.logsEndpoint', props.otlp.logsEndpoint, origin.get('otlp.logsEndpoint'));
+  if (problems.length > 0) {
+    throw new BindsnoopError('CONFIG', `invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return props;
+}
+
+/** The logs URL export goes to, or undefined when export is off. */
+export function logsUrl(config: AppConfig): string | undefined {
+  if (config.otlp.logsEndpoint) return config.otlp.logsEndpoint;
+  if (!config.otlp.endpoint) return undefined;
+  return config.otlp.endpoint.replace(/\/+$/, '') + '/v1/logs';
+}

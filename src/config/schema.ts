@@ -1,0 +1,146 @@
+import type { Schema } from 'convict';
+
+/**
+ * The one configuration schema (contract section 3). Every key `a.bCd` can be
+ * set from the environment as BINDSNOOP_A_B_CD (see envName); the standard
+ * OTEL_* variables map onto the otlp.* and service.* keys (see OTEL_ENV).
+ * config/bindsnoop.example.yaml documents every key; a test keeps them in step.
+ */
+export interface AppConfig {
+  filter: {
+    pid: number;
+    uid: number;
+    ports: number[];
+    errors: boolean;
+    cgroupMap: string;
+    mntnsMap: string;
+  };
+  output: {
+    format: 'table' | 'json' | 'none';
+  };
+  otlp: {
+    endpoint: string;
+    logsEndpoint: string;
+    protocol: 'http/protobuf' | 'http/json';
+    headers: string;
+    compression: 'none' | 'gzip';
+    timeoutMillis: number;
+    certificate: string;
+    clientCertificate: string;
+    clientKey: string;
+    maxQueueSize: number;
+    maxExportBatchSize: number;
+    flushIntervalMillis: number;
+    shutdownTimeoutMillis: number;
+  };
+  service: {
+    name: string;
+    resourceAttributes: string;
+  };
+  reader: {
+    ringBufferBytes: number;
+    wakeupBytes: number;
+    drainIntervalMillis: number;
+    maxPendingBatches: number;
+  };
+  log: {
+    lossWarningIntervalMillis: number;
+  };
+}
+
+function integerIn(min: number, max: number, what: string) {
+  return (value: unknown): void => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new Error(`must be ${what}, a whole number from ${min} to ${max}`);
+    }
+  };
+}
+
+function powerOfTwoPages(value: unknown): void {
+  const v = value as number;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 4096 || v > 1 << 30 || (v & (v - 1)) !== 0) {
+    throw new Error('must be a power of two from 4096 (one page) to 1073741824');
+  }
+}
+
+export const SCHEMA: Schema<AppConfig> = {
+  filter: {
+    pid: { doc: 'Trace only this process (host TGID); 0 = every process. Flag -p.', format: integerIn(0, 0xffffffff, 'a PID'), default: 0 },
+    uid: { doc: 'Trace only this user; -1 = every user. Flag -u.', format: integerIn(-1, 0xfffffffe, 'a UID or -1'), default: -1 },
+    ports: {
+      doc: 'Trace only binds whose bound or requested port is listed (at most 64); empty = every port. Flag -P.',
+      format: (value: unknown): void => {
+        if (!Array.isArray(value) || value.length > 64 || !value.every((p) => Number.isInteger(p) && p >= 0 && p <= 65535)) {
+          throw new Error('must be a list of at most 64 port numbers from 0 to 65535');
+        }
+      },
+      default: [],
+    },
+    errors: { doc: 'Include failed binds (table RC column; exported as WARN records). Flag -E.', format: Boolean, default: false },
+    cgroupMap: { doc: "Path of a pinned BPF hash map (key u64 cgroup id, value u64): trace only those cgroups. Flag --cgroupmap.", format: String, default: '' },
+    mntnsMap: { doc: 'Path of a pinned BPF hash map (key u64 mount-namespace inode, value u32). Flag --mntnsmap.', format: String, default: '' },
+  },
+  output: {
+    format: { doc: 'What to print on stdout: table (bcc), json (one object per bind) or none. Flags -o, -q.', format: ['table', 'json', 'none'], default: 'table' },
+  },
+  otlp: {
+    endpoint: { doc: 'Base URL of an OTLP/HTTP receiver (/v1/logs is appended); empty = export off. OTEL_EXPORTER_OTLP_ENDPOINT.', format: String, default: '' },
+    logsEndpoint: { doc: 'Full URL for logs, used as is; wins over endpoint. OTEL_EXPORTER_OTLP_LOGS_ENDPOINT.', format: String, default: '' },
+    protocol: { doc: 'http/protobuf or http/json. OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL.', format: ['http/protobuf', 'http/json'], default: 'http/protobuf' },
+    headers: { doc: 'Request headers as k1=v1,k2=v2 (values URL-encoded). Secret: never printed. OTEL_EXPORTER_OTLP_[LOGS_]HEADERS.', format: String, default: '', sensitive: true },
+    compression: { doc: 'none or gzip. OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION.', format: ['none', 'gzip'], default: 'none' },
+    timeoutMillis: { doc: 'Deadline of one export, retries included. OTEL_EXPORTER_OTLP_[LOGS_]TIMEOUT.', format: integerIn(1, 600_000, 'milliseconds'), default: 10_000 },
+    certificate: { doc: 'PEM file of the CA that signs the receiver. OTEL_EXPORTER_OTLP_[LOGS_]CERTIFICATE.', format: String, default: '' },
+    clientCertificate: { doc: 'PEM client certificate for mTLS. OTEL_EXPORTER_OTLP_[LOGS_]CLIENT_CERTIFICATE.', format: String, default: '' },
+    clientKey: { doc: 'PEM client key for mTLS. OTEL_EXPORTER_OTLP_[LOGS_]CLIENT_KEY.', format: String, default: '' },
+    maxQueueSize: { doc: 'Records waiting for export at most; past it new records are dropped and counted (stage export_queue).', format: integerIn(1, 10_000_000, 'a record count'), default: 16_384 },
+    maxExportBatchSize: { doc: 'Records in one export request at most.', format: integerIn(1, 100_000, 'a record count'), default: 512 },
+    flushIntervalMillis: { doc: 'Longest a record waits before its batch is sent.', format: integerIn(1, 600_000, 'milliseconds'), default: 1000 },
+    shutdownTimeoutMillis: { doc: 'On SIGTERM/SIGINT, how long to keep flushing what is queued.', format: integerIn(0, 600_000, 'milliseconds'), default: 10_000 },
+  },
+  service: {
+    name: { doc: 'Resource service.name. OTEL_SERVICE_NAME.', format: String, default: 'bindsnoop' },
+    resourceAttributes: { doc: 'Extra resource attributes as k1=v1,k2=v2. OTEL_RESOURCE_ATTRIBUTES.', format: String, default: '' },
+  },
+  reader: {
+    ringBufferBytes: { doc: 'Kernel ring buffer size (counts against the memory limit).', format: powerOfTwoPages, default: 1 << 20 },
+    wakeupBytes: { doc: 'Wake the reader once this much is pending (fewer wakeups, less overhead).', format: integerIn(112, 1 << 30, 'bytes'), default: 64 * 1024 },
+    drainIntervalMillis: { doc: 'Otherwise drain the ring this often: the longest a bind waits in the kernel.', format: integerIn(1, 10_000, 'milliseconds'), default: 50 },
+    maxPendingBatches: { doc: 'Batches queued from the reader thread to JavaScript at most; past it they are dropped and counted (stage reader).', format: integerIn(1, 1_000_000, 'a batch count'), default: 256 },
+  },
+  log: {
+    lossWarningIntervalMillis: { doc: 'At most one warning about lost binds per interval.', format: integerIn(0, 3_600_000, 'milliseconds'), default: 10_000 },
+  },
+};
+
+/** BINDSNOOP_ variable of a key path: otlp.timeoutMillis -> BINDSNOOP_OTLP_TIMEOUT_MILLIS. */
+export function envName(path: string): string {
+  return (
+    'BINDSNOOP_' +
+    path
+      .split('.')
+      .map((part) => part.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase())
+      .join('_')
+  );
+}
+
+/**
+ * Standard OpenTelemetry variables, signal-specific first (contract section 2):
+ * the first one set wins, and a BINDSNOOP_ variable of the same key wins over both.
+ */
+export const OTEL_ENV: Readonly<Record<string, readonly string[]>> = {
+  'otlp.endpoint': ['OTEL_EXPORTER_OTLP_ENDPOINT'],
+  'otlp.logsEndpoint': ['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT'],
+  'otlp.protocol': ['OTEL_EXPORTER_OTLP_LOGS_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL'],
+  'otlp.headers': ['OTEL_EXPORTER_OTLP_LOGS_HEADERS', 'OTEL_EXPORTER_OTLP_HEADERS'],
+  'otlp.compression': ['OTEL_EXPORTER_OTLP_LOGS_COMPRESSION', 'OTEL_EXPORTER_OTLP_COMPRESSION'],
+  'otlp.timeoutMillis': ['OTEL_EXPORTER_OTLP_LOGS_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT'],
+  'otlp.certificate': ['OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE', 'OTEL_EXPORTER_OTLP_CERTIFICATE'],
+  'otlp.clientCertificate': ['OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE', 'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE'],
+  'otlp.clientKey': ['OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY', 'OTEL_EXPORTER_OTLP_CLIENT_KEY'],
+  'service.name': ['OTEL_SERVICE_NAME'],
+  'service.resourceAttributes': ['OTEL_RESOURCE_ATTRIBUTES'],
+};
+
+/** BINDSNOOP_ variables that are not configuration keys. */
+export const NON_KEY_ENV = new Set(['BINDSNOOP_CONFIG', 'BINDSNOOP_LIBBPF_DEBUG']);

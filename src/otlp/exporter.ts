@@ -1,0 +1,113 @@
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
+import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http';
+import {
+  JsonLogsSerializer,
+  LogsExporterMetricsHelper,
+  ProtobufLogsSerializer,
+  type IExportLogsServiceResponse,
+  type ISerializer,
+} from '@opentelemetry/otlp-transformer';
+import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
+
+export interface ExporterSettings {
+  url: string;
+  protocol: 'http/protobuf' | 'http/json';
+  headers: Record<string, string>;
+  compression: 'none' | 'gzip';
+  timeoutMillis: number;
+  /** PEM contents, when configured */
+  ca?: string;
+  cert?: string;
+  key?: string;
+  userAgent: string;
+}
+
+/** What became of the records of one export call. */
+export interface ExportOutcome {
+  /** accepted by the receiver */
+  exported: number;
+  /** lost, and why ("rejected" for partial success, "http_400", "network", ...) */
+  failed: number;
+  reason?: string;
+}
+
+/** Why an export failed, from the exporter's error (pure). */
+export function failureReason(error: unknown): string {
+  const e = error as { code?: unknown; message?: unknown } | undefined;
+  if (typeof e?.code === 'number') return `http_${e.code}`;
+  const message = typeof e?.message === 'string' ? e.message : '';
+  if (typeof e?.code === 'string') return 'network';
+  if (/timed? ?out/i.test(message)) return 'timeout';
+  if (/retryable status/i.test(message)) return 'retries_exhausted';
+  if (/Concurrent export limit/i.test(message)) return 'concurrency_limit';
+  return 'other';
+}
+
+/**
+ * The official OTLP/HTTP log exporter (protobuf or JSON), built from the same
+ * parts as @opentelemetry/exporter-logs-otlp-{proto,http}, with one addition:
+ * the response's partial success is read so rejected records are counted.
+ * Retries (429, 502, 503, 504, connection errors; Retry-After honoured within
+ * the deadline) are the library's own.
+ */
+export class AccountingLogExporter implements LogRecordExporter {
+  private readonly inner: OTLPExporterBase<ReadableLogRecord[]>;
+  /** set by deserializeResponse, read by the result callback of the same export (same microtask) */
+  private rejectedInLastResponse = 0;
+
+  constructor(
+    settings: ExporterSettings,
+    private readonly onOutcome: (outcome: ExportOutcome) => void,
+  ) {
+    const base = settings.protocol === 'http/json' ? JsonLogsSerializer : ProtobufLogsSerializer;
+    const serializer: ISerializer<ReadableLogRecord[], IExportLogsServiceResponse> = {
+      serializeRequest: (records) => base.serializeRequest(records),
+      deserializeResponse: (data) => {
+        const response = base.deserializeResponse(data);
+        this.rejectedInLastResponse = Number(response.partialSuccess?.rejectedLogRecords ?? 0);
+        return response;
+      },
+    };
+    const contentType = settings.protocol === 'http/json' ? 'application/json' : 'application/x-protobuf';
+    const tls = settings.ca || settings.cert || settings.key ? { ca: settings.ca, cert: settings.cert, key: settings.key } : undefined;
+    const options = convertLegacyHttpOptions(
+      {
+        url: settings.url,
+        headers: settings.headers,
+        compression: settings.compression as never,
+        timeoutMillis: settings.timeoutMillis,
+        userAgent: settings.userAgent,
+        ...(tls ? { httpAgentOptions: tls } : {}),
+      },
+      'LOGS',
+      'v1/logs',
+      { 'Content-Type': contentType },
+    );
+    this.inner = new OTLPExporterBase(
+      createOtlpHttpExportDelegate(options, serializer, 'bindsnoop_otlp_http_log_exporter', LogsExporterMetricsHelper, undefined),
+    );
+  }
+
+  export(records: ReadableLogRecord[], resultCallback: (result: ExportResult) => void): void {
+    this.rejectedInLastResponse = 0;
+    this.inner.export(records, (result) => {
+      if (result.code === ExportResultCode.SUCCESS) {
+        const rejected = Math.min(this.rejectedInLastResponse, records.length);
+        this.rejectedInLastResponse = 0;
+        this.onOutcome({ exported: records.length - rejected, failed: rejected, reason: rejected ? 'rejected' : undefined });
+      } else {
+        this.onOutcome({ exported: 0, failed: records.length, reason: failureReason(result.error) });
+      }
+      resultCallback(result);
+    });
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+}

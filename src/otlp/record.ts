@@ -1,0 +1,51 @@
+import type { HrTime } from '@opentelemetry/api';
+import { SeverityNumber } from '@opentelemetry/api-logs';
+import type { BindEvent } from '../event';
+import { AF_INET6 } from '../net/address';
+import { errnoName } from '../net/errno';
+import { protocolName } from '../net/protocols';
+import { bindAttributes, commText, optsString, shownAddress, type Attributes } from '../naming';
+
+export const EVENT_NAME = 'bindsnoop.bind';
+
+export interface BindLogRecord {
+  eventName: string;
+  timestamp: HrTime;
+  observedTimestamp: HrTime;
+  severityNumber: SeverityNumber;
+  severityText: string;
+  body: string;
+  attributes: Attributes;
+}
+
+export function hrTimeFromNs(ns: bigint): HrTime {
+  return [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)];
+}
+
+function hostPort(e: BindEvent, port: number): string {
+  const address = shownAddress(e);
+  const family = e.ret === 0 ? e.family : e.reqFamily || e.family;
+  return family === AF_INET6 ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/** One readable line: "nginx[1234] bound TCP 0.0.0.0:80 opts=...R. if=0" or "... bind TCP 0.0.0.0:80 failed: EADDRINUSE". */
+export function bodyLine(e: BindEvent): string {
+  const who = `${commText(e)}[${e.pid}]`;
+  const proto = protocolName(e.protocol);
+  if (e.ret !== 0) return `${who} bind ${proto} ${hostPort(e, e.reqPort)} failed: ${errnoName(e.ret)}`;
+  return `${who} bound ${proto} ${hostPort(e, e.boundPort)} opts=${optsString(e.opts)} if=${e.boundDevIf}`;
+}
+
+/** The contract's log record for one bind (section 2), times already on the wall clock. */
+export function bindLogRecord(e: BindEvent, wallNs: bigint, observedNs: bigint, interfaceName?: string): BindLogRecord {
+  const failed = e.ret !== 0;
+  return {
+    eventName: EVENT_NAME,
+    timestamp: hrTimeFromNs(wallNs),
+    observedTimestamp: hrTimeFromNs(observedNs),
+    severityNumber: failed ? SeverityNumber.WARN : SeverityNumber.INFO,
+    severityText: failed ? 'WARN' : 'INFO',
+    body: bodyLine(e),
+    attributes: bindAttributes(e, interfaceName),
+  };
+}

@@ -1,0 +1,185 @@
+import type { Context } from '@opentelemetry/api';
+import type { Logger } from '@opentelemetry/api-logs';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  BatchLogRecordProcessor,
+  LoggerProvider,
+  type LogRecordExporter,
+  type LogRecordProcessor,
+  type SdkLogRecord,
+} from '@opentelemetry/sdk-logs';
+import type { Attributes } from '../naming';
+import type { ExportOutcome } from './exporter';
+import type { BindLogRecord } from './record';
+import { resourceKey } from './resource';
+
+export interface OtlpSinkOptions {
+  /** built with the sink's outcome callback, so every export's result is counted */
+  makeExporter: (onOutcome: (outcome: ExportOutcome) => void) => LogRecordExporter;
+  /** records held at most (waiting and being exported); past it new ones are dropped */
+  maxQueueSize: number;
+  maxExportBatchSize: number;
+  flushIntervalMillis: number;
+  /** deadline of one export; the processor waits a little longer than the exporter */
+  exportTimeoutMillis: number;
+  scopeName: string;
+  scopeVersion: string;
+}
+
+export interface OtlpCounts {
+  exported: number;
+  /** dropped because the queue was full, or still queued when the shutdown deadline passed */
+  lostExportQueue: number;
+  /** failed or rejected exports, and records still being exported at the deadline */
+  lostExport: number;
+  /** records lost at the export stage, by reason */
+  failures: Map<string, number>;
+  /** waiting or being exported now */
+  pending: number;
+}
+
+/**
+ * Hands records to one shared processor; never shuts it down (the sink does,
+ * once). Each resource's LoggerProvider gets its own proxy.
+ */
+class SharedProcessorProxy implements LogRecordProcessor {
+  constructor(private readonly target: LogRecordProcessor) {}
+  onEmit(record: SdkLogRecord, context?: Context): void {
+    this.target.onEmit(record, context);
+  }
+  forceFlush(): Promise<void> {
+    return this.target.forceFlush();
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
+/**
+ * The OTLP export stage. One logger per distinct resource, all sharing one
+ * BatchLogRecordProcessor and exporter, so each export request groups records
+ * into one ResourceLogs per resource (per pod).
+ *
+ * The SDK's batch processor drops silently when its queue is full, so records
+ * wait in this sink's bounded queue and are handed over only while the SDK
+ * holds fewer than its capacity: the SDK never drops, and every loss is counted
+ * here.
+ */
+export class OtlpSink {
+  private readonly queue: { record: BindLogRecord; resource: Attributes }[] = [];
+  private queueHead = 0;
+  private inSdk = 0;
+  private readonly sdkCapacity: number;
+  private readonly processor: BatchLogRecordProcessor;
+  private readonly loggers = new Map<string, { provider: LoggerProvider; logger: Logger }>();
+  private finalized = false;
+  private readonly counts: Omit<OtlpCounts, 'pending'> = {
+    exported: 0,
+    lostExportQueue: 0,
+    lostExport: 0,
+    failures: new Map(),
+  };
+
+  constructor(private readonly options: OtlpSinkOptions) {
+    this.sdkCapacity = Math.max(1, Math.min(options.maxQueueSize, options.maxExportBatchSize * 4));
+    const exporter = options.makeExporter((outcome) => this.onOutcome(outcome));
+    this.processor = new BatchLogRecordProcessor({
+      exporter,
+      maxQueueSize: this.sdkCapacity,
+      maxExportBatchSize: options.maxExportBatchSize,
+      scheduledDelayMillis: options.flushIntervalMillis,
+      exportTimeoutMillis: options.exportTimeoutMillis + 5000,
+    });
+  }
+
+  private get queued(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  /** Queues a record for export; false (and counted) when the queue is full. */
+  enqueue(record: BindLogRecord, resource: Attributes): boolean {
+    if (this.finalized || this.queued + this.inSdk >= this.options.maxQueueSize) {
+      this.counts.lostExportQueue++;
+      return false;
+    }
+    this.queue.push({ record, resource });
+    this.pump();
+    return true;
+  }
+
+  private loggerFor(resource: Attributes): Logger {
+    const key = resourceKey(resource);
+    let entry = this.loggers.get(key);
+    if (!entry) {
+      const provider = new LoggerProvider({
+        resource: resourceFromAttributes(resource),
+        processors: [new SharedProcessorProxy(this.processor)],
+      });
+      entry = { provider, logger: provider.getLogger(this.options.scopeName, this.options.scopeVersion) };
+      this.loggers.set(key, entry);
+    }
+    return entry.logger;
+  }
+
+  private pump(): void {
+    while (this.queued > 0 && this.inSdk < this.sdkCapacity) {
+      const { record, resource } = this.queue[this.queueHead++];
+      this.inSdk++;
+      this.loggerFor(resource).emit(record);
+    }
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
+  }
+
+  private onOutcome(outcome: ExportOutcome): void {
+    if (this.finalized) return; // already counted as lost at the deadline
+    this.inSdk -= outcome.exported + outcome.failed;
+    this.counts.exported += outcome.exported;
+    if (outcome.failed) {
+      this.counts.lostExport += outcome.failed;
+      const reason = outcome.reason ?? 'other';
+      this.counts.failures.set(reason, (this.counts.failures.get(reason) ?? 0) + outcome.failed);
+    }
+    this.pump();
+  }
+
+  snapshot(): OtlpCounts {
+    return { ...this.counts, failures: new Map(this.counts.failures), pending: this.queued + this.inSdk };
+  }
+
+  /** Distinct resources seen (one logger each). */
+  resourceCount(): number {
+    return this.loggers.size;
+  }
+
+  /**
+   * Sends what is queued until `timeoutMillis` passes; what is left then is
+   * counted as lost. Shuts the shared processor and exporter down once.
+   */
+  async shutdown(timeoutMillis: number): Promise<OtlpCounts> {
+    const deadline = Date.now() + timeoutMillis;
+    while (this.queued + this.inSdk > 0 && Date.now() < deadline) {
+      this.pump();
+      await Promise.race([this.processor.forceFlush(), sleep(deadline - Date.now())]);
+      // a flush already under way makes forceFlush return at once: do not spin
+      await sleep(Math.min(10, deadline - Date.now()));
+    }
+    if (this.queued + this.inSdk > 0) {
+      this.counts.lostExportQueue += this.queued;
+      if (this.inSdk > 0) {
+        this.counts.lostExport += this.inSdk;
+        this.counts.failures.set('shutdown', (this.counts.failures.get('shutdown') ?? 0) + this.inSdk);
+      }
+      this.queue.length = 0;
+      this.queueHead = 0;
+      this.inSdk = 0;
+    }
+    this.finalized = true;
+    await Promise.race([this.processor.shutdown(), sleep(Math.max(deadline - Date.now(), 1000))]);
+    return this.snapshot();
+  }
+}

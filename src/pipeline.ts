@@ -1,0 +1,182 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { account, describeLosses, type Accounting } from './accounting';
+import { BootClock } from './clock';
+import { logsUrl } from './config/load';
+import type { AppConfig } from './config/schema';
+import { BindsnoopError } from './errors';
+import type { BindEvent } from './event';
+import { bindAttributes, type Attributes } from './naming';
+import { loadAddon } from './native';
+import { InterfaceNames } from './net/interfaces';
+import { AccountingLogExporter, type ExporterSettings } from './otlp/exporter';
+import { bindLogRecord } from './otlp/record';
+import { baseResourceAttributes } from './otlp/resource';
+import { OtlpSink } from './otlp/sink';
+import { BindSource } from './source';
+import { formatJsonLine } from './sinks/json';
+import { latin1Bytes, TableFormatter, type TableOptions } from './sinks/table';
+import { parseKeyPairsIntoRecord } from '@opentelemetry/core';
+
+export interface PipelineOptions {
+  config: AppConfig;
+  /** bcc's table-only flags */
+  table: Omit<TableOptions, 'errors'>;
+  countMode: boolean;
+  version: string;
+  write: (chunk: string | Buffer) => void;
+  warn: (line: string) => void;
+}
+
+function readPem(key: string, path: string): string | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new BindsnoopError('CONFIG', `invalid configuration:\n  ${key}: cannot read ${path} (${(e as NodeJS.ErrnoException).code})`);
+  }
+}
+
+/** Exporter settings from validated configuration; reads the PEM files (CONFIG errors, before anything loads). */
+export function exporterSettings(config: AppConfig, version: string): ExporterSettings | undefined {
+  const url = logsUrl(config);
+  if (!url) return undefined;
+  const o = config.otlp;
+  return {
+    url,
+    protocol: o.protocol,
+    headers: o.headers ? parseKeyPairsIntoRecord(o.headers) : {},
+    compression: o.compression,
+    timeoutMillis: o.timeoutMillis,
+    ca: readPem('otlp.certificate', o.certificate),
+    cert: readPem('otlp.clientCertificate', o.clientCertificate),
+    key: readPem('otlp.clientKey', o.clientKey),
+    userAgent: `bindsnoop-otel/${version}`,
+  };
+}
+
+/**
+ * Source -> decode -> (table | json) and OTLP. Built in two steps so that every
+ * configuration error is raised before anything is loaded into the kernel.
+ */
+export class Pipeline {
+  readonly otlp?: OtlpSink;
+  private source?: BindSource;
+  private readonly clock = new BootClock(() => loadAddon().clockPair());
+  private readonly interfaces = new InterfaceNames();
+  private readonly baseResource: Attributes;
+  private readonly printer?: (events: BindEvent[]) => void;
+  private deliveredToJs = 0;
+  private lossTimer?: NodeJS.Timeout;
+  private lastReportedLost = 0;
+
+  constructor(private readonly options: PipelineOptions) {
+    const { config } = options;
+    const settings = exporterSettings(config, options.version);
+    this.baseResource = baseResourceAttributes({
+      serviceName: config.service.name,
+      serviceVersion: options.version,
+      hostName: hostname(),
+      nodeName: process.env.NODE_NAME || undefined,
+      extra: config.service.resourceAttributes,
+    });
+    if (settings && !options.countMode) {
+      this.otlp = new OtlpSink({
+        makeExporter: (onOutcome) => new AccountingLogExporter(settings, onOutcome),
+        maxQueueSize: config.otlp.maxQueueSize,
+        maxExportBatchSize: config.otlp.maxExportBatchSize,
+        flushIntervalMillis: config.otlp.flushIntervalMillis,
+        exportTimeoutMillis: config.otlp.timeoutMillis,
+        scopeName: 'bindsnoop',
+        scopeVersion: options.version,
+      });
+    }
+    this.printer = this.makePrinter();
+  }
+
+  private makePrinter(): ((events: BindEvent[]) => void) | undefined {
+    const { config, countMode, write } = this.options;
+    if (countMode || config.output.format === 'none') return undefined;
+    if (config.output.format === 'json') {
+      return (events) => {
+        let out = '';
+        for (const e of events) {
+          const attrs = bindAttributes(e, this.interfaces.lookup(e.boundDevIf, e.netnsId));
+          out += formatJsonLine(this.clock.toWallNs(e.tsBootNs), attrs, this.baseResource) + '\n';
+        }
+        write(out);
+      };
+    }
+    const table = new TableFormatter({ ...this.options.table, errors: config.filter.errors });
+    return (events) => {
+      let out = '';
+      for (const e of events) out += table.row(e) + '\n';
+      write(latin1Bytes(out));
+    };
+  }
+
+  tableHeader(): string | undefined {
+    const { config, countMode } = this.options;
+    if (countMode || config.output.format !== 'table') return undefined;
+    return new TableFormatter({ ...this.options.table, errors: config.filter.errors }).header();
+  }
+
+  /** Loads and attaches the kernel program and starts reading. */
+  start(): BindSource {
+    const { config, countMode } = this.options;
+    const f = config.filter;
+    const source = BindSource.open({
+      pid: f.pid || undefined,
+      uid: f.uid >= 0 ? f.uid : undefined,
+      ports: f.ports,
+      includeErrors: f.errors,
+      countMode,
+      cgroupMapPath: f.cgroupMap || undefined,
+      mntnsMapPath: f.mntnsMap || undefined,
+      ...config.reader,
+    });
+    this.source = source;
+    source.start((events) => this.onEvents(events));
+    if (this.otlp && config.log.lossWarningIntervalMillis > 0) {
+      this.lossTimer = setInterval(() => this.warnOfNewLosses(), config.log.lossWarningIntervalMillis);
+      this.lossTimer.unref();
+    }
+    return source;
+  }
+
+  private onEvents(events: BindEvent[]): void {
+    this.deliveredToJs += events.length;
+    this.printer?.(events);
+    if (!this.otlp) return;
+    const observedNs = this.clock.nowWallNs();
+    for (const e of events) {
+      const record = bindLogRecord(e, this.clock.toWallNs(e.tsBootNs), observedNs, this.interfaces.lookup(e.boundDevIf, e.netnsId));
+      this.otlp.enqueue(record, this.baseResource);
+    }
+  }
+
+  accounting(): Accounting | undefined {
+    if (!this.source) return undefined;
+    return account(this.source.stats(), this.otlp?.snapshot(), this.deliveredToJs);
+  }
+
+  /** Rate-limited: at most one warning per interval, only when something new was lost. */
+  private warnOfNewLosses(): void {
+    const a = this.accounting();
+    if (!a) return;
+    const total = Object.values(a.lost).reduce((x, y) => x + y, 0);
+    if (total > this.lastReportedLost) {
+      this.options.warn(`lost ${total - this.lastReportedLost} binds since the last report (so far: ${describeLosses(a.lost, a.exportFailures)})`);
+      this.lastReportedLost = total;
+    }
+  }
+
+  /** Stop reading (detach, drain), flush exports within the deadline, report. */
+  async stop(): Promise<Accounting | undefined> {
+    if (this.lossTimer) clearInterval(this.lossTimer);
+    if (!this.source) return undefined;
+    await this.source.stop();
+    if (this.otlp) await this.otlp.shutdown(this.options.config.otlp.shutdownTimeoutMillis);
+    return this.accounting();
+  }
+}
