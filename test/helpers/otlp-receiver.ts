@@ -1,0 +1,246 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+
+/*
+ * A faithful local OTLP/HTTP logs receiver for tests. Protobuf bodies are
+ * decoded with protobufjs code generated from the official
+ * opentelemetry-proto definitions (an older otlp-transformer line, which
+ * shipped it), independent of the encoder the exporter under test uses.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const root = require('otlp-proto-reference/build/src/generated/root') as ProtoRoot;
+
+interface ProtoType {
+  decode(buf: Uint8Array): unknown;
+  toObject(msg: unknown, opts: Record<string, unknown>): Record<string, unknown>;
+  encode(obj: unknown): { finish(): Uint8Array };
+  fromObject(obj: unknown): unknown;
+}
+interface ProtoRoot {
+  opentelemetry: { proto: { collector: { logs: { v1: { ExportLogsServiceRequest: ProtoType; ExportLogsServiceResponse: ProtoType } } } } };
+}
+const ExportLogsServiceRequest = root.opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest;
+const ExportLogsServiceResponse = root.opentelemetry.proto.collector.logs.v1.ExportLogsServiceResponse;
+
+export type Behaviour =
+  | { kind: 'ok' }
+  | { kind: 'status'; status: number; retryAfterSeconds?: number }
+  | { kind: 'partial'; rejected: number }
+  | { kind: 'hang' };
+
+export type AttrType = 'string' | 'int' | 'bool' | 'double' | 'array' | 'kvlist' | 'bytes';
+export type AttrValue = string | number | boolean | unknown[] | Record<string, unknown> | null;
+
+export interface ReceivedRecord {
+  resource: Record<string, AttrValue>;
+  scope: { name?: string; version?: string };
+  eventName?: string;
+  timeUnixNano: bigint;
+  observedTimeUnixNano: bigint;
+  severityNumber?: number;
+  severityText?: string;
+  body: AttrValue;
+  attributes: Record<string, AttrValue>;
+  attributeTypes: Record<string, AttrType>;
+}
+
+export interface ReceivedRequest {
+  at: number;
+  path: string;
+  contentType: string;
+  contentEncoding?: string;
+  headers: IncomingMessage['headers'];
+  answer: Behaviour;
+  /** one entry per ResourceLogs */
+  resourceLogs: { resource: Record<string, AttrValue>; records: ReceivedRecord[] }[];
+}
+
+function anyValue(v: Record<string, unknown> | undefined): { value: AttrValue; type: AttrType } {
+  if (!v) return { value: null, type: 'string' };
+  if ('stringValue' in v) return { value: v.stringValue as string, type: 'string' };
+  if ('intValue' in v) return { value: Number(v.intValue), type: 'int' };
+  if ('boolValue' in v) return { value: v.boolValue as boolean, type: 'bool' };
+  if ('doubleValue' in v) return { value: Number(v.doubleValue), type: 'double' };
+  if ('bytesValue' in v) return { value: String(v.bytesValue), type: 'bytes' };
+  if ('arrayValue' in v) {
+    const values = ((v.arrayValue as { values?: Record<string, unknown>[] }).values ?? []).map((x) => anyValue(x).value);
+    return { value: values, type: 'array' };
+  }
+  if ('kvlistValue' in v) return { value: kv((v.kvlistValue as { values?: KeyValue[] }).values).values, type: 'kvlist' };
+  return { value: null, type: 'string' };
+}
+
+interface KeyValue {
+  key: string;
+  value?: Record<string, unknown>;
+}
+
+function kv(list: KeyValue[] | undefined): { values: Record<string, AttrValue>; types: Record<string, AttrType> } {
+  const values: Record<string, AttrValue> = {};
+  const types: Record<string, AttrType> = {};
+  for (const { key, value } of list ?? []) {
+    const a = anyValue(value);
+    values[key] = a.value;
+    types[key] = a.type;
+  }
+  return { values, types };
+}
+
+/** The same normalisation for protobuf (via toObject) and JSON bodies: both use OTLP's camelCase names. */
+function normalise(request: Record<string, unknown>): ReceivedRequest['resourceLogs'] {
+  const out: ReceivedRequest['resourceLogs'] = [];
+  for (const rl of (request.resourceLogs as Record<string, unknown>[] | undefined) ?? []) {
+    const resource = kv((rl.resource as { attributes?: KeyValue[] } | undefined)?.attributes).values;
+    const records: ReceivedRecord[] = [];
+    for (const sl of (rl.scopeLogs as Record<string, unknown>[] | undefined) ?? []) {
+      const scope = (sl.scope as { name?: string; version?: string } | undefined) ?? {};
+      for (const lr of (sl.logRecords as Record<string, unknown>[] | undefined) ?? []) {
+        const attrs = kv(lr.attributes as KeyValue[] | undefined);
+        records.push({
+          resource,
+          scope: { name: scope.name, version: scope.version },
+          eventName: (lr.eventName as string | undefined) || undefined,
+          timeUnixNano: BigInt((lr.timeUnixNano as string | number | undefined) ?? 0),
+          observedTimeUnixNano: BigInt((lr.observedTimeUnixNano as string | number | undefined) ?? 0),
+          severityNumber: lr.severityNumber as number | undefined,
+          severityText: lr.severityText as string | undefined,
+          body: anyValue(lr.body as Record<string, unknown> | undefined).value,
+          attributes: attrs.values,
+          attributeTypes: attrs.types,
+        });
+      }
+    }
+    out.push({ resource, records });
+  }
+  return out;
+}
+
+export class OtlpReceiver {
+  readonly requests: ReceivedRequest[] = [];
+  private readonly queue: Behaviour[] = [];
+  private fallback: Behaviour = { kind: 'ok' };
+  private readonly sockets = new Set<Socket>();
+  private readonly hanging = new Set<ServerResponse>();
+  private port = 0;
+
+  private constructor(private readonly server: Server) {
+    server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+  }
+
+  static async start(): Promise<OtlpReceiver> {
+    const receiver: OtlpReceiver = new OtlpReceiver(createServer((req, res) => receiver.handle(req, res)));
+    await receiver.listen(0);
+    return receiver;
+  }
+
+  private listen(port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        this.port = (this.server.address() as { port: number }).port;
+        resolve();
+      });
+    });
+  }
+
+  /** Base URL, as OTEL_EXPORTER_OTLP_ENDPOINT takes it. */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Answers for the next requests, in order; then `fallback`. */
+  answer(...behaviours: Behaviour[]): void {
+    this.queue.push(...behaviours);
+  }
+
+  answerAlways(behaviour: Behaviour): void {
+    this.fallback = behaviour;
+  }
+
+  /** Stop listening and drop every connection: new connections are refused. */
+  async refuse(): Promise<void> {
+    for (const res of this.hanging) res.destroy();
+    this.hanging.clear();
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Listen again on the same port. */
+  recover(): Promise<void> {
+    return this.listen(this.port);
+  }
+
+  async stop(): Promise<void> {
+    for (const res of this.hanging) res.destroy();
+    for (const s of this.sockets) s.destroy();
+    if (this.server.listening) await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Records of every request that was answered 200 (partial success included). */
+  records(): ReceivedRecord[] {
+    return this.requests
+      .filter((r) => r.answer.kind === 'ok' || r.answer.kind === 'partial')
+      .flatMap((r) => r.resourceLogs.flatMap((rl) => rl.records));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const answer = this.queue.shift() ?? this.fallback;
+      const contentType = String(req.headers['content-type'] ?? '');
+      const contentEncoding = req.headers['content-encoding'] as string | undefined;
+      let body = Buffer.concat(chunks);
+      if (contentEncoding === 'gzip') body = gunzipSync(body);
+      const json = contentType.startsWith('application/json');
+      let decoded: Record<string, unknown>;
+      if (json) {
+        decoded = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+        // what a collector does too: the JSON must map onto the official message
+        ExportLogsServiceRequest.fromObject(decoded);
+      } else {
+        decoded = ExportLogsServiceRequest.toObject(ExportLogsServiceRequest.decode(body), { longs: String, bytes: String });
+      }
+      this.requests.push({
+        at: Date.now(),
+        path: req.url ?? '',
+        contentType,
+        contentEncoding,
+        headers: req.headers,
+        answer,
+        resourceLogs: normalise(decoded),
+      });
+      this.respond(answer, json, res);
+    });
+  }
+
+  private respond(answer: Behaviour, json: boolean, res: ServerResponse): void {
+    const type = json ? 'application/json' : 'application/x-protobuf';
+    switch (answer.kind) {
+      case 'hang':
+        this.hanging.add(res);
+        return;
+      case 'status':
+        res.writeHead(answer.status, {
+          'content-type': 'text/plain',
+          ...(answer.retryAfterSeconds !== undefined ? { 'retry-after': String(answer.retryAfterSeconds) } : {}),
+        });
+        res.end(`status ${answer.status}`);
+        return;
+      case 'partial': {
+        const partial = { partialSuccess: { rejectedLogRecords: answer.rejected, errorMessage: 'rejected by test receiver' } };
+        res.writeHead(200, { 'content-type': type });
+        res.end(json ? JSON.stringify({ partialSuccess: { rejectedLogRecords: String(answer.rejected), errorMessage: 'rejected by test receiver' } }) : Buffer.from(ExportLogsServiceResponse.encode(partial).finish()));
+        return;
+      }
+      default:
+        res.writeHead(200, { 'content-type': type });
+        res.end(json ? '{}' : Buffer.alloc(0));
+    }
+  }
+}

@@ -1,0 +1,212 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { AccountingLogExporter, type ExporterSettings } from '../../src/otlp/exporter';
+import { bindLogRecord } from '../../src/otlp/record';
+import { OtlpSink, type OtlpCounts } from '../../src/otlp/sink';
+import type { Attributes } from '../../src/naming';
+import { OtlpReceiver } from '../helpers/otlp-receiver';
+import { makeEvent } from '../unit/events';
+
+/**
+ * The export stage against a real OTLP/HTTP server on 127.0.0.1, through the
+ * real OpenTelemetry exporter: every outcome and the exact accounting.
+ */
+let receiver: OtlpReceiver | undefined;
+afterEach(async () => {
+  await receiver?.stop();
+  receiver = undefined;
+});
+
+const BASE: Attributes = { 'service.name': 'bindsnoop', 'service.version': '0.1.0', 'host.name': 'node-1' };
+
+function sink(url: string, overrides: Partial<ExporterSettings> = {}, queue: Partial<{ maxQueueSize: number; batch: number }> = {}): OtlpSink {
+  const settings: ExporterSettings = {
+    url: `${url}/v1/logs`,
+    protocol: 'http/protobuf',
+    headers: {},
+    compression: 'none',
+    timeoutMillis: 3000,
+    userAgent: 'bindsnoop-test',
+    ...overrides,
+  };
+  return new OtlpSink({
+    makeExporter: (onOutcome) => new AccountingLogExporter(settings, onOutcome),
+    maxQueueSize: queue.maxQueueSize ?? 1000,
+    maxExportBatchSize: queue.batch ?? 100,
+    flushIntervalMillis: 20,
+    exportTimeoutMillis: settings.timeoutMillis,
+    scopeName: 'bindsnoop',
+    scopeVersion: '0.1.0',
+  });
+}
+
+function records(n: number, pid = 100): ReturnType<typeof bindLogRecord>[] {
+  return Array.from({ length: n }, (_, i) => bindLogRecord(makeEvent({ pid: pid + i }), 1_700_000_000_000_000_000n + BigInt(i), 1_700_000_000_500_000_000n));
+}
+
+/** Enqueues, flushes within `timeoutMillis`, and checks sent = exported + lost exactly. */
+async function sendAll(s: OtlpSink, n: number, timeoutMillis = 10_000, resource: Attributes = BASE): Promise<OtlpCounts> {
+  for (const r of records(n)) s.enqueue(r, resource);
+  const counts = await s.shutdown(timeoutMillis);
+  expect(counts.pending).toBe(0);
+  expect(counts.exported + counts.lostExport + counts.lostExportQueue).toBe(n);
+  return counts;
+}
+
+describe('OTLP export outcomes, each record accounted for', () => {
+  it('200: everything exported, in protobuf, to /v1/logs', async () => {
+    receiver = await OtlpReceiver.start();
+    const counts = await sendAll(sink(receiver.url), 250);
+    expect(counts).toMatchObject({ exported: 250, lostExport: 0, lostExportQueue: 0 });
+    expect(receiver.records()).toHaveLength(250);
+    expect(receiver.requests.every((r) => r.path === '/v1/logs' && r.contentType === 'application/x-protobuf')).toBe(true);
+    // batches of at most 100
+    expect(Math.max(...receiver.requests.map((r) => r.resourceLogs.flatMap((x) => x.records).length))).toBeLessThanOrEqual(100);
+  });
+
+  it('429 with Retry-After: retried after the delay asked for, then exported', async () => {
+    receiver = await OtlpReceiver.start();
+    receiver.answer({ kind: 'status', status: 429, retryAfterSeconds: 1 });
+    const counts = await sendAll(sink(receiver.url, { timeoutMillis: 5000 }), 10);
+    expect(counts.exported).toBe(10);
+    expect(receiver.requests.map((r) => r.answer.kind)).toEqual(['status', 'ok']);
+    expect(receiver.requests[1].at - receiver.requests[0].at).toBeGreaterThanOrEqual(950);
+  });
+
+  it('503 until the deadline: lost, counted as retries exhausted', async () => {
+    receiver = await OtlpReceiver.start();
+    receiver.answerAlways({ kind: 'status', status: 503 });
+    const counts = await sendAll(sink(receiver.url, { timeoutMillis: 1500 }), 7);
+    expect(counts).toMatchObject({ exported: 0, lostExport: 7 });
+    expect(counts.failures.get('retries_exhausted')).toBe(7);
+    expect(receiver.requests.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('400 is permanent: one request, no retry, lost as http_400', async () => {
+    receiver = await OtlpReceiver.start();
+    receiver.answerAlways({ kind: 'status', status: 400 });
+    const counts = await sendAll(sink(receiver.url), 5);
+    expect(counts).toMatchObject({ exported: 0, lostExport: 5 });
+    expect(counts.failures.get('http_400')).toBe(5);
+    expect(receiver.requests).toHaveLength(1);
+  });
+
+  it('partial success: the rejected records are counted as lost, the rest exported', async () => {
+    receiver = await OtlpReceiver.start();
+    receiver.answer({ kind: 'partial', rejected: 3 });
+    const counts = await sendAll(sink(receiver.url), 20);
+    expect(counts).toMatchObject({ exported: 17, lostExport: 3 });
+    expect(counts.failures.get('rejected')).toBe(3);
+  });
+
+  it('partial success over http/json too', async () => {
+    receiver = await OtlpReceiver.start();
+    receiver.answer({ kind: 'partial', rejected: 2 });
+    const counts = await sendAll(sink(receiver.url, { protocol: 'http/json' }), 5);
+    expect(counts).toMatchObject({ exported: 3, lostExport: 2 });
+    expect(receiver.requests[0].contentType).toBe('application/json');
+  });
+
+  it('a receiver that hangs: the export times out and is counted', async () => {
+    receiver = await OtlpReceiver.start();
+    receiver.answerAlways({ kind: 'hang' });
+    const counts = await sendAll(sink(receiver.url, { timeoutMillis: 500 }), 4);
+    expect(counts).toMatchObject({ exported: 0, lostExport: 4 });
+    expect(counts.failures.get('timeout')).toBe(4);
+  });
+
+  it('connections refused, then the receiver comes back: retried and exported', async () => {
+    receiver = await OtlpReceiver.start();
+    await receiver.refuse();
+    const s = sink(receiver.url, { timeoutMillis: 8000 });
+    for (const r of records(6)) s.enqueue(r, BASE);
+    await new Promise((r) => setTimeout(r, 300));
+    await receiver.recover();
+    const counts = await s.shutdown(10_000);
+    expect(counts).toMatchObject({ exported: 6, lostExport: 0, pending: 0 });
+    expect(receiver.records()).toHaveLength(6);
+  });
+
+  it('connections refused for good: lost as network errors', async () => {
+    receiver = await OtlpReceiver.start();
+    await receiver.refuse();
+    const counts = await sendAll(sink(receiver.url, { timeoutMillis: 800 }), 3);
+    expect(counts).toMatchObject({ exported: 0, lostExport: 3 });
+    expect(counts.failures.get('network')).toBe(3);
+  });
+
+  it('a full queue drops the newest records and counts them', async () => {
+    receiver = await OtlpReceiver.start();
+    receiver.answerAlways({ kind: 'hang' });
+    const s = sink(receiver.url, { timeoutMillis: 300 }, { maxQueueSize: 10, batch: 5 });
+    const accepted = records(25).map((r) => s.enqueue(r, BASE));
+    expect(accepted.filter(Boolean)).toHaveLength(10);
+    expect(accepted.slice(10).some(Boolean)).toBe(false); // drop-newest
+    const counts = await s.shutdown(5000);
+    expect(counts.lostExportQueue).toBe(15);
+    expect(counts.exported + counts.lostExport + counts.lostExportQueue).toBe(25);
+  });
+
+  it('a shutdown deadline that passes counts what was left as lost', async () => {
+    receiver = await OtlpReceiver.start();
+    receiver.answerAlways({ kind: 'hang' });
+    const s = sink(receiver.url, { timeoutMillis: 60_000 }, { maxQueueSize: 1000, batch: 10 });
+    for (const r of records(50)) s.enqueue(r, BASE);
+    const started = Date.now();
+    const counts = await s.shutdown(300);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(counts.pending).toBe(0);
+    expect(counts.exported).toBe(0);
+    expect(counts.lostExport + counts.lostExportQueue).toBe(50);
+    expect(counts.failures.get('shutdown')).toBe(counts.lostExport);
+  });
+
+  it('gzip and headers from the configuration reach the receiver', async () => {
+    receiver = await OtlpReceiver.start();
+    await sendAll(sink(receiver.url, { compression: 'gzip', headers: { authorization: 'Bearer s3cret', 'x-tenant': 'a' } }), 3);
+    expect(receiver.requests[0].contentEncoding).toBe('gzip');
+    expect(receiver.requests[0].headers.authorization).toBe('Bearer s3cret');
+    expect(receiver.requests[0].headers['x-tenant']).toBe('a');
+    expect(receiver.records()).toHaveLength(3);
+  });
+});
+
+describe('one ResourceLogs per resource', () => {
+  it('groups records of different pods into their own ResourceLogs in one request', async () => {
+    receiver = await OtlpReceiver.start();
+    const s = sink(receiver.url, {}, { batch: 100 });
+    const pod = (name: string): Attributes => ({ ...BASE, 'k8s.namespace.name': 'shop', 'k8s.pod.name': name, 'k8s.pod.uid': `uid-${name}` });
+    const plan: [Attributes, number][] = [
+      [pod('cart-1'), 3],
+      [BASE, 2],
+      [pod('web-7'), 4],
+      [pod('cart-1'), 1],
+    ];
+    let pid = 1000;
+    for (const [resource, n] of plan) for (const r of records(n, (pid += 10))) s.enqueue(r, resource);
+    expect(s.resourceCount()).toBe(3);
+    const counts = await s.shutdown(5000);
+    expect(counts.exported).toBe(10);
+    expect(receiver.requests).toHaveLength(1);
+    const groups = receiver.requests[0].resourceLogs.map((rl) => [rl.resource['k8s.pod.name'] ?? 'host', rl.records.length]);
+    expect(groups.sort()).toEqual([
+      ['cart-1', 4],
+      ['host', 2],
+      ['web-7', 4],
+    ]);
+    for (const rl of receiver.requests[0].resourceLogs) {
+      expect(rl.resource).toMatchObject(BASE);
+    }
+  });
+
+  it('shutting one resource\'s logger provider down does not stop the shared exporter', async () => {
+    receiver = await OtlpReceiver.start();
+    const s = sink(receiver.url);
+    s.enqueue(records(1)[0], { ...BASE, 'k8s.pod.name': 'a' });
+    // reach into the first provider as an SDK user could, and shut it down
+    const providers = (s as unknown as { loggers: Map<string, { provider: { shutdown(): Promise<void> } }> }).loggers;
+    await [...providers.values()][0].provider.shutdown();
+    s.enqueue(records(1, 500)[0], { ...BASE, 'k8s.pod.name': 'b' });
+    const counts = await s.shutdown(5000);
+    expect(counts.exported).toBe(2);
+  });
+});
