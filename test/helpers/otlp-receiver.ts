@@ -21,6 +21,46 @@ interface ProtoRoot {
   opentelemetry: { proto: { collector: { logs: { v1: { ExportLogsServiceRequest: ProtoType; ExportLogsServiceResponse: ProtoType } } } } };
 }
 const ExportLogsServiceRequest = root.opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { Reader } = require('protobufjs/minimal') as { Reader: { create(buf: Uint8Array): ProtoReader } };
+
+interface ProtoReader {
+  pos: number;
+  len: number;
+  uint32(): number;
+  bytes(): Uint8Array;
+  string(): string;
+  skipType(wireType: number): void;
+}
+
+/** The length-delimited fields numbered `field` of a message, in order. */
+function subMessages(buf: Uint8Array, field: number): Uint8Array[] {
+  const r = Reader.create(buf);
+  const out: Uint8Array[] = [];
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    if (tag >>> 3 === field && (tag & 7) === 2) out.push(r.bytes());
+    else r.skipType(tag & 7);
+  }
+  return out;
+}
+
+/**
+ * LogRecord.event_name (field 12) of every record, in order. The generated
+ * reference code predates the field (added in opentelemetry-proto 1.5.0), so it
+ * is read from the wire here: request.resource_logs(1) -> scope_logs(2) ->
+ * log_records(2) -> event_name(12).
+ */
+function eventNames(request: Uint8Array): string[] {
+  const names: string[] = [];
+  for (const rl of subMessages(request, 1))
+    for (const sl of subMessages(rl, 2))
+      for (const lr of subMessages(sl, 2)) {
+        const [name] = subMessages(lr, 12);
+        names.push(name ? Buffer.from(name).toString('utf8') : '');
+      }
+  return names;
+}
 const ExportLogsServiceResponse = root.opentelemetry.proto.collector.logs.v1.ExportLogsServiceResponse;
 
 export type Behaviour =
@@ -205,6 +245,10 @@ export class OtlpReceiver {
         ExportLogsServiceRequest.fromObject(decoded);
       } else {
         decoded = ExportLogsServiceRequest.toObject(ExportLogsServiceRequest.decode(body), { longs: String, bytes: String });
+        const names = eventNames(body);
+        let i = 0;
+        for (const rl of (decoded.resourceLogs as { scopeLogs?: { logRecords?: Record<string, unknown>[] }[] }[] | undefined) ?? [])
+          for (const sl of rl.scopeLogs ?? []) for (const lr of sl.logRecords ?? []) lr.eventName = names[i++];
       }
       this.requests.push({
         at: Date.now(),
