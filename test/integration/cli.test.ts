@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { Agent, CLI, describePrivileged, runBinds } from './harness';
+import { writeFileSync } from 'node:fs';
+import { Agent, CLI, describePrivileged, loadedProgramNames, runBinds } from './harness';
 
-function cli(args: readonly string[], prefix: readonly string[] = []): { status: number | null; stdout: string; stderr: string } {
+function cli(args: readonly string[], prefix: readonly string[] = [], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
   const argv = [...prefix, process.execPath, CLI, ...args];
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 20_000 });
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 20_000, env: { ...process.env, ...env } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -43,6 +44,29 @@ describe('command line errors and help (no privileges needed)', () => {
 
   it('--version prints the version', () => {
     expect(cli(['--version']).stdout).toMatch(/^bindsnoop \d+\.\d+\.\d+\n$/);
+  });
+});
+
+describePrivileged('configuration errors', () => {
+  it('a bad configuration exits 2 naming each bad key, before anything is loaded', async () => {
+    const file = `/tmp/bindsnoop-cli-bad-${process.pid}.yaml`;
+    writeFileSync(file, 'otlp:\n  protocol: grpc\n  flushIntervalMs: 5\n');
+    const r = cli(['-c', file, '-E'], [], { OTEL_EXPORTER_OTLP_TIMEOUT: 'never', OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer hush' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^bindsnoop: invalid configuration:\n/);
+    expect(r.stderr).toContain('otlp.protocol');
+    expect(r.stderr).toContain('otlp.flushIntervalMs');
+    expect(r.stderr).toContain('otlp.timeoutMillis (from OTEL_EXPORTER_OTLP_TIMEOUT)');
+    expect(r.stderr).not.toContain('hush');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stderr).not.toContain('Tracing binds');
+    expect(loadedProgramNames().filter((n) => n.startsWith('handle_e'))).toEqual([]);
+  });
+
+  it('an unreadable CA certificate is a configuration error too (exit 2)', () => {
+    const r = cli(['-q'], [], { OTEL_EXPORTER_OTLP_ENDPOINT: 'https://127.0.0.1:1', OTEL_EXPORTER_OTLP_CERTIFICATE: '/nonexistent/ca.pem' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('otlp.certificate: cannot read /nonexistent/ca.pem (ENOENT)');
   });
 });
 

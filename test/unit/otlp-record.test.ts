@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { failureReason } from '../../src/otlp/exporter';
+import { bindLogRecord, bodyLine, hrTimeFromNs } from '../../src/otlp/record';
+import { baseResourceAttributes, resourceKey } from '../../src/otlp/resource';
+import { addr4, makeEvent } from './events';
+
+describe('the log record of a bind', () => {
+  it('has the contract\'s body lines', () => {
+    expect(bodyLine(makeEvent({ opts: 0b01000 }))).toBe('nginx[1234] bound TCP 0.0.0.0:80 opts=...R. if=0');
+    expect(bodyLine(makeEvent({ ret: -98, boundPort: 0 }))).toBe('nginx[1234] bind TCP 0.0.0.0:80 failed: EADDRINUSE');
+    const v6 = makeEvent({ family: 10, reqFamily: 10, protocol: 17, boundAddr: new Uint8Array([...Array(15).fill(0), 1]), boundPort: 53, boundDevIf: 2 });
+    expect(bodyLine(v6)).toBe('nginx[1234] bound UDP [::1]:53 opts=..... if=2');
+    expect(bodyLine(makeEvent({ ret: -99, reqAddr: addr4(192, 0, 2, 1), reqPort: 443 }))).toBe('nginx[1234] bind TCP 192.0.2.1:443 failed: EADDRNOTAVAIL');
+  });
+
+  it('is INFO when the bind worked and WARN when it failed, with event name and nanosecond times', () => {
+    const ok = bindLogRecord(makeEvent(), 1_795_624_969_002_583_715n, 1_795_624_969_100_000_000n);
+    expect(ok).toMatchObject({ eventName: 'bindsnoop.bind', severityNumber: 9, severityText: 'INFO' });
+    expect(ok.timestamp).toEqual([1_795_624_969, 2_583_715]);
+    expect(ok.observedTimestamp).toEqual([1_795_624_969, 100_000_000]);
+    const failed = bindLogRecord(makeEvent({ ret: -13 }), 0n, 0n);
+    expect(failed).toMatchObject({ severityNumber: 13, severityText: 'WARN' });
+    expect(failed.attributes['error.type']).toBe('EACCES');
+    expect(hrTimeFromNs(999_999_999n)).toEqual([0, 999_999_999]);
+  });
+});
+
+describe('export failure reasons', () => {
+  it('name the HTTP status, network errors, timeouts and exhausted retries', () => {
+    expect(failureReason({ code: 400, message: 'Bad Request' })).toBe('http_400');
+    expect(failureReason(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe('network');
+    expect(failureReason(new Error('Request timed out'))).toBe('timeout');
+    expect(failureReason(new Error('Export failed with retryable status'))).toBe('retries_exhausted');
+    expect(failureReason(new Error('Concurrent export limit reached'))).toBe('concurrency_limit');
+    expect(failureReason(undefined)).toBe('other');
+  });
+});
+
+describe('the resource', () => {
+  it('always carries service, version and host; the node when known; extra attributes never replace service.name', () => {
+    const attrs = baseResourceAttributes({
+      serviceName: 'bindsnoop',
+      serviceVersion: '1.2.3',
+      hostName: 'h1',
+      nodeName: 'node-a',
+      extra: 'service.name=evil,team=net,deployment.environment.name=prod',
+    });
+    expect(attrs).toEqual({
+      'service.name': 'bindsnoop',
+      'service.version': '1.2.3',
+      'host.name': 'h1',
+      'k8s.node.name': 'node-a',
+      team: 'net',
+      'deployment.environment.name': 'prod',
+    });
+    expect(baseResourceAttributes({ serviceName: 's', serviceVersion: 'v', hostName: 'h', extra: '' })).not.toHaveProperty('k8s.node.name');
+  });
+
+  it('keys resources by content, whatever the attribute order', () => {
+    expect(resourceKey({ a: 1, b: 'x' })).toBe(resourceKey({ b: 'x', a: 1 }));
+    expect(resourceKey({ a: 1 })).not.toBe(resourceKey({ a: 2 }));
+  });
+});
