@@ -2,6 +2,7 @@
 // untraced and under bindsnoop, alternating rounds, reported as ratios.
 // Run as root after a build: node bench/bind-overhead.mjs [binds per round] [rounds]
 import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import * as path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -17,8 +18,16 @@ function loop() {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
-async function traced(args) {
-  const agent = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+// A receiver that accepts every OTLP request, so export cost is the agent's own.
+const sinkServer = createServer((req, res) => {
+  req.resume();
+  req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
+});
+await new Promise((r) => sinkServer.listen(0, '127.0.0.1', r));
+const endpoint = `http://127.0.0.1:${sinkServer.address().port}`;
+
+async function traced(args, env = {}) {
+  const agent = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let err = '';
   agent.stderr.on('data', (d) => (err += d));
   const ready = Date.now();
@@ -39,15 +48,17 @@ const modes = [
   ['bindsnoop -q (kernel + reader + decode)', ['-q']],
   ['bindsnoop -o json > /dev/null', ['-o', 'json']],
   ['bindsnoop -P 1 (all filtered in kernel)', ['-q', '-P', '1']],
+  ['bindsnoop -q with OTLP export', ['-q'], { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint }],
 ];
 const results = new Map(modes.map(([name]) => [name, []]));
 for (let r = 0; r < rounds; r++) {
-  for (const [name, args] of modes) {
-    const { ms, lost } = args ? await traced(args) : { ms: loop(), lost: 'n/a' };
+  for (const [name, args, env] of modes) {
+    const { ms, lost } = args ? await traced(args, env) : { ms: loop(), lost: 'n/a' };
     results.get(name).push(ms);
     if (lost !== 'none' && lost !== 'n/a') console.log(`  round ${r} ${name}: lost ${lost}`);
   }
 }
+sinkServer.close();
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const base = median(results.get('untraced'));
 console.log(`${binds} socket+bind+close per round, ${rounds} rounds, median wall time`);
