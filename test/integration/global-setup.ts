@@ -16,6 +16,11 @@ export default function setup(): void {
   // bcc documents pinning filter maps under /sys/fs/bpf: make sure bpffs is there.
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
   if (!/ \/sys\/fs\/bpf .* - bpf /.test(mounts)) execFileSync('mount', ['-t', 'bpf', 'bpf', '/sys/fs/bpf']);
+  // bindsnoop mounts tracefs itself when it may; the CAP_BPF+CAP_PERFMON test cannot, as on a
+  // node where the host provides it. Provide it here so test order does not matter.
+  if (!existsSync('/sys/kernel/tracing/events/syscalls') && !existsSync('/sys/kernel/debug/tracing/events/syscalls')) {
+    execFileSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing']);
+  }
   // The bind helper, up to date.
   execFileSync('make', ['-s', '-C', 'test/helpers'], { cwd: ROOT, stdio: 'inherit' });
 }
