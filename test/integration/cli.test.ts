@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { Agent, CLI, describePrivileged, loadedProgramNames, runBinds } from './harness';
@@ -77,6 +78,16 @@ describePrivileged('privileges', () => {
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^bindsnoop: cannot .*Operation not permitted \(run as root or with CAP_BPF and CAP_PERFMON\)/);
+  });
+
+  it('mounts tracefs itself when it is missing (as root)', async () => {
+    execFileSync('umount', ['/sys/kernel/tracing']);
+    expect(existsSync('/sys/kernel/tracing/events/syscalls')).toBe(false);
+    const agent = await Agent.start(['-o', 'json']);
+    expect(existsSync('/sys/kernel/tracing/events/syscalls')).toBe(true);
+    const run = runBinds(['--netns', 'tcp,4,127.0.0.1,0']);
+    await agent.recordsOf(run.pid, 1);
+    await agent.stop();
   });
 
   it('CAP_BPF and CAP_PERFMON alone are enough to trace', async () => {
