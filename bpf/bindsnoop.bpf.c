@@ -82,6 +82,14 @@ struct {
 	__type(value, __u64);
 } counts SEC(".maps");
 
+/* one record of scratch space per CPU: the record is too large for the BPF stack */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bind_event);
+} scratch SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, BINDSNOOP_STAT_MAX);
@@ -229,8 +237,10 @@ int handle_exit_bind(struct trace_event_raw_sys_exit *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
-	struct bind_event e = {};
+	__u32 zero = 0;
+	struct bind_event *e;
 	struct inflight *in;
+	struct kernfs_node *kn;
 	struct sock *sk;
 	struct task_struct *task;
 	int ret = (int)ctx->ret;
@@ -243,59 +253,71 @@ int handle_exit_bind(struct trace_event_raw_sys_exit *ctx)
 
 	if (ret != 0 && !include_errors)
 		goto out;
+	e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		goto out;
+	__builtin_memset(e, 0, sizeof(*e));
 
-	e.ret = ret;
-	e.family = in->family;
-	e.req_family = in->req_family;
-	e.req_port = in->req_port;
-	__builtin_memcpy(e.req_addr, in->req_addr, 16);
+	e->ret = ret;
+	e->family = in->family;
+	e->req_family = in->req_family;
+	e->req_port = in->req_port;
+	__builtin_memcpy(e->req_addr, in->req_addr, 16);
 	/* what this bind bound: nothing when it failed (the socket may hold an older binding) */
 	if (ret == 0) {
-		e.bound_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+		e->bound_port = BPF_CORE_READ(sk, __sk_common.skc_num);
 		if (in->family == AF_INET) {
 			/* READ_INTO copies sizeof(*dst): read the 4 bytes into a u32 */
 			__u32 saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
 
-			__builtin_memcpy(e.bound_addr, &saddr, 4);
+			__builtin_memcpy(e->bound_addr, &saddr, 4);
 		} else {
-			BPF_CORE_READ_INTO(&e.bound_addr, sk, __sk_common.skc_v6_rcv_saddr);
+			BPF_CORE_READ_INTO(&e->bound_addr, sk, __sk_common.skc_v6_rcv_saddr);
 		}
 	}
-	if (!port_selected(e.bound_port, e.req_port))
+	if (!port_selected(e->bound_port, e->req_port))
 		goto out;
 
 	if (count_mode) {
 		if (ret != 0) {
 			/* a failed bind (with -E) is counted under what it asked for */
-			__builtin_memcpy(e.bound_addr, e.req_addr, 16);
-			e.bound_port = e.req_port;
+			__builtin_memcpy(e->bound_addr, e->req_addr, 16);
+			e->bound_port = e->req_port;
 		}
-		count_bind(&e);
+		count_bind(e);
 		goto out;
 	}
 
 	task = bpf_get_current_task_btf();
-	e.ts_boot_ns = bpf_ktime_get_boot_ns();
-	e.pid = pid_tgid >> 32;
-	e.tid = tid;
-	e.uid = (__u32)bpf_get_current_uid_gid();
-	e.cgroup_id = bpf_get_current_cgroup_id();
-	e.mntns_id = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
-	e.netns_id = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	e.protocol = read_sk_protocol(sk);
-	e.bound_dev_if = BPF_CORE_READ(sk, __sk_common.skc_bound_dev_if);
-	e.opts = read_inet_opts((struct inet_sock *)sk);
+	e->ts_boot_ns = bpf_ktime_get_boot_ns();
+	e->pid = pid_tgid >> 32;
+	e->tid = tid;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->mntns_id = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	e->netns_id = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	e->protocol = read_sk_protocol(sk);
+	e->bound_dev_if = BPF_CORE_READ(sk, __sk_common.skc_bound_dev_if);
+	e->opts = read_inet_opts((struct inet_sock *)sk);
 	if (BPF_CORE_READ_BITFIELD_PROBED(&sk->__sk_common, skc_reuse))
-		e.opts |= BINDSNOOP_OPT_REUSEADDR;
+		e->opts |= BINDSNOOP_OPT_REUSEADDR;
 	if (BPF_CORE_READ_BITFIELD_PROBED(&sk->__sk_common, skc_reuseport))
-		e.opts |= BINDSNOOP_OPT_REUSEPORT;
-	bpf_get_current_comm(e.comm, sizeof(e.comm));
+		e->opts |= BINDSNOOP_OPT_REUSEPORT;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
+	if (kn) {
+		bpf_probe_read_kernel_str(e->cgroup_name, sizeof(e->cgroup_name), BPF_CORE_READ(kn, name));
+		kn = kernfs_parent(kn);
+		if (kn)
+			bpf_probe_read_kernel_str(e->cgroup_parent_name, sizeof(e->cgroup_parent_name),
+						  BPF_CORE_READ(kn, name));
+	}
 
 	/* wake the reader only once enough is pending; it also drains on a timer */
-	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + sizeof(e) >= wakeup_bytes
+	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + sizeof(*e) >= wakeup_bytes
 			? BPF_RB_FORCE_WAKEUP
 			: BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_output(&events, &e, sizeof(e), flags))
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), flags))
 		count_stat(BINDSNOOP_STAT_RING_FULL);
 out:
 	bpf_map_delete_elem(&inflight, &tid);

@@ -15,6 +15,8 @@
 #endif
 
 #define BINDSNOOP_COMM_LEN 16
+/* kubelet's longest names fit: cri-containerd-<64 hex>.scope is 85 bytes */
+#define BINDSNOOP_CGROUP_NAME_LEN 128
 #define BINDSNOOP_MAX_PORTS 64
 
 /* bits of bind_event.opts, in bcc's order: "FTNRr" */
@@ -52,9 +54,13 @@ struct bind_event {
 	__u8 req_family;       /* sa_family passed to bind() (0 if unreadable) */
 	__u8 pad[7];
 	char comm[BINDSNOOP_COMM_LEN];
+	/* kernfs names of the task's cgroup v2 directory and of its parent, read at
+	 * event time so a container that exits right after binding still resolves */
+	char cgroup_name[BINDSNOOP_CGROUP_NAME_LEN];
+	char cgroup_parent_name[BINDSNOOP_CGROUP_NAME_LEN];
 };
 
-#define BINDSNOOP_EVENT_SIZE 112
+#define BINDSNOOP_EVENT_SIZE 368
 
 /* key of the --count map: one row per bound address and port */
 struct count_key {

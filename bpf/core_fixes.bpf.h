@@ -62,4 +62,20 @@ static __always_inline __u16 read_sk_protocol(struct sock *sk)
 	return (__u16)BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
 }
 
+/*
+ * kernfs_node's parent pointer was renamed from parent to __parent when kernfs
+ * moved it under RCU ("kernfs: Use RCU to access kernfs_node::parent", Linux
+ * 6.15). The flavour below matches the older name.
+ */
+struct kernfs_node___pre_6_15 {
+	struct kernfs_node *parent;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct kernfs_node *kernfs_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(kn->__parent))
+		return BPF_CORE_READ(kn, __parent);
+	return BPF_CORE_READ((struct kernfs_node___pre_6_15 *)kn, parent);
+}
+
 #endif /* BINDSNOOP_CORE_FIXES_BPF_H */

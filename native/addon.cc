@@ -34,6 +34,8 @@ Napi::Object EventLayout(Napi::Env env) {
   FIELD(f, bind_event, opts);
   FIELD(f, bind_event, req_family);
   FIELD(f, bind_event, comm);
+  FIELD(f, bind_event, cgroup_name);
+  FIELD(f, bind_event, cgroup_parent_name);
   o.Set("offsets", f);
   return o;
 }

@@ -4,7 +4,7 @@ import type { BindEvent } from './event';
  * Byte offsets of struct bind_event (bpf/bindsnoop.h). The addon exports the
  * real ones; test/unit/decode.test.ts checks that these match them.
  */
-export const EVENT_SIZE = 112;
+export const EVENT_SIZE = 368;
 export const EVENT_OFFSETS = {
   ts_boot_ns: 0,
   cgroup_id: 8,
@@ -24,8 +24,11 @@ export const EVENT_OFFSETS = {
   opts: 87,
   req_family: 88,
   comm: 96,
+  cgroup_name: 112,
+  cgroup_parent_name: 240,
 } as const;
 const COMM_LEN = 16;
+const CGROUP_NAME_LEN = 128;
 
 /** Offsets of struct count_key and the u64 that follows it in Tracer.counts(). */
 export const COUNT_KEY_SIZE = 24;
@@ -39,9 +42,9 @@ export interface CountEntry {
   binds: bigint;
 }
 
-function commBytes(buf: Uint8Array, start: number): Uint8Array {
+function cString(buf: Uint8Array, start: number, max: number): Uint8Array {
   let end = start;
-  while (end < start + COMM_LEN && buf[end] !== 0) end++;
+  while (end < start + max && buf[end] !== 0) end++;
   return buf.slice(start, end);
 }
 
@@ -69,7 +72,9 @@ export function decodeEvent(buf: Uint8Array, offset = 0): BindEvent {
     family: view.getUint8(o.family),
     opts: view.getUint8(o.opts),
     reqFamily: view.getUint8(o.req_family),
-    comm: commBytes(bytes, o.comm),
+    comm: cString(bytes, o.comm, COMM_LEN),
+    cgroupName: Buffer.from(cString(bytes, o.cgroup_name, CGROUP_NAME_LEN)).toString('utf8'),
+    cgroupParentName: Buffer.from(cString(bytes, o.cgroup_parent_name, CGROUP_NAME_LEN)).toString('utf8'),
   };
 }
 

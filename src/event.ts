@@ -25,6 +25,9 @@ export interface BindEvent {
   opts: number;
   /** the task's comm, raw bytes up to the first NUL */
   comm: Uint8Array;
+  /** kernfs name of the task's cgroup v2 directory, and of its parent, at event time */
+  cgroupName: string;
+  cgroupParentName: string;
 }
 
 export const OPT_FREEBIND = 1 << 0;

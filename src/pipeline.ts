@@ -17,11 +17,13 @@ import { BindSource } from './source';
 import { formatJsonLine } from './sinks/json';
 import { latin1Bytes, TableFormatter, type TableOptions } from './sinks/table';
 import { parseKeyPairsIntoRecord } from '@opentelemetry/core';
+import { PodLogIndex } from './enrich/pod-logs';
+import { podResourceAttributes, PodResolver, type PodIdentity } from './enrich/resolver';
 
 export interface PipelineOptions {
   config: AppConfig;
   /** bcc's table-only flags */
-  table: Omit<TableOptions, 'errors'>;
+  table: Omit<TableOptions, 'errors' | 'kubernetes'>;
   countMode: boolean;
   version: string;
   write: (chunk: string | Buffer) => void;
@@ -65,7 +67,10 @@ export class Pipeline {
   private readonly clock = new BootClock(() => loadAddon().clockPair());
   private readonly interfaces = new InterfaceNames();
   private readonly baseResource: Attributes;
-  private readonly printer?: (events: BindEvent[]) => void;
+  private readonly printer?: (events: BindEvent[], pods: (PodIdentity | undefined)[]) => void;
+  private readonly pods?: PodResolver;
+  private podIndex?: PodLogIndex;
+  private podRefreshTimer?: NodeJS.Timeout;
   private deliveredToJs = 0;
   private lossTimer?: NodeJS.Timeout;
   private lastReportedLost = 0;
@@ -77,7 +82,7 @@ export class Pipeline {
       serviceName: config.service.name,
       serviceVersion: options.version,
       hostName: hostname(),
-      nodeName: process.env.NODE_NAME || undefined,
+      nodeName: config.kubernetes.nodeName || undefined,
       extra: config.service.resourceAttributes,
     });
     if (settings && !options.countMode) {
@@ -91,26 +96,38 @@ export class Pipeline {
         scopeVersion: options.version,
       });
     }
+    if (config.kubernetes.enabled) {
+      const k = config.kubernetes;
+      this.podIndex = new PodLogIndex(k.podLogsDir, k.containerLogsDir, k.deletedPodGraceMillis);
+      this.podIndex.refresh();
+      this.pods = new PodResolver(this.podIndex);
+    }
     this.printer = this.makePrinter();
   }
 
-  private makePrinter(): ((events: BindEvent[]) => void) | undefined {
+  private tableOptions(): TableOptions {
+    const { config } = this.options;
+    return { ...this.options.table, errors: config.filter.errors, kubernetes: config.kubernetes.enabled };
+  }
+
+  private makePrinter(): ((events: BindEvent[], pods: (PodIdentity | undefined)[]) => void) | undefined {
     const { config, countMode, write } = this.options;
     if (countMode || config.output.format === 'none') return undefined;
     if (config.output.format === 'json') {
-      return (events) => {
+      return (events, pods) => {
         let out = '';
-        for (const e of events) {
+        events.forEach((e, i) => {
           const attrs = bindAttributes(e, this.interfaces.lookup(e.boundDevIf, e.netnsId));
-          out += formatJsonLine(this.clock.toWallNs(e.tsBootNs), attrs, this.baseResource) + '\n';
-        }
+          const resource = { ...this.baseResource, ...podResourceAttributes(pods[i]) };
+          out += formatJsonLine(this.clock.toWallNs(e.tsBootNs), attrs, resource) + '\n';
+        });
         write(out);
       };
     }
-    const table = new TableFormatter({ ...this.options.table, errors: config.filter.errors });
-    return (events) => {
+    const table = new TableFormatter(this.tableOptions());
+    return (events, pods) => {
       let out = '';
-      for (const e of events) out += table.row(e) + '\n';
+      events.forEach((e, i) => (out += table.row(e, pods[i]) + '\n'));
       write(latin1Bytes(out));
     };
   }
@@ -118,7 +135,7 @@ export class Pipeline {
   tableHeader(): string | undefined {
     const { config, countMode } = this.options;
     if (countMode || config.output.format !== 'table') return undefined;
-    return new TableFormatter({ ...this.options.table, errors: config.filter.errors }).header();
+    return new TableFormatter(this.tableOptions()).header();
   }
 
   /** Loads and attaches the kernel program and starts reading. */
@@ -137,6 +154,12 @@ export class Pipeline {
     });
     this.source = source;
     source.start((events) => this.onEvents(events));
+    if (this.podIndex) {
+      // notice deleted pods (kept for the grace period) even when no bind asks
+      const index = this.podIndex;
+      this.podRefreshTimer = setInterval(() => index.refresh(), config.kubernetes.podRescanIntervalMillis);
+      this.podRefreshTimer.unref();
+    }
     if (this.otlp && config.log.lossWarningIntervalMillis > 0) {
       this.lossTimer = setInterval(() => this.warnOfNewLosses(), config.log.lossWarningIntervalMillis);
       this.lossTimer.unref();
@@ -146,13 +169,15 @@ export class Pipeline {
 
   private onEvents(events: BindEvent[]): void {
     this.deliveredToJs += events.length;
-    this.printer?.(events);
+    const pods = events.map((e) => this.pods?.resolve(e));
+    this.printer?.(events, pods);
     if (!this.otlp) return;
     const observedNs = this.clock.nowWallNs();
-    for (const e of events) {
+    events.forEach((e, i) => {
       const record = bindLogRecord(e, this.clock.toWallNs(e.tsBootNs), observedNs, this.interfaces.lookup(e.boundDevIf, e.netnsId));
-      this.otlp.enqueue(record, this.baseResource);
-    }
+      const pod = pods[i];
+      this.otlp?.enqueue(record, pod ? { ...this.baseResource, ...podResourceAttributes(pod) } : this.baseResource);
+    });
   }
 
   accounting(): Accounting | undefined {
@@ -174,6 +199,7 @@ export class Pipeline {
   /** Stop reading (detach, drain), flush exports within the deadline, report. */
   async stop(): Promise<Accounting | undefined> {
     if (this.lossTimer) clearInterval(this.lossTimer);
+    if (this.podRefreshTimer) clearInterval(this.podRefreshTimer);
     if (!this.source) return undefined;
     await this.source.stop();
     if (this.otlp) await this.otlp.shutdown(this.options.config.otlp.shutdownTimeoutMillis);

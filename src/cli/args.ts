@@ -23,13 +23,14 @@ export interface CliOptions {
   mntnsMap?: string;
   output?: OutputFormat;
   quiet?: boolean;
+  kubernetes?: boolean;
 }
 
 export const MAX_PORTS = 64;
 
 export const USAGE = `usage: bindsnoop [-h] [-t] [-w] [-p PID] [-P PORT] [-E] [-U] [-u UID]
                  [--count] [--cgroupmap CGROUPMAP] [--mntnsmap MNTNSMAP]
-                 [-o {table,json}] [-q] [-c CONFIG] [--version]`;
+                 [-o {table,json}] [-q] [-c CONFIG] [-K] [--version]`;
 
 export const HELP = `${USAGE}
 
@@ -54,6 +55,8 @@ optional arguments:
   -q, --quiet           print no table (for a daemon that only exports)
   -c CONFIG, --config CONFIG
                         configuration file (JSON or YAML); also BINDSNOOP_CONFIG
+  -K, --kubernetes      resolve each bind to its pod: NAMESPACE, POD and
+                        CONTAINER columns, k8s.* resource attributes
   --version             show the version and exit
 
 examples:
@@ -144,6 +147,7 @@ function buildCommand(): Command {
     .addOption(new Option('-o, --output <FORMAT>').choices(['table', 'json']))
     .option('-q, --quiet')
     .option('-c, --config <CONFIG>')
+    .option('-K, --kubernetes')
     .option('--version');
   return cmd;
 }
@@ -172,6 +176,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     output?: OutputFormat;
     quiet?: boolean;
     config?: string;
+    kubernetes?: boolean;
     version?: boolean;
   }>();
   for (const [flag, value, what] of [
@@ -197,6 +202,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     mntnsMap: o.mntnsmap,
     output: o.output,
     quiet: o.quiet,
+    kubernetes: o.kubernetes,
   };
 }
 
@@ -210,6 +216,7 @@ export function flagsToConfig(o: CliOptions): Record<string, unknown> {
     'filter.cgroupMap': o.cgroupMap,
     'filter.mntnsMap': o.mntnsMap,
     'output.format': o.quiet ? 'none' : o.output,
+    'kubernetes.enabled': o.kubernetes,
   };
   for (const key of Object.keys(out)) if (out[key] === undefined) delete out[key];
   return out;

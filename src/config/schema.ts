@@ -46,6 +46,14 @@ export interface AppConfig {
   log: {
     lossWarningIntervalMillis: number;
   };
+  kubernetes: {
+    enabled: boolean;
+    nodeName: string;
+    podLogsDir: string;
+    containerLogsDir: string;
+    deletedPodGraceMillis: number;
+    podRescanIntervalMillis: number;
+  };
 }
 
 function integerIn(min: number, max: number, what: string) {
@@ -111,6 +119,14 @@ export const SCHEMA: Schema<AppConfig> = {
   log: {
     lossWarningIntervalMillis: { doc: 'At most one warning about lost binds per interval.', format: integerIn(0, 3_600_000, 'milliseconds'), default: 10_000 },
   },
+  kubernetes: {
+    enabled: { doc: 'Resolve each bind to its pod (resource attributes, -K columns, JSON fields). Flag -K.', format: Boolean, default: false },
+    nodeName: { doc: 'This node (k8s.node.name); from the downward API. NODE_NAME.', format: String, default: '' },
+    podLogsDir: { doc: "The kubelet's pod log tree, <namespace>_<pod>_<uid>/<container>/: pod and container names.", format: String, default: '/var/log/pods' },
+    containerLogsDir: { doc: "The kubelet's container log links, <pod>_<namespace>_<container>-<id>.log: container names by id.", format: String, default: '/var/log/containers' },
+    deletedPodGraceMillis: { doc: 'How long a deleted pod is remembered, so late events still resolve.', format: integerIn(0, 86_400_000, 'milliseconds'), default: 300_000 },
+    podRescanIntervalMillis: { doc: 'How often the pod log trees are rescanned (also on a miss, at most once a second).', format: integerIn(10, 3_600_000, 'milliseconds'), default: 5000 },
+  },
 };
 
 /** BINDSNOOP_ variable of a key path: otlp.timeoutMillis -> BINDSNOOP_OTLP_TIMEOUT_MILLIS. */
@@ -140,6 +156,7 @@ export const OTEL_ENV: Readonly<Record<string, readonly string[]>> = {
   'otlp.clientKey': ['OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY', 'OTEL_EXPORTER_OTLP_CLIENT_KEY'],
   'service.name': ['OTEL_SERVICE_NAME'],
   'service.resourceAttributes': ['OTEL_RESOURCE_ATTRIBUTES'],
+  'kubernetes.nodeName': ['NODE_NAME'],
 };
 
 /** BINDSNOOP_ variables that are not configuration keys. */

@@ -2,6 +2,7 @@ import { sprintf } from 'sprintf-js';
 import type { BindEvent } from '../event';
 import { errnoName } from '../net/errno';
 import { protocolName } from '../net/protocols';
+import type { PodIdentity } from '../enrich/resolver';
 import { optsString, shownAddress, shownPort } from '../naming';
 
 /** bcc's bindsnoop.py format strings, verbatim. */
@@ -16,6 +17,8 @@ export const FORMATS = {
   uidValue: '%6d ',
   rc: '%3s ',
   wideRc: '%-25s ',
+  /** -K: appended after IF */
+  kubernetes: ' %-16.16s %-32.32s %s',
 } as const;
 
 export const TRACING_LINE = 'Tracing binds ... Hit Ctrl-C to end';
@@ -35,6 +38,7 @@ export function tableHeader(o: TableOptions): string {
   if (o.printUid) line += sprintf(FORMATS.uidHeader, 'UID');
   if (o.errors) line += sprintf(o.wide ? FORMATS.wideRc : FORMATS.rc, 'RC');
   line += sprintf(o.wide ? FORMATS.wideHeader : FORMATS.header, 'PID', 'COMM', 'PROT', 'ADDR', 'PORT', 'OPTS', 'IF');
+  if (o.kubernetes) line += sprintf(FORMATS.kubernetes, 'NAMESPACE', 'POD', 'CONTAINER');
   return line;
 }
 
@@ -58,7 +62,8 @@ export class TableFormatter {
     return tableHeader(this.o);
   }
 
-  row(e: BindEvent): string {
+  /** `pod` with -K: the pod the bind came from (host processes: none, empty columns). */
+  row(e: BindEvent, pod?: PodIdentity): string {
     const o = this.o;
     let line = '';
     if (o.timestamp) {
@@ -79,6 +84,9 @@ export class TableFormatter {
       optsString(e.opts),
       e.boundDevIf,
     );
+    if (o.kubernetes) {
+      line += sprintf(FORMATS.kubernetes, pod?.namespace ?? '', pod?.pod ?? '', pod?.container ?? '').trimEnd();
+    }
     return line;
   }
 }

@@ -27,6 +27,8 @@ export function makeEvent(overrides: Partial<BindEvent> = {}): BindEvent {
     protocol: 6,
     opts: 0,
     comm: Buffer.from('nginx'),
+    cgroupName: '',
+    cgroupParentName: '',
     ...overrides,
   };
 }
