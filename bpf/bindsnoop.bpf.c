@@ -29,6 +29,7 @@ const volatile bool include_errors = false;
 const volatile bool filter_cgroup = false;
 const volatile bool filter_mntns = false;
 const volatile bool count_mode = false;
+const volatile bool k8s_exclusions = false;   /* drop binds of containers in k8s_excluded */
 const volatile __u64 wakeup_bytes = 64 * 1024; /* wake the reader once this much is pending */
 
 struct inflight {
@@ -74,6 +75,34 @@ struct {
 	__type(key, __u64);
 	__type(value, __u32);
 } mntns_filter SEC(".maps");
+
+/*
+ * Kubernetes mode: the node's selected containers, pinned under the agent's
+ * pinDir as "cgroups" and "mntns" in bcc's --cgroupmap/--mntnsmap layouts
+ * (value: the agent's slot for the pod), and the containers known to be
+ * excluded. Only exclusions are enforced here: a container the agent has not
+ * seen yet passes, so its first bind is never lost to a race.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u64);
+} k8s_cgroups SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u32);
+} k8s_mntns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u64);
+} k8s_excluded SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -126,6 +155,12 @@ static __always_inline struct socket *socket_from_fd(struct task_struct *task, i
 
 static __always_inline bool selected_by_containers(struct task_struct *task)
 {
+	if (k8s_exclusions) {
+		__u64 cgid = bpf_get_current_cgroup_id();
+
+		if (bpf_map_lookup_elem(&k8s_excluded, &cgid))
+			return false;
+	}
 	if (filter_cgroup) {
 		__u64 cgid = bpf_get_current_cgroup_id();
 

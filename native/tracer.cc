@@ -54,6 +54,9 @@ Napi::Function Tracer::Define(Napi::Env env) {
                          InstanceMethod("stats", &Tracer::Stats),
                          InstanceMethod("counts", &Tracer::Counts),
                          InstanceMethod("attached", &Tracer::Attached),
+                         InstanceMethod("mapUpdate", &Tracer::MapUpdate),
+                         InstanceMethod("mapDelete", &Tracer::MapDelete),
+                         InstanceMethod("mapEntries", &Tracer::MapEntries),
                      });
 }
 
@@ -77,6 +80,7 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
   opts_.wakeupBytes = GetUint(o, "wakeupBytes", opts_.wakeupBytes);
   opts_.drainIntervalMillis = GetUint(o, "drainIntervalMillis", opts_.drainIntervalMillis);
   opts_.maxPendingBatches = GetUint(o, "maxPendingBatches", opts_.maxPendingBatches);
+  opts_.pinDir = GetString(o, "pinDir");
   Napi::Value ports = o.Get("ports");
   if (ports.IsArray()) {
     Napi::Array arr = ports.As<Napi::Array>();
@@ -158,6 +162,21 @@ void Tracer::LoadAndAttach(Napi::Env env) {
   ro->filter_cgroup = !opts_.cgroupMapPath.empty();
   ro->filter_mntns = !opts_.mntnsMapPath.empty();
   ro->wakeup_bytes = opts_.wakeupBytes;
+  ro->k8s_exclusions = !opts_.pinDir.empty();
+
+  if (!opts_.pinDir.empty()) {
+    // libbpf reuses a compatible map already pinned there (a restarted agent), else creates and pins it
+    const std::pair<struct bpf_map*, const char*> pins[] = {
+        {skel_->maps.k8s_cgroups, "cgroups"}, {skel_->maps.k8s_mntns, "mntns"}, {skel_->maps.k8s_excluded, "excluded"}};
+    for (const auto& [map, name] : pins) {
+      std::string path = opts_.pinDir + "/" + name;
+      int e = bpf_map__set_pin_path(map, path.c_str());
+      if (e) {
+        ThrowBpfError(env, -e, "set pin path " + path, HintFor(-e));
+        return;
+      }
+    }
+  }
 
   int err = bpf_map__set_max_entries(skel_->maps.events, opts_.ringBufferBytes);
   if (err) {
@@ -175,7 +194,10 @@ void Tracer::LoadAndAttach(Napi::Env env) {
 
   err = bindsnoop_bpf__load(skel_);
   if (err) {
-    ThrowBpfError(env, -err, "load BPF programs", HintFor(-err), LastLibbpfLog());
+    std::string hint = HintFor(-err);
+    if (!opts_.pinDir.empty() && -err == EINVAL)
+      hint += "; or a map pinned under " + opts_.pinDir + " has another layout: remove it";
+    ThrowBpfError(env, -err, "load BPF programs", hint, LastLibbpfLog());
     return;
   }
 
@@ -380,6 +402,71 @@ std::vector<uint8_t> Tracer::ReadCounts() const {
 Napi::Value Tracer::Counts(const Napi::CallbackInfo& info) {
   std::vector<uint8_t> out = skel_ ? ReadCounts() : finalCounts_;
   return Napi::Buffer<uint8_t>::Copy(info.Env(), out.data(), out.size());
+}
+
+struct bpf_map* Tracer::K8sMap(const std::string& name) const {
+  if (!skel_ || opts_.pinDir.empty()) return nullptr;
+  if (name == "cgroups") return skel_->maps.k8s_cgroups;
+  if (name == "mntns") return skel_->maps.k8s_mntns;
+  if (name == "excluded") return skel_->maps.k8s_excluded;
+  return nullptr;
+}
+
+// JS thread. mapUpdate(name, key: bigint, value: bigint): one entry of a Kubernetes map.
+Napi::Value Tracer::MapUpdate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct bpf_map* map = info.Length() >= 3 ? K8sMap(info[0].As<Napi::String>().Utf8Value()) : nullptr;
+  if (!map) {
+    ThrowBpfError(env, EINVAL, "update map", "no such Kubernetes map (is kubernetes mode on?)");
+    return env.Undefined();
+  }
+  bool lossless;
+  uint64_t key = info[1].As<Napi::BigInt>().Uint64Value(&lossless);
+  uint64_t value = info[2].As<Napi::BigInt>().Uint64Value(&lossless);
+  int err;
+  if (bpf_map__value_size(map) == 4) {
+    uint32_t v32 = static_cast<uint32_t>(value);
+    err = bpf_map_update_elem(bpf_map__fd(map), &key, &v32, BPF_ANY);
+  } else {
+    err = bpf_map_update_elem(bpf_map__fd(map), &key, &value, BPF_ANY);
+  }
+  if (err) ThrowBpfError(env, errno, "update map", HintFor(errno));
+  return env.Undefined();
+}
+
+// JS thread. mapDelete(name, key: bigint): true when it was there.
+Napi::Value Tracer::MapDelete(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct bpf_map* map = info.Length() >= 2 ? K8sMap(info[0].As<Napi::String>().Utf8Value()) : nullptr;
+  if (!map) return Napi::Boolean::New(env, false);
+  bool lossless;
+  uint64_t key = info[1].As<Napi::BigInt>().Uint64Value(&lossless);
+  return Napi::Boolean::New(env, bpf_map_delete_elem(bpf_map__fd(map), &key) == 0);
+}
+
+// JS thread. mapEntries(name): [[key, value], ...] as bigints.
+Napi::Value Tracer::MapEntries(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  struct bpf_map* map = info.Length() >= 1 ? K8sMap(info[0].As<Napi::String>().Utf8Value()) : nullptr;
+  if (!map) return out;
+  int fd = bpf_map__fd(map);
+  uint64_t key, next;
+  uint64_t* prev = nullptr;
+  uint32_t i = 0;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    uint64_t value = 0;
+    if (bpf_map_lookup_elem(fd, &next, &value) == 0) {
+      if (bpf_map__value_size(map) == 4) value &= 0xffffffffu;
+      Napi::Array pair = Napi::Array::New(env, 2);
+      pair.Set(0u, Napi::BigInt::New(env, next));
+      pair.Set(1u, Napi::BigInt::New(env, value));
+      out.Set(i++, pair);
+    }
+    key = next;
+    prev = &key;
+  }
+  return out;
 }
 
 // JS thread.

@@ -27,6 +27,8 @@ struct TracerOptions {
   uint32_t wakeupBytes = 64 * 1024;
   uint32_t drainIntervalMillis = 50;
   uint32_t maxPendingBatches = 64;
+  // Kubernetes mode: pin k8s_cgroups/k8s_mntns/k8s_excluded here (reused when already pinned)
+  std::string pinDir;
 };
 
 class Tracer : public Napi::ObjectWrap<Tracer> {
@@ -42,6 +44,10 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Counts(const Napi::CallbackInfo& info);
   Napi::Value Attached(const Napi::CallbackInfo& info);
+  Napi::Value MapUpdate(const Napi::CallbackInfo& info);
+  Napi::Value MapDelete(const Napi::CallbackInfo& info);
+  Napi::Value MapEntries(const Napi::CallbackInfo& info);
+  struct bpf_map* K8sMap(const std::string& name) const;
 
   void LoadAndAttach(Napi::Env env);
   int ReuseFilterMap(Napi::Env env, const std::string& path, struct bpf_map* map, uint32_t valueSize,

@@ -15,7 +15,11 @@ export interface NativeTracerOptions {
   wakeupBytes: number;
   drainIntervalMillis: number;
   maxPendingBatches: number;
+  /** Kubernetes mode: pin the cgroups/mntns/excluded maps here ("" = off) */
+  pinDir: string;
 }
+
+export type K8sMapName = 'cgroups' | 'mntns' | 'excluded';
 
 export interface NativeTracerStats {
   kernelRingFull: number;
@@ -34,6 +38,9 @@ export interface NativeTracer {
   stats(): NativeTracerStats;
   counts(): Buffer;
   attached(): boolean;
+  mapUpdate(map: K8sMapName, key: bigint, value: bigint): void;
+  mapDelete(map: K8sMapName, key: bigint): boolean;
+  mapEntries(map: K8sMapName): [bigint, bigint][];
 }
 
 export interface NativeError extends Error {

@@ -17,6 +17,7 @@ import { BindSource } from './source';
 import { formatJsonLine } from './sinks/json';
 import { latin1Bytes, TableFormatter, type TableOptions } from './sinks/table';
 import { parseKeyPairsIntoRecord } from '@opentelemetry/core';
+import { findCgroup2Mount, NodeMaps } from './enrich/node-maps';
 import { PodLogIndex } from './enrich/pod-logs';
 import { podResourceAttributes, PodResolver, type PodIdentity } from './enrich/resolver';
 
@@ -71,6 +72,8 @@ export class Pipeline {
   private readonly pods?: PodResolver;
   private podIndex?: PodLogIndex;
   private podRefreshTimer?: NodeJS.Timeout;
+  private nodeMaps?: NodeMaps;
+  private mapSyncTimer?: NodeJS.Timeout;
   private deliveredToJs = 0;
   private lossTimer?: NodeJS.Timeout;
   private lastReportedLost = 0;
@@ -151,8 +154,22 @@ export class Pipeline {
       cgroupMapPath: f.cgroupMap || undefined,
       mntnsMapPath: f.mntnsMap || undefined,
       ...config.reader,
+      pinDir: config.kubernetes.enabled && config.kubernetes.pinDir ? config.kubernetes.pinDir : undefined,
     });
     this.source = source;
+    if (config.kubernetes.enabled && config.kubernetes.pinDir) {
+      const k = config.kubernetes;
+      const cgroupRoot = k.cgroupRoot || findCgroup2Mount();
+      if (cgroupRoot) {
+        this.nodeMaps = new NodeMaps(source.maps, this.podIndex, { cgroupRoot, namespaces: k.namespaces, excludeNamespaces: k.excludeNamespaces });
+        this.nodeMaps.sync();
+        const maps = this.nodeMaps;
+        this.mapSyncTimer = setInterval(() => maps.sync(), k.mapSyncIntervalMillis);
+        this.mapSyncTimer.unref();
+      } else {
+        this.options.warn('no cgroup v2 mount found: pinned pod maps stay empty (set kubernetes.cgroupRoot)');
+      }
+    }
     source.start((events) => this.onEvents(events));
     if (this.podIndex) {
       // notice deleted pods (kept for the grace period) even when no bind asks
@@ -200,6 +217,7 @@ export class Pipeline {
   async stop(): Promise<Accounting | undefined> {
     if (this.lossTimer) clearInterval(this.lossTimer);
     if (this.podRefreshTimer) clearInterval(this.podRefreshTimer);
+    if (this.mapSyncTimer) clearInterval(this.mapSyncTimer);
     if (!this.source) return undefined;
     await this.source.stop();
     if (this.otlp) await this.otlp.shutdown(this.options.config.otlp.shutdownTimeoutMillis);

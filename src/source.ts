@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { decodeBatch, decodeCounts, type CountEntry } from './decode';
 import { BindsnoopError } from './errors';
 import type { BindEvent } from './event';
@@ -19,6 +19,8 @@ export interface SourceOptions {
   wakeupBytes: number;
   drainIntervalMillis: number;
   maxPendingBatches: number;
+  /** Kubernetes mode: pin the pod maps under this bpffs directory */
+  pinDir?: string;
 }
 
 export const DEFAULT_SOURCE_TUNING = {
@@ -42,6 +44,13 @@ export class BindSource {
       );
     }
     const addon = loadAddon();
+    if (options.pinDir) {
+      try {
+        mkdirSync(options.pinDir, { recursive: true });
+      } catch (e) {
+        throw new BindsnoopError('CONFIG', `invalid configuration:\n  kubernetes.pinDir: cannot create ${options.pinDir} (${(e as NodeJS.ErrnoException).code}): it must be on a mounted bpffs (mount -t bpf bpf /sys/fs/bpf)`);
+      }
+    }
     try {
       return new BindSource(
         new addon.Tracer({
@@ -57,6 +66,7 @@ export class BindSource {
           wakeupBytes: options.wakeupBytes,
           drainIntervalMillis: options.drainIntervalMillis,
           maxPendingBatches: options.maxPendingBatches,
+          pinDir: options.pinDir ?? '',
         }),
       );
     } catch (e) {
@@ -89,5 +99,10 @@ export class BindSource {
 
   attached(): boolean {
     return this.tracer.attached();
+  }
+
+  /** The Kubernetes maps (pinned under pinDir), for the agent's reconciler. */
+  get maps(): Pick<NativeTracer, 'mapUpdate' | 'mapDelete' | 'mapEntries'> {
+    return this.tracer;
   }
 }

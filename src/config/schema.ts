@@ -53,6 +53,11 @@ export interface AppConfig {
     containerLogsDir: string;
     deletedPodGraceMillis: number;
     podRescanIntervalMillis: number;
+    pinDir: string;
+    cgroupRoot: string;
+    namespaces: string;
+    excludeNamespaces: string;
+    mapSyncIntervalMillis: number;
   };
 }
 
@@ -125,6 +130,11 @@ export const SCHEMA: Schema<AppConfig> = {
     podLogsDir: { doc: "The kubelet's pod log tree, <namespace>_<pod>_<uid>/<container>/: pod and container names.", format: String, default: '/var/log/pods' },
     containerLogsDir: { doc: "The kubelet's container log links, <pod>_<namespace>_<container>-<id>.log: container names by id.", format: String, default: '/var/log/containers' },
     deletedPodGraceMillis: { doc: 'How long a deleted pod is remembered, so late events still resolve.', format: integerIn(0, 86_400_000, 'milliseconds'), default: 300_000 },
+    pinDir: { doc: 'Where the agent pins its "cgroups" and "mntns" maps (bcc --cgroupmap/--mntnsmap layouts) and "excluded"; empty = no pinned maps.', format: String, default: '/sys/fs/bpf/bindsnoop' },
+    cgroupRoot: { doc: 'Where container cgroups live; empty = the cgroup v2 mount found in /proc/self/mountinfo.', format: String, default: '' },
+    namespaces: { doc: 'Only these namespaces (comma-separated); empty = all. Others are dropped in the kernel.', format: String, default: '' },
+    excludeNamespaces: { doc: 'Never these namespaces (comma-separated): dropped in the kernel.', format: String, default: '' },
+    mapSyncIntervalMillis: { doc: 'How often the pinned maps are reconciled with the containers on this node.', format: integerIn(10, 60_000, 'milliseconds'), default: 500 },
     podRescanIntervalMillis: { doc: 'How often the pod log trees are rescanned (also on a miss, at most once a second).', format: integerIn(10, 3_600_000, 'milliseconds'), default: 5000 },
   },
 };

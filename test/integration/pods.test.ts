@@ -1,9 +1,9 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
-import { Agent, cgroup2Mount, describePrivileged, runBinds } from './harness';
+import { Agent, bpftool, cgroup2Mount, describePrivileged, runBinds, WaitingHelper } from './harness';
 
 /**
  * A node-shaped setup: kubelet-shaped cgroups under the real cgroup v2 mount
@@ -34,7 +34,10 @@ describePrivileged('binds resolved to their pods', () => {
     batchJob: path.join(systemdTop, 'kubepods.slice', `kubepods-pod${us(UID.batch)}.slice`, `docker-${ID.batchJob}.scope`),
     cartProxy: path.join(cgroupfsTop, 'burstable', `pod${UID.cart}`, ID.cartProxy),
   };
+  const pinDir = `/sys/fs/bpf/${tag}`;
   const env = {
+    BINDSNOOP_KUBERNETES_PIN_DIR: pinDir,
+    BINDSNOOP_KUBERNETES_CGROUP_ROOT: systemdTop,
     BINDSNOOP_KUBERNETES_POD_LOGS_DIR: podLogs,
     BINDSNOOP_KUBERNETES_CONTAINER_LOGS_DIR: containerLogs,
     NODE_NAME: 'node-a',
@@ -78,6 +81,7 @@ describePrivileged('binds resolved to their pods', () => {
     removeTree(systemdTop);
     removeTree(cgroupfsTop);
     rmSync(logs, { recursive: true, force: true });
+    rmSync(pinDir, { recursive: true, force: true });
   });
 
   it('puts namespace, pod, uid, container and the full container id on each record (JSON)', async () => {
@@ -175,5 +179,79 @@ describePrivileged('binds resolved to their pods', () => {
     const late = await bindAfterDeletion('0');
     expect(late).toMatchObject({ 'k8s.pod.uid': gone.uid, 'container.id': gone.id });
     expect(late).not.toHaveProperty('k8s.pod.name');
+  });
+
+  describe('pinned maps of the node\'s containers', () => {
+    /** Keys and values of a pinned map, read back with bpftool. */
+    const dump = (name: string): Map<bigint, bigint> => {
+      const rows = JSON.parse(bpftool(['map', 'dump', 'pinned', `${pinDir}/${name}`, '--json'])) as { key: string[]; value: string[] }[];
+      const num = (bytes: string[]): bigint => BigInt('0x' + [...bytes].reverse().map((b) => b.replace(/^0x/, '').padStart(2, '0')).join(''));
+      return new Map(rows.map((r) => [num(r.key), num(r.value)]));
+    };
+    const until = async (what: string, ok: () => boolean): Promise<void> => {
+      const deadline = Date.now() + 3000;
+      while (!ok()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const id = (dir: string): bigint => BigInt(statSync(dir).ino);
+
+    it('lists the selected containers in bcc\'s layouts, follows them as they come and go, and keeps slots across restarts', async () => {
+      rmSync(pinDir, { recursive: true, force: true });
+      const agent = await Agent.start(['-K', '-q'], { ...env, BINDSNOOP_KUBERNETES_EXCLUDE_NAMESPACES: 'web' });
+      // the maps exist as bcc documents them: hash, key 8, value 8 (cgroups) and 4 (mntns)
+      const info = JSON.parse(bpftool(['map', 'show', 'pinned', `${pinDir}/cgroups`, '--json'])) as { type: string; bytes_key: number; bytes_value: number };
+      expect(info).toMatchObject({ type: 'hash', bytes_key: 8, bytes_value: 8 });
+      expect(JSON.parse(bpftool(['map', 'show', 'pinned', `${pinDir}/mntns`, '--json']))).toMatchObject({ bytes_key: 8, bytes_value: 4 });
+
+      // within a second: cart's container (systemd tree) and the batch pod, not web's (excluded)
+      await until('the containers to be listed', () => dump('cgroups').has(id(cg.cartApp)) && dump('cgroups').has(id(cg.batchJob)));
+      const cgroups = dump('cgroups');
+      expect(cgroups.has(id(cg.webNginx))).toBe(false);
+      expect(dump('excluded').has(id(cg.webNginx))).toBe(true);
+      const cartSlot = cgroups.get(id(cg.cartApp));
+      expect(cartSlot).not.toBe(cgroups.get(id(cg.batchJob)));
+
+      // a process in the container: its mount namespace is listed with the pod's slot
+      const inCart = await WaitingHelper.start(['--mntns', '--netns', '--cgroup', cg.cartApp, 'tcp,4,127.0.0.1,0']);
+      await until('the mount namespace', () => dump('mntns').get(BigInt(inCart.mntns)) === cartSlot);
+
+      // a new container appears, then goes
+      const extra = path.join(path.dirname(cg.cartApp), `cri-containerd-${hex('9')}.scope`);
+      mkdirSync(extra);
+      await until('the new container', () => dump('cgroups').get(id(extra)) === cartSlot);
+      const extraId = id(extra);
+      rmdirSync(extra);
+      await until('the stale entry to go', () => !dump('cgroups').has(extraId));
+
+      await inCart.helper.bind();
+      await agent.stop();
+      // pinned maps stay for the next instance, which keeps the slots
+      const before = dump('cgroups');
+      expect(before.size).toBeGreaterThan(0);
+      const again = await Agent.start(['-K', '-q'], { ...env, BINDSNOOP_KUBERNETES_EXCLUDE_NAMESPACES: 'web' });
+      await new Promise((r) => setTimeout(r, 700));
+      expect(dump('cgroups').get(id(cg.cartApp))).toBe(cartSlot);
+      await again.stop();
+    });
+
+    it('drops excluded containers\' binds in the kernel; bcc-style --cgroupmap on the pinned map selects the listed ones', async () => {
+      const agent = await Agent.start(['-K', '-o', 'json'], { ...env, BINDSNOOP_KUBERNETES_EXCLUDE_NAMESPACES: 'web' });
+      await until('the maps', () => dump('excluded').has(id(cg.webNginx)) && dump('cgroups').has(id(cg.cartApp)));
+      // a second tracer, used the way bcc's bindsnoop.py --cgroupmap uses the pinned map
+      const bccStyle = await Agent.start(['-o', 'json', '--cgroupmap', `${pinDir}/cgroups`]);
+      const web = runBinds(['--netns', '--cgroup', cg.webNginx, 'tcp,4,127.0.0.1,80']);
+      const host = runBinds(['--netns', 'tcp,4,127.0.0.1,0']);
+      const cart = runBinds(['--netns', '--cgroup', cg.cartApp, 'tcp,4,127.0.0.1,8080']);
+      await agent.recordsOf(cart.pid, 1);
+      await bccStyle.recordsOf(cart.pid, 1);
+      const pids = (a: Agent): unknown[] => a.jsonRecords().map((r) => r['process.pid']);
+      expect(pids(agent)).not.toContain(web.pid); // excluded: dropped in the kernel
+      expect(pids(agent)).toContain(host.pid); // not a container: passes
+      expect(pids(bccStyle)).toEqual([cart.pid]);
+      await bccStyle.stop();
+      await agent.stop();
+    });
   });
 });

@@ -1,0 +1,161 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import type { K8sMapName, NativeTracer } from '../native';
+import { parseContainerCgroup, type ContainerRef } from './cgroup-names';
+import type { PodLogIndex } from './pod-logs';
+
+export interface NodeContainer extends ContainerRef {
+  cgroupId: bigint;
+  dir: string;
+}
+
+/** Directories worth descending into on the way to kubelet container cgroups. */
+function mayHoldContainers(name: string): boolean {
+  return name.includes('kubepods') || name === 'burstable' || name === 'besteffort' || /^pod[0-9a-f-]{36}$/.test(name);
+}
+
+/** The kubelet-shaped container cgroups under `root` (systemd or cgroupfs driver). */
+export function scanContainerCgroups(root: string, maxDepth = 6): NodeContainer[] {
+  const out: NodeContainer[] = [];
+  const walk = (dir: string, depth: number): void => {
+    let entries: string[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    } catch {
+      return; // vanished meanwhile
+    }
+    for (const name of entries) {
+      const child = path.join(dir, name);
+      const ref = parseContainerCgroup(name, path.basename(dir));
+      if (ref) {
+        try {
+          out.push({ ...ref, cgroupId: BigInt(statSync(child).ino), dir: child });
+        } catch {
+          // removed between readdir and stat
+        }
+      } else if (depth < maxDepth && mayHoldContainers(name)) {
+        walk(child, depth + 1);
+      }
+    }
+  };
+  walk(root, 0);
+  return out;
+}
+
+/** The mount namespace of one of the container's processes, if it has any. */
+function containerMntns(dir: string): bigint | undefined {
+  try {
+    for (const line of readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n')) {
+      const pid = Number.parseInt(line, 10);
+      if (!pid) continue;
+      try {
+        return BigInt(statSync(`/proc/${pid}/ns/mnt`).ino);
+      } catch {
+        // that process is gone: try the next
+      }
+    }
+  } catch {
+    // the cgroup is gone
+  }
+  return undefined;
+}
+
+function csv(text: string): Set<string> {
+  return new Set(text.split(',').map((s) => s.trim()).filter(Boolean));
+}
+
+export interface NodeMapsOptions {
+  cgroupRoot: string;
+  namespaces: string;
+  excludeNamespaces: string;
+}
+
+/**
+ * Keeps the pinned maps equal to this node's containers: "cgroups" and "mntns"
+ * list the selected ones (value: the pod's slot), "excluded" the ones whose
+ * namespace is excluded (dropped in the kernel). A container whose namespace is
+ * not known yet counts as selected. Slots are kept across agent restarts: a
+ * pod's slot is taken back from the entries already in the pinned map.
+ */
+export class NodeMaps {
+  private readonly slots = new Map<string, bigint>();
+  private nextSlot = 1n;
+  private readonly include: Set<string>;
+  private readonly exclude: Set<string>;
+  private known = 0;
+
+  constructor(
+    private readonly maps: Pick<NativeTracer, 'mapUpdate' | 'mapDelete' | 'mapEntries'>,
+    private readonly index: PodLogIndex | undefined,
+    private readonly options: NodeMapsOptions,
+  ) {
+    this.include = csv(options.namespaces);
+    this.exclude = csv(options.excludeNamespaces);
+  }
+
+  private excluded(podUid: string): boolean {
+    const ns = this.index?.pod(podUid)?.namespace;
+    if (ns === undefined) return false;
+    if (this.exclude.has(ns)) return true;
+    return this.include.size > 0 && !this.include.has(ns);
+  }
+
+  private slotFor(podUid: string): bigint {
+    let slot = this.slots.get(podUid);
+    if (slot === undefined) {
+      slot = this.nextSlot++;
+      this.slots.set(podUid, slot);
+    }
+    return slot;
+  }
+
+  private apply(name: K8sMapName, desired: Map<bigint, bigint>): void {
+    const current = new Map(this.maps.mapEntries(name));
+    for (const [key, value] of desired) if (current.get(key) !== value) this.maps.mapUpdate(name, key, value);
+    for (const key of current.keys()) if (!desired.has(key)) this.maps.mapDelete(name, key);
+  }
+
+  /** One reconciliation pass. */
+  sync(): void {
+    const containers = scanContainerCgroups(this.options.cgroupRoot);
+    // take back the slots a previous agent gave to pods still here
+    const pinned = new Map(this.maps.mapEntries('cgroups'));
+    for (const c of containers) {
+      const slot = pinned.get(c.cgroupId);
+      if (slot !== undefined && !this.slots.has(c.podUid)) {
+        this.slots.set(c.podUid, slot);
+        if (slot >= this.nextSlot) this.nextSlot = slot + 1n;
+      }
+    }
+    const cgroups = new Map<bigint, bigint>();
+    const mntns = new Map<bigint, bigint>();
+    const excluded = new Map<bigint, bigint>();
+    for (const c of containers) {
+      const slot = this.slotFor(c.podUid);
+      if (this.excluded(c.podUid)) {
+        excluded.set(c.cgroupId, slot);
+        continue;
+      }
+      cgroups.set(c.cgroupId, slot);
+      const ns = containerMntns(c.dir);
+      if (ns !== undefined) mntns.set(ns, slot);
+    }
+    this.apply('cgroups', cgroups);
+    this.apply('mntns', mntns);
+    this.apply('excluded', excluded);
+    this.known = containers.length;
+  }
+
+  containerCount(): number {
+    return this.known;
+  }
+}
+
+/** The cgroup v2 mount point, from /proc/self/mountinfo. */
+export function findCgroup2Mount(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): string | undefined {
+  for (const line of mountinfo.split('\n')) {
+    const [pre, post] = line.split(' - ');
+    if (post?.startsWith('cgroup2 ')) return pre.split(' ')[4];
+  }
+  return undefined;
+}
