@@ -20,6 +20,7 @@ import { parseKeyPairsIntoRecord } from '@opentelemetry/core';
 import { findCgroup2Mount, NodeMaps } from './enrich/node-maps';
 import { PodLogIndex } from './enrich/pod-logs';
 import { podResourceAttributes, PodResolver, type PodIdentity } from './enrich/resolver';
+import { PodWatch } from './enrich/pod-watch';
 
 export interface PipelineOptions {
   config: AppConfig;
@@ -73,6 +74,7 @@ export class Pipeline {
   private podIndex?: PodLogIndex;
   private podRefreshTimer?: NodeJS.Timeout;
   private nodeMaps?: NodeMaps;
+  readonly podWatch?: PodWatch;
   private mapSyncTimer?: NodeJS.Timeout;
   private deliveredToJs = 0;
   private lossTimer?: NodeJS.Timeout;
@@ -103,9 +105,34 @@ export class Pipeline {
       const k = config.kubernetes;
       this.podIndex = new PodLogIndex(k.podLogsDir, k.containerLogsDir, k.deletedPodGraceMillis);
       this.podIndex.refresh();
-      this.pods = new PodResolver(this.podIndex);
+      this.podWatch = this.makePodWatch();
+      const labelKeys = k.labels.split(',').map((l) => l.trim()).filter(Boolean);
+      this.pods = new PodResolver(this.podIndex, this.podWatch, labelKeys);
     }
     this.printer = this.makePrinter();
+  }
+
+  /** The API watch when configured (or, on auto, when in a cluster); CONFIG errors before anything loads. */
+  private makePodWatch(): PodWatch | undefined {
+    const k = this.options.config.kubernetes;
+    const setting = String(k.api.enabled);
+    const inCluster = Boolean(process.env.KUBERNETES_SERVICE_HOST);
+    const wanted = setting === 'true' || (setting === 'auto' && (inCluster || k.api.kubeconfig !== ''));
+    if (!wanted) return undefined;
+    if (!k.nodeName) {
+      if (setting === 'true') {
+        throw new BindsnoopError('CONFIG', 'invalid configuration:\n  kubernetes.nodeName: needed to watch this node\'s pods (set NODE_NAME from the downward API, spec.nodeName)');
+      }
+      this.options.warn('no node name (NODE_NAME): not watching the Kubernetes API; pods are named from the kubelet log tree only');
+      return undefined;
+    }
+    return new PodWatch({
+      kubeconfig: k.api.kubeconfig,
+      nodeName: k.nodeName,
+      graceMillis: k.deletedPodGraceMillis,
+      restartDelayMillis: k.api.restartDelayMillis,
+      warn: this.options.warn,
+    });
   }
 
   private tableOptions(): TableOptions {
@@ -161,7 +188,13 @@ export class Pipeline {
       const k = config.kubernetes;
       const cgroupRoot = k.cgroupRoot || findCgroup2Mount();
       if (cgroupRoot) {
-        this.nodeMaps = new NodeMaps(source.maps, this.podIndex, { cgroupRoot, namespaces: k.namespaces, excludeNamespaces: k.excludeNamespaces });
+        const resolver = this.pods;
+        this.nodeMaps = new NodeMaps(source.maps, (uid) => resolver?.factsOf(uid) ?? {}, {
+          cgroupRoot,
+          namespaces: k.namespaces,
+          excludeNamespaces: k.excludeNamespaces,
+          labelSelector: k.labelSelector,
+        });
         this.nodeMaps.sync();
         const maps = this.nodeMaps;
         this.mapSyncTimer = setInterval(() => maps.sync(), k.mapSyncIntervalMillis);
@@ -171,6 +204,10 @@ export class Pipeline {
       }
     }
     source.start((events) => this.onEvents(events));
+    if (this.podWatch) {
+      const watch = this.podWatch;
+      watch.start().catch((e: Error) => this.options.warn(`cannot watch the Kubernetes API: ${e.message}`));
+    }
     if (this.podIndex) {
       // notice deleted pods (kept for the grace period) even when no bind asks
       const index = this.podIndex;
@@ -218,6 +255,7 @@ export class Pipeline {
     if (this.lossTimer) clearInterval(this.lossTimer);
     if (this.podRefreshTimer) clearInterval(this.podRefreshTimer);
     if (this.mapSyncTimer) clearInterval(this.mapSyncTimer);
+    await this.podWatch?.stop();
     if (!this.source) return undefined;
     await this.source.stop();
     if (this.otlp) await this.otlp.shutdown(this.options.config.otlp.shutdownTimeoutMillis);

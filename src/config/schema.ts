@@ -1,4 +1,5 @@
 import type { Schema } from 'convict';
+import { parseLabelSelector } from '../enrich/label-selector';
 
 /**
  * The one configuration schema (contract section 3). Every key `a.bCd` can be
@@ -57,7 +58,14 @@ export interface AppConfig {
     cgroupRoot: string;
     namespaces: string;
     excludeNamespaces: string;
+    labelSelector: string;
     mapSyncIntervalMillis: number;
+    labels: string;
+    api: {
+      enabled: 'auto' | 'true' | 'false';
+      kubeconfig: string;
+      restartDelayMillis: number;
+    };
   };
 }
 
@@ -134,7 +142,27 @@ export const SCHEMA: Schema<AppConfig> = {
     cgroupRoot: { doc: 'Where container cgroups live; empty = the cgroup v2 mount found in /proc/self/mountinfo.', format: String, default: '' },
     namespaces: { doc: 'Only these namespaces (comma-separated); empty = all. Others are dropped in the kernel.', format: String, default: '' },
     excludeNamespaces: { doc: 'Never these namespaces (comma-separated): dropped in the kernel.', format: String, default: '' },
+    labelSelector: {
+      doc: 'Only pods matching this label selector (kubectl -l syntax; labels come from the API); empty = all. Others are dropped in the kernel.',
+      format: (value: unknown): void => {
+        if (typeof value !== 'string') throw new Error('must be a label selector string');
+        parseLabelSelector(value);
+      },
+      default: '',
+    },
     mapSyncIntervalMillis: { doc: 'How often the pinned maps are reconciled with the containers on this node.', format: integerIn(10, 60_000, 'milliseconds'), default: 500 },
+    labels: { doc: 'Pod label keys to attach as k8s.pod.label.<key> (comma-separated; needs the API).', format: String, default: '' },
+    api: {
+      enabled: {
+        doc: 'Watch this node\'s pods in the Kubernetes API for labels, owners and container ids: auto (when in a cluster or given a kubeconfig), true or false.',
+        format: (value: unknown): void => {
+          if (!['auto', 'true', 'false', true, false].includes(value as string)) throw new Error('must be auto, true or false');
+        },
+        default: 'auto',
+      },
+      kubeconfig: { doc: 'A kubeconfig file for the API; empty = the in-cluster service account. KUBECONFIG.', format: String, default: '' },
+      restartDelayMillis: { doc: 'After a failed list or watch, wait this long before starting again.', format: integerIn(10, 600_000, 'milliseconds'), default: 2000 },
+    },
     podRescanIntervalMillis: { doc: 'How often the pod log trees are rescanned (also on a miss, at most once a second).', format: integerIn(10, 3_600_000, 'milliseconds'), default: 5000 },
   },
 };
@@ -167,6 +195,7 @@ export const OTEL_ENV: Readonly<Record<string, readonly string[]>> = {
   'service.name': ['OTEL_SERVICE_NAME'],
   'service.resourceAttributes': ['OTEL_RESOURCE_ATTRIBUTES'],
   'kubernetes.nodeName': ['NODE_NAME'],
+  'kubernetes.api.kubeconfig': ['KUBECONFIG'],
 };
 
 /** BINDSNOOP_ variables that are not configuration keys. */

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { K8sMapName, NativeTracer } from '../native';
 import { parseContainerCgroup, type ContainerRef } from './cgroup-names';
-import type { PodLogIndex } from './pod-logs';
+import { parseLabelSelector, type LabelSelector } from './label-selector';
 
 export interface NodeContainer extends ContainerRef {
   cgroupId: bigint;
@@ -68,6 +68,13 @@ export interface NodeMapsOptions {
   cgroupRoot: string;
   namespaces: string;
   excludeNamespaces: string;
+  labelSelector: string;
+}
+
+/** What selection needs to know of a pod; undefined fields are not known (yet). */
+export interface PodFacts {
+  namespace?: string;
+  labels?: Record<string, string>;
 }
 
 /**
@@ -82,22 +89,27 @@ export class NodeMaps {
   private nextSlot = 1n;
   private readonly include: Set<string>;
   private readonly exclude: Set<string>;
+  private readonly selector?: LabelSelector;
   private known = 0;
 
   constructor(
     private readonly maps: Pick<NativeTracer, 'mapUpdate' | 'mapDelete' | 'mapEntries'>,
-    private readonly index: PodLogIndex | undefined,
+    private readonly factsOf: (podUid: string) => PodFacts,
     private readonly options: NodeMapsOptions,
   ) {
     this.include = csv(options.namespaces);
     this.exclude = csv(options.excludeNamespaces);
+    if (options.labelSelector) this.selector = parseLabelSelector(options.labelSelector);
   }
 
+  /** Known to be left out by the selection; a pod not known yet is not. */
   private excluded(podUid: string): boolean {
-    const ns = this.index?.pod(podUid)?.namespace;
-    if (ns === undefined) return false;
-    if (this.exclude.has(ns)) return true;
-    return this.include.size > 0 && !this.include.has(ns);
+    const { namespace, labels } = this.factsOf(podUid);
+    if (namespace !== undefined) {
+      if (this.exclude.has(namespace)) return true;
+      if (this.include.size > 0 && !this.include.has(namespace)) return true;
+    }
+    return this.selector !== undefined && labels !== undefined && !this.selector(labels);
   }
 
   private slotFor(podUid: string): bigint {

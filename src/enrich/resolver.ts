@@ -1,7 +1,9 @@
 import type { BindEvent } from '../event';
 import type { Attributes } from '../naming';
 import { parseContainerCgroup } from './cgroup-names';
+import { labelAttributes } from './pod-api';
 import type { PodLogIndex } from './pod-logs';
+import type { PodWatch } from './pod-watch';
 
 /** The pod a bind came from, as the columns of -K show it. */
 export interface PodIdentity {
@@ -10,6 +12,8 @@ export interface PodIdentity {
   podUid: string;
   container?: string;
   containerId: string;
+  /** from the API: owner workload and configured labels */
+  attributes?: Attributes;
 }
 
 /**
@@ -18,18 +22,30 @@ export interface PodIdentity {
  * process resolves to nothing.
  */
 export class PodResolver {
-  constructor(private readonly index: PodLogIndex) {}
+  constructor(
+    private readonly index: PodLogIndex,
+    private readonly api?: PodWatch,
+    private readonly labelKeys: readonly string[] = [],
+  ) {}
+
+  /** The pod's namespace (API or log tree) and labels (API), as far as known. */
+  factsOf(podUid: string): { namespace?: string; labels?: Record<string, string> } {
+    const api = this.api?.pod(podUid);
+    return { namespace: api?.namespace ?? this.index.pod(podUid)?.namespace, labels: api?.labels };
+  }
 
   resolve(e: BindEvent): PodIdentity | undefined {
     const ref = parseContainerCgroup(e.cgroupName, e.cgroupParentName);
     if (!ref) return undefined;
-    const pod = this.index.pod(ref.podUid);
+    const api = this.api?.pod(ref.podUid);
+    const logs = this.index.pod(ref.podUid);
     return {
-      namespace: pod?.namespace,
-      pod: pod?.pod,
+      namespace: api?.namespace ?? logs?.namespace,
+      pod: api?.name ?? logs?.pod,
       podUid: ref.podUid,
-      container: this.index.containerName(ref.containerId, pod),
+      container: api?.containers.get(ref.containerId) ?? this.index.containerName(ref.containerId, logs),
       containerId: ref.containerId,
+      attributes: api ? { ...api.owners, ...labelAttributes(api.labels, this.labelKeys) } : undefined,
     };
   }
 }
@@ -43,5 +59,5 @@ export function podResourceAttributes(p: PodIdentity | undefined): Attributes {
   a['k8s.pod.uid'] = p.podUid;
   if (p.container) a['k8s.container.name'] = p.container;
   a['container.id'] = p.containerId;
-  return a;
+  return { ...a, ...p.attributes };
 }

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync, write
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FakeKubeApi } from '../helpers/kube-api';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
 import { Agent, bpftool, cgroup2Mount, describePrivileged, runBinds, WaitingHelper } from './harness';
 
@@ -181,6 +182,47 @@ describePrivileged('binds resolved to their pods', () => {
     expect(late).not.toHaveProperty('k8s.pod.name');
   });
 
+  it('adds owner workload, labels and names from the Kubernetes API watch of this node\'s pods', async () => {
+    const api = await FakeKubeApi.start();
+    try {
+      // the batch pod has no kubelet log tree here: everything but the ids comes from the API
+      api.addPod({
+        uid: UID.batch,
+        name: 'backup-29384720-x7k2p',
+        namespace: 'ops',
+        nodeName: 'node-a',
+        labels: { app: 'backup', team: 'sre' },
+        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'backup-29384720', uid: 'job-1', controller: true }],
+        containers: [{ name: 'dump', id: ID.batchJob }],
+      });
+      api.addPod({ uid: UID.web, name: 'other-node-pod', namespace: 'web', nodeName: 'node-b' });
+      const agent = await Agent.start(['-K', '-o', 'json'], {
+        ...env,
+        BINDSNOOP_KUBERNETES_API_KUBECONFIG: api.writeKubeconfig(path.join(logs, 'kubeconfig')),
+        BINDSNOOP_KUBERNETES_LABELS: 'app,team',
+      });
+      await agent.waitFor(() => api.watchCount() === 1, 'the agent to watch the API');
+      const run = runBinds(['--netns', '--cgroup', cg.batchJob, 'udp,4,127.0.0.1,0']);
+      const [r] = await agent.recordsOf(run.pid, 1);
+      expect(r).toMatchObject({
+        'k8s.namespace.name': 'ops',
+        'k8s.pod.name': 'backup-29384720-x7k2p',
+        'k8s.pod.uid': UID.batch,
+        'k8s.container.name': 'dump',
+        'container.id': ID.batchJob,
+        'k8s.job.name': 'backup-29384720',
+        'k8s.cronjob.name': 'backup',
+        'k8s.pod.label.app': 'backup',
+        'k8s.pod.label.team': 'sre',
+      });
+      // only this node's pods were asked for
+      expect(api.requests.every((q) => q.query.get('fieldSelector') === 'spec.nodeName=node-a')).toBe(true);
+      await agent.stop();
+    } finally {
+      await api.stop();
+    }
+  });
+
   describe('pinned maps of the node\'s containers', () => {
     /** Keys and values of a pinned map, read back with bpftool. */
     const dump = (name: string): Map<bigint, bigint> => {
@@ -252,6 +294,28 @@ describePrivileged('binds resolved to their pods', () => {
       expect(pids(bccStyle)).toEqual([cart.pid]);
       await bccStyle.stop();
       await agent.stop();
+    });
+
+    it('a label selector (labels from the API) leaves non-matching pods out in the kernel', async () => {
+      const api = await FakeKubeApi.start();
+      try {
+        api.addPod({ uid: UID.cart, name: 'cart-1', namespace: 'shop', nodeName: 'node-a', labels: { app: 'cart' } });
+        api.addPod({ uid: UID.batch, name: 'backup-1', namespace: 'ops', nodeName: 'node-a', labels: { app: 'backup' } });
+        const agent = await Agent.start(['-K', '-o', 'json'], {
+          ...env,
+          BINDSNOOP_KUBERNETES_API_KUBECONFIG: api.writeKubeconfig(path.join(logs, 'kubeconfig-selector')),
+          BINDSNOOP_KUBERNETES_LABEL_SELECTOR: 'app in (cart,web)',
+        });
+        await until('the selection', () => dump('excluded').has(id(cg.batchJob)) && dump('cgroups').has(id(cg.cartApp)));
+        expect(dump('cgroups').has(id(cg.batchJob))).toBe(false);
+        const batch = runBinds(['--netns', '--cgroup', cg.batchJob, 'tcp,4,127.0.0.1,0']);
+        const cart = runBinds(['--netns', '--cgroup', cg.cartApp, 'tcp,4,127.0.0.1,0']);
+        await agent.recordsOf(cart.pid, 1);
+        expect(agent.jsonRecords().map((r) => r['process.pid'])).not.toContain(batch.pid);
+        await agent.stop();
+      } finally {
+        await api.stop();
+      }
     });
   });
 });

@@ -1,0 +1,114 @@
+import { apiPod, type ApiPod, type PodObject } from './pod-api';
+
+export interface PodWatchOptions {
+  /** kubeconfig file; empty = in-cluster service account */
+  kubeconfig: string;
+  nodeName: string;
+  graceMillis: number;
+  restartDelayMillis: number;
+  warn: (line: string) => void;
+}
+
+interface Entry extends ApiPod {
+  deletedAtMs?: number;
+}
+
+interface InformerLike {
+  on(verb: string, cb: (arg: unknown) => void): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * This node's pods from the Kubernetes API: a list+watch with
+ * fieldSelector=spec.nodeName=<node> through @kubernetes/client-node's
+ * ListWatch (re-listing on 410 Gone and resuming after a closed watch); after
+ * any other error the library stops, so it is started again after a delay.
+ * Deleted pods are kept for graceMillis so late events still resolve.
+ */
+export class PodWatch {
+  private readonly pods = new Map<string, Entry>();
+  private informer?: InformerLike;
+  private stopped = false;
+  private restartTimer?: NodeJS.Timeout;
+  private synced = false;
+  private errors = 0;
+
+  constructor(private readonly options: PodWatchOptions) {}
+
+  async start(): Promise<void> {
+    // the client is an ES module; this package is CommonJS
+    const k8s = await import('@kubernetes/client-node');
+    const kc = new k8s.KubeConfig();
+    if (this.options.kubeconfig) kc.loadFromFile(this.options.kubeconfig);
+    else kc.loadFromCluster();
+    const api = kc.makeApiClient(k8s.CoreV1Api);
+    const fieldSelector = `spec.nodeName=${this.options.nodeName}`;
+    const informer = new k8s.ListWatch(
+      '/api/v1/pods',
+      new k8s.Watch(kc),
+      () => api.listPodForAllNamespaces({ fieldSelector }),
+      false,
+      undefined,
+      fieldSelector,
+    ) as unknown as InformerLike;
+    informer.on('add', (p) => this.upsert(p as PodObject));
+    informer.on('update', (p) => this.upsert(p as PodObject));
+    informer.on('delete', (p) => this.remove(p as PodObject));
+    informer.on('connect', () => (this.synced = true));
+    informer.on('error', (err) => {
+      this.errors++;
+      this.options.warn(`Kubernetes pod watch failed (${describe(err)}); retrying in ${this.options.restartDelayMillis} ms`);
+      if (this.stopped) return;
+      this.restartTimer = setTimeout(() => void informer.start(), this.options.restartDelayMillis);
+      this.restartTimer.unref();
+    });
+    this.informer = informer;
+    await informer.start();
+  }
+
+  private upsert(obj: PodObject): void {
+    const pod = apiPod(obj);
+    if (pod) this.pods.set(pod.uid, pod);
+  }
+
+  private remove(obj: PodObject): void {
+    const uid = obj.metadata?.uid;
+    const entry = uid ? this.pods.get(uid) : undefined;
+    if (entry) entry.deletedAtMs ??= Date.now();
+  }
+
+  pod(uid: string): ApiPod | undefined {
+    const entry = this.pods.get(uid);
+    if (entry?.deletedAtMs !== undefined && Date.now() - entry.deletedAtMs > this.options.graceMillis) {
+      this.pods.delete(uid);
+      return undefined;
+    }
+    return entry;
+  }
+
+  podCount(): number {
+    return this.pods.size;
+  }
+
+  isSynced(): boolean {
+    return this.synced;
+  }
+
+  errorCount(): number {
+    return this.errors;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    await this.informer?.stop();
+  }
+}
+
+function describe(err: unknown): string {
+  const e = err as { statusCode?: number; code?: unknown; message?: string } | undefined;
+  if (e?.statusCode) return `HTTP ${e.statusCode}`;
+  if (typeof e?.code === 'string') return e.code;
+  return e?.message ?? String(err);
+}

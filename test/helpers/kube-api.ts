@@ -1,0 +1,210 @@
+import { writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+/**
+ * A local Kubernetes API server for pods, speaking the list/watch protocol as
+ * the real one does: a list answers a PodList with a resourceVersion; a watch
+ * (?watch=true&resourceVersion=N) replays every event after N, then streams new
+ * ones as JSON lines (ADDED, MODIFIED, DELETED, BOOKMARK); a version older than
+ * the kept history gets an ERROR event with a 410 Status, as etcd compaction
+ * causes. fieldSelector=spec.nodeName=<node> is honoured.
+ */
+export interface FakePod {
+  uid: string;
+  name: string;
+  namespace: string;
+  nodeName: string;
+  labels?: Record<string, string>;
+  ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[];
+  containers?: { name: string; id: string }[];
+}
+
+type EventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
+
+interface Event {
+  rv: number;
+  type: EventType;
+  pod: FakePod;
+}
+
+interface Watcher {
+  res: ServerResponse;
+  node?: string;
+}
+
+export interface ApiRequest {
+  path: string;
+  query: URLSearchParams;
+  authorization?: string;
+}
+
+function podObject(p: FakePod, rv: number): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: p.name,
+      namespace: p.namespace,
+      uid: p.uid,
+      resourceVersion: String(rv),
+      labels: p.labels ?? {},
+      ownerReferences: p.ownerReferences ?? [],
+    },
+    spec: { nodeName: p.nodeName, containers: (p.containers ?? []).map((c) => ({ name: c.name, image: 'example' })) },
+    status: {
+      phase: 'Running',
+      containerStatuses: (p.containers ?? []).map((c) => ({ name: c.name, containerID: `containerd://${c.id}`, ready: true, restartCount: 0, image: 'example', imageID: 'example' })),
+    },
+  };
+}
+
+export class FakeKubeApi {
+  readonly requests: ApiRequest[] = [];
+  private readonly pods = new Map<string, { pod: FakePod; rv: number }>();
+  private readonly events: Event[] = [];
+  private readonly watchers = new Set<Watcher>();
+  private readonly sockets = new Set<Socket>();
+  private rv = 1000;
+  /** watches from a version below this get 410 Gone */
+  private oldestKept = 0;
+  private failWatches: number[] = [];
+  private port = 0;
+
+  private constructor(private readonly server: Server) {
+    server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+  }
+
+  static async start(): Promise<FakeKubeApi> {
+    const api: FakeKubeApi = new FakeKubeApi(createServer((req, res) => api.handle(req, res)));
+    await new Promise<void>((resolve) => api.server.listen(0, '127.0.0.1', resolve));
+    api.port = (api.server.address() as { port: number }).port;
+    return api;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** A kubeconfig for the real client, pointing here. */
+  writeKubeconfig(file: string): string {
+    writeFileSync(
+      file,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        // plain HTTP on loopback: the client allows it only with TLS verification off
+        `clusters: [{name: fake, cluster: {server: "${this.url}", insecure-skip-tls-verify: true}}]`,
+        'users: [{name: agent, user: {token: test-token}}]',
+        'contexts: [{name: fake, context: {cluster: fake, user: agent}}]',
+        'current-context: fake',
+        '',
+      ].join('\n'),
+    );
+    return file;
+  }
+
+  private emit(type: EventType, pod: FakePod): number {
+    const rv = ++this.rv;
+    this.events.push({ rv, type, pod });
+    for (const w of this.watchers) {
+      if (type === 'BOOKMARK' || !w.node || w.node === pod.nodeName) this.send(w.res, type, pod, rv);
+    }
+    return rv;
+  }
+
+  private send(res: ServerResponse, type: EventType, pod: FakePod, rv: number): void {
+    const object = type === 'BOOKMARK' ? { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: String(rv) } } : podObject(pod, rv);
+    res.write(JSON.stringify({ type, object }) + '\n');
+  }
+
+  addPod(pod: FakePod): void {
+    this.pods.set(pod.uid, { pod, rv: this.rv + 1 });
+    this.emit('ADDED', pod);
+  }
+
+  modifyPod(pod: FakePod): void {
+    this.pods.set(pod.uid, { pod, rv: this.rv + 1 });
+    this.emit('MODIFIED', pod);
+  }
+
+  deletePod(uid: string): void {
+    const entry = this.pods.get(uid);
+    if (!entry) return;
+    this.pods.delete(uid);
+    this.emit('DELETED', entry.pod);
+  }
+
+  bookmark(): void {
+    this.emit('BOOKMARK', { uid: '', name: '', namespace: '', nodeName: '' });
+  }
+
+  /** Forget history (compaction): watches from older versions get 410 Gone; open watches are closed. */
+  compact(): void {
+    this.oldestKept = this.rv + 1;
+    this.closeWatches();
+  }
+
+  /** Answer the next watch requests with these HTTP statuses. */
+  failNextWatches(...statuses: number[]): void {
+    this.failWatches.push(...statuses);
+  }
+
+  closeWatches(): void {
+    for (const w of this.watchers) w.res.end();
+    this.watchers.clear();
+  }
+
+  watchCount(): number {
+    return this.watchers.size;
+  }
+
+  listCount(): number {
+    return this.requests.filter((r) => r.path === '/api/v1/pods' && r.query.get('watch') !== 'true').length;
+  }
+
+  async stop(): Promise<void> {
+    this.closeWatches();
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', this.url);
+    this.requests.push({ path: url.pathname, query: url.searchParams, authorization: req.headers.authorization });
+    if (url.pathname !== '/api/v1/pods') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', code: 404 }));
+      return;
+    }
+    const selector = url.searchParams.get('fieldSelector') ?? '';
+    const node = /^spec\.nodeName=(.+)$/.exec(selector)?.[1];
+    if (url.searchParams.get('watch') !== 'true') {
+      const items = [...this.pods.values()].filter((e) => !node || e.pod.nodeName === node).map((e) => podObject(e.pod, e.rv));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items }));
+      return;
+    }
+    const fail = this.failWatches.shift();
+    if (fail) {
+      res.writeHead(fail, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', code: fail }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    // the API server answers a watch at once, events or not
+    res.flushHeaders();
+    const from = Number(url.searchParams.get('resourceVersion') ?? '0');
+    if (from < this.oldestKept) {
+      res.end(JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'too old resource version', reason: 'Expired', code: 410 } }) + '\n');
+      return;
+    }
+    for (const e of this.events) {
+      if (e.rv > from && (e.type === 'BOOKMARK' || !node || e.pod.nodeName === node)) this.send(res, e.type, e.pod, e.rv);
+    }
+    const watcher = { res, node };
+    this.watchers.add(watcher);
+    req.on('close', () => this.watchers.delete(watcher));
+  }
+}
