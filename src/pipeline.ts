@@ -77,6 +77,10 @@ export class Pipeline {
   readonly podWatch?: PodWatch;
   private mapSyncTimer?: NodeJS.Timeout;
   private deliveredToJs = 0;
+  private lastDrainPasses = -1;
+  private lastDrainProgressMs = Date.now();
+  private livenessTimer?: NodeJS.Timeout;
+  private stopping = false;
   private lossTimer?: NodeJS.Timeout;
   private lastReportedLost = 0;
 
@@ -204,6 +208,8 @@ export class Pipeline {
       }
     }
     source.start((events) => this.onEvents(events));
+    this.livenessTimer = setInterval(() => this.sampleLiveness(), 1000);
+    this.livenessTimer.unref();
     if (this.podWatch) {
       const watch = this.podWatch;
       watch.start().catch((e: Error) => this.options.warn(`cannot watch the Kubernetes API: ${e.message}`));
@@ -224,6 +230,11 @@ export class Pipeline {
   private onEvents(events: BindEvent[]): void {
     this.deliveredToJs += events.length;
     const pods = events.map((e) => this.pods?.resolve(e));
+    if (this.nodeMaps) {
+      events.forEach((e, i) => {
+        if (pods[i]) this.nodeMaps?.learn(e.cgroupId, e.mntnsId);
+      });
+    }
     this.printer?.(events, pods);
     if (!this.otlp) return;
     const observedNs = this.clock.nowWallNs();
@@ -232,6 +243,35 @@ export class Pipeline {
       const pod = pods[i];
       this.otlp?.enqueue(record, pod ? { ...this.baseResource, ...podResourceAttributes(pod) } : this.baseResource);
     });
+  }
+
+  private sampleLiveness(): void {
+    const passes = this.source?.stats().drainPasses ?? -1;
+    if (passes !== this.lastDrainPasses) {
+      this.lastDrainPasses = passes;
+      this.lastDrainProgressMs = Date.now();
+    }
+  }
+
+  /** The reader thread runs and has drained the ring recently (it drains every reader.drainIntervalMillis). */
+  live(): boolean {
+    if (!this.source || this.stopping) return false;
+    this.sampleLiveness();
+    const stale = Math.max(5000, 20 * this.options.config.reader.drainIntervalMillis);
+    return this.source.stats().readerAlive && Date.now() - this.lastDrainProgressMs < stale;
+  }
+
+  /** Programs attached, configuration loaded, not shutting down. */
+  ready(): boolean {
+    return !this.stopping && this.source !== undefined && this.source.attached();
+  }
+
+  podsKnown(): number {
+    return this.podWatch?.podCount() ?? this.podIndex?.podCount() ?? 0;
+  }
+
+  containersKnown(): number {
+    return this.nodeMaps?.containerCount() ?? 0;
   }
 
   accounting(): Accounting | undefined {
@@ -252,6 +292,8 @@ export class Pipeline {
 
   /** Stop reading (detach, drain), flush exports within the deadline, report. */
   async stop(): Promise<Accounting | undefined> {
+    this.stopping = true;
+    if (this.livenessTimer) clearInterval(this.livenessTimer);
     if (this.lossTimer) clearInterval(this.lossTimer);
     if (this.podRefreshTimer) clearInterval(this.podRefreshTimer);
     if (this.mapSyncTimer) clearInterval(this.mapSyncTimer);

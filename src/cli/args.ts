@@ -24,13 +24,15 @@ export interface CliOptions {
   output?: OutputFormat;
   quiet?: boolean;
   kubernetes?: boolean;
+  /** run as an agent: no table, JSON logs, HTTP endpoints */
+  daemon: boolean;
 }
 
 export const MAX_PORTS = 64;
 
 export const USAGE = `usage: bindsnoop [-h] [-t] [-w] [-p PID] [-P PORT] [-E] [-U] [-u UID]
                  [--count] [--cgroupmap CGROUPMAP] [--mntnsmap MNTNSMAP]
-                 [-o {table,json}] [-q] [-c CONFIG] [-K] [--version]`;
+                 [-o {table,json}] [-q] [-c CONFIG] [-K] [--daemon] [--version]`;
 
 export const HELP = `${USAGE}
 
@@ -57,6 +59,8 @@ optional arguments:
                         configuration file (JSON or YAML); also BINDSNOOP_CONFIG
   -K, --kubernetes      resolve each bind to its pod: NAMESPACE, POD and
                         CONTAINER columns, k8s.* resource attributes
+  --daemon              run as an agent: no table, JSON logs on stderr,
+                        /healthz /readyz /metrics on server.port
   --version             show the version and exit
 
 examples:
@@ -148,6 +152,7 @@ function buildCommand(): Command {
     .option('-q, --quiet')
     .option('-c, --config <CONFIG>')
     .option('-K, --kubernetes')
+    .option('--daemon')
     .option('--version');
   return cmd;
 }
@@ -177,6 +182,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     quiet?: boolean;
     config?: string;
     kubernetes?: boolean;
+    daemon?: boolean;
     version?: boolean;
   }>();
   for (const [flag, value, what] of [
@@ -203,6 +209,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     output: o.output,
     quiet: o.quiet,
     kubernetes: o.kubernetes,
+    daemon: o.daemon === true,
   };
 }
 
@@ -215,7 +222,7 @@ export function flagsToConfig(o: CliOptions): Record<string, unknown> {
     'filter.errors': o.errors,
     'filter.cgroupMap': o.cgroupMap,
     'filter.mntnsMap': o.mntnsMap,
-    'output.format': o.quiet ? 'none' : o.output,
+    'output.format': o.quiet || o.daemon ? 'none' : o.output,
     'kubernetes.enabled': o.kubernetes,
   };
   for (const key of Object.keys(out)) if (out[key] === undefined) delete out[key];

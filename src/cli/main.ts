@@ -9,6 +9,9 @@ import { Pipeline } from '../pipeline';
 import type { BindSource } from '../source';
 import { formatCountTable } from '../sinks/count';
 import { TRACING_LINE } from '../sinks/table';
+import pino from 'pino';
+import { effectiveCapabilities, missingCapabilities } from '../caps';
+import { startAgentServer } from '../server';
 import { flagsToConfig, HELP, parseArgs, USAGE, type CliOptions } from './args';
 
 function version(): string {
@@ -60,6 +63,15 @@ export function run(argv: readonly string[]): void {
 
   // Everything the user configured is checked before anything is loaded.
   const config: AppConfig = orFail(() => loadConfig({ file: opts.config, env: process.env, flags: flagsToConfig(opts) }));
+  const capabilities = effectiveCapabilities(readFileSync('/proc/self/status', 'utf8'));
+  const missing = missingCapabilities(capabilities);
+  if (opts.daemon) {
+    runDaemon(config, opts, capabilities, missing);
+    return;
+  }
+  if (missing.length) {
+    fail(new BindsnoopError('KERNEL', `missing ${missing.join(' and ')} (effective: ${capabilities.join(', ') || 'none'}): run as root or with CAP_BPF and CAP_PERFMON`, 'EPERM'));
+  }
   const pipeline = orFail(
     () =>
       new Pipeline({
@@ -96,6 +108,65 @@ export function run(argv: readonly string[]): void {
     if (err.code === 'EPIPE') void shutdown();
     else throw err;
   });
+}
+
+/**
+ * Daemon mode: no table, JSON logs on stderr, /healthz /readyz /metrics.
+ * SIGTERM: not ready at once, detach, drain, flush within
+ * otlp.shutdownTimeoutMillis, log what was lost, exit 0. Pinned maps stay.
+ */
+function runDaemon(config: AppConfig, opts: CliOptions, capabilities: string[], missing: string[]): void {
+  const log = pino({ base: { service: 'bindsnoop', version: version() }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: 2, sync: true }));
+  log.info({ capabilities }, 'effective capabilities');
+  if (missing.length) {
+    log.error({ missing, capabilities }, `missing ${missing.join(' and ')}: grant CAP_BPF and CAP_PERFMON (securityContext.capabilities.add)`);
+    process.exit(1);
+  }
+  const quit = (e: unknown): never => {
+    if (e instanceof BindsnoopError) {
+      log.error({ code: e.code, errno: e.errnoCode }, e.message);
+      process.exit(e.exitStatus);
+    }
+    throw e;
+  };
+  let built: Pipeline | undefined;
+  try {
+    built = new Pipeline({
+      config,
+      table: { timestamp: false, wide: false, printUid: false },
+      countMode: false,
+      version: version(),
+      write: () => undefined,
+      warn: (line) => log.warn(line),
+    });
+    built.start();
+  } catch (e) {
+    quit(e);
+  }
+  if (!built) return;
+  const pipeline: Pipeline = built;
+  log.info({ endpoint: pipeline.otlp ? 'on' : 'off', kubernetes: config.kubernetes.enabled }, 'tracing binds');
+  void startAgentServer(pipeline, config.server.port, config.server.host)
+    .then(({ server, port }) => {
+      log.info({ port, host: config.server.host }, 'serving /healthz /readyz /metrics');
+      let stopping = false;
+      const shutdown = async (signal: string): Promise<void> => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ signal }, 'stopping: not ready, detaching, flushing');
+        const a = await pipeline.stop();
+        const lost = a ? Object.fromEntries(Object.entries(a.lost)) : {};
+        log.info({ seen: a?.seen, exported: a?.exported, lost, exportFailures: Object.fromEntries(a?.exportFailures ?? []) }, 'stopped');
+        server.close();
+        process.exit(0);
+      };
+      process.on('SIGTERM', () => void shutdown('SIGTERM'));
+      process.on('SIGINT', () => void shutdown('SIGINT'));
+    })
+    .catch((e: Error) => {
+      log.error({ port: config.server.port }, `cannot serve HTTP: ${e.message}`);
+      void pipeline.stop().then(() => process.exit(1));
+    });
 }
 
 if (require.main === module) run(process.argv.slice(2));

@@ -47,6 +47,10 @@ export interface AppConfig {
   log: {
     lossWarningIntervalMillis: number;
   };
+  server: {
+    port: number;
+    host: string;
+  };
   kubernetes: {
     enabled: boolean;
     nodeName: string;
@@ -131,6 +135,10 @@ export const SCHEMA: Schema<AppConfig> = {
   },
   log: {
     lossWarningIntervalMillis: { doc: 'At most one warning about lost binds per interval.', format: integerIn(0, 3_600_000, 'milliseconds'), default: 10_000 },
+  },
+  server: {
+    port: { doc: 'Port of /healthz, /readyz and /metrics in daemon mode (--daemon); 0 = any free port.', format: integerIn(0, 65535, 'a port'), default: 9090 },
+    host: { doc: 'Address the daemon-mode HTTP server listens on.', format: String, default: '0.0.0.0' },
   },
   kubernetes: {
     enabled: { doc: 'Resolve each bind to its pod (resource attributes, -K columns, JSON fields). Flag -K.', format: Boolean, default: false },

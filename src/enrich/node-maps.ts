@@ -91,6 +91,8 @@ export class NodeMaps {
   private readonly exclude: Set<string>;
   private readonly selector?: LabelSelector;
   private known = 0;
+  /** mount namespaces seen in binds, by cgroup id: no /proc access (CAP_SYS_PTRACE) needed */
+  private readonly learned = new Map<bigint, Set<bigint>>();
 
   constructor(
     private readonly maps: Pick<NativeTracer, 'mapUpdate' | 'mapDelete' | 'mapEntries'>,
@@ -151,11 +153,25 @@ export class NodeMaps {
       cgroups.set(c.cgroupId, slot);
       const ns = containerMntns(c.dir);
       if (ns !== undefined) mntns.set(ns, slot);
+      for (const seen of this.learned.get(c.cgroupId) ?? []) mntns.set(seen, slot);
     }
+    for (const cgroupId of this.learned.keys()) if (!containers.some((c) => c.cgroupId === cgroupId)) this.learned.delete(cgroupId);
     this.apply('cgroups', cgroups);
     this.apply('mntns', mntns);
     this.apply('excluded', excluded);
     this.known = containers.length;
+  }
+
+  /**
+   * A bind showed this container's mount namespace. Reading /proc/<pid>/ns/mnt
+   * of another container's process needs ptrace access (proc_ns_get_link ->
+   * ptrace_may_access), which the DaemonSet does not grant; the kernel record
+   * carries it anyway.
+   */
+  learn(cgroupId: bigint, mntnsId: number): void {
+    let set = this.learned.get(cgroupId);
+    if (!set) this.learned.set(cgroupId, (set = new Set()));
+    set.add(BigInt(mntnsId));
   }
 
   containerCount(): number {

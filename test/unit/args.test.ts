@@ -17,7 +17,7 @@ describe('bcc\'s flags', () => {
     expect(parseArgs([])).toEqual({
       help: false, version: false, timestamp: false, wide: false, printUid: false, count: false, config: undefined,
       pid: undefined, ports: undefined, errors: undefined, uid: undefined, cgroupMap: undefined, mntnsMap: undefined,
-      output: undefined, quiet: undefined, kubernetes: undefined,
+      output: undefined, quiet: undefined, kubernetes: undefined, daemon: false,
     });
     expect(flagsToConfig(parseArgs([]))).toEqual({});
   });

@@ -1,0 +1,123 @@
+import { createServer, type Server } from 'node:http';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { LOSS_STAGES, type Accounting } from './accounting';
+
+/** What the HTTP endpoints report on; read at request time. */
+export interface AgentStatus {
+  /** the reader thread is running and has drained recently */
+  live(): boolean;
+  /** programs attached, configuration loaded, not shutting down */
+  ready(): boolean;
+  accounting(): Accounting | undefined;
+  podsKnown(): number;
+  containersKnown(): number;
+}
+
+/** Prometheus metrics of the agent (contract section 5), in a registry of their own. */
+export function agentMetrics(status: AgentStatus): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'bindsnoop_' });
+  let snapshot: Accounting | undefined;
+  const refresh = (): Accounting | undefined => (snapshot = status.accounting());
+  new Counter({
+    name: 'bindsnoop_events_total',
+    help: 'Binds that passed the kernel filters: read from the ring buffer or lost in the kernel.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(refresh()?.seen ?? 0);
+    },
+  });
+  new Counter({
+    name: 'bindsnoop_events_exported_total',
+    help: 'Binds accepted by the OTLP receiver.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(snapshot?.exported ?? 0);
+    },
+  });
+  new Counter({
+    name: 'bindsnoop_events_lost_total',
+    help: 'Binds lost, by the stage that lost them: events_total = exported + lost + pending.',
+    labelNames: ['stage'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const stage of LOSS_STAGES) this.inc({ stage }, snapshot?.lost[stage] ?? 0);
+    },
+  });
+  new Counter({
+    name: 'bindsnoop_export_failures_total',
+    help: 'Records lost at the export stage, by reason (http_400, network, timeout, retries_exhausted, rejected, shutdown, ...).',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of snapshot?.exportFailures ?? []) this.inc({ reason }, n);
+    },
+  });
+  new Gauge({
+    name: 'bindsnoop_events_pending',
+    help: 'Binds read but not yet exported (export queue, exports in flight, batches on their way to JavaScript).',
+    registers: [registry],
+    collect() {
+      this.set(snapshot?.pending ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'bindsnoop_pods_known',
+    help: 'Pods on this node the agent knows (API watch, else kubelet log tree).',
+    registers: [registry],
+    collect() {
+      this.set(status.podsKnown());
+    },
+  });
+  new Gauge({
+    name: 'bindsnoop_containers_known',
+    help: 'Container cgroups on this node in the pinned maps (selected and excluded).',
+    registers: [registry],
+    collect() {
+      this.set(status.containersKnown());
+    },
+  });
+  new Gauge({
+    name: 'bindsnoop_ready',
+    help: '1 when the programs are attached and the agent is not shutting down.',
+    registers: [registry],
+    collect() {
+      this.set(status.ready() ? 1 : 0);
+    },
+  });
+  return registry;
+}
+
+/** /healthz, /readyz and /metrics on `port` (0 = any free port). */
+export async function startAgentServer(status: AgentStatus, port: number, host: string): Promise<{ server: Server; port: number }> {
+  const registry = agentMetrics(status);
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (path === '/healthz' || path === '/readyz') {
+      const ok = path === '/healthz' ? status.live() : status.ready();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not ok\n');
+      return;
+    }
+    if (path === '/metrics') {
+      registry
+        .metrics()
+        .then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text))
+        .catch((e: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${e.message}\n`));
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz or /metrics\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return { server, port: (server.address() as { port: number }).port };
+}

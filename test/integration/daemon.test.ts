@@ -1,0 +1,100 @@
+import { afterEach, expect, it } from 'vitest';
+import { OtlpReceiver } from '../helpers/otlp-receiver';
+import { Agent, describePrivileged, loadedProgramNames, runBinds } from './harness';
+
+/** The agent as the DaemonSet runs it: --daemon, JSON logs, /healthz /readyz /metrics. */
+let receiver: OtlpReceiver | undefined;
+afterEach(async () => {
+  await receiver?.stop();
+  receiver = undefined;
+});
+
+type LogLine = Record<string, unknown> & { msg: string; level: number };
+
+function logLines(agent: Agent): LogLine[] {
+  return agent.stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogLine);
+}
+
+async function startDaemon(env: NodeJS.ProcessEnv, prefix: readonly string[] = []): Promise<{ agent: Agent; base: string }> {
+  const agent = Agent.spawn(['--daemon'], { BINDSNOOP_SERVER_PORT: '0', BINDSNOOP_SERVER_HOST: '127.0.0.1', ...env }, prefix);
+  const line = await agent.waitFor(() => logLines(agent).find((l) => l.msg.startsWith('serving')), 'the HTTP server', 15_000);
+  return { agent, base: `http://127.0.0.1:${line.port as number}` };
+}
+
+async function metric(base: string, name: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const m = new RegExp(`^${name.replace(/[{}"=]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
+  if (!m) throw new Error(`no ${name} in /metrics`);
+  return Number(m[1]);
+}
+
+describePrivileged('daemon mode', () => {
+  it('answers /healthz and /readyz, counts binds in /metrics with the books balanced, and logs JSON', async () => {
+    receiver = await OtlpReceiver.start();
+    const { agent, base } = await startDaemon({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, BINDSNOOP_OTLP_FLUSH_INTERVAL_MILLIS: '50' });
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+    const before = await metric(base, 'bindsnoop_events_total');
+    const run = runBinds(['--netns', 'tcp,4,127.0.0.1,0', 'udp,4,127.0.0.1,0', 'tcp,6,::1,0']);
+    await agent.waitFor(() => receiver!.records().filter((r) => r.attributes['process.pid'] === run.pid).length === 3, 'the export');
+    const seen = await metric(base, 'bindsnoop_events_total');
+    expect(seen - before).toBeGreaterThanOrEqual(3);
+    const exported = await metric(base, 'bindsnoop_events_exported_total');
+    let lost = 0;
+    for (const stage of ['kernel', 'reader', 'export_queue', 'export']) lost += await metric(base, `bindsnoop_events_lost_total{stage="${stage}"}`);
+    const pending = await metric(base, 'bindsnoop_events_pending');
+    expect(exported + lost + pending).toBe(await metric(base, 'bindsnoop_events_total'));
+    expect(await metric(base, 'bindsnoop_ready')).toBe(1);
+    // stdout carries nothing; stderr is structured
+    expect(agent.stdout).toBe('');
+    const logs = logLines(agent);
+    expect(logs[0]).toMatchObject({ msg: 'effective capabilities', service: 'bindsnoop' });
+    expect(logs[0].capabilities).toEqual(expect.arrayContaining(['CAP_BPF', 'CAP_PERFMON']));
+    expect((await agent.stop('SIGTERM')).code).toBe(0);
+  });
+
+  it('SIGTERM: not ready at once, flushes within the deadline, logs what was lost, exits 0 and detaches', async () => {
+    receiver = await OtlpReceiver.start();
+    receiver.answerAlways({ kind: 'hang' });
+    const { agent, base } = await startDaemon({
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      BINDSNOOP_OTLP_FLUSH_INTERVAL_MILLIS: '50',
+      BINDSNOOP_OTLP_SHUTDOWN_TIMEOUT_MILLIS: '1500',
+    });
+    runBinds(['--netns', 'tcp,4,127.0.0.1,0', 'tcp,4,127.0.0.1,0']);
+    await agent.waitFor(() => receiver!.requests.length > 0, 'an export in flight');
+    const started = Date.now();
+    agent.proc.kill('SIGTERM');
+    await agent.waitFor(() => logLines(agent).some((l) => l.msg.startsWith('stopping')), 'the stop to begin');
+    // still running, flushing, but no longer ready
+    expect(agent.proc.exitCode).toBeNull();
+    expect((await fetch(`${base}/readyz`)).status).toBe(503);
+    const exit = await agent.exited;
+    expect(exit.code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(1500 + 3000);
+    const stopped = logLines(agent).find((l) => l.msg === 'stopped')!;
+    expect((stopped.lost as Record<string, number>).export).toBeGreaterThanOrEqual(2);
+    expect(stopped.exportFailures).toHaveProperty('shutdown');
+    const deadline = Date.now() + 5000;
+    while (loadedProgramNames().some((n) => n.startsWith('handle_e')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    expect(loadedProgramNames().filter((n) => n.startsWith('handle_e'))).toEqual([]);
+  });
+
+  it('runs with only CAP_BPF and CAP_PERFMON, and names a missing capability', async () => {
+    const caps = (set: string): string[] => ['setpriv', `--inh-caps=-all,${set}`, `--bounding-set=-all,${set}`];
+    const { agent, base } = await startDaemon({}, caps('+bpf,+perfmon'));
+    expect(logLines(agent)[0].capabilities).toEqual(['CAP_PERFMON', 'CAP_BPF']);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    expect((await agent.stop('SIGTERM')).code).toBe(0);
+
+    const short = Agent.spawn(['--daemon'], { BINDSNOOP_SERVER_PORT: '0' }, caps('+bpf'));
+    expect((await short.exited).code).toBe(1);
+    const error = logLines(short).find((l) => l.level === 50)!;
+    expect(error.msg).toMatch(/^missing CAP_PERFMON: grant CAP_BPF and CAP_PERFMON/);
+    expect(error.missing).toEqual(['CAP_PERFMON']);
+  });
+});
