@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { Namespace, ServiceAccount, ConfigMap } from 'kubernetes-models/v1';
+import { DaemonSet } from 'kubernetes-models/apps/v1';
+import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { loadConfig } from '../../src/config/load';
+
+const K8S = path.resolve(__dirname, '..', '..', 'k8s');
+
+type Obj = { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: unknown };
+
+function kustomizeResources(): Obj[] {
+  const kustomization = parseAllDocuments(readFileSync(path.join(K8S, 'kustomization.yaml'), 'utf8'))[0].toJS() as { resources: string[] };
+  return kustomization.resources.flatMap((f) => parseAllDocuments(readFileSync(path.join(K8S, f), 'utf8')).map((d) => d.toJS() as Obj));
+}
+
+const MODELS: Record<string, new (o: never) => { validate(): void }> = {
+  Namespace: Namespace as never,
+  ServiceAccount: ServiceAccount as never,
+  ConfigMap: ConfigMap as never,
+  DaemonSet: DaemonSet as never,
+  ClusterRole: ClusterRole as never,
+  ClusterRoleBinding: ClusterRoleBinding as never,
+};
+
+const objects = kustomizeResources();
+const byKind = (kind: string): Obj => objects.find((o) => o.kind === kind)!;
+type Container = {
+  args: string[];
+  env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+  securityContext: Record<string, unknown> & { capabilities: { drop: string[]; add: string[] } };
+  livenessProbe: { httpGet: { path: string } };
+  readinessProbe: { httpGet: { path: string } };
+  resources: { requests: Record<string, string>; limits: Record<string, string> };
+  volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
+};
+const podSpec = (byKind('DaemonSet') as unknown as { spec: { template: { spec: Record<string, unknown> & { containers: Container[] } } } }).spec.template.spec;
+const container = podSpec.containers[0];
+
+describe('the kustomize base in k8s/', () => {
+  it('validates every manifest against the Kubernetes schemas', () => {
+    expect(objects.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet', 'Namespace', 'ServiceAccount']);
+    for (const o of objects) expect(() => new MODELS[o.kind](o as never).validate(), `${o.kind}/${o.metadata.name}`).not.toThrow();
+  });
+
+  it('grants the API nothing but reading pods', () => {
+    const role = byKind('ClusterRole') as unknown as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
+    expect(role.rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }]);
+    const binding = byKind('ClusterRoleBinding') as unknown as { subjects: { name: string }[]; roleRef: { name: string } };
+    expect(binding.roleRef.name).toBe('bindsnoop');
+    expect(binding.subjects[0].name).toBe((podSpec as { serviceAccountName: string }).serviceAccountName);
+  });
+
+  it('runs with the least privilege that works: CAP_BPF and CAP_PERFMON only, nothing privileged', () => {
+    const sc = container.securityContext;
+    expect(sc.capabilities.drop).toEqual(['ALL']);
+    expect(sc.capabilities.add.sort()).toEqual(['BPF', 'PERFMON']);
+    expect(sc.privileged).toBe(false);
+    expect(sc.allowPrivilegeEscalation).toBe(false);
+    expect(sc.readOnlyRootFilesystem).toBe(true);
+    expect((sc.seccompProfile as { type: string }).type).toBe('RuntimeDefault');
+    expect(JSON.stringify(objects)).not.toMatch(/SYS_ADMIN|"privileged":true|hostNetwork/);
+    expect(podSpec.hostPID).toBe(true);
+  });
+
+  it('mounts host paths read-only except bpffs, where the pinned maps live', () => {
+    const mounts = Object.fromEntries(container.volumeMounts.map((m) => [m.mountPath, m.readOnly === true]));
+    expect(mounts).toEqual({
+      '/etc/bindsnoop': true,
+      '/sys/fs/bpf': false,
+      '/sys/kernel/tracing': true,
+      '/sys/fs/cgroup': true,
+      '/var/log/pods': true,
+      '/var/log/containers': true,
+    });
+  });
+
+  it('knows its node, probes /healthz and /readyz, has sized resources, runs on every node, rolls', () => {
+    expect(container.env).toContainEqual({ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
+    expect(container.livenessProbe.httpGet.path).toBe('/healthz');
+    expect(container.readinessProbe.httpGet.path).toBe('/readyz');
+    expect(container.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+    expect(container.resources.limits.memory).toBeDefined();
+    expect(podSpec.tolerations).toEqual([{ operator: 'Exists' }]);
+    expect((byKind('DaemonSet') as unknown as { spec: { updateStrategy: { type: string } } }).spec.updateStrategy.type).toBe('RollingUpdate');
+    expect(container.args).toEqual(['--daemon', '-c', '/etc/bindsnoop/config.yaml']);
+  });
+
+  it('ships a ConfigMap whose agent configuration is valid, exports to a collector Service and flushes within the grace period', () => {
+    const cm = byKind('ConfigMap') as unknown as { data: Record<string, string> };
+    const file = path.join(require('node:os').tmpdir(), `bindsnoop-cm-${process.pid}.yaml`);
+    require('node:fs').writeFileSync(file, cm.data['config.yaml']);
+    const config = loadConfig({ file, env: {}, flags: {} });
+    expect(config.kubernetes.enabled).toBe(true);
+    expect(config.otlp.endpoint).toMatch(/^http:\/\/[a-z0-9-]+\.[a-z0-9-]+\.svc/);
+    const grace = (podSpec as { terminationGracePeriodSeconds: number }).terminationGracePeriodSeconds * 1000;
+    expect(config.otlp.shutdownTimeoutMillis).toBeLessThan(grace);
+    expect(config.server.port).toBe(9090);
+  });
+});
