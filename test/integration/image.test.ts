@@ -1,0 +1,122 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { OtlpReceiver } from '../helpers/otlp-receiver';
+import { containerdLikeRuntimeDefault } from '../helpers/seccomp';
+import { describePrivileged, loadedProgramNames, ROOT, runBinds } from './harness';
+
+/**
+ * The real image, built from the Dockerfile (scripts/build-image.sh, on a
+ * locally made stand-in base), run by podman with the DaemonSet's settings:
+ * its capabilities, read-only root, no privilege escalation, host PID, memory
+ * and CPU limits, seccomp as a containerd node's RuntimeDefault, and its host
+ * mounts. Binds made on the host arrive at a test OTLP receiver.
+ */
+const PODMAN = ['podman', '--runtime', 'runc'];
+
+type Container = { securityContext: { capabilities: { add: string[] } }; resources: { limits: { memory: string; cpu: string } } };
+
+describePrivileged('the container image, run as the DaemonSet runs it', () => {
+  let image = '';
+  let receiver: OtlpReceiver;
+  const work = mkdtempSync(path.join(tmpdir(), 'bindsnoop-image-'));
+  const pinDir = `/sys/fs/bpf/bindsnoop-image-${process.pid}`;
+  const name = `bindsnoop-image-test-${process.pid}`;
+
+  beforeAll(() => {
+    const r = spawnSync(path.join(ROOT, 'scripts', 'build-image.sh'), [`localhost/bindsnoop-otel:test-${process.pid}`], { encoding: 'utf8', timeout: 600_000 });
+    if (r.status !== 0) throw new Error(`image build failed (${r.status}): ${r.stderr.slice(-3000)}`);
+    image = r.stdout.trim().split('\n').pop() ?? '';
+  }, 600_000);
+
+  afterAll(() => {
+    spawnSync(PODMAN[0], [...PODMAN.slice(1), 'rm', '-f', name]);
+    if (image) spawnSync(PODMAN[0], [...PODMAN.slice(1), 'rmi', image]);
+    rmSync(work, { recursive: true, force: true });
+    rmSync(pinDir, { recursive: true, force: true });
+  });
+
+  it('builds from the Dockerfile, runs with only the manifest\'s capabilities, and exports host binds', async () => {
+    receiver = await OtlpReceiver.start();
+    const ds = parseAllDocuments(require('node:fs').readFileSync(path.join(ROOT, 'k8s', 'daemonset.yaml'), 'utf8'))[0].toJS() as {
+      spec: { template: { spec: { containers: Container[] } } };
+    };
+    const c = ds.spec.template.spec.containers[0];
+    const caps = c.securityContext.capabilities.add;
+    mkdirSync(path.join(work, 'config'));
+    mkdirSync(path.join(work, 'pods'));
+    mkdirSync(path.join(work, 'containers'));
+    writeFileSync(path.join(work, 'seccomp.json'), containerdLikeRuntimeDefault());
+    writeFileSync(
+      path.join(work, 'config', 'config.yaml'),
+      [
+        'filter: {errors: true}',
+        `otlp: {endpoint: "${receiver.url}", flushIntervalMillis: 50}`,
+        `kubernetes: {enabled: true, pinDir: "${pinDir}"}`,
+        'server: {port: 0, host: 127.0.0.1}',
+        '',
+      ].join('\n'),
+    );
+    const args = [
+      ...PODMAN.slice(1), 'run', '--rm', '--name', name,
+      '--cap-drop', 'ALL', '--cap-add', caps.join(','),
+      '--read-only', '--pid', 'host', '--user', '0',
+      '--security-opt', 'no-new-privileges', '--security-opt', `seccomp=${path.join(work, 'seccomp.json')}`,
+      '--memory', c.resources.limits.memory.replace(/Mi$/, 'm'), '--cpus', c.resources.limits.cpu,
+      '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024',
+      // to reach the test receiver on the host's loopback (in a cluster: the collector Service)
+      '--network', 'host',
+      '-e', 'NODE_NAME=image-test-node',
+      '-v', `${path.join(work, 'config')}:/etc/bindsnoop:ro`,
+      '-v', '/sys/fs/bpf:/sys/fs/bpf',
+      '-v', '/sys/kernel/tracing:/sys/kernel/tracing:ro',
+      '-v', '/sys/fs/cgroup:/sys/fs/cgroup:ro',
+      '-v', `${path.join(work, 'pods')}:/var/log/pods:ro`,
+      '-v', `${path.join(work, 'containers')}:/var/log/containers:ro`,
+      image,
+    ];
+    const proc = spawn(PODMAN[0], args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let logs = '';
+    proc.stdout.on('data', (d: Buffer) => (logs += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (logs += d.toString()));
+    const exited = new Promise<number | null>((resolve) => proc.on('exit', resolve));
+    const until = async (what: string, ok: () => boolean, ms = 30_000): Promise<void> => {
+      const deadline = Date.now() + ms;
+      while (!ok()) {
+        if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`waiting for ${what}; container said:\n${logs}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    try {
+      await until('the agent to serve', () => /"msg":"serving/.test(logs));
+      const lines = logs.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines[0]).toMatchObject({ msg: 'effective capabilities', capabilities: ['CAP_PERFMON', 'CAP_BPF'] });
+      const port = lines.find((l) => String(l.msg).startsWith('serving'))!.port as number;
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+
+      const run = runBinds(['--netns', '--comm', 'image-probe', 'tcp,4,127.0.0.1,4900', 'tcp,4,127.0.0.1,4900']);
+      await until('the binds at the receiver', () => receiver.records().filter((r) => r.attributes['process.pid'] === run.pid).length === 2);
+      const [ok, failed] = receiver.records().filter((r) => r.attributes['process.pid'] === run.pid);
+      // host PID namespace: the pid is the host's
+      expect(ok.attributes).toMatchObject({ 'thread.name': 'image-probe', 'network.local.port': 4900 });
+      expect(failed.attributes).toMatchObject({ 'error.type': 'EADDRINUSE' });
+      expect(ok.resource).toMatchObject({ 'service.name': 'bindsnoop', 'k8s.node.name': 'image-test-node' });
+      // the pinned maps it made are on the host's bpffs
+      expect(spawnSync('bpftool', ['map', 'show', 'pinned', `${pinDir}/cgroups`]).status).toBe(0);
+
+      // podman stop sends SIGTERM: a clean exit, nothing left attached
+      spawnSync(PODMAN[0], [...PODMAN.slice(1), 'stop', '-t', '20', name]);
+      expect(await exited).toBe(0);
+      expect(logs).toMatch(/"msg":"stopped"/);
+      const deadline = Date.now() + 5000;
+      while (loadedProgramNames().some((n) => n.startsWith('handle_e')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      expect(loadedProgramNames().filter((n) => n.startsWith('handle_e'))).toEqual([]);
+    } finally {
+      proc.kill('SIGKILL');
+      await receiver.stop();
+    }
+  }, 120_000);
+});
