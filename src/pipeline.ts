@@ -270,6 +270,10 @@ export class Pipeline {
     return this.podWatch?.podCount() ?? this.podIndex?.podCount() ?? 0;
   }
 
+  exportQueueDepth(): number {
+    return this.otlp?.snapshot().pending ?? 0;
+  }
+
   containersKnown(): number {
     return this.nodeMaps?.containerCount() ?? 0;
   }

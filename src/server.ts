@@ -11,6 +11,8 @@ export interface AgentStatus {
   accounting(): Accounting | undefined;
   podsKnown(): number;
   containersKnown(): number;
+  /** records waiting for export or being exported (0 when export is off) */
+  exportQueueDepth(): number;
 }
 
 /** Prometheus metrics of the agent (contract section 5), in a registry of their own. */
@@ -63,6 +65,14 @@ export function agentMetrics(status: AgentStatus): Registry {
     registers: [registry],
     collect() {
       this.set(snapshot?.pending ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'bindsnoop_export_queue_depth',
+    help: 'Records waiting for export or being exported now (bounded by otlp.maxQueueSize).',
+    registers: [registry],
+    collect() {
+      this.set(status.exportQueueDepth());
     },
   });
   new Gauge({

@@ -49,6 +49,8 @@ describePrivileged('daemon mode', () => {
     const pending = await metric(base, 'bindsnoop_events_pending');
     expect(exported + lost + pending).toBe(await metric(base, 'bindsnoop_events_total'));
     expect(await metric(base, 'bindsnoop_ready')).toBe(1);
+    expect(await metric(base, 'bindsnoop_export_queue_depth')).toBeGreaterThanOrEqual(0);
+    expect(await metric(base, 'bindsnoop_pods_known')).toBe(0);
     // stdout carries nothing; stderr is structured
     expect(agent.stdout).toBe('');
     const logs = logLines(agent);
