@@ -1,6 +1,6 @@
 import { afterEach, expect, it } from 'vitest';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
-import { Agent, describePrivileged, loadedProgramNames, runBinds } from './harness';
+import { Agent, describePrivileged, expectNothingAttached, runBinds } from './harness';
 
 /** The agent as the DaemonSet runs it: --daemon, JSON logs, /healthz /readyz /metrics. */
 let receiver: OtlpReceiver | undefined;
@@ -81,9 +81,7 @@ describePrivileged('daemon mode', () => {
     const stopped = logLines(agent).find((l) => l.msg === 'stopped')!;
     expect((stopped.lost as Record<string, number>).export).toBeGreaterThanOrEqual(2);
     expect(stopped.exportFailures).toHaveProperty('shutdown');
-    const deadline = Date.now() + 5000;
-    while (loadedProgramNames().some((n) => n.startsWith('handle_e')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-    expect(loadedProgramNames().filter((n) => n.startsWith('handle_e'))).toEqual([]);
+    await expectNothingAttached();
   });
 
   it('runs with only CAP_BPF and CAP_PERFMON, and names a missing capability', async () => {

@@ -1,7 +1,9 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, describe } from 'vitest';
+import { afterAll, describe, expect } from 'vitest';
+import { findCgroup2Mount } from '../../src/enrich/node-maps';
+import { waitUntil } from '../helpers/wait';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
@@ -22,16 +24,6 @@ afterAll(() => {
 export interface Exit {
   code: number | null;
   signal: NodeJS.Signals | null;
-}
-
-async function until<T>(probe: () => T | undefined | false, what: string, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** The bindsnoop CLI as a user runs it, in a child process. */
@@ -63,12 +55,12 @@ export class Agent {
     const agent = Agent.spawn(args, env);
     let exit: Exit | undefined;
     void agent.exited.then((e) => (exit = e));
-    await until(
+    await waitUntil(
+      'bindsnoop to attach',
       () => {
         if (exit) throw new Error(`bindsnoop exited (${exit.code}) before tracing: ${agent.stderr}`);
         return agent.stdout.includes(TRACING_LINE) || agent.stderr.includes(TRACING_LINE);
       },
-      'bindsnoop to attach',
       15_000,
     );
     return agent;
@@ -85,7 +77,7 @@ export class Agent {
   }
 
   waitFor<T>(probe: () => T | undefined | false, what: string, timeoutMs = 5000): Promise<T> {
-    return until(probe, what, timeoutMs);
+    return waitUntil(what, probe, timeoutMs);
   }
 
   /** The JSON records of one process, once `count` of them have arrived. */
@@ -147,11 +139,7 @@ export class WaitingHelper {
     const proc = spawn(HELPER, ['--wait', ...args], { stdio: 'pipe' });
     live.add(proc);
     const helper = new WaitingHelper(proc);
-    const info = await until(
-      () => (helper.out.includes('netns ') ? parseHelperOutput(helper.out) : undefined),
-      'bind_helper to start',
-      5000,
-    );
+    const info = await waitUntil('bind_helper to start', () => (helper.out.includes('netns ') ? parseHelperOutput(helper.out) : undefined));
     return { helper, pid: info.pid, mntns: info.mntns, netns: info.netns };
   }
 
@@ -163,13 +151,11 @@ export class WaitingHelper {
   }
 }
 
-/** The cgroup v2 mount, from /proc/self/mountinfo (/sys/fs/cgroup/unified on hybrid hosts). */
+/** The cgroup v2 mount (/sys/fs/cgroup/unified on hybrid hosts). */
 export function cgroup2Mount(): string {
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [pre, post] = line.split(' - ');
-    if (post?.startsWith('cgroup2 ')) return pre.split(' ')[4];
-  }
-  throw new Error('no cgroup2 mount');
+  const mount = findCgroup2Mount();
+  if (!mount) throw new Error('no cgroup2 mount');
+  return mount;
 }
 
 /** cgroup v2 id of a directory: its inode number. */
@@ -195,4 +181,15 @@ export function hexLE(value: number | bigint, bytes: 8 | 4): string[] {
 export function loadedProgramNames(): string[] {
   const progs = JSON.parse(bpftool(['prog', 'show', '--json'])) as { name?: string }[];
   return progs.map((p) => p.name ?? '');
+}
+
+/** bindsnoop's programs loaded right now. */
+export function ourPrograms(): string[] {
+  return loadedProgramNames().filter((n) => n.startsWith('handle_e'));
+}
+
+/** The kernel frees programs shortly after their last fd closes: wait for that, then assert none is left. */
+export async function expectNothingAttached(): Promise<void> {
+  await waitUntil('bindsnoop\'s programs to be freed', () => ourPrograms().length === 0).catch(() => undefined);
+  expect(ourPrograms()).toEqual([]);
 }

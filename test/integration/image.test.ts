@@ -6,7 +6,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
 import { containerdLikeRuntimeDefault } from '../helpers/seccomp';
-import { describePrivileged, loadedProgramNames, ROOT, runBinds } from './harness';
+import { waitUntil } from '../helpers/wait';
+import { describePrivileged, expectNothingAttached, ROOT, runBinds } from './harness';
 
 /**
  * The real image, built from the Dockerfile (scripts/build-image.sh, on a
@@ -83,13 +84,13 @@ describePrivileged('the container image, run as the DaemonSet runs it', () => {
     proc.stdout.on('data', (d: Buffer) => (logs += d.toString()));
     proc.stderr.on('data', (d: Buffer) => (logs += d.toString()));
     const exited = new Promise<number | null>((resolve) => proc.on('exit', resolve));
-    const until = async (what: string, ok: () => boolean, ms = 30_000): Promise<void> => {
-      const deadline = Date.now() + ms;
-      while (!ok()) {
-        if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`waiting for ${what}; container said:\n${logs}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
+    const until = (what: string, ok: () => boolean): Promise<unknown> =>
+      waitUntil(what, () => {
+        if (proc.exitCode !== null) throw new Error(`the container exited while waiting for ${what}:\n${logs}`);
+        return ok();
+      }, 30_000).catch((e: Error) => {
+        throw new Error(`${e.message}; container said:\n${logs}`);
+      });
     try {
       await until('the agent to serve', () => /"msg":"serving/.test(logs));
       const lines = logs.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -111,9 +112,7 @@ describePrivileged('the container image, run as the DaemonSet runs it', () => {
       spawnSync(PODMAN[0], [...PODMAN.slice(1), 'stop', '-t', '20', name]);
       expect(await exited).toBe(0);
       expect(logs).toMatch(/"msg":"stopped"/);
-      const deadline = Date.now() + 5000;
-      while (loadedProgramNames().some((n) => n.startsWith('handle_e')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-      expect(loadedProgramNames().filter((n) => n.startsWith('handle_e'))).toEqual([]);
+      await expectNothingAttached();
     } finally {
       proc.kill('SIGKILL');
       await receiver.stop();

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PodWatch } from '../../src/enrich/pod-watch';
 import { FakeKubeApi, type FakePod } from '../helpers/kube-api';
+import { waitUntil } from '../helpers/wait';
 
 /** @kubernetes/client-node's list+watch against a local API server speaking the real protocol. */
 let api: FakeKubeApi | undefined;
@@ -27,13 +28,7 @@ const pod = (n: number, over: Partial<FakePod> = {}): FakePod => ({
   ...over,
 });
 
-async function until(what: string, ok: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (what: string, ok: () => boolean, timeoutMs?: number): Promise<true> => waitUntil(what, ok, timeoutMs) as Promise<true>;
 
 async function started(graceMillis = 60_000): Promise<{ api: FakeKubeApi; watch: PodWatch; warnings: string[] }> {
   api = await FakeKubeApi.start();

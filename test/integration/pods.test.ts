@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeKubeApi } from '../helpers/kube-api';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
+import { waitUntil } from '../helpers/wait';
 import { Agent, bpftool, cgroup2Mount, describePrivileged, runBinds, WaitingHelper } from './harness';
 
 /**
@@ -230,13 +231,7 @@ describePrivileged('binds resolved to their pods', () => {
       const num = (bytes: string[]): bigint => BigInt('0x' + [...bytes].reverse().map((b) => b.replace(/^0x/, '').padStart(2, '0')).join(''));
       return new Map(rows.map((r) => [num(r.key), num(r.value)]));
     };
-    const until = async (what: string, ok: () => boolean): Promise<void> => {
-      const deadline = Date.now() + 3000;
-      while (!ok()) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
+    const until = (what: string, ok: () => boolean): Promise<true> => waitUntil(what, ok, 3000) as Promise<true>;
     const id = (dir: string): bigint => BigInt(statSync(dir).ino);
 
     it('lists the selected containers in bcc\'s layouts, follows them as they come and go, and keeps slots across restarts', async () => {

@@ -1,20 +1,11 @@
 import { spawn } from 'node:child_process';
 import { expect, it } from 'vitest';
-import { Agent, CLI, describePrivileged, loadedProgramNames, runBinds } from './harness';
-
-const ours = (): string[] => loadedProgramNames().filter((n) => n.startsWith('handle_e'));
-
-/** The kernel frees programs shortly after their last fd closes: poll, do not sleep. */
-async function expectNothingAttached(): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (ours().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-  expect(ours()).toEqual([]);
-}
+import { Agent, CLI, describePrivileged, expectNothingAttached, ourPrograms, runBinds } from './harness';
 
 describePrivileged('teardown leaves nothing in the kernel', () => {
   it('has its two programs loaded while tracing', async () => {
     const agent = await Agent.start(['-o', 'json']);
-    expect(ours().sort()).toEqual(['handle_enter_bind', 'handle_exit_bind']);
+    expect(ourPrograms().sort()).toEqual(['handle_enter_bind', 'handle_exit_bind']);
     await agent.stop();
     await expectNothingAttached();
   });
