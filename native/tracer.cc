@@ -98,9 +98,11 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
 
 Tracer::~Tracer() {
   // Finalizer (JS thread). A tracer that is garbage-collected while running is
-  // stopped here so nothing stays attached.
+  // stopped here so nothing stays attached, and its queue towards JS is
+  // abandoned so it cannot keep the event loop alive.
   stopping_ = true;
   if (reader_.joinable()) reader_.join();
+  if (started_ && !stopped_) deliver_.Abort();
   Teardown();
 }
 
