@@ -74,6 +74,8 @@ export class OtlpSink {
   private readonly sdkCapacity: number;
   private readonly processor: BatchLogRecordProcessor;
   private readonly loggers = new Map<string, { provider: LoggerProvider; logger: Logger }>();
+  /** the same resource object again (every host bind shares one) skips building its key */
+  private readonly loggerByObject = new WeakMap<Attributes, Logger>();
   private finalized = false;
   private readonly counts: Omit<OtlpCounts, 'pending'> = {
     exported: 0,
@@ -110,6 +112,8 @@ export class OtlpSink {
   }
 
   private loggerFor(resource: Attributes): Logger {
+    const known = this.loggerByObject.get(resource);
+    if (known) return known;
     const key = resourceKey(resource);
     let entry = this.loggers.get(key);
     if (!entry) {
@@ -120,6 +124,7 @@ export class OtlpSink {
       entry = { provider, logger: provider.getLogger(this.options.scopeName, this.options.scopeVersion) };
       this.loggers.set(key, entry);
     }
+    this.loggerByObject.set(resource, entry.logger);
     return entry.logger;
   }
 
