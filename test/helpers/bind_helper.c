@@ -5,7 +5,7 @@
  *   bind_helper [--netns] [--mntns] [--cgroup DIR] [--uid UID] [--comm NAME]
  *               [--wait] [--repeat N] SPEC...
  *
- * SPEC is PROTO,FAMILY,ADDR,PORT[,OPTS[,DEV]] (PROTO tcp|udp, FAMILY 4|6,
+ * SPEC is PROTO,FAMILY,ADDR,PORT[,OPTS[,DEV]] (PROTO tcp|udp|mptcp|udplite, FAMILY 4|6,
  * OPTS any of "FTNRr" or "-") or unix,PATH. Every socket stays open until the
  * helper exits, so a later SPEC can collide with an earlier one; with
  * --repeat each socket is closed right after its bind (a socket+bind+close loop).
@@ -101,12 +101,14 @@ static int bind_one(char *spec)
 		fprintf(stderr, "bind_helper: bad spec\n");
 		exit(2);
 	}
-	int type = !strcmp(fields[0], "udp") ? SOCK_DGRAM : SOCK_STREAM;
+	int dgram = !strcmp(fields[0], "udp") || !strcmp(fields[0], "udplite");
+	int type = dgram ? SOCK_DGRAM : SOCK_STREAM;
+	int protocol = !strcmp(fields[0], "mptcp") ? 262 /* IPPROTO_MPTCP */ : !strcmp(fields[0], "udplite") ? 136 : 0;
 	int v6 = !strcmp(fields[1], "6");
 	int family = v6 ? AF_INET6 : AF_INET;
 	int port = atoi(fields[3]);
 	const char *opts = n >= 5 ? fields[4] : "-";
-	int fd = socket(family, type, 0);
+	int fd = socket(family, type, protocol);
 
 	if (fd < 0)
 		die("socket");

@@ -67,6 +67,13 @@ describePrivileged('what each bind record says', () => {
     ]);
   });
 
+  it('names the transport of MPTCP and UDP-Lite sockets', async () => {
+    const run = runBinds(['--netns', 'mptcp,4,127.0.0.1,0', 'udplite,4,127.0.0.1,0']);
+    const records = await agent.recordsOf(run.pid, 2);
+    expect(records.map((r) => r['network.transport'])).toEqual(['mptcp', 'udplite']);
+    expect(records[0]['network.local.port']).toBe(Number(run.results[0].split(' ')[1]));
+  });
+
   it('shows each socket option letter: F T N R r', async () => {
     const run = runBinds([
       '--netns',

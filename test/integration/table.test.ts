@@ -60,6 +60,22 @@ describePrivileged('the table, byte for byte as bcc prints it', () => {
     await agent.stop();
   });
 
+  it('names MPTCP (protocol 262, beyond bcc\'s 8 bits) and UDP-Lite as bcc would, cut to four columns', async () => {
+    const agent = await Agent.start([]);
+    const run = runBinds(['--netns', '--comm', 'tbl-proto', 'mptcp,4,127.0.0.1,4570', 'udplite,6,::1,4571']);
+    expect(run.results).toEqual(['ok 4570', 'ok 4571']);
+    const mine = await agent.waitFor(() => {
+      const rows = agent.lines().filter((l) => l.includes(' tbl-proto '));
+      return rows.length >= 2 ? rows : undefined;
+    }, 'two rows');
+    expect(mine).toEqual([
+      sprintf(BCC_ROW, run.pid, 'tbl-proto', 'MPTCP', '127.0.0.1', 4570, '.....', 0),
+      sprintf(BCC_ROW, run.pid, 'tbl-proto', 'UDPLITE', '::1', 4571, '.....', 0),
+    ]);
+    expect(mine[0]).toContain(' MPTC 127.0.0.1 ');
+    await agent.stop();
+  });
+
   it('shows RC as the number without -w', async () => {
     const agent = await Agent.start(['-E']);
     const run = runBinds(['--netns', '--comm', 'tbl-rc', 'tcp,4,127.0.0.1,4559', 'tcp,4,127.0.0.1,4559']);
