@@ -67,6 +67,13 @@ describePrivileged('what each bind record says', () => {
     ]);
   });
 
+  it('reports a multicast bind with the group address it bound (bcc showed 0.0.0.0)', async () => {
+    const run = runBinds(['--netns', 'udp,4,224.0.0.251,5353', 'udp,6,ff0e::fb,5353']);
+    expect(run.results).toEqual(['ok 5353', 'ok 5353']);
+    const records = await agent.recordsOf(run.pid, 2);
+    expect(records.map((r) => r['network.local.address'])).toEqual(['224.0.0.251', 'ff0e::fb']);
+  });
+
   it('names the transport of MPTCP and UDP-Lite sockets', async () => {
     const run = runBinds(['--netns', 'mptcp,4,127.0.0.1,0', 'udplite,4,127.0.0.1,0']);
     const records = await agent.recordsOf(run.pid, 2);
