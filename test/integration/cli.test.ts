@@ -80,6 +80,14 @@ describePrivileged('privileges', () => {
     expect(r.stderr).toBe('bindsnoop: missing CAP_BPF and CAP_PERFMON (effective: none): run as root or with CAP_BPF and CAP_PERFMON\n');
   });
 
+  it('without BTF it fails with one line saying what the kernel lacks, status 1', () => {
+    // a mount namespace of its own where /sys/kernel/btf is an empty tmpfs
+    const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount -t tmpfs none /sys/kernel/btf && exec "${process.execPath}" "${CLI}"`], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('bindsnoop: this kernel exposes no BTF at /sys/kernel/btf/vmlinux; bindsnoop needs a kernel built with CONFIG_DEBUG_INFO_BTF=y\n');
+    expect(r.stdout).toBe('');
+  });
+
   it('mounts tracefs itself when it is missing (as root)', async () => {
     execFileSync('umount', ['/sys/kernel/tracing']);
     expect(existsSync('/sys/kernel/tracing/events/syscalls')).toBe(false);
