@@ -1,10 +1,12 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statfsSync } from 'node:fs';
 import { decodeBatch, decodeCounts, type CountEntry } from './decode';
 import { BindsnoopError } from './errors';
 import type { BindEvent } from './event';
 import { isNativeError, loadAddon, type NativeTracer, type NativeTracerStats } from './native';
 
 export const BTF_PATH = '/sys/kernel/btf/vmlinux';
+/** statfs f_type of a BPF filesystem (include/uapi/linux/magic.h) */
+const BPF_FS_MAGIC = 0xcafe4a11;
 
 export interface SourceOptions {
   /** host TGID, undefined = any */
@@ -49,6 +51,9 @@ export class BindSource {
         mkdirSync(options.pinDir, { recursive: true });
       } catch (e) {
         throw new BindsnoopError('CONFIG', `invalid configuration:\n  kubernetes.pinDir: cannot create ${options.pinDir} (${(e as NodeJS.ErrnoException).code}): it must be on a mounted bpffs (mount -t bpf bpf /sys/fs/bpf)`);
+      }
+      if (statfsSync(options.pinDir).type !== BPF_FS_MAGIC) {
+        throw new BindsnoopError('CONFIG', `invalid configuration:\n  kubernetes.pinDir: ${options.pinDir} is not on a BPF filesystem; pick a directory under a bpffs mount (mount -t bpf bpf /sys/fs/bpf)`);
       }
     }
     try {

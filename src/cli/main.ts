@@ -95,9 +95,15 @@ export function run(argv: readonly string[]): void {
   const shutdown = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    const accounting = await pipeline.stop();
-    if (opts.count) process.stdout.write(formatCountTable(source.counts()));
-    reportEnd(accounting, pipeline.otlp !== undefined, source, opts.count);
+    try {
+      const accounting = await pipeline.stop();
+      if (opts.count) process.stdout.write(formatCountTable(source.counts()));
+      reportEnd(accounting, pipeline.otlp !== undefined, source, opts.count);
+    } catch (e) {
+      // the programs are detached by then or with the process; say what failed, without a stack
+      process.stderr.write(`bindsnoop: error while stopping: ${(e as Error).message}\n`);
+      process.exit(1);
+    }
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown());

@@ -224,6 +224,12 @@ describePrivileged('binds resolved to their pods', () => {
     }
   });
 
+  it('refuses a pinDir that is not on a BPF filesystem (exit 2, nothing loaded)', async () => {
+    const agent = Agent.spawn(['-K'], { ...env, BINDSNOOP_KUBERNETES_PIN_DIR: path.join(logs, 'not-bpffs') });
+    expect((await agent.exited).code).toBe(2);
+    expect(agent.stderr).toContain(`kubernetes.pinDir: ${path.join(logs, 'not-bpffs')} is not on a BPF filesystem`);
+  });
+
   describe('pinned maps of the node\'s containers', () => {
     /** Keys and values of a pinned map, read back with bpftool. */
     const dump = (name: string): Map<bigint, bigint> => {
