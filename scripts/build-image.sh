@@ -38,4 +38,6 @@ fi
   --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
   --build-arg BASE_IMAGE="$BASE" --build-arg RUNTIME_IMAGE="$BASE" \
   -t "$TAG" . >/dev/null
+# keep the build cache of the last day; older dangling build stages only take disk
+"${PODMAN[@]}" image prune -f --filter until=24h >/dev/null 2>&1 || true
 echo "$TAG"
