@@ -3,7 +3,7 @@
  * Makes real bind() calls for the integration tests and benchmarks.
  *
  *   bind_helper [--netns] [--mntns] [--cgroup DIR] [--uid UID] [--comm NAME]
- *               [--wait] [--repeat N] SPEC...
+ *               [--wait] [--repeat N] [--thread] SPEC...
  *
  * SPEC is PROTO,FAMILY,ADDR,PORT[,OPTS[,DEV]] (PROTO tcp|udp|mptcp|udplite, FAMILY 4|6,
  * OPTS any of "FTNRr" or "-") or unix,PATH. Every socket stays open until the
@@ -11,7 +11,8 @@
  * --repeat each socket is closed right after its bind (a socket+bind+close loop).
  *
  * Prints "pid N", "mntns N" and "netns N" first, then (after a line on stdin
- * when --wait) one "ok PORT" or "err ERRNO" per bind.
+ * when --wait) one "ok PORT" or "err ERRNO" per bind. With --thread the binds
+ * are made by a second thread, which prints "tid N" first.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -19,6 +20,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,12 +156,32 @@ static int bind_one(char *spec)
 	return fd;
 }
 
+struct bind_all_args {
+	int first, argc;
+	char **argv;
+};
+
+static void *bind_all(void *p)
+{
+	struct bind_all_args *a = p;
+
+	if (gettid() != getpid())
+		printf("tid %d\n", gettid());
+	for (int i = a->first; i < a->argc; i++) {
+		char spec[256];
+
+		snprintf(spec, sizeof(spec), "%s", a->argv[i]);
+		bind_one(spec); /* sockets stay open until exit */
+	}
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	int wait_stdin = 0, repeat = 0, i;
 	long uid = -1;
 	const char *cgroup = NULL, *comm = NULL;
-	int want_netns = 0, want_mntns = 0;
+	int want_netns = 0, want_mntns = 0, in_thread = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
@@ -169,6 +191,8 @@ int main(int argc, char **argv)
 			want_mntns = 1;
 		else if (!strcmp(argv[i], "--wait"))
 			wait_stdin = 1;
+		else if (!strcmp(argv[i], "--thread"))
+			in_thread = 1;
 		else if (!strcmp(argv[i], "--cgroup") && i + 1 < argc)
 			cgroup = argv[++i];
 		else if (!strcmp(argv[i], "--uid") && i + 1 < argc)
@@ -247,11 +271,15 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	for (; i < argc; i++) {
-		char spec[256];
+	struct bind_all_args args = {.first = i, .argc = argc, .argv = argv};
 
-		snprintf(spec, sizeof(spec), "%s", argv[i]);
-		bind_one(spec); /* sockets stay open until exit */
+	if (in_thread) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, bind_all, &args) || pthread_join(t, NULL))
+			die("pthread");
+	} else {
+		bind_all(&args);
 	}
 	return 0;
 }

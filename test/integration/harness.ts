@@ -100,6 +100,8 @@ export class Agent {
 
 export interface HelperRun {
   pid: number;
+  /** the binding thread's id, with --thread */
+  tid?: number;
   mntns: number;
   netns: number;
   /** "ok PORT" / "err ERRNO", one per SPEC */
@@ -112,6 +114,7 @@ function parseHelperOutput(out: string): Omit<HelperRun, 'exit'> {
   const value = (key: string): number => Number(lines.find((l) => l.startsWith(`${key} `))?.split(' ')[1]);
   return {
     pid: value('pid'),
+    tid: lines.some((l) => l.startsWith('tid ')) ? value('tid') : undefined,
     mntns: value('mntns'),
     netns: value('netns'),
     results: lines.filter((l) => l.startsWith('ok ') || l.startsWith('err ')),

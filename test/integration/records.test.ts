@@ -50,6 +50,14 @@ describePrivileged('what each bind record says', () => {
     expect(r['bindsnoop.netns.id']).not.toBe(statSync('/proc/self/ns/net').ino);
   });
 
+  it('tells the thread that bound from its process', async () => {
+    const run = runBinds(['--netns', '--thread', '--comm', 'rec-thread', 'tcp,4,127.0.0.1,0']);
+    expect(run.tid).toBeGreaterThan(0);
+    expect(run.tid).not.toBe(run.pid);
+    const [r] = await agent.recordsOf(run.pid, 1);
+    expect(r).toMatchObject({ 'process.pid': run.pid, 'thread.id': run.tid, 'thread.name': 'rec-thread' });
+  });
+
   it('reports IPv6 and UDP binds with canonical addresses', async () => {
     const run = runBinds(['--netns', 'udp,6,::1,0', 'tcp,6,::,0', 'udp,4,0.0.0.0,0', 'tcp,6,::ffff:127.0.0.1,0']);
     const records = await agent.recordsOf(run.pid, 4);
