@@ -39,6 +39,10 @@ export function account(native: NativeTracerStats, otlp: OtlpCounts | undefined,
   };
 }
 
+export function totalLost(lost: Record<LossStage, number>): number {
+  return LOSS_STAGES.reduce((sum, stage) => sum + lost[stage], 0);
+}
+
 /** "kernel 3, export 40 (network 40)" for the stages that lost anything. */
 export function describeLosses(lost: Record<LossStage, number>, failures: Map<string, number>): string {
   const parts: string[] = [];

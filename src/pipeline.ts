@@ -1,6 +1,7 @@
+import { parseKeyPairsIntoRecord } from '@opentelemetry/core';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { account, describeLosses, type Accounting } from './accounting';
+import { account, describeLosses, totalLost, type Accounting } from './accounting';
 import { BootClock } from './clock';
 import { logsUrl } from './config/load';
 import type { AppConfig } from './config/schema';
@@ -16,7 +17,6 @@ import { OtlpSink } from './otlp/sink';
 import { BindSource } from './source';
 import { formatJsonLine } from './sinks/json';
 import { latin1Bytes, TableFormatter, type TableOptions } from './sinks/table';
-import { parseKeyPairsIntoRecord } from '@opentelemetry/core';
 import { findCgroup2Mount, NodeMaps } from './enrich/node-maps';
 import { PodLogIndex } from './enrich/pod-logs';
 import { podResourceAttributes, PodResolver, type PodIdentity } from './enrich/resolver';
@@ -139,6 +139,11 @@ export class Pipeline {
     });
   }
 
+  /** The resource of a bind: the agent's own attributes, plus its pod's when it came from one. */
+  private resourceFor(pod: PodIdentity | undefined): Attributes {
+    return pod ? { ...this.baseResource, ...podResourceAttributes(pod) } : this.baseResource;
+  }
+
   private tableOptions(): TableOptions {
     const { config } = this.options;
     return { ...this.options.table, errors: config.filter.errors, kubernetes: config.kubernetes.enabled };
@@ -152,8 +157,7 @@ export class Pipeline {
         let out = '';
         events.forEach((e, i) => {
           const attrs = bindAttributes(e, this.interfaces.lookup(e.boundDevIf, e.netnsId));
-          const resource = { ...this.baseResource, ...podResourceAttributes(pods[i]) };
-          out += formatJsonLine(this.clock.toWallNs(e.tsBootNs), attrs, resource) + '\n';
+          out += formatJsonLine(this.clock.toWallNs(e.tsBootNs), attrs, this.resourceFor(pods[i])) + '\n';
         });
         write(out);
       };
@@ -240,8 +244,7 @@ export class Pipeline {
     const observedNs = this.clock.nowWallNs();
     events.forEach((e, i) => {
       const record = bindLogRecord(e, this.clock.toWallNs(e.tsBootNs), observedNs, this.interfaces.lookup(e.boundDevIf, e.netnsId));
-      const pod = pods[i];
-      this.otlp?.enqueue(record, pod ? { ...this.baseResource, ...podResourceAttributes(pod) } : this.baseResource);
+      this.otlp?.enqueue(record, this.resourceFor(pods[i]));
     });
   }
 
@@ -287,7 +290,7 @@ export class Pipeline {
   private warnOfNewLosses(): void {
     const a = this.accounting();
     if (!a) return;
-    const total = Object.values(a.lost).reduce((x, y) => x + y, 0);
+    const total = totalLost(a.lost);
     if (total > this.lastReportedLost) {
       this.options.warn(`lost ${total - this.lastReportedLost} binds since the last report (so far: ${describeLosses(a.lost, a.exportFailures)})`);
       this.lastReportedLost = total;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { describeLosses, type Accounting } from '../accounting';
+import { describeLosses, totalLost, type Accounting } from '../accounting';
 import { loadConfig } from '../config/load';
 import type { AppConfig } from '../config/schema';
 import { BindsnoopError } from '../errors';
@@ -39,8 +39,7 @@ function orFail<T>(step: () => T): T {
 
 function reportEnd(a: Accounting | undefined, exporting: boolean, source: BindSource, count: boolean): void {
   if (!a) return;
-  const lostTotal = Object.values(a.lost).reduce((x, y) => x + y, 0);
-  if (lostTotal > 0) {
+  if (totalLost(a.lost) > 0) {
     process.stderr.write(`bindsnoop: lost binds: ${describeLosses(a.lost, a.exportFailures)}\n`);
   }
   const kernelCountFull = source.stats().kernelCountFull;
