@@ -19,10 +19,15 @@ export interface Accounting {
   exportFailures: Map<string, number>;
 }
 
-export function account(native: NativeTracerStats, otlp: OtlpCounts | undefined, deliveredToJs: number): Accounting {
+/**
+ * `outsideSelection`: binds of containers the Kubernetes selection leaves out
+ * that passed the kernel before the agent knew (dropped in user space, and,
+ * like those the kernel drops, not counted as seen).
+ */
+export function account(native: NativeTracerStats, otlp: OtlpCounts | undefined, deliveredToJs: number, outsideSelection = 0): Accounting {
   const kernel = native.kernelRingFull + native.kernelInflightFull;
   const reader = native.readerQueueFull;
-  const seen = native.recordsRead + kernel;
+  const seen = native.recordsRead + kernel - outsideSelection;
   const lost = {
     kernel,
     reader,

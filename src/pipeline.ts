@@ -77,6 +77,7 @@ export class Pipeline {
   readonly podWatch?: PodWatch;
   private mapSyncTimer?: NodeJS.Timeout;
   private deliveredToJs = 0;
+  private outsideSelection = 0;
   private lastDrainPasses = -1;
   private lastDrainProgressMs = Date.now();
   private livenessTimer?: NodeJS.Timeout;
@@ -231,12 +232,21 @@ export class Pipeline {
     return source;
   }
 
-  private onEvents(events: BindEvent[]): void {
-    this.deliveredToJs += events.length;
-    const pods = events.map((e) => this.pods?.resolve(e));
-    if (this.nodeMaps) {
+  private onEvents(batch: BindEvent[]): void {
+    this.deliveredToJs += batch.length;
+    let events = batch;
+    let pods = batch.map((e) => this.pods?.resolve(e));
+    const maps = this.nodeMaps;
+    if (maps) {
+      // a container of an excluded pod that bound before the maps knew it passed the kernel: drop it here
+      const keep = pods.map((p) => !p || !maps.excluded(p.podUid));
+      if (keep.includes(false)) {
+        this.outsideSelection += keep.filter((k) => !k).length;
+        events = batch.filter((_, i) => keep[i]);
+        pods = pods.filter((_, i) => keep[i]);
+      }
       events.forEach((e, i) => {
-        if (pods[i]) this.nodeMaps?.learn(e.cgroupId, e.mntnsId);
+        if (pods[i]) maps.learn(e.cgroupId, e.mntnsId);
       });
     }
     this.printer?.(events, pods);
@@ -283,7 +293,7 @@ export class Pipeline {
 
   accounting(): Accounting | undefined {
     if (!this.source) return undefined;
-    return account(this.source.stats(), this.otlp?.snapshot(), this.deliveredToJs);
+    return account(this.source.stats(), this.otlp?.snapshot(), this.deliveredToJs, this.outsideSelection);
   }
 
   /** Rate-limited: at most one warning per interval, only when something new was lost. */

@@ -105,7 +105,7 @@ export class NodeMaps {
   }
 
   /** Known to be left out by the selection; a pod not known yet is not. */
-  private excluded(podUid: string): boolean {
+  excluded(podUid: string): boolean {
     const { namespace, labels } = this.factsOf(podUid);
     if (namespace !== undefined) {
       if (this.exclude.has(namespace)) return true;

@@ -297,6 +297,33 @@ describePrivileged('binds resolved to their pods', () => {
       await agent.stop();
     });
 
+    it('drops in user space an excluded container that binds before the maps know it, and keeps the books exact', async () => {
+      receiver = await OtlpReceiver.start();
+      // the maps are synced once at start and then not for a minute: a container made after that is unknown to the kernel
+      const agent = await Agent.start(['-K', '-q'], {
+        ...env,
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        BINDSNOOP_KUBERNETES_EXCLUDE_NAMESPACES: 'web',
+        BINDSNOOP_KUBERNETES_MAP_SYNC_INTERVAL_MILLIS: '60000',
+      });
+      const late = path.join(path.dirname(cg.webNginx), `crio-${hex('7')}.scope`);
+      mkdirSync(late);
+      try {
+        const web = runBinds(['--netns', '--cgroup', late, 'tcp,4,127.0.0.1,0', 'udp,4,127.0.0.1,0']);
+        const cart = runBinds(['--netns', '--cgroup', cg.cartApp, 'tcp,4,127.0.0.1,0']);
+        await until('the cart bind', () => receiver!.records().some((r) => r.attributes['process.pid'] === cart.pid));
+        expect(dump('excluded').has(id(late))).toBe(false); // the kernel did not know
+        expect(receiver!.records().some((r) => r.attributes['process.pid'] === web.pid)).toBe(false);
+      } finally {
+        rmdirSync(late);
+      }
+      await agent.stop('SIGTERM');
+      const exported = Number(/exported (\d+) of (\d+) binds/.exec(agent.stderr)?.[1]);
+      const seen = Number(/exported (\d+) of (\d+) binds/.exec(agent.stderr)?.[2]);
+      expect(agent.stderr).not.toContain('lost binds');
+      expect(exported).toBe(seen);
+    });
+
     it('a label selector (labels from the API) leaves non-matching pods out in the kernel', async () => {
       const api = await FakeKubeApi.start();
       try {
