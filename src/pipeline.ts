@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { account, describeLosses, totalLost, type Accounting } from './accounting';
 import { BootClock } from './clock';
-import { logsUrl } from './config/load';
+import { commaList, logsUrl } from './config/load';
 import type { AppConfig } from './config/schema';
 import { BindsnoopError } from './errors';
 import type { BindEvent } from './event';
@@ -111,8 +111,7 @@ export class Pipeline {
       this.podIndex = new PodLogIndex(k.podLogsDir, k.containerLogsDir, k.deletedPodGraceMillis);
       this.podIndex.refresh();
       this.podWatch = this.makePodWatch();
-      const labelKeys = k.labels.split(',').map((l) => l.trim()).filter(Boolean);
-      this.pods = new PodResolver(this.podIndex, this.podWatch, labelKeys);
+      this.pods = new PodResolver(this.podIndex, this.podWatch, commaList(k.labels));
     }
     this.printer = this.makePrinter();
   }

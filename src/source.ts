@@ -25,13 +25,6 @@ export interface SourceOptions {
   pinDir?: string;
 }
 
-export const DEFAULT_SOURCE_TUNING = {
-  ringBufferBytes: 1 << 20,
-  wakeupBytes: 64 * 1024,
-  drainIntervalMillis: 50,
-  maxPendingBatches: 256,
-} as const;
-
 /** A loaded, attached tracer whose records arrive decoded, in batches. */
 export class BindSource {
   private constructor(private readonly tracer: NativeTracer) {}

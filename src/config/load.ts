@@ -172,6 +172,14 @@ export function loadConfig(sources: ConfigSources): AppConfig {
   return props;
 }
 
+/** A comma-separated configuration value ("a, b,,c") as its non-empty items. */
+export function commaList(text: string): string[] {
+  return text
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
 /** The logs URL export goes to, or undefined when export is off. */
 export function logsUrl(config: AppConfig): string | undefined {
   if (config.otlp.logsEndpoint) return config.otlp.logsEndpoint;

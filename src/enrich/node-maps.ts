@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
+import { commaList } from '../config/load';
 import type { K8sMapName, NativeTracer } from '../native';
 import { parseContainerCgroup, type ContainerRef } from './cgroup-names';
 import { parseLabelSelector, type LabelSelector } from './label-selector';
@@ -60,10 +61,6 @@ function containerMntns(dir: string): bigint | undefined {
   return undefined;
 }
 
-function csv(text: string): Set<string> {
-  return new Set(text.split(',').map((s) => s.trim()).filter(Boolean));
-}
-
 export interface NodeMapsOptions {
   cgroupRoot: string;
   namespaces: string;
@@ -99,8 +96,8 @@ export class NodeMaps {
     private readonly factsOf: (podUid: string) => PodFacts,
     private readonly options: NodeMapsOptions,
   ) {
-    this.include = csv(options.namespaces);
-    this.exclude = csv(options.excludeNamespaces);
+    this.include = new Set(commaList(options.namespaces));
+    this.exclude = new Set(commaList(options.excludeNamespaces));
     if (options.labelSelector) this.selector = parseLabelSelector(options.labelSelector);
   }
 

@@ -98,6 +98,21 @@ export class Agent {
   }
 }
 
+/** The CLI's end-of-run report: "exported X of Y binds" and "lost binds: stage N (reason N), ...". */
+export function endReport(stderr: string): { exported: number; seen: number; lost: Record<string, number> } {
+  const m = /exported (\d+) of (\d+) binds/.exec(stderr);
+  if (!m) throw new Error(`no end report in: ${stderr}`);
+  const lost: Record<string, number> = {};
+  const l = /lost binds: (.*)/.exec(stderr);
+  if (l) {
+    for (const part of l[1].replace(/\([^)]*\)/g, '').split(',')) {
+      const [stage, n] = part.trim().split(/\s+/);
+      lost[stage] = Number(n);
+    }
+  }
+  return { exported: Number(m[1]), seen: Number(m[2]), lost };
+}
+
 export interface HelperRun {
   pid: number;
   /** the binding thread's id, with --thread */

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { afterEach, expect, it } from 'vitest';
 import { OtlpReceiver, type ReceivedRecord } from '../helpers/otlp-receiver';
-import { Agent, describePrivileged, runBinds } from './harness';
+import { Agent, describePrivileged, endReport, runBinds } from './harness';
 
 /**
  * Real binds -> the bindsnoop CLI -> OTLP/HTTP -> a local receiver, configured
@@ -23,19 +23,6 @@ async function recordsOf(r: OtlpReceiver, pid: number, n: number, timeoutMs = 10
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} records of pid ${pid}; have ${mine.length}`);
     await new Promise((res) => setTimeout(res, 20));
   }
-}
-
-/** "exported X of Y" and "lost binds: stage N, ..." from the end-of-run report. */
-function endReport(stderr: string): { exported: number; seen: number; lost: Record<string, number> } {
-  const m = /exported (\d+) of (\d+) binds/.exec(stderr);
-  if (!m) throw new Error(`no end report in: ${stderr}`);
-  const lost: Record<string, number> = {};
-  const l = /lost binds: (.*)/.exec(stderr);
-  if (l) for (const part of l[1].replace(/\([^)]*\)/g, '').split(',')) {
-    const [stage, n] = part.trim().split(/\s+/);
-    lost[stage] = Number(n);
-  }
-  return { exported: Number(m[1]), seen: Number(m[2]), lost };
 }
 
 describePrivileged('OTLP export end to end', () => {
