@@ -36,7 +36,8 @@ type Container = {
   resources: { requests: Record<string, string>; limits: Record<string, string> };
   volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
 };
-const podSpec = (byKind('DaemonSet') as unknown as { spec: { template: { spec: Record<string, unknown> & { containers: Container[] } } } }).spec.template.spec;
+type PodSpec = Record<string, unknown> & { containers: Container[]; serviceAccountName: string; terminationGracePeriodSeconds: number };
+const podSpec = (byKind('DaemonSet') as unknown as { spec: { template: { spec: PodSpec } } }).spec.template.spec;
 const container = podSpec.containers[0];
 
 describe('the kustomize base in k8s/', () => {
@@ -50,7 +51,7 @@ describe('the kustomize base in k8s/', () => {
     expect(role.rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }]);
     const binding = byKind('ClusterRoleBinding') as unknown as { subjects: { name: string }[]; roleRef: { name: string } };
     expect(binding.roleRef.name).toBe('bindsnoop');
-    expect(binding.subjects[0].name).toBe((podSpec as { serviceAccountName: string }).serviceAccountName);
+    expect(binding.subjects[0].name).toBe(podSpec.serviceAccountName);
   });
 
   it('runs with the least privilege that works: CAP_BPF and CAP_PERFMON only, nothing privileged', () => {
@@ -95,7 +96,7 @@ describe('the kustomize base in k8s/', () => {
     const config = loadConfig({ file, env: {}, flags: {} });
     expect(config.kubernetes.enabled).toBe(true);
     expect(config.otlp.endpoint).toMatch(/^http:\/\/[a-z0-9-]+\.[a-z0-9-]+\.svc/);
-    const grace = (podSpec as { terminationGracePeriodSeconds: number }).terminationGracePeriodSeconds * 1000;
+    const grace = podSpec.terminationGracePeriodSeconds * 1000;
     expect(config.otlp.shutdownTimeoutMillis).toBeLessThan(grace);
     expect(config.server.port).toBe(9090);
   });
