@@ -16,8 +16,9 @@ COPY bpf bpf
 COPY native native
 COPY src src
 COPY config config
-# vmlinux.h comes from the build host's BTF (/sys/kernel/btf/vmlinux); CO-RE relocates
-# the object to whichever kernel loads it. node-gyp builds against this Node's own headers.
+# The BPF object compiles against the vendored bpf/vmlinux/<arch>/vmlinux.h: no host BTF is
+# needed, and CO-RE relocates it to whichever kernel loads it. node-gyp builds against this
+# Node's own headers.
 RUN make -C bpf \
  && cd native && npx node-gyp rebuild --loglevel=warn --nodedir="$(node -p 'require("path").resolve(process.execPath, "../..")')" \
  && cd .. && npx tsc -p tsconfig.json \

@@ -1,11 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * bindsnoop: every bind() on inet sockets, from the syscall tracepoints.
+ * bindsnoop: every bind on inet sockets, one fixed-size record per bind.
  *
- * kprobes on inet_bind/inet6_bind (bcc's way) are not available on every
- * kernel; syscalls:sys_{enter,exit}_bind are. At entry the socket is found
- * from the fd and the requested sockaddr is read from user memory; at exit the
- * socket's state and the result are sent as one fixed-size record.
+ * Three ways in; the addon loads exactly one of them, so each bind is
+ * reported once:
+ *   fentry      fexit on inet_bind/inet6_bind: the socket, the kernel's copy of
+ *               the sockaddr and the result in one program, no per-thread state.
+ *               Sees every bind that reaches the protocol: bind(2), io_uring's
+ *               IORING_OP_BIND, 32-bit socketcall and the kernel's own sockets.
+ *   kprobe      kprobe+kretprobe on the same functions (bcc's way): the same
+ *               binds, the request kept per thread between entry and return.
+ *   tracepoint  syscalls:sys_{enter,exit}_bind: bind(2) only, but also binds
+ *               refused before the protocol (EFAULT, an LSM); the socket is
+ *               found from the fd at entry.
+ * Every path ends in submit_bind(), which applies the filters and writes the
+ * record in place in the ring buffer.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -15,10 +24,12 @@
 #include "bindsnoop.h"
 #include "core_fixes.bpf.h"
 
+#define AF_UNSPEC 0
 #define AF_INET 2
 #define AF_INET6 10
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
+#define PF_KTHREAD 0x00200000
 
 /* configuration, set by the addon before load */
 const volatile __u32 target_tgid = 0;        /* 0 = any */
@@ -29,16 +40,23 @@ const volatile bool include_errors = false;
 const volatile bool filter_cgroup = false;
 const volatile bool filter_mntns = false;
 const volatile bool count_mode = false;
+const volatile bool hide_kernel_binds = false; /* drop binds of kernel sockets and kernel threads */
 const volatile bool k8s_exclusions = false;   /* drop binds of containers in k8s_excluded */
+const volatile bool read_cgroup_names = true; /* only Kubernetes mode needs them */
 const volatile __u64 wakeup_bytes = 64 * 1024; /* wake the reader once this much is pending */
 
+/* what bind() was asked for, decoded by the sockaddr's own family */
+struct bind_request {
+	__u8 addr[16];
+	__u16 port;
+	__u8 family;
+	__u8 pad[5];
+};
+
+/* kprobe and tracepoint backends: the request between entry and return */
 struct inflight {
 	struct sock *sk;
-	__u8 req_addr[16];
-	__u16 req_port;
-	__u8 family;
-	__u8 req_family;
-	__u8 pad[4];
+	struct bind_request req;
 };
 
 struct {
@@ -111,14 +129,6 @@ struct {
 	__type(value, __u64);
 } counts SEC(".maps");
 
-/* one record of scratch space per CPU: the record is too large for the BPF stack */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct bind_event);
-} scratch SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, BINDSNOOP_STAT_MAX);
@@ -134,27 +144,23 @@ static __always_inline void count_stat(__u32 idx)
 		*v += 1; /* per-CPU slot: no atomic needed */
 }
 
-static __always_inline struct socket *socket_from_fd(struct task_struct *task, int fd)
+/*
+ * bpf_get_current_task() and CO-RE reads rather than bpf_get_current_task_btf():
+ * the BTF-typed helper came in Linux 5.11, and nothing here needs it.
+ */
+static __always_inline struct task_struct *current_task(void)
 {
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
-	struct file *file = NULL;
-	umode_t mode;
-
-	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return NULL;
-	/* private_data is a struct socket only for socket files */
-	mode = BPF_CORE_READ(file, f_inode, i_mode);
-	if ((mode & S_IFMT) != S_IFSOCK)
-		return NULL;
-	return BPF_CORE_READ(file, private_data);
+	return (struct task_struct *)bpf_get_current_task();
 }
 
-static __always_inline bool selected_by_containers(struct task_struct *task)
+static __always_inline bool selected_by_task(void)
 {
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (target_tgid && (__u32)(pid_tgid >> 32) != target_tgid)
+		return false;
+	if (filter_uid && (__u32)bpf_get_current_uid_gid() != target_uid)
+		return false;
 	if (k8s_exclusions) {
 		__u64 cgid = bpf_get_current_cgroup_id();
 
@@ -168,7 +174,7 @@ static __always_inline bool selected_by_containers(struct task_struct *task)
 			return false;
 	}
 	if (filter_mntns) {
-		__u64 mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+		__u64 mntns = BPF_CORE_READ(current_task(), nsproxy, mnt_ns, ns.inum);
 
 		if (!bpf_map_lookup_elem(&mntns_filter, &mntns))
 			return false;
@@ -176,65 +182,44 @@ static __always_inline bool selected_by_containers(struct task_struct *task)
 	return true;
 }
 
-SEC("tracepoint/syscalls/sys_enter_bind")
-int handle_enter_bind(struct trace_event_raw_sys_enter *ctx)
+/*
+ * Reads the sockaddr passed to bind() by its own family, which may differ from
+ * the socket's (the kernel then answers EAFNOSUPPORT or, for AF_UNSPEC on an
+ * IPv4 socket, treats it as AF_INET). `user`: a user pointer (the syscall's
+ * argument) or the kernel's copy (inet_bind's).
+ */
+static __always_inline void read_request(struct bind_request *req, const void *uaddr, long addrlen,
+					 __u8 sock_family, bool user)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tgid = pid_tgid >> 32;
-	__u32 tid = (__u32)pid_tgid;
-	struct task_struct *task;
-	struct inflight in = {};
-	struct socket *sock;
-	struct sock *sk;
-	void *uaddr;
-	long addrlen;
+	__u16 family = 0;
+	long err;
 
-	if (target_tgid && tgid != target_tgid)
-		return 0;
-	if (filter_uid && (__u32)bpf_get_current_uid_gid() != target_uid)
-		return 0;
-
-	task = bpf_get_current_task_btf();
-	if (!selected_by_containers(task))
-		return 0;
-
-	sock = socket_from_fd(task, (int)ctx->args[0]);
-	if (!sock)
-		return 0;
-	sk = BPF_CORE_READ(sock, sk);
-	if (!sk)
-		return 0;
-	in.family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (in.family != AF_INET && in.family != AF_INET6)
-		return 0; /* unix, netlink, packet, ...: not bindsnoop's business */
-	in.sk = sk;
-
-	uaddr = (void *)ctx->args[1];
-	addrlen = (long)ctx->args[2];
-	if (in.family == AF_INET && addrlen >= (long)sizeof(struct sockaddr_in)) {
+	if (addrlen < 2)
+		return;
+	err = user ? bpf_probe_read_user(&family, sizeof(family), uaddr)
+		   : bpf_probe_read_kernel(&family, sizeof(family), uaddr);
+	if (err)
+		return;
+	req->family = (__u8)family;
+	if ((family == AF_INET || (family == AF_UNSPEC && sock_family == AF_INET)) &&
+	    addrlen >= (long)sizeof(struct sockaddr_in)) {
 		struct sockaddr_in sin = {};
 
-		if (!bpf_probe_read_user(&sin, sizeof(sin), uaddr)) {
-			in.req_family = sin.sin_family;
-			in.req_port = bpf_ntohs(sin.sin_port);
-			__builtin_memcpy(in.req_addr, &sin.sin_addr, 4);
+		err = user ? bpf_probe_read_user(&sin, sizeof(sin), uaddr)
+			   : bpf_probe_read_kernel(&sin, sizeof(sin), uaddr);
+		if (!err) {
+			req->port = bpf_ntohs(sin.sin_port);
+			__builtin_memcpy(req->addr, &sin.sin_addr, 4);
 		}
-	} else if (in.family == AF_INET6 && addrlen >= 24 /* SIN6_LEN_RFC2133 */) {
+	} else if (family == AF_INET6 && addrlen >= 24 /* SIN6_LEN_RFC2133 */) {
 		struct sockaddr_in6 sin6 = {};
 
-		if (!bpf_probe_read_user(&sin6, 24, uaddr)) {
-			in.req_family = sin6.sin6_family;
-			in.req_port = bpf_ntohs(sin6.sin6_port);
-			__builtin_memcpy(in.req_addr, &sin6.sin6_addr, 16);
+		err = user ? bpf_probe_read_user(&sin6, 24, uaddr) : bpf_probe_read_kernel(&sin6, 24, uaddr);
+		if (!err) {
+			req->port = bpf_ntohs(sin6.sin6_port);
+			__builtin_memcpy(req->addr, &sin6.sin6_addr, 16);
 		}
-	} else if (addrlen >= 2) {
-		/* too short for its family: the kernel will say EINVAL; keep the family */
-		bpf_probe_read_user(&in.req_family, 1, uaddr);
 	}
-
-	if (bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY))
-		count_stat(BINDSNOOP_STAT_INFLIGHT_FULL);
-	return 0;
 }
 
 static __always_inline bool port_selected(__u16 bound_port, __u16 req_port)
@@ -244,14 +229,14 @@ static __always_inline bool port_selected(__u16 bound_port, __u16 req_port)
 	return bpf_map_lookup_elem(&ports, &bound_port) || bpf_map_lookup_elem(&ports, &req_port);
 }
 
-static __always_inline void count_bind(struct bind_event *e)
+static __always_inline void count_bind(const __u8 *addr, __u16 port, __u8 family)
 {
 	struct count_key key = {};
 	__u64 one = 1, *val;
 
-	__builtin_memcpy(key.addr, e->bound_addr, 16);
-	key.port = e->bound_port;
-	key.family = e->family;
+	__builtin_memcpy(key.addr, addr, 16);
+	key.port = port;
+	key.family = family;
 	val = bpf_map_lookup_elem(&counts, &key);
 	if (val) {
 		__sync_fetch_and_add(val, 1);
@@ -267,95 +252,233 @@ static __always_inline void count_bind(struct bind_event *e)
 	}
 }
 
-SEC("tracepoint/syscalls/sys_exit_bind")
-int handle_exit_bind(struct trace_event_raw_sys_exit *ctx)
+/* the socket's family, or 0 when it is not an inet socket (unix, netlink, ...) */
+static __always_inline __u8 inet_family(struct sock *sk)
+{
+	__u16 family;
+
+	if (!sk)
+		return 0;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	return family == AF_INET || family == AF_INET6 ? (__u8)family : 0;
+}
+
+/* One bind, from whichever backend: filters, then the record, written in place. */
+static __always_inline void submit_bind(struct sock *sk, __u8 family, const struct bind_request *req, int ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
-	__u32 zero = 0;
-	struct bind_event *e;
-	struct inflight *in;
+	struct task_struct *task = current_task();
+	__u8 bound_addr[16] = {};
+	__u16 bound_port = 0;
 	struct kernfs_node *kn;
-	struct sock *sk;
-	struct task_struct *task;
-	int ret = (int)ctx->ret;
-	__u64 flags;
-
-	in = bpf_map_lookup_elem(&inflight, &tid);
-	if (!in)
-		return 0; /* filtered out, or not an inet socket, at entry */
-	sk = in->sk;
+	struct bind_event *e;
+	__u8 flags = 0;
+	__u64 wakeup;
 
 	if (ret != 0 && !include_errors)
-		goto out;
-	e = bpf_map_lookup_elem(&scratch, &zero);
-	if (!e)
-		goto out;
-	__builtin_memset(e, 0, sizeof(*e));
-
-	e->ret = ret;
-	e->family = in->family;
-	e->req_family = in->req_family;
-	e->req_port = in->req_port;
-	__builtin_memcpy(e->req_addr, in->req_addr, 16);
+		return;
 	/* what this bind bound: nothing when it failed (the socket may hold an older binding) */
 	if (ret == 0) {
-		e->bound_port = BPF_CORE_READ(sk, __sk_common.skc_num);
-		if (in->family == AF_INET) {
-			/* READ_INTO copies sizeof(*dst): read the 4 bytes into a u32 */
+		bound_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+		if (family == AF_INET) {
 			__u32 saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
 
-			__builtin_memcpy(e->bound_addr, &saddr, 4);
+			__builtin_memcpy(bound_addr, &saddr, 4);
 		} else {
-			BPF_CORE_READ_INTO(&e->bound_addr, sk, __sk_common.skc_v6_rcv_saddr);
+			BPF_CORE_READ_INTO(&bound_addr, sk, __sk_common.skc_v6_rcv_saddr);
 		}
 	}
-	if (!port_selected(e->bound_port, e->req_port))
-		goto out;
+	if (!port_selected(bound_port, req->port))
+		return;
+
+	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_kern_sock))
+		flags |= BINDSNOOP_FLAG_KERNEL_SOCKET;
+	if (BPF_CORE_READ(task, flags) & PF_KTHREAD)
+		flags |= BINDSNOOP_FLAG_KERNEL_THREAD;
+	if (hide_kernel_binds && flags)
+		return;
 
 	if (count_mode) {
-		if (ret != 0) {
-			/* a failed bind (with -E) is counted under what it asked for */
-			__builtin_memcpy(e->bound_addr, e->req_addr, 16);
-			e->bound_port = e->req_port;
-		}
-		count_bind(e);
-		goto out;
+		/* a failed bind (with -E) is counted under what it asked for */
+		if (ret != 0)
+			count_bind(req->addr, req->port, family);
+		else
+			count_bind(bound_addr, bound_port, family);
+		return;
 	}
 
-	task = bpf_get_current_task_btf();
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_stat(BINDSNOOP_STAT_RING_FULL);
+		return;
+	}
 	e->ts_boot_ns = bpf_ktime_get_boot_ns();
-	e->pid = pid_tgid >> 32;
-	e->tid = tid;
-	e->uid = (__u32)bpf_get_current_uid_gid();
 	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->mntns_id = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 	e->netns_id = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	e->protocol = read_sk_protocol(sk);
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->ret = ret;
 	e->bound_dev_if = BPF_CORE_READ(sk, __sk_common.skc_bound_dev_if);
-	e->opts = read_inet_opts((struct inet_sock *)sk);
+	__builtin_memcpy(e->bound_addr, bound_addr, 16);
+	__builtin_memcpy(e->req_addr, req->addr, 16);
+	e->bound_port = bound_port;
+	e->req_port = req->port;
+	e->protocol = read_sk_protocol(sk);
+	e->family = family;
+	e->opts = read_inet_opts(sk);
 	if (BPF_CORE_READ_BITFIELD_PROBED(&sk->__sk_common, skc_reuse))
 		e->opts |= BINDSNOOP_OPT_REUSEADDR;
 	if (BPF_CORE_READ_BITFIELD_PROBED(&sk->__sk_common, skc_reuseport))
 		e->opts |= BINDSNOOP_OPT_REUSEPORT;
+	e->req_family = req->family;
+	e->flags = flags;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
-	if (kn) {
-		bpf_probe_read_kernel_str(e->cgroup_name, sizeof(e->cgroup_name), BPF_CORE_READ(kn, name));
-		kn = kernfs_parent(kn);
-		if (kn)
-			bpf_probe_read_kernel_str(e->cgroup_parent_name, sizeof(e->cgroup_parent_name),
-						  BPF_CORE_READ(kn, name));
+	e->cgroup_name[0] = 0;
+	e->cgroup_parent_name[0] = 0;
+	if (read_cgroup_names) {
+		kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
+		if (kn) {
+			bpf_probe_read_kernel_str(e->cgroup_name, sizeof(e->cgroup_name), BPF_CORE_READ(kn, name));
+			kn = kernfs_parent(kn);
+			if (kn)
+				bpf_probe_read_kernel_str(e->cgroup_parent_name, sizeof(e->cgroup_parent_name),
+							  BPF_CORE_READ(kn, name));
+		}
 	}
 
 	/* wake the reader only once enough is pending; it also drains on a timer */
-	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + sizeof(*e) >= wakeup_bytes
-			? BPF_RB_FORCE_WAKEUP
-			: BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_output(&events, e, sizeof(*e), flags))
-		count_stat(BINDSNOOP_STAT_RING_FULL);
-out:
+	wakeup = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + sizeof(*e) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+											       : BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, wakeup);
+}
+
+/* ---- fentry backend ---- */
+
+static __always_inline int on_inet_bind_exit(struct socket *sock, const void *uaddr, int addr_len, int ret)
+{
+	struct bind_request req = {};
+	struct sock *sk;
+	__u8 family;
+
+	if (!selected_by_task())
+		return 0;
+	sk = BPF_CORE_READ(sock, sk);
+	family = inet_family(sk);
+	if (!family)
+		return 0;
+	read_request(&req, uaddr, addr_len, family, false);
+	submit_bind(sk, family, &req, ret);
+	return 0;
+}
+
+SEC("fexit/inet_bind")
+int BPF_PROG(fexit_inet_bind, struct socket *sock, struct sockaddr *uaddr, int addr_len, int ret)
+{
+	return on_inet_bind_exit(sock, uaddr, addr_len, ret);
+}
+
+SEC("fexit/inet6_bind")
+int BPF_PROG(fexit_inet6_bind, struct socket *sock, struct sockaddr *uaddr, int addr_len, int ret)
+{
+	return on_inet_bind_exit(sock, uaddr, addr_len, ret);
+}
+
+/* ---- kprobe and tracepoint backends: remember the request, report at return ---- */
+
+/* The caller has applied selected_by_task(). */
+static __always_inline void remember(struct sock *sk, const void *uaddr, long addrlen, bool user)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct inflight in = {};
+	__u8 family = inet_family(sk);
+
+	if (!family)
+		return;
+	in.sk = sk;
+	read_request(&in.req, uaddr, addrlen, family, user);
+	if (bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY))
+		count_stat(BINDSNOOP_STAT_INFLIGHT_FULL);
+}
+
+static __always_inline void report(int ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+
+	if (!in)
+		return; /* filtered out, or not an inet socket, at entry */
+	submit_bind(in->sk, inet_family(in->sk), &in->req, ret);
 	bpf_map_delete_elem(&inflight, &tid);
+}
+
+SEC("kprobe/inet_bind")
+int BPF_KPROBE(kprobe_inet_bind, struct socket *sock, struct sockaddr *uaddr, int addr_len)
+{
+	if (selected_by_task())
+		remember(BPF_CORE_READ(sock, sk), uaddr, addr_len, false);
+	return 0;
+}
+
+SEC("kprobe/inet6_bind")
+int BPF_KPROBE(kprobe_inet6_bind, struct socket *sock, struct sockaddr *uaddr, int addr_len)
+{
+	if (selected_by_task())
+		remember(BPF_CORE_READ(sock, sk), uaddr, addr_len, false);
+	return 0;
+}
+
+SEC("kretprobe/inet_bind")
+int BPF_KRETPROBE(kretprobe_inet_bind, int ret)
+{
+	report(ret);
+	return 0;
+}
+
+SEC("kretprobe/inet6_bind")
+int BPF_KRETPROBE(kretprobe_inet6_bind, int ret)
+{
+	report(ret);
+	return 0;
+}
+
+static __always_inline struct sock *sock_from_fd(int fd)
+{
+	struct task_struct *task = current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *file = NULL;
+	struct socket *sock;
+	umode_t mode;
+
+	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return NULL;
+	/* private_data is a struct socket only for socket files */
+	mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	return sock ? BPF_CORE_READ(sock, sk) : NULL;
+}
+
+SEC("tracepoint/syscalls/sys_enter_bind")
+int handle_enter_bind(struct trace_event_raw_sys_enter *ctx)
+{
+	/* the filters first: no fd walk for a bind that is filtered out anyway */
+	if (selected_by_task())
+		remember(sock_from_fd((int)ctx->args[0]), (void *)ctx->args[1], (long)ctx->args[2], true);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_bind")
+int handle_exit_bind(struct trace_event_raw_sys_exit *ctx)
+{
+	report((int)ctx->ret);
 	return 0;
 }
 

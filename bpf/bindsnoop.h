@@ -26,6 +26,10 @@
 #define BINDSNOOP_OPT_REUSEADDR (1u << 3)
 #define BINDSNOOP_OPT_REUSEPORT (1u << 4)
 
+/* bits of bind_event.flags: a bind the kernel made for itself */
+#define BINDSNOOP_FLAG_KERNEL_SOCKET (1u << 0) /* a socket the kernel created (sk_kern_sock): VXLAN, WireGuard, SunRPC */
+#define BINDSNOOP_FLAG_KERNEL_THREAD (1u << 1) /* bound from a kernel thread (PF_KTHREAD) */
+
 /* indexes of the per-CPU `stats` array: every kernel-side loss has one */
 enum bindsnoop_stat {
 	BINDSNOOP_STAT_RING_FULL = 0,   /* bpf_ringbuf_reserve failed: record lost */
@@ -35,7 +39,7 @@ enum bindsnoop_stat {
 };
 
 struct bind_event {
-	__u64 ts_boot_ns;      /* bpf_ktime_get_boot_ns() at sys_exit_bind */
+	__u64 ts_boot_ns;      /* bpf_ktime_get_boot_ns() when the bind returned */
 	__u64 cgroup_id;       /* cgroup v2 id of the task */
 	__u64 mntns_id;        /* mount namespace inode */
 	__u32 netns_id;        /* network namespace inode of the socket */
@@ -52,7 +56,8 @@ struct bind_event {
 	__u8 family;           /* AF_INET or AF_INET6 (the socket's family) */
 	__u8 opts;             /* BINDSNOOP_OPT_* bits */
 	__u8 req_family;       /* sa_family passed to bind() (0 if unreadable) */
-	__u8 pad[7];
+	__u8 flags;            /* BINDSNOOP_FLAG_* bits */
+	__u8 pad[6];
 	char comm[BINDSNOOP_COMM_LEN];
 	/* kernfs names of the task's cgroup v2 directory and of its parent, read at
 	 * event time so a container that exits right after binding still resolves */

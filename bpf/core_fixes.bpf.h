@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Kernel-version shims. Each one is resolved by CO-RE against the running
- * kernel's BTF, so one object loads on old and new kernels alike.
+ * Kernel-version shims. Every field whose name or shape differs across kernels
+ * is read through the local ___new/___old flavours below, chosen at load time
+ * with bpf_core_field_exists() against the running kernel's BTF, and never
+ * through the vendored vmlinux.h's own view of the struct (that header is one
+ * kernel's: it compiles, but it would pin the program to that kernel's shape).
+ * Each shim names the kernel commit that changed the shape.
  */
 #ifndef BINDSNOOP_CORE_FIXES_BPF_H
 #define BINDSNOOP_CORE_FIXES_BPF_H
@@ -9,13 +13,17 @@
 #include <bpf/bpf_core_read.h>
 
 /*
- * Before Linux 6.6 the freebind, transparent and bind_address_no_port socket
- * options were bitfields of struct inet_sock. Eric Dumazet's series moved them
- * into the atomic inet_flags word in v6.6 ("inet: move inet->freebind to
- * inet->inet_flags", "inet: move inet->transparent to inet->inet_flags",
- * "inet: move inet->bind_address_no_port to inet->inet_flags").
+ * freebind, transparent and bind_address_no_port: bitfields of struct
+ * inet_sock until Linux 6.6 moved them into the inet_flags word:
+ *   3f7e753206bb "inet: move inet->freebind to inet->inet_flags"
+ *   4bd0623f04ee "inet: move inet->transparent to inet->inet_flags"
+ *   ca571e2eb7eb "inet: move inet->bind_address_no_port to inet->inet_flags"
  */
-struct inet_sock___pre_6_6 {
+struct inet_sock___new {
+	unsigned long inet_flags;
+} __attribute__((preserve_access_index));
+
+struct inet_sock___old {
 	__u8 freebind: 1;
 	__u8 transparent: 1;
 	__u8 bind_address_no_port: 1;
@@ -26,8 +34,10 @@ struct inet_sock___pre_6_6 {
 #define BINDSNOOP_INET_FLAGS_TRANSPARENT 15
 #define BINDSNOOP_INET_FLAGS_BIND_ADDRESS_NO_PORT 18
 
-static __always_inline __u8 read_inet_opts(struct inet_sock *inet)
+static __always_inline __u8 read_inet_opts(void *inet_sock)
 {
+	struct inet_sock___new *inet = inet_sock;
+	struct inet_sock___old *old = inet_sock;
 	__u8 opts = 0;
 
 	if (bpf_core_field_exists(inet->inet_flags)) {
@@ -40,8 +50,6 @@ static __always_inline __u8 read_inet_opts(struct inet_sock *inet)
 		if (flags & (1UL << BINDSNOOP_INET_FLAGS_BIND_ADDRESS_NO_PORT))
 			opts |= BINDSNOOP_OPT_BIND_ADDRESS_NO_PORT;
 	} else {
-		struct inet_sock___pre_6_6 *old = (void *)inet;
-
 		if (BPF_CORE_READ_BITFIELD_PROBED(old, freebind))
 			opts |= BINDSNOOP_OPT_FREEBIND;
 		if (BPF_CORE_READ_BITFIELD_PROBED(old, transparent))
@@ -53,29 +61,40 @@ static __always_inline __u8 read_inet_opts(struct inet_sock *inet)
 }
 
 /*
- * sk_protocol was an 8-bit bitfield until Linux 5.6 made it a u16 (commit
- * bf9765145b85 "sock: Make sk_protocol a 16-bit value", needed for MPTCP's
- * 262). The probed bitfield read handles both shapes.
+ * sk_protocol: an 8-bit bitfield until Linux 5.6 made it a plain u16
+ * (bf9765145b85 "sock: Make sk_protocol a 16-bit value", for MPTCP's 262).
+ * The probed bitfield read takes either shape through one flavour.
  */
-static __always_inline __u16 read_sk_protocol(struct sock *sk)
+struct sock___any {
+	__u16 sk_protocol;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u16 read_sk_protocol(void *sk)
 {
-	return (__u16)BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+	return (__u16)BPF_CORE_READ_BITFIELD_PROBED((struct sock___any *)sk, sk_protocol);
 }
 
 /*
- * kernfs_node's parent pointer was renamed from parent to __parent when kernfs
- * moved it under RCU ("kernfs: Use RCU to access kernfs_node::parent", Linux
- * 6.15). The flavour below matches the older name.
+ * kernfs_node's parent pointer: `parent` until Linux 6.15 renamed it
+ * `__parent` when it moved under RCU
+ * (633488947ef6 "kernfs: Use RCU to access kernfs_node::parent.").
  */
-struct kernfs_node___pre_6_15 {
+struct kernfs_node___new {
+	struct kernfs_node *__parent;
+} __attribute__((preserve_access_index));
+
+struct kernfs_node___old {
 	struct kernfs_node *parent;
 } __attribute__((preserve_access_index));
 
 static __always_inline struct kernfs_node *kernfs_parent(struct kernfs_node *kn)
 {
-	if (bpf_core_field_exists(kn->__parent))
-		return BPF_CORE_READ(kn, __parent);
-	return BPF_CORE_READ((struct kernfs_node___pre_6_15 *)kn, parent);
+	struct kernfs_node___new *kn_new = (void *)kn;
+	struct kernfs_node___old *kn_old = (void *)kn;
+
+	if (bpf_core_field_exists(kn_new->__parent))
+		return BPF_CORE_READ(kn_new, __parent);
+	return BPF_CORE_READ(kn_old, parent);
 }
 
 #endif /* BINDSNOOP_CORE_FIXES_BPF_H */

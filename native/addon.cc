@@ -33,6 +33,7 @@ Napi::Object EventLayout(Napi::Env env) {
   FIELD(f, bind_event, family);
   FIELD(f, bind_event, opts);
   FIELD(f, bind_event, req_family);
+  FIELD(f, bind_event, flags);
   FIELD(f, bind_event, comm);
   FIELD(f, bind_event, cgroup_name);
   FIELD(f, bind_event, cgroup_parent_name);

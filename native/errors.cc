@@ -51,6 +51,15 @@ void ThrowBpfError(Napi::Env env, int err, const std::string& op, const std::str
   error.ThrowAsJavaScriptException();
 }
 
+void ThrowKernelError(Napi::Env env, const std::string& line) {
+  Napi::Error error = Napi::Error::New(env, line);
+  error.Set("code", Napi::String::New(env, "ENOTSUP"));
+  error.Set("errno", Napi::Number::New(env, ENOTSUP));
+  error.Set("op", Napi::String::New(env, "check the kernel"));
+  error.Set("hint", Napi::String::New(env, ""));
+  error.ThrowAsJavaScriptException();
+}
+
 std::string HintFor(int err) {
   if (err < 0) err = -err;
   switch (err) {

@@ -1,50 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "tracer.h"
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include <errno.h>
-#include <linux/bpf.h>
-#include <string.h>
-#include <unistd.h>
 
+#include "args.h"
 #include "bindsnoop.h"
 #include "bindsnoop.skel.h"
 #include "errors.h"
-
-namespace {
-
-uint32_t GetUint(const Napi::Object& o, const char* key, uint32_t fallback) {
-  Napi::Value v = o.Get(key);
-  return v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : fallback;
-}
-
-bool GetBool(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  return v.IsBoolean() && v.As<Napi::Boolean>().Value();
-}
-
-std::string GetString(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
-}
-
-// One batch of packed records on its way from the reader thread to JS.
-struct Batch {
-  std::vector<uint8_t> bytes;
-};
-
-uint64_t SumPerCpu(int mapFd, uint32_t index) {
-  int ncpus = libbpf_num_possible_cpus();
-  if (ncpus <= 0) return 0;
-  std::vector<uint64_t> values(ncpus);
-  if (bpf_map_lookup_elem(mapFd, &index, values.data())) return 0;
-  uint64_t sum = 0;
-  for (uint64_t v : values) sum += v;
-  return sum;
-}
-
-}  // namespace
+#include "kernel.h"
+#include "maps.h"
 
 Napi::Function Tracer::Define(Napi::Env env) {
   return DefineClass(env, "Tracer",
@@ -54,258 +18,179 @@ Napi::Function Tracer::Define(Napi::Env env) {
                          InstanceMethod("stats", &Tracer::Stats),
                          InstanceMethod("counts", &Tracer::Counts),
                          InstanceMethod("attached", &Tracer::Attached),
+                         InstanceMethod("backend", &Tracer::BackendInfo),
                          InstanceMethod("mapUpdate", &Tracer::MapUpdate),
                          InstanceMethod("mapDelete", &Tracer::MapDelete),
                          InstanceMethod("mapEntries", &Tracer::MapEntries),
                      });
 }
 
-// JS thread. Validated options in, a loaded and attached tracer out, or an
-// exception with nothing left in the kernel.
+// Validated options in, a loaded and attached tracer out, or an exception
+// with nothing left in the kernel.
 Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) {
-    Napi::TypeError::New(env, "Tracer(options): options object required").ThrowAsJavaScriptException();
+  if (info.Length() < 1 || !info[0].IsObject() || info[0].IsArray() || info[0].IsFunction()) {
+    ThrowTypeError(env, std::string("Tracer(options): options must be an object (got ") +
+                            (info.Length() < 1 ? "undefined" : TypeName(info[0])) + ")");
     return;
   }
-  Napi::Object o = info[0].As<Napi::Object>();
-  opts_.pid = GetUint(o, "pid", 0);
-  opts_.filterUid = GetBool(o, "filterUid");
-  opts_.uid = GetUint(o, "uid", 0);
-  opts_.includeErrors = GetBool(o, "includeErrors");
-  opts_.countMode = GetBool(o, "countMode");
-  opts_.cgroupMapPath = GetString(o, "cgroupMapPath");
-  opts_.mntnsMapPath = GetString(o, "mntnsMapPath");
-  opts_.ringBufferBytes = GetUint(o, "ringBufferBytes", opts_.ringBufferBytes);
-  opts_.wakeupBytes = GetUint(o, "wakeupBytes", opts_.wakeupBytes);
-  opts_.drainIntervalMillis = GetUint(o, "drainIntervalMillis", opts_.drainIntervalMillis);
-  opts_.maxPendingBatches = GetUint(o, "maxPendingBatches", opts_.maxPendingBatches);
-  opts_.pinDir = GetString(o, "pinDir");
-  Napi::Value ports = o.Get("ports");
-  if (ports.IsArray()) {
-    Napi::Array arr = ports.As<Napi::Array>();
-    for (uint32_t i = 0; i < arr.Length(); i++)
-      opts_.ports.push_back(static_cast<uint16_t>(arr.Get(i).As<Napi::Number>().Uint32Value()));
-  }
-  if (opts_.ports.size() > BINDSNOOP_MAX_PORTS) {
-    ThrowBpfError(env, EINVAL, "configure", "at most " + std::to_string(BINDSNOOP_MAX_PORTS) + " ports");
-    return;
-  }
-
+  if (!ReadOptions(env, info[0].As<Napi::Object>())) return;
   LoadAndAttach(env);
-  if (env.IsExceptionPending()) Teardown();
 }
 
-Tracer::~Tracer() {
-  // Finalizer (JS thread). A tracer that is garbage-collected while running is
-  // stopped here so nothing stays attached, and its queue towards JS is
-  // abandoned so it cannot keep the event loop alive.
-  stopping_ = true;
-  if (reader_.joinable()) reader_.join();
-  if (started_ && !stopped_) deliver_.Abort();
-  Teardown();
+bool Tracer::ReadOptions(Napi::Env env, Napi::Object o) {
+  OptionReader r(env, o, "options");
+  bool ok = r.Uint32("pid", &opts_.pid) && r.Bool("filterUid", &opts_.filterUid) && r.Uint32("uid", &opts_.uid) &&
+            r.Uint16List("ports", &opts_.ports, BINDSNOOP_MAX_PORTS) && r.Bool("includeErrors", &opts_.includeErrors) &&
+            r.Bool("countMode", &opts_.countMode) && r.Bool("hideKernelBinds", &opts_.hideKernelBinds) &&
+            r.Bool("readCgroupNames", &opts_.readCgroupNames) && r.String("cgroupMapPath", &opts_.cgroupMapPath) &&
+            r.String("mntnsMapPath", &opts_.mntnsMapPath) &&
+            r.Uint32("ringBufferBytes", &opts_.ringBufferBytes, 4096, 1u << 30) &&
+            r.Uint32("wakeupBytes", &opts_.wakeupBytes) &&
+            r.Uint32("drainIntervalMillis", &drainIntervalMillis_, 1, 60000) &&
+            r.Uint32("maxPendingBatches", &maxPendingBatches_, 1, 1 << 20) && r.String("pinDir", &opts_.pinDir) &&
+            r.String("backend", &backendChoice_);
+  if (!ok) return false;
+  if (backendChoice_ != "auto" && backendChoice_ != "fentry" && backendChoice_ != "kprobe" &&
+      backendChoice_ != "tracepoint") {
+    ThrowRangeError(env, "options.backend must be one of auto, fentry, kprobe, tracepoint (got '" + backendChoice_ + "')");
+    return false;
+  }
+  return true;
 }
 
-// JS thread. Returns our fd of the user's pinned map, or -1 with an exception pending.
-int Tracer::ReuseFilterMap(Napi::Env env, const std::string& path, struct bpf_map* map, uint32_t valueSize,
-                           const char* flag) {
-  int fd = bpf_obj_get(path.c_str());
-  if (fd < 0) {
-    int err = errno;
-    std::string hint = err == ENOENT
-                           ? std::string("no BPF object is pinned at ") + path +
-                                 "; create it first, e.g. bpftool map create " + path + " type hash key 8 value " +
-                                 std::to_string(valueSize) + " entries 128 name filter"
-                           : HintFor(err);
-    ThrowBpfError(env, err, std::string("open ") + flag + " map " + path, hint);
-    return -1;
-  }
-  struct bpf_map_info info = {};
-  __u32 len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
-    int err = errno;
-    close(fd);
-    ThrowBpfError(env, err, std::string("inspect ") + flag + " map " + path, HintFor(err));
-    return -1;
-  }
-  if (info.type != BPF_MAP_TYPE_HASH || info.key_size != 8 || info.value_size != valueSize) {
-    close(fd);
-    ThrowBpfError(env, EINVAL, std::string("use ") + flag + " map " + path,
-                  "expected a hash map with 8-byte keys and " + std::to_string(valueSize) +
-                      "-byte values (found type " + std::to_string(info.type) + ", key " +
-                      std::to_string(info.key_size) + ", value " + std::to_string(info.value_size) + ")");
-    return -1;
-  }
-  int err = bpf_map__reuse_fd(map, fd);
-  if (err) {
-    close(fd);
-    ThrowBpfError(env, -err, std::string("reuse ") + flag + " map " + path, HintFor(-err));
-    return -1;
-  }
-  // libbpf dup()s the fd; ours is closed at teardown.
-  return fd;
+namespace {
+
+void ThrowLoadError(Napi::Env env, const LoadError& e) { ThrowBpfError(env, e.err, e.op, e.hint, e.details); }
+
+std::string Describe(const LoadError& e) {
+  std::string s = std::string("cannot ") + e.op + ": " + strerror(e.err);
+  if (!e.hint.empty()) s += " (" + e.hint + ")";
+  return s;
 }
+
+}  // namespace
 
 void Tracer::LoadAndAttach(Napi::Env env) {
-  CaptureLibbpfLog();
-  skel_ = bindsnoop_bpf__open();
-  if (!skel_) {
-    int err = errno;
-    ThrowBpfError(env, err, "open BPF object", HintFor(err));
+  std::string noBtf = MissingBtf();
+  if (!noBtf.empty()) {
+    ThrowKernelError(env, noBtf);
     return;
   }
-  auto* ro = skel_->rodata;
-  ro->target_tgid = opts_.pid;
-  ro->filter_uid = opts_.filterUid;
-  ro->target_uid = opts_.uid;
-  ro->filter_ports = !opts_.ports.empty();
-  ro->include_errors = opts_.includeErrors;
-  ro->count_mode = opts_.countMode;
-  ro->filter_cgroup = !opts_.cgroupMapPath.empty();
-  ro->filter_mntns = !opts_.mntnsMapPath.empty();
-  ro->wakeup_bytes = opts_.wakeupBytes;
-  ro->k8s_exclusions = !opts_.pinDir.empty();
+  std::vector<Backend> candidates;
+  if (backendChoice_ == "fentry") candidates = {Backend::kFentry};
+  else if (backendChoice_ == "kprobe") candidates = {Backend::kKprobe};
+  else if (backendChoice_ == "tracepoint") candidates = {Backend::kTracepoint};
+  else candidates = {Backend::kFentry, Backend::kKprobe, Backend::kTracepoint};
+  const bool forced = candidates.size() == 1;
 
-  if (!opts_.pinDir.empty()) {
-    // libbpf reuses a compatible map already pinned there (a restarted agent), else creates and pins it
-    const std::pair<struct bpf_map*, const char*> pins[] = {
-        {skel_->maps.k8s_cgroups, "cgroups"}, {skel_->maps.k8s_mntns, "mntns"}, {skel_->maps.k8s_excluded, "excluded"}};
-    for (const auto& [map, name] : pins) {
-      std::string path = opts_.pinDir + "/" + name;
-      int e = bpf_map__set_pin_path(map, path.c_str());
-      if (e) {
-        ThrowBpfError(env, -e, "set pin path " + path, HintFor(-e));
+  LoadError last;
+  for (size_t i = 0; i < candidates.size(); i++) {
+    Backend b = candidates[i];
+    std::string why = BackendUnavailable(b);
+    if (!why.empty()) {
+      last = LoadError{EOPNOTSUPP, std::string("use the ") + BackendName(b) + " backend", why, "", false};
+      backendNotes_.push_back(std::string(BackendName(b)) + ": " + why);
+      continue;
+    }
+    LoadError error;
+    program_ = Program::Load(opts_, b, &error);
+    if (program_) {
+      backend_ = b;
+      break;
+    }
+    last = error;
+    // the user's filter map is wrong whatever the backend: say so at once
+    if (error.userMap || forced) break;
+    backendNotes_.push_back(std::string(BackendName(b)) + ": " + Describe(error));
+  }
+  if (!program_) {
+    // a refusal for lack of privileges is that; anything else may be an old kernel
+    if (last.err != EPERM && last.err != EACCES && !last.userMap) {
+      std::string missing = MissingKernelFeature();
+      if (!missing.empty()) {
+        ThrowKernelError(env, missing);
         return;
       }
     }
-  }
-
-  int err = bpf_map__set_max_entries(skel_->maps.events, opts_.ringBufferBytes);
-  if (err) {
-    ThrowBpfError(env, -err, "size ring buffer", "ringBufferBytes must be a power of two multiple of the page size");
-    return;
-  }
-  if (!opts_.cgroupMapPath.empty()) {
-    pinnedCgroupFd_ = ReuseFilterMap(env, opts_.cgroupMapPath, skel_->maps.cgroup_filter, 8, "--cgroupmap");
-    if (env.IsExceptionPending()) return;
-  }
-  if (!opts_.mntnsMapPath.empty()) {
-    pinnedMntnsFd_ = ReuseFilterMap(env, opts_.mntnsMapPath, skel_->maps.mntns_filter, 4, "--mntnsmap");
-    if (env.IsExceptionPending()) return;
-  }
-
-  err = bindsnoop_bpf__load(skel_);
-  if (err) {
-    std::string hint = HintFor(-err);
-    if (!opts_.pinDir.empty() && -err == EINVAL)
-      hint += "; or a map pinned under " + opts_.pinDir + " has another layout: remove it";
-    ThrowBpfError(env, -err, "load BPF programs", hint, LastLibbpfLog());
+    ThrowLoadError(env, last);
     return;
   }
 
-  int portsFd = bpf_map__fd(skel_->maps.ports);
-  for (uint16_t port : opts_.ports) {
-    uint8_t one = 1;
-    if (bpf_map_update_elem(portsFd, &port, &one, BPF_ANY)) {
-      int e = errno;
-      ThrowBpfError(env, e, "fill ports map", HintFor(e));
-      return;
-    }
-  }
-
-  std::string tracefsError = EnsureTracefs();
-  if (!tracefsError.empty()) {
-    ThrowBpfError(env, ENOENT, "find tracefs", tracefsError);
-    return;
-  }
-  err = bindsnoop_bpf__attach(skel_);
-  if (err) {
-    ThrowBpfError(env, -err, "attach tracepoints syscalls:sys_{enter,exit}_bind", HintFor(-err), LastLibbpfLog());
-    return;
-  }
-
-  ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.events), &Tracer::OnRecord, this, nullptr);
-  if (!ring_) {
-    int e = errno;
-    ThrowBpfError(env, e, "open ring buffer", HintFor(e));
+  int err = 0;
+  reader_ = RingReader::Create(program_->RingFd(), sizeof(struct bind_event), &err);
+  if (!reader_) {
+    program_.reset();
+    ThrowBpfError(env, err, "open ring buffer", HintFor(err));
     return;
   }
 }
 
-// JS thread. start(onBatch): onBatch(Buffer) is called on the JS thread with
-// one or more packed records.
+Tracer::~Tracer() {
+  // Finalizer (JS thread). A tracer collected while running is stopped here so
+  // nothing stays attached; the worker must be gone before the members are.
+  if (reader_) reader_->Wake();
+  if (completion_->worker.joinable()) completion_->worker.join();
+  if (started_ && !stopRequested_) deliver_.Abort();
+  program_.reset();
+}
+
+Napi::ThreadSafeFunction Tracer::MakeDelivery(Napi::Env env, Napi::Function callback, size_t queue) {
+  auto* keep = new std::shared_ptr<Completion>(completion_);
+  return Napi::ThreadSafeFunction::New(
+      env, callback, "bindsnoop-reader", queue, 1, keep, [](Napi::Env env, std::shared_ptr<Completion>* c) {
+        // JS thread, once the worker released delivery and every batch was delivered.
+        Completion& done = **c;
+        if (done.worker.joinable()) done.worker.join();
+        done.done = true;
+        for (auto& d : done.waiters) d.Resolve(env.Undefined());
+        done.waiters.clear();
+        delete c;
+      });
+}
+
+// start(onBatch): onBatch(Buffer) is called on the JS thread with one or more packed records.
 Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (started_ || stopped_) {
-    ThrowBpfError(env, EINVAL, "start", "a tracer can be started once");
+  if (!FunctionArg(info, 0, "start(onBatch): onBatch")) return env.Undefined();
+  if (started_ || stopRequested_ || !program_) {
+    ThrowBpfError(env, EINVAL, "start", "a tracer can be started once, before stop()");
     return env.Undefined();
   }
-  if (info.Length() < 1 || !info[0].IsFunction()) {
-    Napi::TypeError::New(env, "start(onBatch): callback required").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  deliver_ = Napi::ThreadSafeFunction::New(
-      env, info[0].As<Napi::Function>(), "bindsnoop-reader", opts_.maxPendingBatches, 1, this,
-      [](Napi::Env, Tracer* self) {
-        // Runs on the JS thread once every queued batch has been delivered.
-        if (self->stopDeferred_) {
-          self->stopDeferred_->Resolve(self->Env().Undefined());
-          delete self->stopDeferred_;
-          self->stopDeferred_ = nullptr;
-        }
-      });
+  deliver_ = MakeDelivery(env, info[0].As<Napi::Function>(), maxPendingBatches_);
   started_ = true;
   readerAlive_ = true;
-  reader_ = std::thread([this] { ReadLoop(); });
+  completion_->worker = std::thread([this] { RunReader(); });
   return env.Undefined();
 }
 
-// Reader thread: sleep until woken or the drain interval passes, then take
-// everything pending. Never blocks on JavaScript.
-void Tracer::ReadLoop() {
-  const int timeout = static_cast<int>(opts_.drainIntervalMillis);
-  while (!stopping_.load()) {
-    int n = ring_buffer__poll(ring_, timeout);
-    if (n < 0 && n != -EINTR) break;
-    // Records submitted with BPF_RB_NO_WAKEUP do not wake epoll: take them too.
-    ring_buffer__consume(ring_);
-    drainPasses_++;
-    FlushBatch();
+void Tracer::RunReader() {
+  auto sink = [this](std::vector<uint8_t>&& batch, size_t records) { Deliver(std::move(batch), records); };
+  int err = reader_->Loop(static_cast<int>(drainIntervalMillis_), sink);
+  if (err) {
+    // The loop cannot go on: /healthz turns red (readerAlive) and the agent logs
+    // readerErrno; the programs stay until stop() so that teardown has one path.
+    readerErrno_ = err;
+    readerAlive_ = false;
+    reader_->WaitForWake();
   }
-  // Last pass after the programs were detached: nothing more can arrive.
-  ring_buffer__consume(ring_);
-  FlushBatch();
-  readerAlive_ = false;
+  Unload();
 }
 
-// Reader thread (inside ring_buffer__poll/consume).
-int Tracer::OnRecord(void* ctx, void* data, size_t size) {
-  auto* self = static_cast<Tracer*>(ctx);
-  if (size < sizeof(struct bind_event)) return 0;
-  const uint8_t* p = static_cast<const uint8_t*>(data);
-  self->batch_.insert(self->batch_.end(), p, p + sizeof(struct bind_event));
-  self->recordsRead_++;
-  return 0;
-}
-
-// Reader thread: hand the batch to JS if its queue has room; otherwise count
-// the records as lost at the reader stage.
-void Tracer::FlushBatch() {
-  if (batch_.empty()) return;
-  auto* batch = new Batch{std::move(batch_)};
-  batch_ = std::vector<uint8_t>();
-  size_t records = batch->bytes.size() / sizeof(struct bind_event);
+// Worker thread: hand the batch to JS if its queue has room; otherwise count
+// the records as lost at the reader stage. Never waits for JavaScript.
+void Tracer::Deliver(std::vector<uint8_t>&& bytes, size_t records) {
+  auto* batch = new std::vector<uint8_t>(std::move(bytes));
   napi_status status =
-      deliver_.NonBlockingCall(batch, [](Napi::Env env, Napi::Function callback, Batch* b) {
+      deliver_.NonBlockingCall(batch, [](Napi::Env env, Napi::Function callback, std::vector<uint8_t>* b) {
         // JS thread.
         if (env != nullptr && callback != nullptr) {
-          auto* owned = new std::vector<uint8_t>(std::move(b->bytes));
           Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(
-              env, owned->data(), owned->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; },
-              owned);
+              env, b->data(), b->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, b);
           callback.Call({buf});
+        } else {
+          delete b;
         }
-        delete b;
       });
   if (status != napi_ok) {
     recordsDroppedQueueFull_ += records;
@@ -316,163 +201,156 @@ void Tracer::FlushBatch() {
 }
 
 void Tracer::SnapshotKernelStats() {
-  if (!skel_ || !skel_->maps.stats) return;
-  int fd = bpf_map__fd(skel_->maps.stats);
-  if (fd < 0) return;
+  if (!program_) return;
+  int fd = program_->StatsFd();
   ringFull_ = SumPerCpu(fd, BINDSNOOP_STAT_RING_FULL);
   inflightFull_ = SumPerCpu(fd, BINDSNOOP_STAT_INFLIGHT_FULL);
   countFull_ = SumPerCpu(fd, BINDSNOOP_STAT_COUNT_FULL);
 }
 
-// JS thread. Detach first so nothing new arrives, let the reader take what is
-// left, then free. Resolves once every batch has reached JavaScript.
+// Worker thread: detach first so nothing new arrives, take what is left, keep
+// the final counters, unload; then let the last batches reach JavaScript.
+void Tracer::Unload() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (program_) program_->Detach();
+  }
+  if (started_) {
+    auto sink = [this](std::vector<uint8_t>&& batch, size_t records) { Deliver(std::move(batch), records); };
+    reader_->Drain(sink);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    SnapshotKernelStats();
+    if (program_) finalCounts_ = ReadCountEntries(program_->CountsFd());
+    program_.reset();
+  }
+  readerAlive_ = false;
+  deliver_.Release();
+}
+
+// stop(): resolves once the programs are detached and unloaded and every batch
+// read has been delivered. Returns at once; the work runs on the worker thread.
 Napi::Value Tracer::Stop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto deferred = Napi::Promise::Deferred::New(env);
-  if (stopped_) {
+  if (completion_->done || (!program_ && !started_)) {
     deferred.Resolve(env.Undefined());
     return deferred.Promise();
   }
-  stopped_ = true;
-  if (skel_) bindsnoop_bpf__detach(skel_);
-  stopping_ = true;
-  if (reader_.joinable()) reader_.join();
-  SnapshotKernelStats();
-  finalCounts_ = ReadCounts();
-  Teardown();
+  completion_->waiters.push_back(deferred);
+  if (stopRequested_) return deferred.Promise();
+  stopRequested_ = true;
   if (started_) {
-    stopDeferred_ = new Napi::Promise::Deferred(deferred);
-    deliver_.Release();
+    reader_->Wake();
   } else {
-    deferred.Resolve(env.Undefined());
+    // never started: unload on a thread of its own all the same (detaching can wait for RCU)
+    deliver_ = MakeDelivery(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), 1);
+    completion_->worker = std::thread([this] { Unload(); });
   }
   return deferred.Promise();
 }
 
-void Tracer::Teardown() {
-  if (ring_) {
-    ring_buffer__free(ring_);
-    ring_ = nullptr;
-  }
-  if (skel_) {
-    bindsnoop_bpf__destroy(skel_);
-    skel_ = nullptr;
-  }
-  if (pinnedCgroupFd_ >= 0) close(pinnedCgroupFd_);
-  if (pinnedMntnsFd_ >= 0) close(pinnedMntnsFd_);
-  pinnedCgroupFd_ = pinnedMntnsFd_ = -1;
-}
-
-// JS thread.
 Napi::Value Tracer::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  SnapshotKernelStats();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    SnapshotKernelStats();
+  }
+  auto num = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
   Napi::Object o = Napi::Object::New(env);
-  o.Set("kernelRingFull", Napi::Number::New(env, static_cast<double>(ringFull_)));
-  o.Set("kernelInflightFull", Napi::Number::New(env, static_cast<double>(inflightFull_)));
-  o.Set("kernelCountFull", Napi::Number::New(env, static_cast<double>(countFull_)));
-  o.Set("recordsRead", Napi::Number::New(env, static_cast<double>(recordsRead_.load())));
-  o.Set("readerQueueFull", Napi::Number::New(env, static_cast<double>(recordsDroppedQueueFull_.load())));
-  o.Set("batchesQueued", Napi::Number::New(env, static_cast<double>(batchesQueued_.load())));
-  o.Set("drainPasses", Napi::Number::New(env, static_cast<double>(drainPasses_.load())));
+  o.Set("kernelRingFull", num(ringFull_));
+  o.Set("kernelInflightFull", num(inflightFull_));
+  o.Set("kernelCountFull", num(countFull_));
+  o.Set("recordsRead", num(reader_ ? reader_->recordsRead() : 0));
+  o.Set("recordsMalformed", num(reader_ ? reader_->recordsMalformed() : 0));
+  o.Set("readerQueueFull", num(recordsDroppedQueueFull_.load()));
+  o.Set("batchesQueued", num(batchesQueued_.load()));
+  o.Set("drainPasses", num(reader_ ? reader_->drainPasses() : 0));
   o.Set("readerAlive", Napi::Boolean::New(env, readerAlive_.load()));
+  o.Set("readerErrno", Napi::Number::New(env, readerErrno_.load()));
   return o;
 }
 
-// Any thread. The --count map as packed (count_key, u64) pairs.
-std::vector<uint8_t> Tracer::ReadCounts() const {
-  std::vector<uint8_t> out;
-  if (!skel_) return out;
-  int fd = bpf_map__fd(skel_->maps.counts);
-  struct count_key key, next;
-  struct count_key* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    uint64_t value = 0;
-    if (bpf_map_lookup_elem(fd, &next, &value) == 0) {
-      const uint8_t* k = reinterpret_cast<const uint8_t*>(&next);
-      const uint8_t* v = reinterpret_cast<const uint8_t*>(&value);
-      out.insert(out.end(), k, k + sizeof(next));
-      out.insert(out.end(), v, v + sizeof(value));
-    }
-    key = next;
-    prev = &key;
-  }
-  return out;
-}
-
-// JS thread. The --count table; after stop(), as it was when the programs were detached.
+// The --count table; after stop(), as it was when the programs were detached.
 Napi::Value Tracer::Counts(const Napi::CallbackInfo& info) {
-  std::vector<uint8_t> out = skel_ ? ReadCounts() : finalCounts_;
+  std::vector<uint8_t> out;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    out = program_ ? ReadCountEntries(program_->CountsFd()) : finalCounts_;
+  }
   return Napi::Buffer<uint8_t>::Copy(info.Env(), out.data(), out.size());
 }
 
-struct bpf_map* Tracer::K8sMap(const std::string& name) const {
-  if (!skel_ || opts_.pinDir.empty()) return nullptr;
-  if (name == "cgroups") return skel_->maps.k8s_cgroups;
-  if (name == "mntns") return skel_->maps.k8s_mntns;
-  if (name == "excluded") return skel_->maps.k8s_excluded;
-  return nullptr;
+Napi::Value Tracer::Attached(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return Napi::Boolean::New(info.Env(), !stopRequested_ && program_ && program_->Attached());
 }
 
-// JS thread. mapUpdate(name, key: bigint, value: bigint): one entry of a Kubernetes map.
+// backend(): { name, notes }: the backend in use and why each better one was not.
+Napi::Value Tracer::BackendInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("name", Napi::String::New(env, BackendName(backend_)));
+  Napi::Array notes = Napi::Array::New(env, backendNotes_.size());
+  for (uint32_t i = 0; i < backendNotes_.size(); i++) notes.Set(i, Napi::String::New(env, backendNotes_[i]));
+  o.Set("notes", notes);
+  return o;
+}
+
+struct bpf_map* Tracer::K8sMapArg(const Napi::CallbackInfo& info) {
+  std::string name;
+  if (!StringArg(info, 0, "map", &name)) return nullptr;
+  if (name != "cgroups" && name != "mntns" && name != "excluded") {
+    ThrowRangeError(info.Env(), "map must be one of cgroups, mntns, excluded (got '" + name + "')");
+    return nullptr;
+  }
+  struct bpf_map* map = program_ ? program_->K8sMap(name) : nullptr;
+  if (!map) {
+    ThrowBpfError(info.Env(), EINVAL, "use map " + name,
+                  program_ ? "Kubernetes mode is off (no pinDir)" : "the tracer is stopped");
+  }
+  return map;
+}
+
+// mapUpdate(name, key: bigint, value: bigint): one entry of a Kubernetes map.
 Napi::Value Tracer::MapUpdate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  struct bpf_map* map = info.Length() >= 3 ? K8sMap(info[0].As<Napi::String>().Utf8Value()) : nullptr;
-  if (!map) {
-    ThrowBpfError(env, EINVAL, "update map", "no such Kubernetes map (is kubernetes mode on?)");
+  std::lock_guard<std::mutex> lock(mutex_);
+  struct bpf_map* map = K8sMapArg(info);
+  if (!map) return env.Undefined();
+  U64KeyMap m(map);
+  uint64_t key, value;
+  if (!Uint64Arg(info, 1, "key", UINT64_MAX, &key) || !Uint64Arg(info, 2, "value", m.MaxValue(), &value))
     return env.Undefined();
-  }
-  bool lossless;
-  uint64_t key = info[1].As<Napi::BigInt>().Uint64Value(&lossless);
-  uint64_t value = info[2].As<Napi::BigInt>().Uint64Value(&lossless);
-  int err;
-  if (bpf_map__value_size(map) == 4) {
-    uint32_t v32 = static_cast<uint32_t>(value);
-    err = bpf_map_update_elem(bpf_map__fd(map), &key, &v32, BPF_ANY);
-  } else {
-    err = bpf_map_update_elem(bpf_map__fd(map), &key, &value, BPF_ANY);
-  }
-  if (err) ThrowBpfError(env, errno, "update map", HintFor(errno));
+  int err = m.Update(key, value);
+  if (err) ThrowBpfError(env, err, "update map", HintFor(err));
   return env.Undefined();
 }
 
-// JS thread. mapDelete(name, key: bigint): true when it was there.
+// mapDelete(name, key: bigint): true when it was there.
 Napi::Value Tracer::MapDelete(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  struct bpf_map* map = info.Length() >= 2 ? K8sMap(info[0].As<Napi::String>().Utf8Value()) : nullptr;
-  if (!map) return Napi::Boolean::New(env, false);
-  bool lossless;
-  uint64_t key = info[1].As<Napi::BigInt>().Uint64Value(&lossless);
-  return Napi::Boolean::New(env, bpf_map_delete_elem(bpf_map__fd(map), &key) == 0);
+  std::lock_guard<std::mutex> lock(mutex_);
+  struct bpf_map* map = K8sMapArg(info);
+  uint64_t key;
+  if (!map || !Uint64Arg(info, 1, "key", UINT64_MAX, &key)) return env.Undefined();
+  return Napi::Boolean::New(env, U64KeyMap(map).Delete(key));
 }
 
-// JS thread. mapEntries(name): [[key, value], ...] as bigints.
+// mapEntries(name): [[key, value], ...] as bigints.
 Napi::Value Tracer::MapEntries(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::Array out = Napi::Array::New(env);
-  struct bpf_map* map = info.Length() >= 1 ? K8sMap(info[0].As<Napi::String>().Utf8Value()) : nullptr;
-  if (!map) return out;
-  int fd = bpf_map__fd(map);
-  uint64_t key, next;
-  uint64_t* prev = nullptr;
-  uint32_t i = 0;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    uint64_t value = 0;
-    if (bpf_map_lookup_elem(fd, &next, &value) == 0) {
-      if (bpf_map__value_size(map) == 4) value &= 0xffffffffu;
-      Napi::Array pair = Napi::Array::New(env, 2);
-      pair.Set(0u, Napi::BigInt::New(env, next));
-      pair.Set(1u, Napi::BigInt::New(env, value));
-      out.Set(i++, pair);
-    }
-    key = next;
-    prev = &key;
+  std::lock_guard<std::mutex> lock(mutex_);
+  struct bpf_map* map = K8sMapArg(info);
+  if (!map) return env.Undefined();
+  auto entries = U64KeyMap(map).Entries();
+  Napi::Array out = Napi::Array::New(env, entries.size());
+  for (uint32_t i = 0; i < entries.size(); i++) {
+    Napi::Array pair = Napi::Array::New(env, 2);
+    pair.Set(0u, Napi::BigInt::New(env, entries[i].first));
+    pair.Set(1u, Napi::BigInt::New(env, entries[i].second));
+    out.Set(i, pair);
   }
   return out;
-}
-
-// JS thread.
-Napi::Value Tracer::Attached(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), skel_ != nullptr && skel_->links.handle_enter_bind != nullptr &&
-                                            skel_->links.handle_exit_bind != nullptr);
 }

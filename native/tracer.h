@@ -1,35 +1,28 @@
 // SPDX-License-Identifier: Apache-2.0
-// The kernel side of bindsnoop as a JavaScript object: load, attach, map
-// access, and a reader thread that drains the ring buffer in batches.
+// The kernel side of bindsnoop as a JavaScript object: load and attach
+// through the best backend the kernel allows (program.h), a reader thread
+// that drains the ring buffer in batches (reader.h), and typed access to the
+// maps (maps.h).
+//
+// Threads: every method below runs on the JavaScript thread. One worker
+// thread per tracer runs the reader loop and, when stop() is asked for,
+// detaches, drains, reads the final counters and unloads, so that stop()
+// itself returns at once; the promise resolves on the JavaScript thread once
+// every batch has been delivered.
 #pragma once
 
 #include <napi.h>
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
-struct bindsnoop_bpf;
-struct ring_buffer;
-
-struct TracerOptions {
-  uint32_t pid = 0;  // 0 = any
-  bool filterUid = false;
-  uint32_t uid = 0;
-  std::vector<uint16_t> ports;
-  bool includeErrors = false;
-  bool countMode = false;
-  std::string cgroupMapPath;
-  std::string mntnsMapPath;
-  uint32_t ringBufferBytes = 1 << 20;
-  uint32_t wakeupBytes = 64 * 1024;
-  uint32_t drainIntervalMillis = 50;
-  uint32_t maxPendingBatches = 64;
-  // Kubernetes mode: pin k8s_cgroups/k8s_mntns/k8s_excluded here (reused when already pinned)
-  std::string pinDir;
-};
+#include "program.h"
+#include "reader.h"
 
 class Tracer : public Napi::ObjectWrap<Tracer> {
  public:
@@ -38,51 +31,58 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   ~Tracer() override;
 
  private:
-  // All of these run on the JavaScript thread.
+  // What stop() waits for; outlives the tracer when the tracer is collected first.
+  struct Completion {
+    std::thread worker;
+    std::vector<Napi::Promise::Deferred> waiters;
+    bool done = false;
+  };
+
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Counts(const Napi::CallbackInfo& info);
   Napi::Value Attached(const Napi::CallbackInfo& info);
+  Napi::Value BackendInfo(const Napi::CallbackInfo& info);
   Napi::Value MapUpdate(const Napi::CallbackInfo& info);
   Napi::Value MapDelete(const Napi::CallbackInfo& info);
   Napi::Value MapEntries(const Napi::CallbackInfo& info);
-  struct bpf_map* K8sMap(const std::string& name) const;
 
+  bool ReadOptions(Napi::Env env, Napi::Object o);
   void LoadAndAttach(Napi::Env env);
-  int ReuseFilterMap(Napi::Env env, const std::string& path, struct bpf_map* map, uint32_t valueSize,
-                     const char* flag);
-  void Teardown();
-  void SnapshotKernelStats();
-  std::vector<uint8_t> ReadCounts() const;
+  // JS thread: a thread-safe function whose finalizer completes stop().
+  Napi::ThreadSafeFunction MakeDelivery(Napi::Env env, Napi::Function callback, size_t queue);
+  // null with an Error thrown when no Kubernetes map has that name (or the tracer stopped)
+  struct bpf_map* K8sMapArg(const Napi::CallbackInfo& info);
 
-  // Runs on the reader thread.
-  void ReadLoop();
-  void FlushBatch();
-  static int OnRecord(void* ctx, void* data, size_t size);
+  // Worker thread.
+  void RunReader();
+  void Deliver(std::vector<uint8_t>&& batch, size_t records);
+  void Unload();  // detach, drain, keep the final counters, free; then release delivery
+  void SnapshotKernelStats();  // with mutex_ held
 
-  TracerOptions opts_;
-  bindsnoop_bpf* skel_ = nullptr;
-  ring_buffer* ring_ = nullptr;
-  int pinnedCgroupFd_ = -1;
-  int pinnedMntnsFd_ = -1;
+  ProgramOptions opts_;
+  std::string backendChoice_ = "auto";
+  uint32_t drainIntervalMillis_ = 50;
+  uint32_t maxPendingBatches_ = 256;
+  std::vector<std::string> backendNotes_;
 
-  std::thread reader_;
-  std::atomic<bool> stopping_{false};
-  std::atomic<bool> readerAlive_{false};
+  std::mutex mutex_;  // guards program_ against the worker's unload
+  std::unique_ptr<Program> program_;
+  std::unique_ptr<RingReader> reader_;
+  Backend backend_ = Backend::kTracepoint;
+
   bool started_ = false;
-  bool stopped_ = false;
+  bool stopRequested_ = false;
   Napi::ThreadSafeFunction deliver_;
-  Napi::Promise::Deferred* stopDeferred_ = nullptr;
+  std::shared_ptr<Completion> completion_ = std::make_shared<Completion>();
 
-  // Reader-thread state; the counters are read from the JS thread.
-  std::vector<uint8_t> batch_;
-  std::atomic<uint64_t> recordsRead_{0};
+  std::atomic<bool> readerAlive_{false};
+  std::atomic<int> readerErrno_{0};
   std::atomic<uint64_t> recordsDroppedQueueFull_{0};
   std::atomic<uint64_t> batchesQueued_{0};
-  std::atomic<uint64_t> drainPasses_{0};
 
-  // Kernel counters kept after the maps are gone.
+  // Kernel counters, kept after the maps are gone.
   uint64_t ringFull_ = 0;
   uint64_t inflightFull_ = 0;
   uint64_t countFull_ = 0;

@@ -23,6 +23,8 @@ export interface BindEvent {
   protocol: number;
   /** OPT_* bits */
   opts: number;
+  /** FLAG_* bits: a bind the kernel made for itself */
+  flags: number;
   /** the task's comm, raw bytes up to the first NUL */
   comm: Uint8Array;
   /** kernfs name of the task's cgroup v2 directory, and of its parent, at event time */
@@ -35,3 +37,8 @@ export const OPT_TRANSPARENT = 1 << 1;
 export const OPT_BIND_ADDRESS_NO_PORT = 1 << 2;
 export const OPT_REUSEADDR = 1 << 3;
 export const OPT_REUSEPORT = 1 << 4;
+
+/** a socket the kernel created for itself (sk_kern_sock): VXLAN, WireGuard, SunRPC */
+export const FLAG_KERNEL_SOCKET = 1 << 0;
+/** bound from a kernel thread (PF_KTHREAD) */
+export const FLAG_KERNEL_THREAD = 1 << 1;

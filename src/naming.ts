@@ -1,5 +1,7 @@
 import type { BindEvent } from './event';
 import {
+  FLAG_KERNEL_SOCKET,
+  FLAG_KERNEL_THREAD,
   OPT_BIND_ADDRESS_NO_PORT,
   OPT_FREEBIND,
   OPT_REUSEADDR,
@@ -76,6 +78,8 @@ export function bindAttributes(e: BindEvent, interfaceName?: string): Attributes
     'bindsnoop.opt.reuseaddr': (e.opts & OPT_REUSEADDR) !== 0,
     'bindsnoop.opt.reuseport': (e.opts & OPT_REUSEPORT) !== 0,
     'bindsnoop.bound_dev_if': e.boundDevIf,
+    'bindsnoop.kernel_socket': (e.flags & FLAG_KERNEL_SOCKET) !== 0,
+    'bindsnoop.kernel_thread': (e.flags & FLAG_KERNEL_THREAD) !== 0,
     'bindsnoop.cgroup.id': idNumber(e.cgroupId),
     'bindsnoop.mntns.id': e.mntnsId,
     'bindsnoop.netns.id': e.netnsId,

@@ -9,6 +9,10 @@ export interface NativeTracerOptions {
   ports: number[];
   includeErrors: boolean;
   countMode: boolean;
+  /** drop binds of kernel sockets and kernel threads in the kernel */
+  hideKernelBinds: boolean;
+  /** read the task's cgroup names into each record (Kubernetes mode needs them) */
+  readCgroupNames: boolean;
   cgroupMapPath: string;
   mntnsMapPath: string;
   ringBufferBytes: number;
@@ -17,6 +21,18 @@ export interface NativeTracerOptions {
   maxPendingBatches: number;
   /** Kubernetes mode: pin the cgroups/mntns/excluded maps here ("" = off) */
   pinDir: string;
+  backend: BackendChoice;
+}
+
+/** How the kernel program attaches (contract: --backend). */
+export const BACKENDS = ['fentry', 'kprobe', 'tracepoint'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+export type BackendChoice = 'auto' | BackendName;
+
+/** The backend in use, and why each better one was not used. */
+export interface BackendInfo {
+  name: BackendName;
+  notes: string[];
 }
 
 export type K8sMapName = 'cgroups' | 'mntns' | 'excluded';
@@ -26,10 +42,14 @@ export interface NativeTracerStats {
   kernelInflightFull: number;
   kernelCountFull: number;
   recordsRead: number;
+  /** ring records of another size than this build's layout: counted, never decoded */
+  recordsMalformed: number;
   readerQueueFull: number;
   batchesQueued: number;
   drainPasses: number;
   readerAlive: boolean;
+  /** the errno that stopped the reader thread's poll, 0 while it runs */
+  readerErrno: number;
 }
 
 export interface NativeTracer {
@@ -38,6 +58,7 @@ export interface NativeTracer {
   stats(): NativeTracerStats;
   counts(): Buffer;
   attached(): boolean;
+  backend(): BackendInfo;
   mapUpdate(map: K8sMapName, key: bigint, value: bigint): void;
   mapDelete(map: K8sMapName, key: bigint): boolean;
   mapEntries(map: K8sMapName): [bigint, bigint][];

@@ -14,6 +14,7 @@ import { AccountingLogExporter, type ExporterSettings } from './otlp/exporter';
 import { bindLogRecord } from './otlp/record';
 import { baseResourceAttributes } from './otlp/resource';
 import { OtlpSink } from './otlp/sink';
+import type { BackendInfo } from './native';
 import { BindSource } from './source';
 import { formatJsonLine } from './sinks/json';
 import { latin1Bytes, TableFormatter, type TableOptions } from './sinks/table';
@@ -82,6 +83,10 @@ export class Pipeline {
   private lastDrainProgressMs = Date.now();
   private livenessTimer?: NodeJS.Timeout;
   private stopping = false;
+  /** the kernel backend in use, once started: the InstrumentationScope's and JSON's bindsnoop.backend */
+  private scopeAttributes: Attributes = {};
+  private backendInfo?: BackendInfo;
+  private readerErrnoReported = false;
   private lossTimer?: NodeJS.Timeout;
   private lastReportedLost = 0;
 
@@ -157,7 +162,7 @@ export class Pipeline {
         let out = '';
         events.forEach((e, i) => {
           const attrs = bindAttributes(e, this.interfaces.lookup(e.boundDevIf, e.netnsId));
-          out += formatJsonLine(this.clock.toWallNs(e.tsBootNs), attrs, this.resourceFor(pods[i])) + '\n';
+          out += formatJsonLine(this.clock.toWallNs(e.tsBootNs), attrs, this.resourceFor(pods[i]), this.scopeAttributes) + '\n';
         });
         write(out);
       };
@@ -186,12 +191,18 @@ export class Pipeline {
       ports: f.ports,
       includeErrors: f.errors,
       countMode,
+      hideKernelBinds: !f.kernelBinds,
+      readCgroupNames: config.kubernetes.enabled,
+      backend: config.kernel.backend,
       cgroupMapPath: f.cgroupMap || undefined,
       mntnsMapPath: f.mntnsMap || undefined,
       ...config.reader,
       pinDir: config.kubernetes.enabled && config.kubernetes.pinDir ? config.kubernetes.pinDir : undefined,
     });
     this.source = source;
+    this.backendInfo = source.backend();
+    this.scopeAttributes = { 'bindsnoop.backend': this.backendInfo.name };
+    this.otlp?.setScopeAttributes(this.scopeAttributes);
     if (config.kubernetes.enabled && config.kubernetes.pinDir) {
       const k = config.kubernetes;
       const cgroupRoot = k.cgroupRoot || findCgroup2Mount();
@@ -257,8 +268,18 @@ export class Pipeline {
     });
   }
 
+  /** The kernel backend in use and why each better one was not (after start). */
+  backend(): BackendInfo | undefined {
+    return this.backendInfo;
+  }
+
   private sampleLiveness(): void {
-    const passes = this.source?.stats().drainPasses ?? -1;
+    const stats = this.source?.stats();
+    if (stats?.readerErrno && !this.readerErrnoReported) {
+      this.readerErrnoReported = true;
+      this.options.warn(`the reader thread stopped: polling the ring buffer failed with errno ${stats.readerErrno}; binds are no longer read (restart bindsnoop)`);
+    }
+    const passes = stats?.drainPasses ?? -1;
     if (passes !== this.lastDrainPasses) {
       this.lastDrainPasses = passes;
       this.lastDrainProgressMs = Date.now();

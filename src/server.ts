@@ -13,6 +13,8 @@ export interface AgentStatus {
   containersKnown(): number;
   /** records waiting for export or being exported (0 when export is off) */
   exportQueueDepth(): number;
+  /** the kernel backend in use (fentry, kprobe, tracepoint), once attached */
+  backend(): { name: string } | undefined;
 }
 
 /** Prometheus metrics of the agent (contract section 5), in a registry of their own. */
@@ -89,6 +91,17 @@ export function agentMetrics(status: AgentStatus): Registry {
     registers: [registry],
     collect() {
       this.set(status.containersKnown());
+    },
+  });
+  new Gauge({
+    name: 'bindsnoop_backend_info',
+    help: 'The kernel backend in use: 1 for the one attached (fentry, kprobe or tracepoint).',
+    labelNames: ['backend'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const backend = status.backend();
+      if (backend) this.set({ backend: backend.name }, 1);
     },
   });
   new Gauge({

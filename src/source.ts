@@ -1,10 +1,9 @@
-import { existsSync, mkdirSync, statfsSync } from 'node:fs';
+import { mkdirSync, statfsSync } from 'node:fs';
 import { decodeBatch, decodeCounts, type CountEntry } from './decode';
 import { BindsnoopError } from './errors';
 import type { BindEvent } from './event';
-import { isNativeError, loadAddon, type NativeTracer, type NativeTracerStats } from './native';
+import { isNativeError, loadAddon, type BackendChoice, type BackendInfo, type NativeTracer, type NativeTracerStats } from './native';
 
-export const BTF_PATH = '/sys/kernel/btf/vmlinux';
 /** statfs f_type of a BPF filesystem (include/uapi/linux/magic.h) */
 const BPF_FS_MAGIC = 0xcafe4a11;
 
@@ -15,6 +14,11 @@ export interface SourceOptions {
   ports: readonly number[];
   includeErrors: boolean;
   countMode: boolean;
+  /** drop binds of kernel sockets and kernel threads in the kernel */
+  hideKernelBinds: boolean;
+  /** Kubernetes mode reads the task's cgroup names into each record */
+  readCgroupNames: boolean;
+  backend: BackendChoice;
   cgroupMapPath?: string;
   mntnsMapPath?: string;
   ringBufferBytes: number;
@@ -25,19 +29,24 @@ export interface SourceOptions {
   pinDir?: string;
 }
 
+const ATTACH_POINTS: Record<BackendInfo['name'], string> = {
+  fentry: 'fexit on inet_bind and inet6_bind',
+  kprobe: 'kprobes on inet_bind and inet6_bind',
+  tracepoint: 'tracepoints syscalls:sys_enter_bind and sys_exit_bind',
+};
+
+/** One line for stderr and the daemon log: the backend in use and why each better one was not. */
+export function describeBackend(info: BackendInfo): string {
+  const line = `tracing with the ${info.name} backend (${ATTACH_POINTS[info.name]})`;
+  return info.notes.length ? `${line}; not ${info.notes.join('; not ')}` : line;
+}
+
 /** A loaded, attached tracer whose records arrive decoded, in batches. */
 export class BindSource {
   private constructor(private readonly tracer: NativeTracer) {}
 
   /** Loads and attaches, or throws a BindsnoopError with nothing left in the kernel. */
   static open(options: SourceOptions): BindSource {
-    if (!existsSync(BTF_PATH)) {
-      throw new BindsnoopError(
-        'KERNEL',
-        `this kernel exposes no BTF at ${BTF_PATH}; bindsnoop needs a kernel built with CONFIG_DEBUG_INFO_BTF=y`,
-        'ENOENT',
-      );
-    }
     const addon = loadAddon();
     if (options.pinDir) {
       try {
@@ -58,6 +67,9 @@ export class BindSource {
           ports: [...options.ports],
           includeErrors: options.includeErrors,
           countMode: options.countMode,
+          hideKernelBinds: options.hideKernelBinds,
+          readCgroupNames: options.readCgroupNames,
+          backend: options.backend,
           cgroupMapPath: options.cgroupMapPath ?? '',
           mntnsMapPath: options.mntnsMapPath ?? '',
           ringBufferBytes: options.ringBufferBytes,
@@ -97,6 +109,11 @@ export class BindSource {
 
   attached(): boolean {
     return this.tracer.attached();
+  }
+
+  /** The backend in use, and why each better one was not. */
+  backend(): BackendInfo {
+    return this.tracer.backend();
   }
 
   /** The Kubernetes maps (pinned under pinDir), for the agent's reconciler. */

@@ -24,6 +24,10 @@ export interface CliOptions {
   output?: OutputFormat;
   quiet?: boolean;
   kubernetes?: boolean;
+  /** --backend */
+  backend?: 'auto' | 'fentry' | 'kprobe' | 'tracepoint';
+  /** false with --no-kernel-binds */
+  kernelBinds?: boolean;
   /** run as an agent: no table, JSON logs, HTTP endpoints */
   daemon: boolean;
 }
@@ -32,7 +36,9 @@ export const MAX_PORTS = 64;
 
 export const USAGE = `usage: bindsnoop [-h] [-t] [-w] [-p PID] [-P PORT] [-E] [-U] [-u UID]
                  [--count] [--cgroupmap CGROUPMAP] [--mntnsmap MNTNSMAP]
-                 [-o {table,json}] [-q] [-c CONFIG] [-K] [--daemon] [--version]`;
+                 [-o {table,json}] [-q] [-c CONFIG] [-K] [--daemon]
+                 [--backend {auto,fentry,kprobe,tracepoint}] [--no-kernel-binds]
+                 [--version]`;
 
 export const HELP = `${USAGE}
 
@@ -61,6 +67,11 @@ optional arguments:
                         CONTAINER columns, k8s.* resource attributes
   --daemon              run as an agent: no table, JSON logs on stderr,
                         /healthz /readyz /metrics on server.port
+  --backend {auto,fentry,kprobe,tracepoint}
+                        how to attach: auto (default) takes the best the
+                        kernel allows and says which on stderr
+  --no-kernel-binds     hide binds the kernel makes for itself (VXLAN,
+                        WireGuard, NFS sockets; kernel threads)
   --version             show the version and exit
 
 examples:
@@ -153,6 +164,8 @@ function buildCommand(): Command {
     .option('-c, --config <CONFIG>')
     .option('-K, --kubernetes')
     .option('--daemon')
+    .addOption(new Option('--backend <BACKEND>').choices(['auto', 'fentry', 'kprobe', 'tracepoint']))
+    .option('--no-kernel-binds')
     .option('--version');
   return cmd;
 }
@@ -184,6 +197,8 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     kubernetes?: boolean;
     daemon?: boolean;
     version?: boolean;
+    backend?: CliOptions['backend'];
+    kernelBinds?: boolean;
   }>();
   for (const [flag, value, what] of [
     ['--cgroupmap', o.cgroupmap, 'the path of a pinned BPF map'],
@@ -209,6 +224,9 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     output: o.output,
     quiet: o.quiet,
     kubernetes: o.kubernetes,
+    backend: o.backend,
+    // commander defaults a --no-x flag to true: only an explicit flag counts
+    kernelBinds: cmd.getOptionValueSource('kernelBinds') === 'cli' ? o.kernelBinds : undefined,
     daemon: o.daemon === true,
   };
 }
@@ -224,6 +242,8 @@ export function flagsToConfig(o: CliOptions): Record<string, unknown> {
     'filter.mntnsMap': o.mntnsMap,
     'output.format': o.quiet || o.daemon ? 'none' : o.output,
     'kubernetes.enabled': o.kubernetes,
+    'kernel.backend': o.backend,
+    'filter.kernelBinds': o.kernelBinds,
   };
   for (const key of Object.keys(out)) if (out[key] === undefined) delete out[key];
   return out;

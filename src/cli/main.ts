@@ -6,7 +6,7 @@ import { loadConfig } from '../config/load';
 import type { AppConfig } from '../config/schema';
 import { BindsnoopError } from '../errors';
 import { Pipeline } from '../pipeline';
-import type { BindSource } from '../source';
+import { describeBackend, type BindSource } from '../source';
 import { formatCountTable } from '../sinks/count';
 import { TRACING_LINE } from '../sinks/table';
 import pino from 'pino';
@@ -83,6 +83,7 @@ export function run(argv: readonly string[]): void {
       }),
   );
   const source = orFail(() => pipeline.start());
+  process.stderr.write(`bindsnoop: ${describeBackend(source.backend())}\n`);
 
   // The table goes to stdout as bcc's does; with JSON or -q stdout carries only data.
   const tableOnStdout = config.output.format === 'table' || opts.count;
@@ -144,7 +145,9 @@ function runDaemon(config: AppConfig, opts: CliOptions, capabilities: string[], 
       write: () => undefined,
       warn: (line) => log.warn(line),
     });
-    built.start();
+    const source = built.start();
+    const backend = source.backend();
+    log.info({ backend: backend.name, notes: backend.notes }, describeBackend(backend));
   } catch (e) {
     quit(e);
   }

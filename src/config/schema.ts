@@ -15,6 +15,10 @@ export interface AppConfig {
     errors: boolean;
     cgroupMap: string;
     mntnsMap: string;
+    kernelBinds: boolean;
+  };
+  kernel: {
+    backend: 'auto' | 'fentry' | 'kprobe' | 'tracepoint';
   };
   output: {
     format: 'table' | 'json' | 'none';
@@ -104,6 +108,18 @@ export const SCHEMA: Schema<AppConfig> = {
     errors: { doc: 'Include failed binds (table RC column; exported as WARN records). Flag -E.', format: Boolean, default: false },
     cgroupMap: { doc: "Path of a pinned BPF hash map (key u64 cgroup id, value u64): trace only those cgroups. Flag --cgroupmap.", format: String, default: '' },
     mntnsMap: { doc: 'Path of a pinned BPF hash map (key u64 mount-namespace inode, value u32). Flag --mntnsmap.', format: String, default: '' },
+    kernelBinds: {
+      doc: 'Include binds the kernel makes for itself (sockets it creates, such as VXLAN, WireGuard or SunRPC, and binds from kernel threads; seen by the fentry and kprobe backends). Flag --no-kernel-binds sets false.',
+      format: Boolean,
+      default: true,
+    },
+  },
+  kernel: {
+    backend: {
+      doc: 'How the kernel program attaches: auto (the best this kernel allows: fentry, then kprobe, then tracepoint), fentry, kprobe or tracepoint. Flag --backend.',
+      format: ['auto', 'fentry', 'kprobe', 'tracepoint'],
+      default: 'auto',
+    },
   },
   output: {
     format: { doc: 'What to print on stdout: table (bcc), json (one object per bind) or none. Flags -o, -q.', format: ['table', 'json', 'none'], default: 'table' },

@@ -68,6 +68,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Ma
  * here.
  */
 export class OtlpSink {
+  private scopeAttributes: Attributes = {};
   private readonly queue: { record: BindLogRecord; resource: Attributes }[] = [];
   private queueHead = 0;
   private inSdk = 0;
@@ -101,6 +102,11 @@ export class OtlpSink {
   }
 
   /** Queues a record for export; false (and counted) when the queue is full. */
+  /** InstrumentationScope attributes (the kernel backend); set before the first record. */
+  setScopeAttributes(attributes: Attributes): void {
+    this.scopeAttributes = attributes;
+  }
+
   enqueue(record: BindLogRecord, resource: Attributes): boolean {
     if (this.finalized || this.queued + this.inSdk >= this.options.maxQueueSize) {
       this.counts.lostExportQueue++;
@@ -121,7 +127,10 @@ export class OtlpSink {
         resource: resourceFromAttributes(resource),
         processors: [new SharedProcessorProxy(this.processor)],
       });
-      entry = { provider, logger: provider.getLogger(this.options.scopeName, this.options.scopeVersion) };
+      entry = {
+        provider,
+        logger: provider.getLogger(this.options.scopeName, this.options.scopeVersion, { attributes: this.scopeAttributes }),
+      };
       this.loggers.set(key, entry);
     }
     this.loggerByObject.set(resource, entry.logger);

@@ -5,6 +5,6 @@ import type { Attributes } from '../naming';
  * One JSON object per bind: contract section 2's attribute names, flat, plus
  * the resource attributes known for it and `time` (RFC 3339, nanoseconds).
  */
-export function formatJsonLine(wallNs: bigint, attributes: Attributes, resource: Attributes = {}): string {
-  return JSON.stringify({ time: rfc3339Nanos(wallNs), ...resource, ...attributes });
+export function formatJsonLine(wallNs: bigint, attributes: Attributes, resource: Attributes = {}, scope: Attributes = {}): string {
+  return JSON.stringify({ time: rfc3339Nanos(wallNs), ...resource, ...scope, ...attributes });
 }

@@ -72,6 +72,8 @@ describePrivileged('OTLP export end to end', () => {
       'bindsnoop.opt.reuseaddr': true,
       'bindsnoop.opt.reuseport': false,
       'bindsnoop.bound_dev_if': 0,
+      'bindsnoop.kernel_socket': false,
+      'bindsnoop.kernel_thread': false,
       'bindsnoop.cgroup.id': expect.any(Number),
       'bindsnoop.mntns.id': run.mntns,
       'bindsnoop.netns.id': run.netns,

@@ -29,7 +29,8 @@ describe('configuration', () => {
     const c = loadConfig({ env: {}, flags: {} });
     expect(c.otlp).toMatchObject({ endpoint: '', protocol: 'http/protobuf', compression: 'none', timeoutMillis: 10000 });
     expect(c.service.name).toBe('bindsnoop');
-    expect(c.filter).toEqual({ pid: 0, uid: -1, ports: [], errors: false, cgroupMap: '', mntnsMap: '' });
+    expect(c.filter).toEqual({ pid: 0, uid: -1, ports: [], errors: false, cgroupMap: '', mntnsMap: '', kernelBinds: true });
+    expect(c.kernel).toEqual({ backend: 'auto' });
     expect(logsUrl(c)).toBeUndefined();
   });
 

@@ -26,6 +26,7 @@ export function makeEvent(overrides: Partial<BindEvent> = {}): BindEvent {
     reqPort: 80,
     protocol: 6,
     opts: 0,
+    flags: 0,
     comm: Buffer.from('nginx'),
     cgroupName: '',
     cgroupParentName: '',

@@ -56,6 +56,8 @@ describe('the log attributes of a bind (contract section 2)', () => {
       'bindsnoop.opt.reuseaddr': true,
       'bindsnoop.opt.reuseport': true,
       'bindsnoop.bound_dev_if': 2,
+      'bindsnoop.kernel_socket': false,
+      'bindsnoop.kernel_thread': false,
       'bindsnoop.cgroup.id': 7788,
       'bindsnoop.mntns.id': 4026531841,
       'bindsnoop.netns.id': 4026531840,

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "kernel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/bpf.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "errors.h"
+
+const char* BackendName(Backend backend) {
+  switch (backend) {
+    case Backend::kFentry:
+      return "fentry";
+    case Backend::kKprobe:
+      return "kprobe";
+    case Backend::kTracepoint:
+      return "tracepoint";
+  }
+  return "?";
+}
+
+std::string KernelRelease() {
+  struct utsname u;
+  return uname(&u) == 0 ? std::string(u.release) : std::string("unknown");
+}
+
+namespace {
+
+const char kBtfPath[] = "/sys/kernel/btf/vmlinux";
+
+std::string Missing(const std::string& what, const char* since) {
+  return "this kernel (Linux " + KernelRelease() + ") lacks " + what + ", which Linux " + since +
+         " brought; bindsnoop needs Linux 5.8 or newer built with CONFIG_DEBUG_INFO_BTF=y";
+}
+
+// the kernel's internal ENOTSUPP leaks out of some BPF calls
+constexpr int kKernelENOTSUPP = 524;
+
+std::string ErrnoText(int err) {
+  if (err < 0) err = -err;
+  if (err == kKernelENOTSUPP) return "ENOTSUPP: operation not supported";
+  const char* name = strerrorname_np(err);
+  return std::string(name ? name : "error") + ": " + strerror(err);
+}
+
+}  // namespace
+
+std::string MissingBtf() {
+  if (access(kBtfPath, R_OK) != 0)
+    return Missing(std::string("BTF type information at ") + kBtfPath + " (CONFIG_DEBUG_INFO_BTF=y)", "5.4");
+  return "";
+}
+
+std::string MissingKernelFeature() {
+  std::string btf = MissingBtf();
+  if (!btf.empty()) return btf;
+  // 1: supported, 0: not, <0: the probe itself failed (no privileges): loading will say why
+  if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 0) {
+    return Missing("the BPF ring buffer (BPF_MAP_TYPE_RINGBUF)", "5.8");
+  }
+  if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_ktime_get_boot_ns, nullptr) == 0) {
+    return Missing("the BPF helper bpf_ktime_get_boot_ns", "5.8");
+  }
+  if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_ringbuf_query, nullptr) == 0) {
+    return Missing("the BPF helper bpf_ringbuf_query", "5.8");
+  }
+  return "";
+}
+
+namespace {
+
+// Loads `r0 = 0; exit` as an fexit program on inet_bind and attaches it.
+std::string FentryUnavailable() {
+  struct btf* vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux) return "no kernel BTF to find inet_bind in";
+  int id = btf__find_by_name_kind(vmlinux, "inet_bind", BTF_KIND_FUNC);
+  btf__free(vmlinux);
+  if (id <= 0) return "inet_bind is not in the kernel's BTF";
+
+  const struct bpf_insn insns[] = {
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},  // r0 = 0
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},                   // exit
+  };
+  LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT,
+              .attach_btf_id = static_cast<__u32>(id));
+  int prog = bpf_prog_load(BPF_PROG_TYPE_TRACING, "bindsnoop_probe", "GPL", insns, 2, &opts);
+  if (prog < 0) return "the kernel refused a trial fexit program on inet_bind (" + ErrnoText(errno) + ")";
+  int link = bpf_raw_tracepoint_open(nullptr, prog);
+  int err = errno;
+  close(prog);
+  if (link < 0) {
+    if (err == kKernelENOTSUPP || err == EOPNOTSUPP || err == EINVAL)
+      return "the kernel cannot attach fexit programs to its functions here (" + ErrnoText(err) +
+             "; x86_64 has BPF trampolines since Linux 5.5, arm64 since 6.0)";
+    return "the kernel refused to attach a trial fexit program on inet_bind (" + ErrnoText(err) + ")";
+  }
+  close(link);
+  return "";
+}
+
+std::string KprobeUnavailable() {
+  // the perf kprobe PMU (Linux 4.17+) is what libbpf attaches kprobes through
+  if (access("/sys/bus/event_source/devices/kprobe/type", F_OK) != 0)
+    return "this kernel has no kprobes (CONFIG_KPROBES and CONFIG_KPROBE_EVENTS are off)";
+  return "";
+}
+
+std::string TracepointUnavailable() {
+  std::string reason = EnsureTracefs();
+  return reason;
+}
+
+}  // namespace
+
+std::string BackendUnavailable(Backend backend) {
+  switch (backend) {
+    case Backend::kFentry:
+      return FentryUnavailable();
+    case Backend::kKprobe:
+      return KprobeUnavailable();
+    case Backend::kTracepoint:
+      return TracepointUnavailable();
+  }
+  return "unknown backend";
+}

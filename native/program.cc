@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "program.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/bpf.h>
+#include <unistd.h>
+
+#include "bindsnoop.h"
+#include "bindsnoop.skel.h"
+#include "errors.h"
+
+namespace {
+
+struct ProgLink {
+  struct bpf_program* prog;
+  struct bpf_link** link;
+};
+
+// The programs of one backend, with where the skeleton keeps their links.
+std::vector<ProgLink> ProgramsOf(bindsnoop_bpf* s, Backend backend) {
+  switch (backend) {
+    case Backend::kFentry:
+      return {{s->progs.fexit_inet_bind, &s->links.fexit_inet_bind},
+              {s->progs.fexit_inet6_bind, &s->links.fexit_inet6_bind}};
+    case Backend::kKprobe:
+      return {{s->progs.kprobe_inet_bind, &s->links.kprobe_inet_bind},
+              {s->progs.kprobe_inet6_bind, &s->links.kprobe_inet6_bind},
+              {s->progs.kretprobe_inet_bind, &s->links.kretprobe_inet_bind},
+              {s->progs.kretprobe_inet6_bind, &s->links.kretprobe_inet6_bind}};
+    case Backend::kTracepoint:
+      return {{s->progs.handle_enter_bind, &s->links.handle_enter_bind},
+              {s->progs.handle_exit_bind, &s->links.handle_exit_bind}};
+  }
+  return {};
+}
+
+const char* AttachPoint(Backend backend) {
+  switch (backend) {
+    case Backend::kFentry:
+      return "fexit programs on inet_bind and inet6_bind";
+    case Backend::kKprobe:
+      return "kprobes on inet_bind and inet6_bind";
+    case Backend::kTracepoint:
+      return "tracepoints syscalls:sys_{enter,exit}_bind";
+  }
+  return "?";
+}
+
+void Fail(LoadError* error, int err, const std::string& op, const std::string& hint, bool userMap = false,
+          const std::string& details = "") {
+  error->err = err < 0 ? -err : err;
+  error->op = op;
+  error->hint = hint;
+  error->userMap = userMap;
+  error->details = details;
+}
+
+// Our fd of the user's pinned map, checked against bcc's layout, or -1.
+int ReuseFilterMap(const std::string& path, struct bpf_map* map, uint32_t valueSize, const char* flag,
+                   LoadError* error) {
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) {
+    int err = errno;
+    std::string hint = err == ENOENT
+                           ? "no BPF object is pinned at " + path + "; create it first, e.g. bpftool map create " +
+                                 path + " type hash key 8 value " + std::to_string(valueSize) + " entries 128 name filter"
+                           : HintFor(err);
+    Fail(error, err, std::string("open ") + flag + " map " + path, hint, true);
+    return -1;
+  }
+  struct bpf_map_info info = {};
+  __u32 len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+    int err = errno;
+    close(fd);
+    Fail(error, err, std::string("inspect ") + flag + " map " + path, HintFor(err), true);
+    return -1;
+  }
+  if (info.type != BPF_MAP_TYPE_HASH || info.key_size != 8 || info.value_size != valueSize) {
+    close(fd);
+    Fail(error, EINVAL, std::string("use ") + flag + " map " + path,
+         "expected a hash map with 8-byte keys and " + std::to_string(valueSize) + "-byte values (found type " +
+             std::to_string(info.type) + ", key " + std::to_string(info.key_size) + ", value " +
+             std::to_string(info.value_size) + ")",
+         true);
+    return -1;
+  }
+  int err = bpf_map__reuse_fd(map, fd);
+  if (err) {
+    close(fd);
+    Fail(error, err, std::string("reuse ") + flag + " map " + path, HintFor(err), true);
+    return -1;
+  }
+  return fd;  // libbpf dup()s it; ours is closed with the program
+}
+
+}  // namespace
+
+std::unique_ptr<Program> Program::Load(const ProgramOptions& opts, Backend backend, LoadError* error) {
+  std::unique_ptr<Program> p(new Program(backend, !opts.pinDir.empty()));
+  if (!p->Open(opts, error) || !p->Attach(error)) return nullptr;  // the destructor unloads what was loaded
+  return p;
+}
+
+bool Program::Open(const ProgramOptions& opts, LoadError* error) {
+  CaptureLibbpfLog();
+  skel_ = bindsnoop_bpf__open();
+  if (!skel_) {
+    int err = errno;
+    Fail(error, err, "open BPF object", HintFor(err));
+    return false;
+  }
+  auto* ro = skel_->rodata;
+  ro->target_tgid = opts.pid;
+  ro->filter_uid = opts.filterUid;
+  ro->target_uid = opts.uid;
+  ro->filter_ports = !opts.ports.empty();
+  ro->include_errors = opts.includeErrors;
+  ro->count_mode = opts.countMode;
+  ro->hide_kernel_binds = opts.hideKernelBinds;
+  ro->read_cgroup_names = opts.readCgroupNames;
+  ro->filter_cgroup = !opts.cgroupMapPath.empty();
+  ro->filter_mntns = !opts.mntnsMapPath.empty();
+  ro->wakeup_bytes = opts.wakeupBytes;
+  ro->k8s_exclusions = k8s_;
+
+  // only this backend's programs are loaded: the others may not even verify here
+  for (Backend b : {Backend::kFentry, Backend::kKprobe, Backend::kTracepoint})
+    for (const ProgLink& pl : ProgramsOf(skel_, b)) bpf_program__set_autoload(pl.prog, b == backend_);
+
+  if (k8s_) {
+    // libbpf reuses a compatible map already pinned there (a restarted agent), else creates and pins it
+    const std::pair<struct bpf_map*, const char*> pins[] = {
+        {skel_->maps.k8s_cgroups, "cgroups"}, {skel_->maps.k8s_mntns, "mntns"}, {skel_->maps.k8s_excluded, "excluded"}};
+    for (const auto& [map, name] : pins) {
+      std::string path = opts.pinDir + "/" + name;
+      int e = bpf_map__set_pin_path(map, path.c_str());
+      if (e) {
+        Fail(error, e, "set pin path " + path, HintFor(e));
+        return false;
+      }
+    }
+  }
+
+  int err = bpf_map__set_max_entries(skel_->maps.events, opts.ringBufferBytes);
+  if (err) {
+    Fail(error, err, "size ring buffer", "ringBufferBytes must be a power of two multiple of the page size");
+    return false;
+  }
+  if (!opts.cgroupMapPath.empty()) {
+    cgroupMapFd_ = ReuseFilterMap(opts.cgroupMapPath, skel_->maps.cgroup_filter, 8, "--cgroupmap", error);
+    if (cgroupMapFd_ < 0) return false;
+  }
+  if (!opts.mntnsMapPath.empty()) {
+    mntnsMapFd_ = ReuseFilterMap(opts.mntnsMapPath, skel_->maps.mntns_filter, 4, "--mntnsmap", error);
+    if (mntnsMapFd_ < 0) return false;
+  }
+
+  err = bindsnoop_bpf__load(skel_);
+  if (err) {
+    std::string hint = HintFor(err);
+    if (k8s_ && -err == EINVAL) hint += "; or a map pinned under " + opts.pinDir + " has another layout: remove it";
+    Fail(error, err, std::string("load BPF programs for the ") + BackendName(backend_) + " backend", hint, false,
+         LastLibbpfLog());
+    return false;
+  }
+
+  int portsFd = bpf_map__fd(skel_->maps.ports);
+  for (uint16_t port : opts.ports) {
+    uint8_t one = 1;
+    if (bpf_map_update_elem(portsFd, &port, &one, BPF_ANY)) {
+      int e = errno;
+      Fail(error, e, "fill ports map", HintFor(e));
+      return false;
+    }
+  }
+  return true;
+}
+
+bool Program::Attach(LoadError* error) {
+  for (const ProgLink& pl : ProgramsOf(skel_, backend_)) {
+    struct bpf_link* link = bpf_program__attach(pl.prog);
+    if (!link) {
+      int err = errno;
+      Fail(error, err, std::string("attach ") + AttachPoint(backend_), HintFor(err), false, LastLibbpfLog());
+      return false;
+    }
+    *pl.link = link;  // bindsnoop_bpf__destroy() destroys it
+  }
+  return true;
+}
+
+bool Program::Attached() const {
+  if (!skel_) return false;
+  for (const ProgLink& pl : ProgramsOf(skel_, backend_))
+    if (*pl.link == nullptr) return false;
+  return true;
+}
+
+void Program::Detach() {
+  if (!skel_) return;
+  for (const ProgLink& pl : ProgramsOf(skel_, backend_)) {
+    bpf_link__destroy(*pl.link);
+    *pl.link = nullptr;
+  }
+}
+
+int Program::RingFd() const { return bpf_map__fd(skel_->maps.events); }
+int Program::StatsFd() const { return bpf_map__fd(skel_->maps.stats); }
+int Program::CountsFd() const { return bpf_map__fd(skel_->maps.counts); }
+
+struct bpf_map* Program::K8sMap(const std::string& name) const {
+  if (!skel_ || !k8s_) return nullptr;
+  if (name == "cgroups") return skel_->maps.k8s_cgroups;
+  if (name == "mntns") return skel_->maps.k8s_mntns;
+  if (name == "excluded") return skel_->maps.k8s_excluded;
+  return nullptr;
+}
+
+Program::~Program() {
+  if (skel_) bindsnoop_bpf__destroy(skel_);
+  if (cgroupMapFd_ >= 0) close(cgroupMapFd_);
+  if (mntnsMapFd_ >= 0) close(mntnsMapFd_);
+}

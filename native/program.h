@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+// The kernel program, loaded and attached through one backend. Owns the
+// libbpf skeleton and the fds of the user's filter maps; destroying it
+// detaches and unloads everything.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernel.h"
+
+struct bindsnoop_bpf;
+struct bpf_map;
+
+struct ProgramOptions {
+  uint32_t pid = 0;  // 0 = any
+  bool filterUid = false;
+  uint32_t uid = 0;
+  std::vector<uint16_t> ports;
+  bool includeErrors = false;
+  bool countMode = false;
+  bool hideKernelBinds = false;
+  bool readCgroupNames = true;
+  std::string cgroupMapPath;
+  std::string mntnsMapPath;
+  uint32_t ringBufferBytes = 1 << 20;
+  uint32_t wakeupBytes = 64 * 1024;
+  // Kubernetes mode: pin k8s_cgroups/k8s_mntns/k8s_excluded here (reused when already pinned)
+  std::string pinDir;
+};
+
+// Why a load failed, in the terms ThrowBpfError words for the user.
+struct LoadError {
+  int err = 0;
+  std::string op;
+  std::string hint;
+  std::string details;  // libbpf's last lines (the verifier log)
+  bool userMap = false;  // a --cgroupmap/--mntnsmap the user must fix
+};
+
+class Program {
+ public:
+  // Opens, configures, loads and attaches the programs of `backend`, or
+  // returns null with `error` set and nothing left in the kernel. Any thread.
+  static std::unique_ptr<Program> Load(const ProgramOptions& opts, Backend backend, LoadError* error);
+  ~Program();
+  Program(const Program&) = delete;
+  Program& operator=(const Program&) = delete;
+
+  Backend backend() const { return backend_; }
+  bindsnoop_bpf* skel() const { return skel_; }
+  bool Attached() const;
+  // Destroys the links: no new records after this returns. Any thread.
+  void Detach();
+
+  int RingFd() const;
+  int StatsFd() const;
+  int CountsFd() const;
+  // "cgroups", "mntns", "excluded" in Kubernetes mode, else null.
+  struct bpf_map* K8sMap(const std::string& name) const;
+
+ private:
+  Program(Backend backend, bool k8s) : backend_(backend), k8s_(k8s) {}
+  bool Open(const ProgramOptions& opts, LoadError* error);
+  bool Attach(LoadError* error);
+
+  Backend backend_;
+  bool k8s_;
+  bindsnoop_bpf* skel_ = nullptr;
+  int cgroupMapFd_ = -1;
+  int mntnsMapFd_ = -1;
+};

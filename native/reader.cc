@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "reader.h"
+
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+std::unique_ptr<RingReader> RingReader::Create(int ringFd, size_t recordSize, int* err) {
+  std::unique_ptr<RingReader> r(new RingReader(recordSize));
+  r->ring_ = ring_buffer__new(ringFd, &RingReader::OnRecord, r.get(), nullptr);
+  if (!r->ring_) {
+    *err = errno;
+    return nullptr;
+  }
+  // Our own epoll set: libbpf's (which wakes on ring data) plus an eventfd, so
+  // that Wake() ends a poll at once instead of after the drain interval.
+  r->epollFd_ = epoll_create1(EPOLL_CLOEXEC);
+  r->wakeFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (r->epollFd_ < 0 || r->wakeFd_ < 0) {
+    *err = errno;
+    return nullptr;
+  }
+  struct epoll_event ev = {};
+  ev.events = EPOLLIN;
+  ev.data.fd = ring_buffer__epoll_fd(r->ring_);
+  if (epoll_ctl(r->epollFd_, EPOLL_CTL_ADD, ev.data.fd, &ev) != 0) {
+    *err = errno;
+    return nullptr;
+  }
+  ev.data.fd = r->wakeFd_;
+  if (epoll_ctl(r->epollFd_, EPOLL_CTL_ADD, r->wakeFd_, &ev) != 0) {
+    *err = errno;
+    return nullptr;
+  }
+  return r;
+}
+
+RingReader::~RingReader() {
+  if (ring_) ring_buffer__free(ring_);
+  if (epollFd_ >= 0) close(epollFd_);
+  if (wakeFd_ >= 0) close(wakeFd_);
+}
+
+int RingReader::OnRecord(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<RingReader*>(ctx);
+  if (size != self->recordSize_) {
+    self->recordsMalformed_++;  // not a record of this build's layout: counted, never decoded
+    return 0;
+  }
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  self->batch_.insert(self->batch_.end(), p, p + size);
+  self->recordsRead_++;
+  return 0;
+}
+
+void RingReader::Drain(const Sink& sink) {
+  ring_buffer__consume(ring_);
+  drainPasses_++;
+  if (batch_.empty()) return;
+  size_t records = batch_.size() / recordSize_;
+  std::vector<uint8_t> out;
+  out.swap(batch_);
+  sink(std::move(out), records);
+}
+
+int RingReader::Loop(int drainIntervalMillis, const Sink& sink) {
+  struct epoll_event events[2];
+  while (!woken_.load()) {
+    int n = epoll_wait(epollFd_, events, 2, drainIntervalMillis);
+    if (n < 0 && errno != EINTR) return errno;
+    // records submitted with BPF_RB_NO_WAKEUP do not wake epoll: take them on every pass
+    Drain(sink);
+  }
+  return 0;
+}
+
+void RingReader::WaitForWake() {
+  while (!woken_.load()) {
+    struct pollfd p = {wakeFd_, POLLIN, 0};
+    poll(&p, 1, 1000);
+  }
+}
+
+void RingReader::Wake() {
+  woken_ = true;
+  uint64_t one = 1;
+  ssize_t ignored = write(wakeFd_, &one, sizeof(one));
+  (void)ignored;
+}

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+// Drains the kernel's ring buffer into batches of packed records. The poll
+// runs on the tracer's reader thread; Wake() may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+struct ring_buffer;
+
+class RingReader {
+ public:
+  using Sink = std::function<void(std::vector<uint8_t>&& batch, size_t records)>;
+
+  // Null with *err set (an errno) when the ring or its poll set cannot be made.
+  static std::unique_ptr<RingReader> Create(int ringFd, size_t recordSize, int* err);
+  ~RingReader();
+  RingReader(const RingReader&) = delete;
+  RingReader& operator=(const RingReader&) = delete;
+
+  // Reader thread. Sleeps until the kernel wakes it or drainIntervalMillis
+  // pass (records submitted without a wakeup are taken then), hands each
+  // drained batch to `sink`, and returns once Wake() is called (0) or polling
+  // fails (that errno). Never blocks on the sink's consumer.
+  int Loop(int drainIntervalMillis, const Sink& sink);
+  // Reader thread: takes whatever is pending now.
+  void Drain(const Sink& sink);
+  // Reader thread: blocks until Wake() (after Loop failed).
+  void WaitForWake();
+  // Any thread: ends Loop()/WaitForWake().
+  void Wake();
+
+  uint64_t recordsRead() const { return recordsRead_.load(); }
+  uint64_t recordsMalformed() const { return recordsMalformed_.load(); }
+  uint64_t drainPasses() const { return drainPasses_.load(); }
+
+ private:
+  RingReader(size_t recordSize) : recordSize_(recordSize) {}
+  static int OnRecord(void* ctx, void* data, size_t size);
+
+  size_t recordSize_;
+  ring_buffer* ring_ = nullptr;
+  int epollFd_ = -1;
+  int wakeFd_ = -1;
+  std::vector<uint8_t> batch_;
+  std::atomic<bool> woken_{false};
+  std::atomic<uint64_t> recordsRead_{0};
+  std::atomic<uint64_t> recordsMalformed_{0};
+  std::atomic<uint64_t> drainPasses_{0};
+};
