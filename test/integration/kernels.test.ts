@@ -1,0 +1,125 @@
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { describePrivileged, ROOT } from './harness';
+
+/**
+ * The shipped CLI (this build's dist/, addon and Node) on Debian's kernels,
+ * booted under qemu with this machine's root filesystem shared read-only
+ * (test/vm/boot.sh runs test/vm/matrix-guest.sh inside). On each kernel every
+ * backend it offers must report the same binds the same way; fentry and kprobe
+ * must also see io_uring's IORING_OP_BIND (6.11+) and a VXLAN device's
+ * in-kernel socket, which the syscall tracepoints cannot.
+ */
+type Json = Record<string, string | number | boolean>;
+
+interface Matrix {
+  kernel: string;
+  auto: string;
+  backends: Map<string, string>;
+  helper: Map<string, string[]>;
+  events: Map<string, Json[]>;
+}
+
+function bootMatrix(suite: string): Matrix {
+  const r = spawnSync(path.join(ROOT, 'test', 'vm', 'boot.sh'), [suite, path.join(ROOT, 'test', 'vm', 'matrix-guest.sh'), ROOT], {
+    encoding: 'utf8',
+    timeout: 900_000,
+    maxBuffer: 64 << 20,
+  });
+  const lines = r.stdout.replace(/\r/g, '').split('\n');
+  const m: Matrix = { kernel: '', auto: '', backends: new Map(), helper: new Map(), events: new Map() };
+  for (const line of lines) {
+    const [tag, name, ...rest] = line.split(' ');
+    if (tag === 'KERNEL') m.kernel = name;
+    else if (tag === 'AUTO') m.auto = line.slice(5);
+    else if (tag === 'BACKEND') m.backends.set(name, rest.join(' '));
+    else if (tag === 'HELPER') m.helper.set(name, [...(m.helper.get(name) ?? []), rest.join(' ')]);
+    else if (tag === 'EVENT') m.events.set(name, [...(m.events.get(name) ?? []), JSON.parse(rest.join(' ')) as Json]);
+  }
+  if (!lines.includes('MATRIX DONE')) throw new Error(`the VM did not finish (status ${r.status}):\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-2000)}`);
+  return m;
+}
+
+/** What a user compares across backends: everything but times, ids and ephemeral port numbers. */
+function comparable(e: Json): Json {
+  const port = e['network.local.port'];
+  return {
+    transport: e['network.transport'],
+    type: e['network.type'],
+    address: e['network.local.address'],
+    port: e['bindsnoop.requested.port'] === 0 && port !== 0 ? 'ephemeral' : port,
+    rc: e['bindsnoop.return_code'],
+    error: e['error.type'] ?? '',
+    requested: `${e['bindsnoop.requested.address']}:${e['bindsnoop.requested.port']}`,
+    opts: e['bindsnoop.opts'],
+    comm: e['thread.name'],
+    container: e['container.id'] ?? '',
+    pod: e['k8s.pod.uid'] ?? '',
+    kernelSocket: e['bindsnoop.kernel_socket'],
+  };
+}
+
+const CONTAINER = 'a'.repeat(64);
+const POD = '11111111-2222-4333-8444-555555555555';
+const fromHelper = (o: Partial<Json>): Json => ({
+  transport: 'tcp', type: 'ipv4', address: '127.0.0.1', port: 'ephemeral', rc: 0, error: '', requested: '127.0.0.1:0',
+  opts: '.....', comm: 'bind_helper', container: CONTAINER, pod: POD, kernelSocket: false, ...o,
+});
+/** test/vm/matrix-guest.sh's bind_helper SPECs, as every backend must report them */
+const HELPER_BINDS: Json[] = [
+  fromHelper({ opts: 'F....' }),
+  fromHelper({ opts: '.T...' }),
+  fromHelper({ opts: '..N..', port: 0 }), // IP_BIND_ADDRESS_NO_PORT with port 0 binds no port yet
+  fromHelper({ opts: '...R.' }),
+  fromHelper({ opts: '....r' }),
+  fromHelper({ transport: 'udp', type: 'ipv6', address: '::1', requested: '::1:0' }),
+  fromHelper({ type: 'ipv6', address: '::1', port: 7001, requested: '::1:7001' }),
+  fromHelper({ transport: 'udp', port: 7002, requested: '127.0.0.1:7002' }),
+  fromHelper({ port: 7003, requested: '127.0.0.1:7003', opts: 'FTNRr' }),
+  fromHelper({ address: '127.0.0.1', port: 0, rc: -98, error: 'EADDRINUSE', requested: '127.0.0.1:7003' }),
+];
+
+const KERNELS = [
+  { suite: 'bullseye', release: /^5\.10\./, uring: false },
+  { suite: 'bookworm', release: /^6\.1\./, uring: false },
+  { suite: 'trixie', release: /^6\.12\./, uring: true },
+];
+
+describePrivileged('the shipped CLI on other kernels', () => {
+  for (const k of KERNELS) {
+    describe(`Debian ${k.suite}`, () => {
+      it('picks fentry, and every backend reports the same binds; fentry and kprobe also see io_uring and kernel binds', () => {
+        const m = bootMatrix(k.suite);
+        expect(m.kernel).toMatch(k.release);
+        // x86_64 has had BPF trampolines since 5.5: auto takes fentry, and says so
+        expect(m.auto).toBe('bindsnoop: tracing with the fentry backend (fexit on inet_bind and inet6_bind)');
+        for (const b of ['fentry', 'kprobe', 'tracepoint', 'hide']) expect(m.backends.get(b), b).toBe('ok');
+
+        for (const b of ['fentry', 'kprobe', 'tracepoint', 'hide']) {
+          const events = m.events.get(b) ?? [];
+          const helperPid = Number((m.helper.get(b) ?? []).find((l) => l.startsWith('pid '))?.split(' ')[1]);
+          expect(events.filter((e) => e['process.pid'] === helperPid).map(comparable), b).toEqual(HELPER_BINDS);
+          expect(new Set(events.map((e) => e['bindsnoop.backend'])), b).toEqual(new Set([b === 'hide' ? 'fentry' : b]));
+
+          const uring = events.filter((e) => e['thread.name'] === 'uring_bind');
+          const seesAroundSyscall = b !== 'tracepoint';
+          if (k.uring) {
+            expect(m.helper.get(b)).toContain('uring ok 7100');
+            expect(uring.map(comparable), `${b}: io_uring`).toEqual(
+              seesAroundSyscall ? [{ ...fromHelper({ port: 7100, requested: '127.0.0.1:7100' }), comm: 'uring_bind', container: '', pod: '' }] : [],
+            );
+          }
+          // `ip link set vx0 up` makes the kernel bind the VXLAN UDP port on a socket of its own
+          const vxlan = events.filter((e) => e['network.local.port'] === 4789);
+          const wantsKernel = b === 'fentry' || b === 'kprobe';
+          expect(vxlan.map(comparable), `${b}: vxlan`).toEqual(
+            wantsKernel
+              ? [{ transport: 'udp', type: 'ipv4', address: '0.0.0.0', port: 4789, rc: 0, error: '', requested: '0.0.0.0:4789', opts: '.....', comm: 'ip', container: '', pod: '', kernelSocket: true }]
+              : [],
+          );
+        }
+      }, 900_000);
+    });
+  }
+});

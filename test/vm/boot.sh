@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Boots one of Debian's amd64 kernels under qemu (TCG) with this machine's root
+# filesystem shared read-only over virtio-9p, runs SCRIPT [ARGS...] inside
+# (test/vm/init.c), and prints the VM's console.
+#   test/vm/boot.sh SUITE SCRIPT [ARG...]     SUITE: bullseye (5.10), bookworm (6.1), trixie (6.12)
+# SCRIPT and its arguments are absolute paths or words without spaces.
+# The kernel comes from scripts/debian-kernel.sh (cached); the initramfs holds
+# only init and the modules for 9p and VXLAN.
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")/../.."
+SUITE=${1:?suite} SCRIPT=${2:?script}
+shift 2
+kdir=$(scripts/debian-kernel.sh "$SUITE" amd64)
+vmlinuz=$(ls "$kdir"/boot/vmlinuz-*)
+moddir=$(find "$kdir/lib/modules" "$kdir/usr/lib/modules" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | head -1 || true)
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/root/dev" "$work/root/proc" "$work/root/modules"
+gcc -static -O2 -Wall -o "$work/root/init" test/vm/init.c
+
+# The modules (and what they depend on, deepest first) that the kernel has as modules.
+declare -A seen=()
+add_module() {
+  local name=$1 file dep
+  [ -n "${seen[$name]:-}" ] && return 0
+  seen[$name]=1
+  file=$(find "$moddir" \( -name "$name.ko" -o -name "$name.ko.xz" -o -name "$name.ko.zst" \) -print -quit)
+  [ -n "$file" ] || return 0   # built in
+  for dep in $(modinfo -F depends "$file" | tr ',' ' '); do add_module "$dep"; done
+  case "$file" in
+    *.xz) xz -dc "$file" > "$work/root/modules/$name.ko" ;;
+    *.zst) zstd -dcq "$file" > "$work/root/modules/$name.ko" ;;
+    *) cp "$file" "$work/root/modules/$name.ko" ;;
+  esac
+  echo "$name.ko" >> "$work/root/modules/order"
+}
+for m in virtio_pci 9pnet_virtio 9p vxlan; do add_module "$m"; done
+(cd "$work/root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.gz"
+
+append="console=ttyS0 panic=-1 rdinit=/init quiet loglevel=1 bs.script=$SCRIPT"
+for a in "$@"; do append+=" bs.arg=$a"; done
+timeout "${BINDSNOOP_VM_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg -m 2048 -smp 2 -nographic -no-reboot \
+  -kernel "$vmlinuz" -initrd "$work/initramfs.gz" \
+  -virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap \
+  -append "$append" </dev/null

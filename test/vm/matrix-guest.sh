@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Runs inside a test VM (test/vm/boot.sh): the shipped CLI, with the real addon
+# and Node, under each backend the kernel offers, against real binds:
+# bind(2) with each option letter, IPv4 and IPv6, TCP and UDP, a failed bind,
+# from a kubelet-shaped cgroup; io_uring's IORING_OP_BIND; a VXLAN device's
+# in-kernel UDP socket. Prints lines test/integration/kernels.test.ts parses:
+#   KERNEL <release>
+#   AUTO <bindsnoop's backend line>
+#   BACKEND <name> ok | BACKEND <name> unavailable: <bindsnoop's stderr>
+#   HELPER <name> <bind_helper/uring_bind output line>
+#   EVENT <name> <one JSON object of bindsnoop -o json>
+#   MATRIX DONE
+set -u
+ROOT=${1:?repo root}
+cd "$ROOT" || exit 1
+CLI=(node "$ROOT/dist/cli/main.js")
+HELPER=$ROOT/test/helpers/bind_helper
+URING=$ROOT/test/helpers/uring_bind
+SLICE=/sys/fs/cgroup/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod11111111_2222_4333_8444_555555555555.slice
+SCOPE=$SLICE/cri-containerd-$(printf 'a%.0s' {1..64}).scope
+ip link set lo up
+mkdir -p "$SCOPE"
+echo  # the console's first line carries the firmware's escape sequences
+echo "KERNEL $(uname -r)"
+
+# start bindsnoop with these flags, wait until it traces; 1 if it exited instead
+start() {
+  local name=$1
+  shift
+  "${CLI[@]}" "$@" > "/tmp/$name.out" 2> "/tmp/$name.err" &
+  pid=$!
+  for _ in $(seq 1 600); do
+    grep -q 'Tracing binds' "/tmp/$name.err" "/tmp/$name.out" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+stop() {
+  sleep 0.5 # the reader drains every 50 ms
+  kill -INT "$pid"
+  wait "$pid"
+}
+
+start auto -o json
+echo "AUTO $(grep 'tracing with' /tmp/auto.err)"
+stop
+
+uring=no
+case "$(uname -r)" in
+  5.* | 6.[0-9].* | 6.10.*) ;;
+  *) uring=yes ;;
+esac
+
+for b in fentry kprobe tracepoint hide; do
+  if [ "$b" = hide ]; then
+    flags=(--backend fentry --no-kernel-binds)
+  else
+    flags=(--backend "$b")
+  fi
+  if ! start "$b" -o json -E -K "${flags[@]}"; then
+    echo "BACKEND $b unavailable: $(tr '\n' ' ' < "/tmp/$b.err")"
+    continue
+  fi
+  echo "BACKEND $b ok"
+  "$HELPER" --cgroup "$SCOPE" \
+    tcp,4,127.0.0.1,0,F tcp,4,127.0.0.1,0,T tcp,4,127.0.0.1,0,N tcp,4,127.0.0.1,0,R tcp,4,127.0.0.1,0,r \
+    udp,6,::1,0,- tcp,6,::1,7001,- udp,4,127.0.0.1,7002,- \
+    tcp,4,127.0.0.1,7003,FTNRr tcp,4,127.0.0.1,7003,- | sed "s/^/HELPER $b /"
+  if [ "$uring" = yes ]; then "$URING" 127.0.0.1 7100 | sed "s/^/HELPER $b uring /"; fi
+  ip link add vx0 type vxlan id 42 dstport 4789 local 127.0.0.1 dev lo && ip link set vx0 up && ip link del vx0
+  stop
+  sed "s/^/EVENT $b /" "/tmp/$b.out"
+done
+echo "MATRIX DONE"
