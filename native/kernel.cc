@@ -96,7 +96,7 @@ std::string FentryUnavailable() {
   if (link < 0) {
     if (err == kKernelENOTSUPP || err == EOPNOTSUPP || err == EINVAL)
       return "the kernel cannot attach fexit programs to its functions here (" + ErrnoText(err) +
-             "; x86_64 has BPF trampolines since Linux 5.5, arm64 since 6.0)";
+             "; x86_64 can since Linux 5.5, arm64 since 6.4)";
     return "the kernel refused to attach a trial fexit program on inet_bind (" + ErrnoText(err) + ")";
   }
   close(link);

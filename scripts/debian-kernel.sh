@@ -11,21 +11,7 @@
 # is used, so the machine's own apt sources are never changed.
 set -euo pipefail
 SUITE=${1:?suite} ARCH=${2:?arch} PREFIX=${3:-}
-CACHE=${BINDSNOOP_KERNEL_CACHE:-/var/cache/bindsnoop-kernels}
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
-APTDIR=$CACHE/apt
-mkdir -p "$APTDIR/lists/partial" "$APTDIR/cache/archives/partial"
-keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-{
-  for s in bullseye bookworm trixie; do
-    echo "deb [signed-by=$keyring] $MIRROR $s main"
-    echo "deb [signed-by=$keyring] $SECURITY_MIRROR $s-security main"
-  done
-} > "$APTDIR/sources.list"
-APT=(-o "Dir::Etc::SourceList=$APTDIR/sources.list" -o Dir::Etc::SourceParts=/dev/null
-     -o "Dir::State::Lists=$APTDIR/lists" -o "Dir::Cache=$APTDIR/cache" -o Dir::State::status=/dev/null
-     -o APT::Architectures::=amd64 -o APT::Architectures::=arm64 -o APT::Sandbox::User=root -q)
+. "$(dirname "$(readlink -f "$0")")/debian-apt.sh"
 
 case "$SUITE:$PREFIX" in
   bullseye:) PREFIX=5.10 ;;
