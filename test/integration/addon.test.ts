@@ -1,0 +1,109 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadAddon, type NativeTracer, type NativeTracerOptions } from '../../src/native';
+import { describePrivileged } from './harness';
+
+/**
+ * The addon's own argument checks: whatever JavaScript passes, a wrong call is
+ * a TypeError or RangeError naming the argument, never an abort of Node, and
+ * a key out of range is refused rather than stored as another key.
+ */
+const pinDir = `/sys/fs/bpf/bindsnoop-addon-test-${process.pid}`;
+afterAll(() => rmSync(pinDir, { recursive: true, force: true }));
+
+function options(overrides: Partial<NativeTracerOptions> = {}): NativeTracerOptions {
+  return {
+    pid: 0, filterUid: false, uid: 0, ports: [], includeErrors: false, countMode: false, hideKernelBinds: false,
+    readCgroupNames: false, cgroupMapPath: '', mntnsMapPath: '', ringBufferBytes: 1 << 16, wakeupBytes: 4096,
+    drainIntervalMillis: 50, maxPendingBatches: 8, pinDir: '', backend: 'auto', ...overrides,
+  };
+}
+
+/** Calls the addon as untyped JavaScript would. */
+function untyped(target: object, method: string, ...args: unknown[]): unknown {
+  const f = (target as Record<string, (...a: unknown[]) => unknown>)[method];
+  return f.apply(target, args);
+}
+
+describe('the addon checks the options it is given', () => {
+  const { Tracer } = loadAddon();
+  const construct = (o: unknown) => () => new (Tracer as unknown as new (o: unknown) => NativeTracer)(o);
+
+  it.each([
+    [undefined, TypeError, /options must be an object \(got undefined\)/],
+    [42, TypeError, /options must be an object \(got number\)/],
+    [[1], TypeError, /options must be an object \(got array\)/],
+    [{ pid: 'x' }, TypeError, /options\.pid must be a number \(got string\)/],
+    [{ pid: -1 }, RangeError, /options\.pid must be a whole number from 0 to 4294967295/],
+    [{ pid: 1.5 }, RangeError, /options\.pid must be a whole number/],
+    [{ includeErrors: 1 }, TypeError, /options\.includeErrors must be a boolean \(got number\)/],
+    [{ ports: '80' }, TypeError, /options\.ports must be an array of numbers \(got string\)/],
+    [{ ports: [70000] }, RangeError, /options\.ports\[0\] must be a whole number from 0 to 65535/],
+    [{ ports: Array.from({ length: 65 }, (_, i) => i) }, RangeError, /options\.ports holds at most 64 entries/],
+    [{ pinDir: 7 }, TypeError, /options\.pinDir must be a string \(got number\)/],
+    [{ cgroupMapPath: 'a\0b' }, TypeError, /options\.cgroupMapPath must not contain NUL/],
+    [{ ringBufferBytes: 100 }, RangeError, /options\.ringBufferBytes must be a whole number from 4096/],
+    [{ backend: 'ebpf' }, RangeError, /options\.backend must be one of auto, fentry, kprobe, tracepoint \(got 'ebpf'\)/],
+  ])('new Tracer(%j) throws %o', (o, type, message) => {
+    expect(construct(o)).toThrow(type);
+    expect(construct(o)).toThrow(message);
+  });
+
+  it('a throwing getter on the options is passed on, not swallowed', () => {
+    const o = Object.defineProperty({}, 'pid', { get: () => { throw new Error('getter says no'); } });
+    expect(construct(o)).toThrow('getter says no');
+  });
+});
+
+describePrivileged('the addon on a loaded tracer', () => {
+  const { Tracer } = loadAddon();
+
+  it('refuses wrong arguments to every method without aborting, and never wraps a key', async () => {
+    mkdirSync(pinDir, { recursive: true });
+    const tracer = new Tracer(options({ pinDir, backend: 'tracepoint' }));
+    expect(() => untyped(tracer, 'start', 42)).toThrow(/onBatch must be a function \(got number\)/);
+    expect(() => untyped(tracer, 'mapUpdate', 42, 1n, 1n)).toThrow(TypeError);
+    expect(() => untyped(tracer, 'mapUpdate', 42, 1n, 1n)).toThrow(/map must be a string \(got number\)/);
+    expect(() => untyped(tracer, 'mapUpdate', 'nope', 1n, 1n)).toThrow(/map must be one of cgroups, mntns, excluded/);
+    expect(() => untyped(tracer, 'mapUpdate', 'cgroups', 1, 1n)).toThrow(/key must be a bigint \(got number\)/);
+    expect(() => untyped(tracer, 'mapUpdate', 'cgroups', 1n)).toThrow(/value must be a bigint \(got undefined\)/);
+    expect(() => tracer.mapUpdate('cgroups', -1n, 1n)).toThrow(RangeError);
+    expect(() => tracer.mapUpdate('cgroups', 2n ** 70n + 7n, 1n)).toThrow(/key must be from 0n to 18446744073709551615n/);
+    expect(() => tracer.mapUpdate('mntns', 1n, 2n ** 32n)).toThrow(/value must be from 0n to 4294967295n/);
+    expect(() => untyped(tracer, 'mapDelete', 'cgroups', 'x')).toThrow(/key must be a bigint \(got string\)/);
+    expect(() => untyped(tracer, 'mapEntries')).toThrow(/map must be a string \(got undefined\)/);
+    // nothing out of range was stored under another key
+    expect(tracer.mapEntries('cgroups')).toEqual([]);
+    expect(tracer.mapEntries('mntns')).toEqual([]);
+
+    tracer.mapUpdate('cgroups', 2n ** 64n - 1n, 5n);
+    tracer.mapUpdate('mntns', 7n, 2n ** 32n - 1n);
+    expect(tracer.mapEntries('cgroups')).toEqual([[2n ** 64n - 1n, 5n]]);
+    expect(tracer.mapEntries('mntns')).toEqual([[7n, 2n ** 32n - 1n]]);
+    expect(tracer.mapDelete('cgroups', 2n ** 64n - 1n)).toBe(true);
+    expect(tracer.mapDelete('cgroups', 2n ** 64n - 1n)).toBe(false);
+    expect(tracer.backend()).toMatchObject({ name: 'tracepoint' });
+
+    await tracer.stop();
+    expect(tracer.attached()).toBe(false);
+    expect(() => tracer.mapEntries('cgroups')).toThrow(/the tracer is stopped/);
+    expect(() => tracer.start(() => undefined)).toThrow(/a tracer can be started once, before stop\(\)/);
+  });
+
+  it('stop() wakes the reader instead of waiting out its drain interval, and delivers what was read', async () => {
+    const tracer = new Tracer(options({ backend: 'tracepoint', drainIntervalMillis: 60_000 }));
+    let batches = 0;
+    tracer.start(() => batches++);
+    const stopped = tracer.stop();
+    // the JavaScript thread is free while the worker detaches and unloads
+    let ticked = false;
+    setImmediate(() => (ticked = true));
+    await stopped;
+    expect(ticked).toBe(true);
+    expect(tracer.attached()).toBe(false);
+    expect(tracer.stats()).toMatchObject({ readerAlive: false, readerErrno: 0, recordsMalformed: 0 });
+    expect(batches).toBe(0);
+    // a second stop() is already done
+    await tracer.stop();
+  });
+});
