@@ -4,10 +4,13 @@
  *
  * Three ways in; the addon loads exactly one of them, so each bind is
  * reported once:
- *   fentry      fexit on inet_bind/inet6_bind: the socket, the kernel's copy of
- *               the sockaddr and the result in one program, no per-thread state.
- *               Sees every bind that reaches the protocol: bind(2), io_uring's
- *               IORING_OP_BIND, 32-bit socketcall and the kernel's own sockets.
+ *   fentry      fexit on inet_bind/inet6_bind, or on inet_bind_sk/inet6_bind_sk
+ *               where the kernel has them (6.6+: e6d360ff87f0 "net: factor out
+ *               inet{,6}_bind_sk helpers", which MPTCP calls directly): the
+ *               socket, the kernel's copy of the sockaddr and the result in one
+ *               program, no per-thread state. Sees every bind that reaches the
+ *               protocol: bind(2), io_uring's IORING_OP_BIND, 32-bit socketcall,
+ *               MPTCP and the kernel's own sockets.
  *   kprobe      kprobe+kretprobe on the same functions (bcc's way): the same
  *               binds, the request kept per thread between entry and return.
  *   tracepoint  syscalls:sys_{enter,exit}_bind: bind(2) only, but also binds
@@ -30,6 +33,8 @@
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define PF_KTHREAD 0x00200000
+#define IPPROTO_TCP 6
+#define IPPROTO_MPTCP 262
 
 /* configuration, set by the addon before load */
 const volatile __u32 target_tgid = 0;        /* 0 = any */
@@ -272,6 +277,8 @@ static __always_inline void submit_bind(struct sock *sk, __u8 family, const stru
 	__u16 bound_port = 0;
 	struct kernfs_node *kn;
 	struct bind_event *e;
+	__u16 protocol;
+	bool mptcp;
 	__u8 flags = 0;
 	__u64 wakeup;
 
@@ -291,7 +298,10 @@ static __always_inline void submit_bind(struct sock *sk, __u8 family, const stru
 	if (!port_selected(bound_port, req->port))
 		return;
 
-	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_kern_sock))
+	protocol = read_sk_protocol(sk);
+	mptcp = protocol == IPPROTO_TCP && is_mptcp_subflow(sk);
+	/* an MPTCP subflow is a kernel socket bound on behalf of the user's MPTCP socket */
+	if (!mptcp && BPF_CORE_READ_BITFIELD_PROBED(sk, sk_kern_sock))
 		flags |= BINDSNOOP_FLAG_KERNEL_SOCKET;
 	if (BPF_CORE_READ(task, flags) & PF_KTHREAD)
 		flags |= BINDSNOOP_FLAG_KERNEL_THREAD;
@@ -325,7 +335,7 @@ static __always_inline void submit_bind(struct sock *sk, __u8 family, const stru
 	__builtin_memcpy(e->req_addr, req->addr, 16);
 	e->bound_port = bound_port;
 	e->req_port = req->port;
-	e->protocol = read_sk_protocol(sk);
+	e->protocol = mptcp ? IPPROTO_MPTCP : protocol;
 	e->family = family;
 	e->opts = read_inet_opts(sk);
 	if (BPF_CORE_READ_BITFIELD_PROBED(&sk->__sk_common, skc_reuse))
@@ -357,15 +367,13 @@ static __always_inline void submit_bind(struct sock *sk, __u8 family, const stru
 
 /* ---- fentry backend ---- */
 
-static __always_inline int on_inet_bind_exit(struct socket *sock, const void *uaddr, int addr_len, int ret)
+static __always_inline int on_inet_bind_exit(struct sock *sk, const void *uaddr, int addr_len, int ret)
 {
 	struct bind_request req = {};
-	struct sock *sk;
 	__u8 family;
 
 	if (!selected_by_task())
 		return 0;
-	sk = BPF_CORE_READ(sock, sk);
 	family = inet_family(sk);
 	if (!family)
 		return 0;
@@ -377,13 +385,25 @@ static __always_inline int on_inet_bind_exit(struct socket *sock, const void *ua
 SEC("fexit/inet_bind")
 int BPF_PROG(fexit_inet_bind, struct socket *sock, struct sockaddr *uaddr, int addr_len, int ret)
 {
-	return on_inet_bind_exit(sock, uaddr, addr_len, ret);
+	return on_inet_bind_exit(BPF_CORE_READ(sock, sk), uaddr, addr_len, ret);
 }
 
 SEC("fexit/inet6_bind")
 int BPF_PROG(fexit_inet6_bind, struct socket *sock, struct sockaddr *uaddr, int addr_len, int ret)
 {
-	return on_inet_bind_exit(sock, uaddr, addr_len, ret);
+	return on_inet_bind_exit(BPF_CORE_READ(sock, sk), uaddr, addr_len, ret);
+}
+
+SEC("fexit/inet_bind_sk")
+int BPF_PROG(fexit_inet_bind_sk, struct sock *sk, struct sockaddr *uaddr, int addr_len, int ret)
+{
+	return on_inet_bind_exit(sk, uaddr, addr_len, ret);
+}
+
+SEC("fexit/inet6_bind_sk")
+int BPF_PROG(fexit_inet6_bind_sk, struct sock *sk, struct sockaddr *uaddr, int addr_len, int ret)
+{
+	return on_inet_bind_exit(sk, uaddr, addr_len, ret);
 }
 
 /* ---- kprobe and tracepoint backends: remember the request, report at return ---- */
@@ -399,8 +419,19 @@ static __always_inline void remember(struct sock *sk, const void *uaddr, long ad
 		return;
 	in.sk = sk;
 	read_request(&in.req, uaddr, addrlen, family, user);
-	if (bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY))
+	if (!bpf_map_update_elem(&inflight, &tid, &in, BPF_NOEXIST))
+		return;
+	/*
+	 * This thread's previous bind never returned to us: a kretprobe missed
+	 * (more threads in the function at once than its instances). That bind is
+	 * lost: count it, and take the entry over.
+	 */
+	if (bpf_map_lookup_elem(&inflight, &tid)) {
+		count_stat(BINDSNOOP_STAT_INFLIGHT_ORPHANED);
+		bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY);
+	} else {
 		count_stat(BINDSNOOP_STAT_INFLIGHT_FULL);
+	}
 }
 
 static __always_inline void report(int ret)
@@ -427,6 +458,36 @@ int BPF_KPROBE(kprobe_inet6_bind, struct socket *sock, struct sockaddr *uaddr, i
 {
 	if (selected_by_task())
 		remember(BPF_CORE_READ(sock, sk), uaddr, addr_len, false);
+	return 0;
+}
+
+SEC("kprobe/inet_bind_sk")
+int BPF_KPROBE(kprobe_inet_bind_sk, struct sock *sk, struct sockaddr *uaddr, int addr_len)
+{
+	if (selected_by_task())
+		remember(sk, uaddr, addr_len, false);
+	return 0;
+}
+
+SEC("kprobe/inet6_bind_sk")
+int BPF_KPROBE(kprobe_inet6_bind_sk, struct sock *sk, struct sockaddr *uaddr, int addr_len)
+{
+	if (selected_by_task())
+		remember(sk, uaddr, addr_len, false);
+	return 0;
+}
+
+SEC("kretprobe/inet_bind_sk")
+int BPF_KRETPROBE(kretprobe_inet_bind_sk, int ret)
+{
+	report(ret);
+	return 0;
+}
+
+SEC("kretprobe/inet6_bind_sk")
+int BPF_KRETPROBE(kretprobe_inet6_bind_sk, int ret)
+{
+	report(ret);
 	return 0;
 }
 

@@ -35,6 +35,7 @@ enum bindsnoop_stat {
 	BINDSNOOP_STAT_RING_FULL = 0,   /* bpf_ringbuf_reserve failed: record lost */
 	BINDSNOOP_STAT_INFLIGHT_FULL,   /* no room to remember a bind between entry and exit */
 	BINDSNOOP_STAT_COUNT_FULL,      /* --count map full: bind not counted */
+	BINDSNOOP_STAT_INFLIGHT_ORPHANED, /* a bind's entry whose return never came (a missed kretprobe) */
 	BINDSNOOP_STAT_MAX,
 };
 

@@ -75,6 +75,23 @@ static __always_inline __u16 read_sk_protocol(void *sk)
 }
 
 /*
+ * An MPTCP socket binds its first subflow, a TCP socket marked is_mptcp
+ * (tcp_sock.is_mptcp, Linux 5.6+, only with CONFIG_MPTCP); since 6.6 directly
+ * through inet_bind_sk() (8cf2ebdc0078 "mptcp: avoid additional indirection in
+ * mptcp_bind()"). Such a bind is reported as MPTCP, as the syscall path sees it.
+ */
+struct tcp_sock___mptcp {
+	bool is_mptcp;
+} __attribute__((preserve_access_index));
+
+static __always_inline bool is_mptcp_subflow(void *sk)
+{
+	struct tcp_sock___mptcp *tp = sk;
+
+	return bpf_core_field_exists(tp->is_mptcp) && BPF_CORE_READ(tp, is_mptcp);
+}
+
+/*
  * kernfs_node's parent pointer: `parent` until Linux 6.15 renamed it
  * `__parent` when it moved under RCU
  * (633488947ef6 "kernfs: Use RCU to access kernfs_node::parent.").

@@ -72,6 +72,14 @@ std::string MissingKernelFeature() {
   return "";
 }
 
+bool KernelHasFunction(const char* name) {
+  struct btf* vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux) return false;
+  bool found = btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0;
+  btf__free(vmlinux);
+  return found;
+}
+
 namespace {
 
 // Loads `r0 = 0; exit` as an fexit program on inet_bind and attaches it.

@@ -23,6 +23,9 @@ std::string MissingBtf();
 // failed for another reason than EPERM/EACCES. Any thread.
 std::string MissingKernelFeature();
 
+// Whether the kernel's BTF has a function of that name (not inlined away). Any thread.
+bool KernelHasFunction(const char* name);
+
 // "" when `backend` can attach here, else why not (one clause). The fentry
 // probe loads and attaches a trial no-op fexit program on inet_bind, as
 // libbpf-tools' fentry_can_attach() loads one, and removes it. Any thread.

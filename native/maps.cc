@@ -17,6 +17,18 @@ uint64_t SumPerCpu(int mapFd, uint32_t index) {
   return sum;
 }
 
+uint64_t CountEntries(int mapFd, uint32_t keySize) {
+  std::vector<uint8_t> key(keySize), next(keySize);
+  uint64_t n = 0;
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(mapFd, prev, next.data()) == 0) {
+    n++;
+    key.swap(next);
+    prev = key.data();
+  }
+  return n;
+}
+
 std::vector<uint8_t> ReadCountEntries(int mapFd) {
   std::vector<uint8_t> out;
   struct count_key key, next;

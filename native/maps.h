@@ -12,6 +12,9 @@ struct bpf_map;
 // The sum over CPUs of slot `index` of a per-CPU array of u64 (0 if unreadable).
 uint64_t SumPerCpu(int mapFd, uint32_t index);
 
+// How many entries a hash map holds now.
+uint64_t CountEntries(int mapFd, uint32_t keySize);
+
 // The --count map as packed (struct count_key, u64) pairs.
 std::vector<uint8_t> ReadCountEntries(int mapFd);
 

@@ -18,17 +18,26 @@ struct ProgLink {
   struct bpf_link** link;
 };
 
-// The programs of one backend, with where the skeleton keeps their links.
-std::vector<ProgLink> ProgramsOf(bindsnoop_bpf* s, Backend backend) {
+// The programs of one backend, with where the skeleton keeps their links. v4Sk/v6Sk:
+// hook inet_bind_sk/inet6_bind_sk, which every inet bind passes since 6.6 (MPTCP
+// calls them directly), instead of inet_bind/inet6_bind (which call them): one or
+// the other, never both, so each bind is reported once.
+std::vector<ProgLink> ProgramsOf(bindsnoop_bpf* s, Backend backend, bool v4Sk, bool v6Sk) {
   switch (backend) {
     case Backend::kFentry:
-      return {{s->progs.fexit_inet_bind, &s->links.fexit_inet_bind},
-              {s->progs.fexit_inet6_bind, &s->links.fexit_inet6_bind}};
+      return {v4Sk ? ProgLink{s->progs.fexit_inet_bind_sk, &s->links.fexit_inet_bind_sk}
+                   : ProgLink{s->progs.fexit_inet_bind, &s->links.fexit_inet_bind},
+              v6Sk ? ProgLink{s->progs.fexit_inet6_bind_sk, &s->links.fexit_inet6_bind_sk}
+                   : ProgLink{s->progs.fexit_inet6_bind, &s->links.fexit_inet6_bind}};
     case Backend::kKprobe:
-      return {{s->progs.kprobe_inet_bind, &s->links.kprobe_inet_bind},
-              {s->progs.kprobe_inet6_bind, &s->links.kprobe_inet6_bind},
-              {s->progs.kretprobe_inet_bind, &s->links.kretprobe_inet_bind},
-              {s->progs.kretprobe_inet6_bind, &s->links.kretprobe_inet6_bind}};
+      return {v4Sk ? ProgLink{s->progs.kprobe_inet_bind_sk, &s->links.kprobe_inet_bind_sk}
+                   : ProgLink{s->progs.kprobe_inet_bind, &s->links.kprobe_inet_bind},
+              v6Sk ? ProgLink{s->progs.kprobe_inet6_bind_sk, &s->links.kprobe_inet6_bind_sk}
+                   : ProgLink{s->progs.kprobe_inet6_bind, &s->links.kprobe_inet6_bind},
+              v4Sk ? ProgLink{s->progs.kretprobe_inet_bind_sk, &s->links.kretprobe_inet_bind_sk}
+                   : ProgLink{s->progs.kretprobe_inet_bind, &s->links.kretprobe_inet_bind},
+              v6Sk ? ProgLink{s->progs.kretprobe_inet6_bind_sk, &s->links.kretprobe_inet6_bind_sk}
+                   : ProgLink{s->progs.kretprobe_inet6_bind, &s->links.kretprobe_inet6_bind}};
     case Backend::kTracepoint:
       return {{s->progs.handle_enter_bind, &s->links.handle_enter_bind},
               {s->progs.handle_exit_bind, &s->links.handle_exit_bind}};
@@ -36,16 +45,13 @@ std::vector<ProgLink> ProgramsOf(bindsnoop_bpf* s, Backend backend) {
   return {};
 }
 
-const char* AttachPoint(Backend backend) {
-  switch (backend) {
-    case Backend::kFentry:
-      return "fexit programs on inet_bind and inet6_bind";
-    case Backend::kKprobe:
-      return "kprobes on inet_bind and inet6_bind";
-    case Backend::kTracepoint:
-      return "tracepoints syscalls:sys_{enter,exit}_bind";
-  }
-  return "?";
+// Every program of the object, whichever backend and functions it is for.
+std::vector<ProgLink> AllPrograms(bindsnoop_bpf* s) {
+  std::vector<ProgLink> all;
+  for (Backend b : {Backend::kFentry, Backend::kKprobe, Backend::kTracepoint})
+    for (bool sk : {false, true})
+      for (const ProgLink& pl : ProgramsOf(s, b, sk, sk)) all.push_back(pl);
+  return all;
 }
 
 void Fail(LoadError* error, int err, const std::string& op, const std::string& hint, bool userMap = false,
@@ -98,6 +104,25 @@ int ReuseFilterMap(const std::string& path, struct bpf_map* map, uint32_t valueS
 
 }  // namespace
 
+Program::Program(Backend backend, bool k8s) : backend_(backend), k8s_(k8s) {
+  if (backend != Backend::kTracepoint) {
+    v4Sk_ = KernelHasFunction("inet_bind_sk");
+    v6Sk_ = KernelHasFunction("inet6_bind_sk");
+  }
+}
+
+std::string Program::AttachPoint() const {
+  switch (backend_) {
+    case Backend::kFentry:
+    case Backend::kKprobe:
+      return std::string(backend_ == Backend::kFentry ? "fexit" : "kprobes") + " on " +
+             (v4Sk_ ? "inet_bind_sk" : "inet_bind") + " and " + (v6Sk_ ? "inet6_bind_sk" : "inet6_bind");
+    case Backend::kTracepoint:
+      return "tracepoints syscalls:sys_enter_bind and sys_exit_bind";
+  }
+  return "?";
+}
+
 std::unique_ptr<Program> Program::Load(const ProgramOptions& opts, Backend backend, LoadError* error) {
   std::unique_ptr<Program> p(new Program(backend, !opts.pinDir.empty()));
   if (!p->Open(opts, error) || !p->Attach(error)) return nullptr;  // the destructor unloads what was loaded
@@ -127,8 +152,8 @@ bool Program::Open(const ProgramOptions& opts, LoadError* error) {
   ro->k8s_exclusions = k8s_;
 
   // only this backend's programs are loaded: the others may not even verify here
-  for (Backend b : {Backend::kFentry, Backend::kKprobe, Backend::kTracepoint})
-    for (const ProgLink& pl : ProgramsOf(skel_, b)) bpf_program__set_autoload(pl.prog, b == backend_);
+  for (const ProgLink& pl : AllPrograms(skel_)) bpf_program__set_autoload(pl.prog, false);
+  for (const ProgLink& pl : ProgramsOf(skel_, backend_, v4Sk_, v6Sk_)) bpf_program__set_autoload(pl.prog, true);
 
   if (k8s_) {
     // libbpf reuses a compatible map already pinned there (a restarted agent), else creates and pins it
@@ -180,11 +205,11 @@ bool Program::Open(const ProgramOptions& opts, LoadError* error) {
 }
 
 bool Program::Attach(LoadError* error) {
-  for (const ProgLink& pl : ProgramsOf(skel_, backend_)) {
+  for (const ProgLink& pl : ProgramsOf(skel_, backend_, v4Sk_, v6Sk_)) {
     struct bpf_link* link = bpf_program__attach(pl.prog);
     if (!link) {
       int err = errno;
-      Fail(error, err, std::string("attach ") + AttachPoint(backend_), HintFor(err), false, LastLibbpfLog());
+      Fail(error, err, "attach " + AttachPoint(), HintFor(err), false, LastLibbpfLog());
       return false;
     }
     *pl.link = link;  // bindsnoop_bpf__destroy() destroys it
@@ -194,14 +219,14 @@ bool Program::Attach(LoadError* error) {
 
 bool Program::Attached() const {
   if (!skel_) return false;
-  for (const ProgLink& pl : ProgramsOf(skel_, backend_))
+  for (const ProgLink& pl : ProgramsOf(skel_, backend_, v4Sk_, v6Sk_))
     if (*pl.link == nullptr) return false;
   return true;
 }
 
 void Program::Detach() {
   if (!skel_) return;
-  for (const ProgLink& pl : ProgramsOf(skel_, backend_)) {
+  for (const ProgLink& pl : ProgramsOf(skel_, backend_, v4Sk_, v6Sk_)) {
     bpf_link__destroy(*pl.link);
     *pl.link = nullptr;
   }
@@ -210,6 +235,7 @@ void Program::Detach() {
 int Program::RingFd() const { return bpf_map__fd(skel_->maps.events); }
 int Program::StatsFd() const { return bpf_map__fd(skel_->maps.stats); }
 int Program::CountsFd() const { return bpf_map__fd(skel_->maps.counts); }
+int Program::InflightFd() const { return bpf_map__fd(skel_->maps.inflight); }
 
 struct bpf_map* Program::K8sMap(const std::string& name) const {
   if (!skel_ || !k8s_) return nullptr;

@@ -50,6 +50,8 @@ class Program {
   Program& operator=(const Program&) = delete;
 
   Backend backend() const { return backend_; }
+  // What the programs attached to, e.g. "fexit on inet_bind_sk and inet6_bind_sk".
+  std::string AttachPoint() const;
   bindsnoop_bpf* skel() const { return skel_; }
   bool Attached() const;
   // Destroys the links: no new records after this returns. Any thread.
@@ -58,16 +60,20 @@ class Program {
   int RingFd() const;
   int StatsFd() const;
   int CountsFd() const;
+  int InflightFd() const;
   // "cgroups", "mntns", "excluded" in Kubernetes mode, else null.
   struct bpf_map* K8sMap(const std::string& name) const;
 
  private:
-  Program(Backend backend, bool k8s) : backend_(backend), k8s_(k8s) {}
+  Program(Backend backend, bool k8s);
   bool Open(const ProgramOptions& opts, LoadError* error);
   bool Attach(LoadError* error);
 
   Backend backend_;
   bool k8s_;
+  // inet_bind_sk/inet6_bind_sk where the kernel has them (6.6+), else inet_bind/inet6_bind
+  bool v4Sk_ = false;
+  bool v6Sk_ = false;
   bindsnoop_bpf* skel_ = nullptr;
   int cgroupMapFd_ = -1;
   int mntnsMapFd_ = -1;

@@ -97,6 +97,7 @@ void Tracer::LoadAndAttach(Napi::Env env) {
     program_ = Program::Load(opts_, b, &error);
     if (program_) {
       backend_ = b;
+      attachPoint_ = program_->AttachPoint();
       break;
     }
     last = error;
@@ -206,6 +207,7 @@ void Tracer::SnapshotKernelStats() {
   ringFull_ = SumPerCpu(fd, BINDSNOOP_STAT_RING_FULL);
   inflightFull_ = SumPerCpu(fd, BINDSNOOP_STAT_INFLIGHT_FULL);
   countFull_ = SumPerCpu(fd, BINDSNOOP_STAT_COUNT_FULL);
+  inflightOrphaned_ = SumPerCpu(fd, BINDSNOOP_STAT_INFLIGHT_ORPHANED);
 }
 
 // Worker thread: detach first so nothing new arrives, take what is left, keep
@@ -222,7 +224,10 @@ void Tracer::Unload() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     SnapshotKernelStats();
-    if (program_) finalCounts_ = ReadCountEntries(program_->CountsFd());
+    if (program_) {
+      finalCounts_ = ReadCountEntries(program_->CountsFd());
+      inflightAtStop_ = CountEntries(program_->InflightFd(), sizeof(uint32_t));
+    }
     program_.reset();
   }
   readerAlive_ = false;
@@ -262,6 +267,7 @@ Napi::Value Tracer::Stats(const Napi::CallbackInfo& info) {
   o.Set("kernelRingFull", num(ringFull_));
   o.Set("kernelInflightFull", num(inflightFull_));
   o.Set("kernelCountFull", num(countFull_));
+  o.Set("kernelInflightOrphaned", num(inflightOrphaned_ + inflightAtStop_));
   o.Set("recordsRead", num(reader_ ? reader_->recordsRead() : 0));
   o.Set("recordsMalformed", num(reader_ ? reader_->recordsMalformed() : 0));
   o.Set("readerQueueFull", num(recordsDroppedQueueFull_.load()));
@@ -287,11 +293,12 @@ Napi::Value Tracer::Attached(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), !stopRequested_ && program_ && program_->Attached());
 }
 
-// backend(): { name, notes }: the backend in use and why each better one was not.
+// backend(): { name, attachedTo, notes }: the backend in use, where, and why each better one was not.
 Napi::Value Tracer::BackendInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
   o.Set("name", Napi::String::New(env, BackendName(backend_)));
+  o.Set("attachedTo", Napi::String::New(env, attachPoint_));
   Napi::Array notes = Napi::Array::New(env, backendNotes_.size());
   for (uint32_t i = 0; i < backendNotes_.size(); i++) notes.Set(i, Napi::String::New(env, backendNotes_[i]));
   o.Set("notes", notes);

@@ -71,6 +71,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   std::unique_ptr<Program> program_;
   std::unique_ptr<RingReader> reader_;
   Backend backend_ = Backend::kTracepoint;
+  std::string attachPoint_;
 
   bool started_ = false;
   bool stopRequested_ = false;
@@ -86,5 +87,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   uint64_t ringFull_ = 0;
   uint64_t inflightFull_ = 0;
   uint64_t countFull_ = 0;
+  uint64_t inflightOrphaned_ = 0;
+  // binds between entry and return when the programs were detached: seen starting, never reported
+  uint64_t inflightAtStop_ = 0;
   std::vector<uint8_t> finalCounts_;
 };

@@ -25,9 +25,10 @@ export interface Accounting {
  * like those the kernel drops, not counted as seen).
  */
 export function account(native: NativeTracerStats, otlp: OtlpCounts | undefined, deliveredToJs: number, outsideSelection = 0): Accounting {
-  const kernel = native.kernelRingFull + native.kernelInflightFull;
-  const reader = native.readerQueueFull;
-  const seen = native.recordsRead + kernel - outsideSelection;
+  const kernel = native.kernelRingFull + native.kernelInflightFull + native.kernelInflightOrphaned;
+  // a ring record of another size than this build's is read but cannot be decoded: lost at the reader
+  const reader = native.readerQueueFull + native.recordsMalformed;
+  const seen = native.recordsRead + native.recordsMalformed + kernel - outsideSelection;
   const lost = {
     kernel,
     reader,

@@ -32,6 +32,8 @@ export type BackendChoice = 'auto' | BackendName;
 /** The backend in use, and why each better one was not used. */
 export interface BackendInfo {
   name: BackendName;
+  /** e.g. "fexit on inet_bind_sk and inet6_bind_sk" */
+  attachedTo: string;
   notes: string[];
 }
 
@@ -41,6 +43,8 @@ export interface NativeTracerStats {
   kernelRingFull: number;
   kernelInflightFull: number;
   kernelCountFull: number;
+  /** binds whose return the kprobe/tracepoint backends never saw (a missed kretprobe, or mid-bind at stop) */
+  kernelInflightOrphaned: number;
   recordsRead: number;
   /** ring records of another size than this build's layout: counted, never decoded */
   recordsMalformed: number;

@@ -29,15 +29,9 @@ export interface SourceOptions {
   pinDir?: string;
 }
 
-const ATTACH_POINTS: Record<BackendInfo['name'], string> = {
-  fentry: 'fexit on inet_bind and inet6_bind',
-  kprobe: 'kprobes on inet_bind and inet6_bind',
-  tracepoint: 'tracepoints syscalls:sys_enter_bind and sys_exit_bind',
-};
-
 /** One line for stderr and the daemon log: the backend in use and why each better one was not. */
 export function describeBackend(info: BackendInfo): string {
-  const line = `tracing with the ${info.name} backend (${ATTACH_POINTS[info.name]})`;
+  const line = `tracing with the ${info.name} backend (${info.attachedTo})`;
   return info.notes.length ? `${line}; not ${info.notes.join('; not ')}` : line;
 }
 

@@ -74,7 +74,7 @@ export type AttrValue = string | number | boolean | unknown[] | Record<string, u
 
 export interface ReceivedRecord {
   resource: Record<string, AttrValue>;
-  scope: { name?: string; version?: string };
+  scope: { name?: string; version?: string; attributes: Record<string, AttrValue> };
   eventName?: string;
   timeUnixNano: bigint;
   observedTimeUnixNano: bigint;
@@ -134,12 +134,13 @@ function normalise(request: Record<string, unknown>): ReceivedRequest['resourceL
     const resource = kv((rl.resource as { attributes?: KeyValue[] } | undefined)?.attributes).values;
     const records: ReceivedRecord[] = [];
     for (const sl of (rl.scopeLogs as Record<string, unknown>[] | undefined) ?? []) {
-      const scope = (sl.scope as { name?: string; version?: string } | undefined) ?? {};
+      const scope = (sl.scope as { name?: string; version?: string; attributes?: KeyValue[] } | undefined) ?? {};
+      const scopeAttributes = kv(scope.attributes).values;
       for (const lr of (sl.logRecords as Record<string, unknown>[] | undefined) ?? []) {
         const attrs = kv(lr.attributes as KeyValue[] | undefined);
         records.push({
           resource,
-          scope: { name: scope.name, version: scope.version },
+          scope: { name: scope.name, version: scope.version, attributes: scopeAttributes },
           eventName: (lr.eventName as string | undefined) || undefined,
           timeUnixNano: BigInt((lr.timeUnixNano as string | number | undefined) ?? 0),
           observedTimeUnixNano: BigInt((lr.observedTimeUnixNano as string | number | undefined) ?? 0),

@@ -51,9 +51,15 @@ describePrivileged('daemon mode', () => {
     expect(await metric(base, 'bindsnoop_ready')).toBe(1);
     expect(await metric(base, 'bindsnoop_export_queue_depth')).toBeGreaterThanOrEqual(0);
     expect(await metric(base, 'bindsnoop_pods_known')).toBe(0);
+    // the backend in use, the same in the log, the metrics and every record's scope
+    const logs = logLines(agent);
+    const attached = logs.find((l) => l.msg.startsWith('tracing with the '));
+    expect(attached?.backend).toMatch(/^(fentry|kprobe|tracepoint)$/);
+    expect(await metric(base, `bindsnoop_backend_info{backend="${String(attached?.backend)}"}`)).toBe(1);
+    const mine = receiver.records().filter((r) => r.attributes['process.pid'] === run.pid);
+    expect(new Set(mine.map((r) => r.scope.attributes?.['bindsnoop.backend']))).toEqual(new Set([attached?.backend]));
     // stdout carries nothing; stderr is structured
     expect(agent.stdout).toBe('');
-    const logs = logLines(agent);
     expect(logs[0]).toMatchObject({ msg: 'effective capabilities', service: 'bindsnoop' });
     expect(logs[0].capabilities).toEqual(expect.arrayContaining(['CAP_BPF', 'CAP_PERFMON']));
     expect((await agent.stop('SIGTERM')).code).toBe(0);

@@ -79,11 +79,17 @@ const HELPER_BINDS: Json[] = [
   fromHelper({ port: 7003, requested: '127.0.0.1:7003', opts: 'FTNRr' }),
   fromHelper({ address: '127.0.0.1', port: 0, rc: -98, error: 'EADDRINUSE', requested: '127.0.0.1:7003' }),
 ];
+/** MPTCP binds its first subflow, a kernel socket: through inet_bind before 6.6, straight to inet_bind_sk after */
+const MPTCP_BINDS: Json[] = [
+  fromHelper({ transport: 'mptcp' }),
+  fromHelper({ transport: 'mptcp', type: 'ipv6', address: '::1', requested: '::1:0' }),
+];
 
+/** Since 6.6 every inet bind, MPTCP's included, passes inet_bind_sk(): the hooks move there. Debian's 5.10 has no MPTCP. */
 const KERNELS = [
-  { suite: 'bullseye', release: /^5\.10\./, uring: false },
-  { suite: 'bookworm', release: /^6\.1\./, uring: false },
-  { suite: 'trixie', release: /^6\.12\./, uring: true },
+  { suite: 'bullseye', release: /^5\.10\./, uring: false, mptcp: false, hooks: 'inet_bind and inet6_bind' },
+  { suite: 'bookworm', release: /^6\.1\./, uring: false, mptcp: true, hooks: 'inet_bind and inet6_bind' },
+  { suite: 'trixie', release: /^6\.12\./, uring: true, mptcp: true, hooks: 'inet_bind_sk and inet6_bind_sk' },
 ];
 
 describePrivileged('the shipped CLI on other kernels', () => {
@@ -93,13 +99,15 @@ describePrivileged('the shipped CLI on other kernels', () => {
         const m = bootMatrix(k.suite);
         expect(m.kernel).toMatch(k.release);
         // x86_64 has had BPF trampolines since 5.5: auto takes fentry, and says so
-        expect(m.auto).toBe('bindsnoop: tracing with the fentry backend (fexit on inet_bind and inet6_bind)');
+        expect(m.auto).toBe(`bindsnoop: tracing with the fentry backend (fexit on ${k.hooks})`);
         for (const b of ['fentry', 'kprobe', 'tracepoint', 'hide']) expect(m.backends.get(b), b).toBe('ok');
 
         for (const b of ['fentry', 'kprobe', 'tracepoint', 'hide']) {
           const events = m.events.get(b) ?? [];
-          const helperPid = Number((m.helper.get(b) ?? []).find((l) => l.startsWith('pid '))?.split(' ')[1]);
-          expect(events.filter((e) => e['process.pid'] === helperPid).map(comparable), b).toEqual(HELPER_BINDS);
+          const helper = m.helper.get(b) ?? [];
+          const pidOf = (prefix: string) => Number(helper.find((l) => l.startsWith(`${prefix}pid `))?.split(' ').at(-1));
+          expect(events.filter((e) => e['process.pid'] === pidOf('')).map(comparable), b).toEqual(HELPER_BINDS);
+          if (k.mptcp) expect(events.filter((e) => e['process.pid'] === pidOf('mptcp ')).map(comparable), `${b}: mptcp`).toEqual(MPTCP_BINDS);
           expect(new Set(events.map((e) => e['bindsnoop.backend'])), b).toEqual(new Set([b === 'hide' ? 'fentry' : b]));
 
           const uring = events.filter((e) => e['thread.name'] === 'uring_bind');

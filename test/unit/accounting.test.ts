@@ -3,19 +3,21 @@ import { account, describeLosses, totalLost } from '../../src/accounting';
 import type { NativeTracerStats } from '../../src/native';
 
 const native = (over: Partial<NativeTracerStats>): NativeTracerStats => ({
-  kernelRingFull: 0, kernelInflightFull: 0, kernelCountFull: 0, recordsRead: 0, readerQueueFull: 0,
-  batchesQueued: 0, drainPasses: 0, readerAlive: true, ...over,
+  kernelRingFull: 0, kernelInflightFull: 0, kernelCountFull: 0, kernelInflightOrphaned: 0, recordsRead: 0,
+  recordsMalformed: 0, readerQueueFull: 0, batchesQueued: 0, drainPasses: 0, readerAlive: true, readerErrno: 0, ...over,
 });
 
 describe('accounting', () => {
   it('balances: seen = exported + lost + pending, with binds outside the selection not seen', () => {
-    // 100 read, 3 lost in the kernel, 5 dropped by the reader, 90 reached JS (2 of them outside the selection), 5 still on their way
+    // 100 read and 1 malformed record, 4 lost in the kernel (ring full, no inflight room, a missed kretprobe),
+    // 5 dropped by the reader, 90 reached JS (2 of them outside the selection), 5 still on their way
     const otlp = { exported: 80, lostExportQueue: 4, lostExport: 3, failures: new Map([['network', 3]]), pending: 1 };
-    const a = account(native({ recordsRead: 100, kernelRingFull: 2, kernelInflightFull: 1, readerQueueFull: 5 }), otlp, 90, 2);
-    expect(a.seen).toBe(101);
-    expect(a.lost).toEqual({ kernel: 3, reader: 5, export_queue: 4, export: 3 });
+    const stats = native({ recordsRead: 100, recordsMalformed: 1, kernelRingFull: 2, kernelInflightFull: 1, kernelInflightOrphaned: 1, readerQueueFull: 5 });
+    const a = account(stats, otlp, 90, 2);
+    expect(a.seen).toBe(103);
+    expect(a.lost).toEqual({ kernel: 4, reader: 6, export_queue: 4, export: 3 });
     expect(a.pending).toBe(5 + 1);
     expect(a.exported + totalLost(a.lost) + a.pending).toBe(a.seen);
-    expect(describeLosses(a.lost, a.exportFailures)).toBe('kernel 3, reader 5, export_queue 4, export 3 (network 3)');
+    expect(describeLosses(a.lost, a.exportFailures)).toBe('kernel 4, reader 6, export_queue 4, export 3 (network 3)');
   });
 });

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs inside a test VM (test/vm/boot.sh): the shipped CLI, with the real addon
 # and Node, under each backend the kernel offers, against real binds:
-# bind(2) with each option letter, IPv4 and IPv6, TCP and UDP, a failed bind,
+# bind(2) with each option letter, IPv4 and IPv6, TCP, UDP and MPTCP, a failed bind,
 # from a kubelet-shaped cgroup; io_uring's IORING_OP_BIND; a VXLAN device's
 # in-kernel UDP socket. Prints lines test/integration/kernels.test.ts parses:
 #   KERNEL <release>
 #   AUTO <bindsnoop's backend line>
 #   BACKEND <name> ok | BACKEND <name> unavailable: <bindsnoop's stderr>
-#   HELPER <name> <bind_helper/uring_bind output line>
+#   HELPER <name> [mptcp|uring] <bind_helper/uring_bind output line>
 #   EVENT <name> <one JSON object of bindsnoop -o json>
 #   MATRIX DONE
 set -u
@@ -68,6 +68,10 @@ for b in fentry kprobe tracepoint hide; do
     tcp,4,127.0.0.1,0,F tcp,4,127.0.0.1,0,T tcp,4,127.0.0.1,0,N tcp,4,127.0.0.1,0,R tcp,4,127.0.0.1,0,r \
     udp,6,::1,0,- tcp,6,::1,7001,- udp,4,127.0.0.1,7002,- \
     tcp,4,127.0.0.1,7003,FTNRr tcp,4,127.0.0.1,7003,- | sed "s/^/HELPER $b /"
+  # MPTCP where the kernel has it (Debian's 5.10 does not)
+  if [ -d /proc/sys/net/mptcp ]; then
+    "$HELPER" --cgroup "$SCOPE" mptcp,4,127.0.0.1,0,- mptcp,6,::1,0,- | sed "s/^/HELPER $b mptcp /"
+  fi
   if [ "$uring" = yes ]; then "$URING" 127.0.0.1 7100 | sed "s/^/HELPER $b uring /"; fi
   ip link add vx0 type vxlan id 42 dstport 4789 local 127.0.0.1 dev lo && ip link set vx0 up && ip link del vx0
   stop
