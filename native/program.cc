@@ -7,6 +7,8 @@
 #include <linux/bpf.h>
 #include <unistd.h>
 
+#include <tuple>
+
 #include "bindsnoop.h"
 #include "bindsnoop.skel.h"
 #include "errors.h"
@@ -64,8 +66,7 @@ void Fail(LoadError* error, int err, const std::string& op, const std::string& h
 }
 
 // Our fd of the user's pinned map, checked against bcc's layout, or -1.
-int ReuseFilterMap(const std::string& path, struct bpf_map* map, uint32_t valueSize, const char* flag,
-                   LoadError* error) {
+int OpenFilterMap(const std::string& path, uint32_t valueSize, const char* flag, LoadError* error) {
   int fd = bpf_obj_get(path.c_str());
   if (fd < 0) {
     int err = errno;
@@ -93,6 +94,13 @@ int ReuseFilterMap(const std::string& path, struct bpf_map* map, uint32_t valueS
          true);
     return -1;
   }
+  return fd;
+}
+
+int ReuseFilterMap(const std::string& path, struct bpf_map* map, uint32_t valueSize, const char* flag,
+                   LoadError* error) {
+  int fd = OpenFilterMap(path, valueSize, flag, error);
+  if (fd < 0) return -1;
   int err = bpf_map__reuse_fd(map, fd);
   if (err) {
     close(fd);
@@ -121,6 +129,18 @@ std::string Program::AttachPoint() const {
       return "tracepoints syscalls:sys_enter_bind and sys_exit_bind";
   }
   return "?";
+}
+
+bool Program::CheckUserMaps(const ProgramOptions& opts, LoadError* error) {
+  const std::tuple<const std::string&, uint32_t, const char*> maps[] = {{opts.cgroupMapPath, 8, "--cgroupmap"},
+                                                                          {opts.mntnsMapPath, 4, "--mntnsmap"}};
+  for (const auto& [path, valueSize, flag] : maps) {
+    if (path.empty()) continue;
+    int fd = OpenFilterMap(path, valueSize, flag, error);
+    if (fd < 0) return false;
+    close(fd);
+  }
+  return true;
 }
 
 std::unique_ptr<Program> Program::Load(const ProgramOptions& opts, Backend backend, LoadError* error) {

@@ -45,6 +45,9 @@ class Program {
   // Opens, configures, loads and attaches the programs of `backend`, or
   // returns null with `error` set and nothing left in the kernel. Any thread.
   static std::unique_ptr<Program> Load(const ProgramOptions& opts, Backend backend, LoadError* error);
+  // Checks the user's --cgroupmap/--mntnsmap against bcc's layouts before
+  // anything (a backend probe included) is loaded. Any thread.
+  static bool CheckUserMaps(const ProgramOptions& opts, LoadError* error);
   ~Program();
   Program(const Program&) = delete;
   Program& operator=(const Program&) = delete;

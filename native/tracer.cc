@@ -77,6 +77,11 @@ void Tracer::LoadAndAttach(Napi::Env env) {
     ThrowKernelError(env, noBtf);
     return;
   }
+  LoadError mapError;
+  if (!Program::CheckUserMaps(opts_, &mapError)) {
+    ThrowLoadError(env, mapError);
+    return;
+  }
   std::vector<Backend> candidates;
   if (backendChoice_ == "fentry") candidates = {Backend::kFentry};
   else if (backendChoice_ == "kprobe") candidates = {Backend::kKprobe};

@@ -1,7 +1,12 @@
-// Runs the whole vitest suite and ends with the plain line CI reads:
-// "N passed, N failed, N skipped", counted from vitest's own JSON report.
+// Type-checks the tests with the code, runs the whole vitest suite, and ends
+// with the plain line CI reads: "N passed, N failed, N skipped", counted from
+// vitest's own JSON report (a failed type check counts as one failure).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+
+const typecheck = spawnSync('npx', ['--no-install', 'tsc', '-p', 'tsconfig.test.json'], { stdio: 'inherit' });
+const typecheckFailed = typecheck.status === 0 ? 0 : 1;
+if (typecheckFailed) console.error('run-tests: the type check of src/ and test/ failed (npm run typecheck)');
 
 const report = 'build/test-report.json';
 mkdirSync('build', { recursive: true });
@@ -26,5 +31,6 @@ try {
   console.error(`run-tests: no vitest report (${e.message})`);
   failed += 1;
 }
+failed += typecheckFailed;
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(run.status === 0 && failed === 0 && passed > 0 ? 0 : 1);

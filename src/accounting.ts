@@ -35,7 +35,7 @@ export function account(native: NativeTracerStats, otlp: OtlpCounts | undefined,
     export_queue: otlp?.lostExportQueue ?? 0,
     export: otlp?.lostExport ?? 0,
   };
-  const onTheirWay = native.recordsRead - reader - deliveredToJs;
+  const onTheirWay = native.recordsRead - native.readerQueueFull - deliveredToJs;
   return {
     seen,
     exported: otlp?.exported ?? 0,

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
-import { Agent, CLI, describePrivileged, ourPrograms, runBinds } from './harness';
+import { Agent, CLI, describePrivileged, runBinds, runTracingBpf } from './harness';
 
 function cli(args: readonly string[], prefix: readonly string[] = [], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
   const argv = [...prefix, process.execPath, CLI, ...args];
@@ -52,8 +52,9 @@ describePrivileged('configuration errors', () => {
   it('a bad configuration exits 2 naming each bad key, before anything is loaded', async () => {
     const file = `/tmp/bindsnoop-cli-bad-${process.pid}.yaml`;
     writeFileSync(file, 'otlp:\n  protocol: grpc\n  flushIntervalMs: 5\n');
-    const r = cli(['-c', file, '-E'], [], { OTEL_EXPORTER_OTLP_TIMEOUT: 'never', OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer hush' });
+    const r = runTracingBpf(['-c', file, '-E'], { OTEL_EXPORTER_OTLP_TIMEOUT: 'never', OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer hush' });
     expect(r.status).toBe(2);
+    expect(r.loadedPrograms).toBe(0);
     expect(r.stderr).toMatch(/^bindsnoop: invalid configuration:\n/);
     expect(r.stderr).toContain('otlp.protocol');
     expect(r.stderr).toContain('otlp.flushIntervalMs');
@@ -61,7 +62,6 @@ describePrivileged('configuration errors', () => {
     expect(r.stderr).not.toContain('hush');
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(r.stderr).not.toContain('Tracing binds');
-    expect(ourPrograms()).toEqual([]);
   });
 
   it('an unreadable CA certificate is a configuration error too (exit 2)', () => {

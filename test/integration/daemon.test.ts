@@ -1,6 +1,6 @@
 import { afterEach, expect, it } from 'vitest';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
-import { Agent, describePrivileged, expectNothingAttached, runBinds } from './harness';
+import { Agent, describePrivileged, expectReleased, runBinds } from './harness';
 
 /** The agent as the DaemonSet runs it: --daemon, JSON logs, /healthz /readyz /metrics. */
 let receiver: OtlpReceiver | undefined;
@@ -73,6 +73,8 @@ describePrivileged('daemon mode', () => {
       BINDSNOOP_OTLP_FLUSH_INTERVAL_MILLIS: '50',
       BINDSNOOP_OTLP_SHUTDOWN_TIMEOUT_MILLIS: '1500',
     });
+    const held = agent.held();
+    expect(held.programs.length).toBeGreaterThanOrEqual(2);
     runBinds(['--netns', 'tcp,4,127.0.0.1,0', 'tcp,4,127.0.0.1,0']);
     await agent.waitFor(() => receiver!.requests.length > 0, 'an export in flight');
     const started = Date.now();
@@ -87,7 +89,7 @@ describePrivileged('daemon mode', () => {
     const stopped = logLines(agent).find((l) => l.msg === 'stopped')!;
     expect((stopped.lost as Record<string, number>).export).toBeGreaterThanOrEqual(2);
     expect(stopped.exportFailures).toHaveProperty('shutdown');
-    await expectNothingAttached();
+    await expectReleased(held);
   });
 
   it('runs with only CAP_BPF and CAP_PERFMON, and names a missing capability', async () => {

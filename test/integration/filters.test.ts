@@ -8,8 +8,8 @@ import {
   cgroupId,
   describePrivileged,
   hexLE,
-  ourPrograms,
   runBinds,
+  runTracingBpf,
   WaitingHelper,
 } from './harness';
 
@@ -139,16 +139,17 @@ describePrivileged('in-kernel filters', () => {
     });
 
     it('rejects a missing or wrongly shaped map with exit status 2, loading nothing', async () => {
-      const missing = Agent.spawn(['--cgroupmap', `/sys/fs/bpf/${tag}-absent`]);
-      expect((await missing.exited).code).toBe(2);
+      const missing = runTracingBpf(['--cgroupmap', `/sys/fs/bpf/${tag}-absent`]);
+      expect(missing.status).toBe(2);
+      expect(missing.loadedPrograms).toBe(0);
       expect(missing.stderr).toContain(`no BPF object is pinned at /sys/fs/bpf/${tag}-absent`);
       expect(missing.stderr).toContain('bpftool map create');
       expect(missing.stderr).not.toMatch(/\n\s+at /); // no stack trace
 
-      const wrong = Agent.spawn(['--cgroupmap', mntMap]); // value 4, not 8
-      expect((await wrong.exited).code).toBe(2);
+      const wrong = runTracingBpf(['--cgroupmap', mntMap]); // value 4, not 8
+      expect(wrong.status).toBe(2);
       expect(wrong.stderr).toContain('expected a hash map with 8-byte keys and 8-byte values');
-      expect(ourPrograms()).toEqual([]);
+      expect(wrong.loadedPrograms).toBe(0);
     });
   });
 });

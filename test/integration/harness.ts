@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect } from 'vitest';
 import { findCgroup2Mount } from '../../src/enrich/node-maps';
@@ -90,6 +90,12 @@ export class Agent {
       `${count} bind records of pid ${pid}`,
       timeoutMs,
     );
+  }
+
+  /** The programs and links this agent holds now. */
+  held(): HeldObjects {
+    if (this.proc.pid === undefined) throw new Error('bindsnoop did not start');
+    return heldBy(this.proc.pid);
   }
 
   async stop(signal: NodeJS.Signals = 'SIGINT'): Promise<Exit> {
@@ -195,19 +201,64 @@ export function hexLE(value: number | bigint, bytes: 8 | 4): string[] {
   return [...b].map((x) => x.toString(16).padStart(2, '0'));
 }
 
-/** Names of the BPF programs loaded in the kernel right now. */
-export function loadedProgramNames(): string[] {
-  const progs = JSON.parse(bpftool(['prog', 'show', '--json'])) as { name?: string }[];
-  return progs.map((p) => p.name ?? '');
+interface BpfObject {
+  id: number;
+  name?: string;
+  pids?: { pid: number; comm: string }[];
 }
 
-/** bindsnoop's programs loaded right now. */
-export function ourPrograms(): string[] {
-  return loadedProgramNames().filter((n) => n.startsWith('handle_e'));
+function bpfObjects(kind: 'prog' | 'link'): BpfObject[] {
+  return JSON.parse(bpftool([kind, 'show', '--json'])) as BpfObject[];
 }
 
-/** The kernel frees programs shortly after their last fd closes: wait for that, then assert none is left. */
-export async function expectNothingAttached(): Promise<void> {
-  await waitUntil('bindsnoop\'s programs to be freed', () => ourPrograms().length === 0).catch(() => undefined);
-  expect(ourPrograms()).toEqual([]);
+/**
+ * The BPF programs and links one process holds (bpftool names each object's
+ * holders), so that a test sees its own agent's and never another tracer's
+ * on the same machine.
+ */
+export interface HeldObjects {
+  programs: { id: number; name: string }[];
+  links: number[];
+}
+
+export function heldBy(pid: number): HeldObjects {
+  const mine = (o: BpfObject) => (o.pids ?? []).some((p) => p.pid === pid);
+  return {
+    programs: bpfObjects('prog').filter(mine).map((p) => ({ id: p.id, name: p.name ?? '' })),
+    links: bpfObjects('link').filter(mine).map((l) => l.id),
+  };
+}
+
+/** The kernel frees programs and links shortly after their last fd closes: wait for that, then assert all are gone. */
+export async function expectReleased(held: HeldObjects): Promise<void> {
+  const alive = () => {
+    const progs = new Set(bpfObjects('prog').map((p) => p.id));
+    const links = new Set(bpfObjects('link').map((l) => l.id));
+    return [
+      ...held.programs.filter((p) => progs.has(p.id)).map((p) => `prog ${p.id} ${p.name}`),
+      ...held.links.filter((id) => links.has(id)).map((id) => `link ${id}`),
+    ];
+  };
+  await waitUntil('the programs and links to be freed', () => alive().length === 0).catch(() => undefined);
+  expect(alive()).toEqual([]);
+}
+
+/**
+ * Runs the CLI under strace and returns its exit status, stderr and whether it
+ * ever asked the kernel to load a BPF program: for the paths that must stop
+ * before anything is loaded (bad flags, bad configuration, a wrong filter map).
+ */
+export function runTracingBpf(args: readonly string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stderr: string; loadedPrograms: number } {
+  const trace = path.join(mkdtempSync('/tmp/bindsnoop-strace-'), 'bpf.trace');
+  try {
+    const r = spawnSync('strace', ['-f', '-qq', '-e', 'trace=bpf', '-e', 'signal=none', '-o', trace, process.execPath, CLI, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+      timeout: 30_000,
+    });
+    const calls = readFileSync(trace, 'utf8');
+    return { status: r.status, stderr: r.stderr, loadedPrograms: (calls.match(/bpf\(BPF_PROG_LOAD/g) ?? []).length };
+  } finally {
+    rmSync(path.dirname(trace), { recursive: true, force: true });
+  }
 }

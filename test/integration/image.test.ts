@@ -7,7 +7,7 @@ import { parseAllDocuments } from 'yaml';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
 import { containerdLikeRuntimeDefault } from '../helpers/seccomp';
 import { waitUntil } from '../helpers/wait';
-import { describePrivileged, expectNothingAttached, ROOT, runBinds } from './harness';
+import { describePrivileged, expectReleased, heldBy, ROOT, runBinds } from './harness';
 
 /**
  * The real image, built from the Dockerfile (scripts/build-image.sh, on a
@@ -108,11 +108,14 @@ describePrivileged('the container image, run as the DaemonSet runs it', () => {
       // the pinned maps it made are on the host's bpffs
       expect(spawnSync('bpftool', ['map', 'show', 'pinned', `${pinDir}/cgroups`]).status).toBe(0);
 
-      // podman stop sends SIGTERM: a clean exit, nothing left attached
+      // podman stop sends SIGTERM: a clean exit, nothing the agent held left attached
+      const hostPid = Number(spawnSync(PODMAN[0], [...PODMAN.slice(1), 'inspect', '--format', '{{.State.Pid}}', name], { encoding: 'utf8' }).stdout.trim());
+      const held = heldBy(hostPid);
+      expect(held.programs.length).toBeGreaterThanOrEqual(2);
       spawnSync(PODMAN[0], [...PODMAN.slice(1), 'stop', '-t', '20', name]);
       expect(await exited).toBe(0);
       expect(logs).toMatch(/"msg":"stopped"/);
-      await expectNothingAttached();
+      await expectReleased(held);
     } finally {
       proc.kill('SIGKILL');
       await receiver.stop();

@@ -1,32 +1,62 @@
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
-import { Agent, CLI, describePrivileged, expectNothingAttached, ourPrograms, runBinds } from './harness';
+import { waitUntil } from '../helpers/wait';
+import { Agent, CLI, describePrivileged, expectReleased, heldBy, runBinds, type HeldObjects } from './harness';
+
+/** The pid of a child process of `ppid` whose command line contains `needle`. */
+function childPid(ppid: number, needle: string): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (parent === ppid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
+/** What one agent holds while tracing: a program and a link per hook, the tracepoints' by name. */
+function expectTracing(agent: Agent): HeldObjects {
+  const held = agent.held();
+  expect(held.programs.length).toBeGreaterThanOrEqual(2);
+  expect(held.links).toHaveLength(held.programs.length);
+  if (agent.stderr.includes('tracing with the tracepoint backend')) {
+    expect(held.programs.map((p) => p.name).sort()).toEqual(['handle_enter_bind', 'handle_exit_bind']);
+  }
+  return held;
+}
 
 describePrivileged('teardown leaves nothing in the kernel', () => {
-  it('has its two programs loaded while tracing', async () => {
+  it('holds one program and one link per hook while tracing, and frees them on exit', async () => {
     const agent = await Agent.start(['-o', 'json']);
-    expect(ourPrograms().sort()).toEqual(['handle_enter_bind', 'handle_exit_bind']);
+    const held = expectTracing(agent);
     await agent.stop();
-    await expectNothingAttached();
+    await expectReleased(held);
   });
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`${signal}: prints what was pending, exits 0 and detaches`, async () => {
       const agent = await Agent.start(['-o', 'json']);
+      const held = expectTracing(agent);
       const run = runBinds(['--netns', 'tcp,4,127.0.0.1,0', 'udp,4,127.0.0.1,0']);
       // stop at once: the final drain must still deliver both binds
       const exit = await agent.stop(signal);
       expect(exit).toEqual({ code: 0, signal: null });
       expect(agent.jsonRecords().filter((r) => r['process.pid'] === run.pid)).toHaveLength(2);
-      await expectNothingAttached();
+      await expectReleased(held);
     });
   }
 
   it('SIGKILL: the kernel detaches what a killed process held', async () => {
     const agent = await Agent.start([]);
+    const held = expectTracing(agent);
     const exit = await agent.stop('SIGKILL');
     expect(exit.signal).toBe('SIGKILL');
-    await expectNothingAttached();
+    await expectReleased(held);
   });
 
   it('a closed pipe (bindsnoop | head) ends it quietly with status 0', async () => {
@@ -38,11 +68,14 @@ describePrivileged('teardown leaves nothing in the kernel', () => {
     // head exits after the banner and header; the next bind makes bindsnoop write into the closed pipe
     const deadline = Date.now() + 10_000;
     while (!out.includes('PID COMM') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const pid = await waitUntil('bindsnoop under bash', () => childPid(shell.pid!, CLI));
+    const held = heldBy(pid);
+    expect(held.programs.length).toBeGreaterThanOrEqual(2);
     runBinds(['--netns', 'tcp,4,127.0.0.1,0']);
     // bash exits with bindsnoop's own status
     const code = await new Promise<number | null>((resolve) => shell.on('exit', resolve));
     expect(code).toBe(0);
     expect(out).toContain('PID COMM');
-    await expectNothingAttached();
+    await expectReleased(held);
   });
 });

@@ -2,7 +2,9 @@
 /*
  * /init of the test VMs (test/vm/boot.sh): loads the kernel modules listed in
  * /modules/order, mounts the host's root filesystem read-only over virtio-9p,
- * gives it fresh /proc, /sys, /dev, /tmp, /run, cgroup2, bpffs and tracefs,
+ * gives it fresh /proc, /sys, /dev, /run (with /run/tmp as TMPDIR: the host's
+ * /tmp stays visible, read-only, as the project may be checked out there),
+ * cgroup2, bpffs and tracefs,
  * runs the script named by `bs.script=` on the kernel command line (with
  * `bs.arg=` values as its arguments) in that root, and powers the VM off.
  * The host's own programs (bash, node, ip, the project's build) run in the
@@ -100,8 +102,8 @@ int main(void)
 	must_mount("proc", "/newroot/proc", "proc", 0, NULL);
 	must_mount("sysfs", "/newroot/sys", "sysfs", 0, NULL);
 	must_mount("devtmpfs", "/newroot/dev", "devtmpfs", 0, NULL);
-	must_mount("tmpfs", "/newroot/tmp", "tmpfs", 0, "mode=1777");
 	must_mount("tmpfs", "/newroot/run", "tmpfs", 0, "mode=755");
+	mkdir("/newroot/run/tmp", 01777);
 	must_mount("cgroup2", "/newroot/sys/fs/cgroup", "cgroup2", 0, NULL);
 	must_mount("bpf", "/newroot/sys/fs/bpf", "bpf", 0, "mode=700");
 	must_mount("tracefs", "/newroot/sys/kernel/tracing", "tracefs", 0, NULL);
@@ -124,8 +126,8 @@ int main(void)
 	}
 	child = fork();
 	if (child == 0) {
-		char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/tmp",
-				"TERM=dumb", "CI=true", NULL};
+		char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/run/tmp",
+				"TERM=dumb", "CI=true", "TMPDIR=/run/tmp", NULL};
 
 		execve(argv[0], argv, envp);
 		say("exec");

@@ -27,10 +27,10 @@ echo "KERNEL $(uname -r)"
 start() {
   local name=$1
   shift
-  "${CLI[@]}" "$@" > "/tmp/$name.out" 2> "/tmp/$name.err" &
+  "${CLI[@]}" "$@" > "$TMPDIR/$name.out" 2> "$TMPDIR/$name.err" &
   pid=$!
   for _ in $(seq 1 600); do
-    grep -q 'Tracing binds' "/tmp/$name.err" "/tmp/$name.out" 2>/dev/null && return 0
+    grep -q 'Tracing binds' "$TMPDIR/$name.err" "$TMPDIR/$name.out" 2>/dev/null && return 0
     kill -0 "$pid" 2>/dev/null || return 1
     sleep 0.1
   done
@@ -44,7 +44,7 @@ stop() {
 }
 
 start auto -o json
-echo "AUTO $(grep 'tracing with' /tmp/auto.err)"
+echo "AUTO $(grep 'tracing with' "$TMPDIR/auto.err")"
 stop
 
 uring=no
@@ -60,7 +60,7 @@ for b in fentry kprobe tracepoint hide; do
     flags=(--backend "$b")
   fi
   if ! start "$b" -o json -E -K "${flags[@]}"; then
-    echo "BACKEND $b unavailable: $(tr '\n' ' ' < "/tmp/$b.err")"
+    echo "BACKEND $b unavailable: $(tr '\n' ' ' < "$TMPDIR/$b.err")"
     continue
   fi
   echo "BACKEND $b ok"
@@ -75,6 +75,6 @@ for b in fentry kprobe tracepoint hide; do
   if [ "$uring" = yes ]; then "$URING" 127.0.0.1 7100 | sed "s/^/HELPER $b uring /"; fi
   ip link add vx0 type vxlan id 42 dstport 4789 local 127.0.0.1 dev lo && ip link set vx0 up && ip link del vx0
   stop
-  sed "s/^/EVENT $b /" "/tmp/$b.out"
+  sed "s/^/EVENT $b /" "$TMPDIR/$b.out"
 done
 echo "MATRIX DONE"
