@@ -36,6 +36,9 @@
 #define IPPROTO_TCP 6
 #define IPPROTO_MPTCP 262
 
+/* keeps struct bind_event in the object's BTF, where the addon reads the record layout from */
+const struct bind_event *unused_bind_event __attribute__((unused));
+
 /* configuration, set by the addon before load */
 const volatile __u32 target_tgid = 0;        /* 0 = any */
 const volatile __u32 target_uid = 0;

@@ -1,55 +1,60 @@
 // SPDX-License-Identifier: Apache-2.0
-// Module entry: the Tracer class plus the record layout, exported so the
-// TypeScript decoder can be checked against the C header.
+// Module entry: the Tracer class, the record layouts (read from the BPF
+// object's BTF: the TypeScript decoder decodes by them), and a clock pair.
 #include <napi.h>
 #include <stddef.h>
 #include <time.h>
 
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
 #include "bindsnoop.h"
+#include "bindsnoop.skel.h"
 #include "tracer.h"
 
 namespace {
 
-#define FIELD(obj, type, field) obj.Set(#field, Napi::Number::New(env, offsetof(struct type, field)))
-
-Napi::Object EventLayout(Napi::Env env) {
+// The layout of one struct of the BPF object, as its BTF says: { size, fields: { name: { offset, size } } }.
+// The record is declared once, in bpf/bindsnoop.h; the decoder reads it from here. JS thread (module load).
+Napi::Value StructLayout(Napi::Env env, const struct btf* btf, const char* name) {
+  int id = btf ? btf__find_by_name_kind(btf, name, BTF_KIND_STRUCT) : -1;
+  const struct btf_type* t = id > 0 ? btf__type_by_id(btf, id) : nullptr;
+  if (!t) {
+    Napi::Error::New(env, std::string("the BPF object's BTF has no struct ") + name + " (rebuild bpf/)")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   Napi::Object o = Napi::Object::New(env);
-  o.Set("size", Napi::Number::New(env, sizeof(struct bind_event)));
-  Napi::Object f = Napi::Object::New(env);
-  FIELD(f, bind_event, ts_boot_ns);
-  FIELD(f, bind_event, cgroup_id);
-  FIELD(f, bind_event, mntns_id);
-  FIELD(f, bind_event, netns_id);
-  FIELD(f, bind_event, pid);
-  FIELD(f, bind_event, tid);
-  FIELD(f, bind_event, uid);
-  FIELD(f, bind_event, ret);
-  FIELD(f, bind_event, bound_dev_if);
-  FIELD(f, bind_event, bound_addr);
-  FIELD(f, bind_event, req_addr);
-  FIELD(f, bind_event, bound_port);
-  FIELD(f, bind_event, req_port);
-  FIELD(f, bind_event, protocol);
-  FIELD(f, bind_event, family);
-  FIELD(f, bind_event, opts);
-  FIELD(f, bind_event, req_family);
-  FIELD(f, bind_event, flags);
-  FIELD(f, bind_event, comm);
-  FIELD(f, bind_event, cgroup_name);
-  FIELD(f, bind_event, cgroup_parent_name);
-  o.Set("offsets", f);
+  o.Set("size", Napi::Number::New(env, t->size));
+  Napi::Object fields = Napi::Object::New(env);
+  const struct btf_member* m = btf_members(t);
+  for (int i = 0; i < btf_vlen(t); i++) {
+    Napi::Object f = Napi::Object::New(env);
+    f.Set("offset", Napi::Number::New(env, btf_member_bit_offset(t, i) / 8));
+    f.Set("size", Napi::Number::New(env, static_cast<double>(btf__resolve_size(btf, m[i].type))));
+    fields.Set(btf__name_by_offset(btf, m[i].name_off), f);
+  }
+  o.Set("fields", fields);
   return o;
 }
 
-Napi::Object CountLayout(Napi::Env env) {
+// { event, countKey }: the layouts of struct bind_event and struct count_key.
+Napi::Value Layouts(Napi::Env env) {
+  size_t size = 0;
+  const void* elf = bindsnoop_bpf__elf_bytes(&size);
+  struct bpf_object* obj = bpf_object__open_mem(elf, size, nullptr);
+  if (!obj) {
+    Napi::Error::New(env, "cannot read the embedded BPF object").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const struct btf* btf = bpf_object__btf(obj);
   Napi::Object o = Napi::Object::New(env);
-  o.Set("keySize", Napi::Number::New(env, sizeof(struct count_key)));
-  o.Set("entrySize", Napi::Number::New(env, sizeof(struct count_key) + sizeof(uint64_t)));
-  Napi::Object f = Napi::Object::New(env);
-  FIELD(f, count_key, addr);
-  FIELD(f, count_key, port);
-  FIELD(f, count_key, family);
-  o.Set("offsets", f);
+  Napi::Value event = StructLayout(env, btf, "bind_event");
+  Napi::Value countKey = env.IsExceptionPending() ? env.Undefined() : StructLayout(env, btf, "count_key");
+  bpf_object__close(obj);
+  if (env.IsExceptionPending()) return env.Undefined();
+  o.Set("event", event);
+  o.Set("countKey", countKey);
   return o;
 }
 
@@ -72,8 +77,9 @@ Napi::Value ClockPair(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Tracer", Tracer::Define(env));
-  exports.Set("eventLayout", EventLayout(env));
-  exports.Set("countLayout", CountLayout(env));
+  Napi::Value layouts = Layouts(env);
+  if (env.IsExceptionPending()) return exports;
+  exports.Set("layouts", layouts);
   exports.Set("clockPair", Napi::Function::New(env, ClockPair));
   exports.Set("maxPorts", Napi::Number::New(env, BINDSNOOP_MAX_PORTS));
   return exports;

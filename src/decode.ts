@@ -1,40 +1,31 @@
 import type { BindEvent } from './event';
+import { loadAddon, type StructLayout } from './native';
 
 /**
- * Byte offsets of struct bind_event (bpf/bindsnoop.h). The addon exports the
- * real ones; test/unit/decode.test.ts checks that these match them.
+ * Decodes the kernel's records by the layout of struct bind_event and struct
+ * count_key as the BPF object's BTF describes them (bpf/bindsnoop.h is their
+ * one declaration; the addon reads the BTF): adding a field means editing the
+ * header and the code that uses the field, nowhere else.
  */
-export const EVENT_SIZE = 368;
-export const EVENT_OFFSETS = {
-  ts_boot_ns: 0,
-  cgroup_id: 8,
-  mntns_id: 16,
-  netns_id: 24,
-  pid: 28,
-  tid: 32,
-  uid: 36,
-  ret: 40,
-  bound_dev_if: 44,
-  bound_addr: 48,
-  req_addr: 64,
-  bound_port: 80,
-  req_port: 82,
-  protocol: 84,
-  family: 86,
-  opts: 87,
-  req_family: 88,
-  flags: 89,
-  comm: 96,
-  cgroup_name: 112,
-  cgroup_parent_name: 240,
-} as const;
-const COMM_LEN = 16;
-const CGROUP_NAME_LEN = 128;
+export interface RecordLayout {
+  event: StructLayout;
+  countKey: StructLayout;
+}
 
-/** Offsets of struct count_key and the u64 that follows it in Tracer.counts(). */
-export const COUNT_KEY_SIZE = 24;
-export const COUNT_ENTRY_SIZE = 32;
-export const COUNT_OFFSETS = { addr: 0, port: 16, family: 18 } as const;
+let cached: RecordLayout | undefined;
+
+/** The layouts of the build's BPF object (loads the addon once). */
+export function recordLayout(): RecordLayout {
+  cached ??= loadAddon().layouts;
+  return cached;
+}
+
+/** Byte offset of one field; throws if the object has no such field (a header/decoder mismatch). */
+function offsetOf(layout: StructLayout, field: string): number {
+  const f = layout.fields[field];
+  if (!f) throw new Error(`the BPF record has no field ${field}: rebuild bpf/ and native/`);
+  return f.offset;
+}
 
 export interface CountEntry {
   family: number;
@@ -49,53 +40,74 @@ function cString(buf: Uint8Array, start: number, max: number): Uint8Array {
   return buf.slice(start, end);
 }
 
-/** Decodes one record at `offset` (little-endian host, as the kernel wrote it). */
-export function decodeEvent(buf: Uint8Array, offset = 0): BindEvent {
-  const o = EVENT_OFFSETS;
-  const view = new DataView(buf.buffer, buf.byteOffset + offset, EVENT_SIZE);
-  const at = buf.byteOffset + offset;
-  const bytes = new Uint8Array(buf.buffer, at, EVENT_SIZE);
-  return {
-    tsBootNs: view.getBigUint64(o.ts_boot_ns, true),
-    cgroupId: view.getBigUint64(o.cgroup_id, true),
-    mntnsId: Number(view.getBigUint64(o.mntns_id, true)),
-    netnsId: view.getUint32(o.netns_id, true),
-    pid: view.getUint32(o.pid, true),
-    tid: view.getUint32(o.tid, true),
-    uid: view.getUint32(o.uid, true),
-    ret: view.getInt32(o.ret, true),
-    boundDevIf: view.getInt32(o.bound_dev_if, true),
-    boundAddr: bytes.slice(o.bound_addr, o.bound_addr + 16),
-    reqAddr: bytes.slice(o.req_addr, o.req_addr + 16),
-    boundPort: view.getUint16(o.bound_port, true),
-    reqPort: view.getUint16(o.req_port, true),
-    protocol: view.getUint16(o.protocol, true),
-    family: view.getUint8(o.family),
-    opts: view.getUint8(o.opts),
-    reqFamily: view.getUint8(o.req_family),
-    flags: view.getUint8(o.flags),
-    comm: cString(bytes, o.comm, COMM_LEN),
-    cgroupName: Buffer.from(cString(bytes, o.cgroup_name, CGROUP_NAME_LEN)).toString('utf8'),
-    cgroupParentName: Buffer.from(cString(bytes, o.cgroup_parent_name, CGROUP_NAME_LEN)).toString('utf8'),
+/** One decoder per layout: the offsets looked up once, not per record. */
+function eventDecoder(layout: StructLayout): (buf: Uint8Array, offset: number) => BindEvent {
+  const at = (field: string) => offsetOf(layout, field);
+  const o = {
+    tsBootNs: at('ts_boot_ns'), cgroupId: at('cgroup_id'), mntnsId: at('mntns_id'), netnsId: at('netns_id'),
+    pid: at('pid'), tid: at('tid'), uid: at('uid'), ret: at('ret'), boundDevIf: at('bound_dev_if'),
+    boundAddr: at('bound_addr'), reqAddr: at('req_addr'), boundPort: at('bound_port'), reqPort: at('req_port'),
+    protocol: at('protocol'), family: at('family'), opts: at('opts'), reqFamily: at('req_family'), flags: at('flags'),
+    comm: at('comm'), cgroupName: at('cgroup_name'), cgroupParentName: at('cgroup_parent_name'),
+  };
+  const commLen = layout.fields.comm.size;
+  const cgroupNameLen = layout.fields.cgroup_name.size;
+  const size = layout.size;
+  return (buf, offset) => {
+    const view = new DataView(buf.buffer, buf.byteOffset + offset, size);
+    const bytes = new Uint8Array(buf.buffer, buf.byteOffset + offset, size);
+    return {
+      tsBootNs: view.getBigUint64(o.tsBootNs, true),
+      cgroupId: view.getBigUint64(o.cgroupId, true),
+      mntnsId: Number(view.getBigUint64(o.mntnsId, true)),
+      netnsId: view.getUint32(o.netnsId, true),
+      pid: view.getUint32(o.pid, true),
+      tid: view.getUint32(o.tid, true),
+      uid: view.getUint32(o.uid, true),
+      ret: view.getInt32(o.ret, true),
+      boundDevIf: view.getInt32(o.boundDevIf, true),
+      boundAddr: bytes.slice(o.boundAddr, o.boundAddr + 16),
+      reqAddr: bytes.slice(o.reqAddr, o.reqAddr + 16),
+      boundPort: view.getUint16(o.boundPort, true),
+      reqPort: view.getUint16(o.reqPort, true),
+      protocol: view.getUint16(o.protocol, true),
+      family: view.getUint8(o.family),
+      opts: view.getUint8(o.opts),
+      reqFamily: view.getUint8(o.reqFamily),
+      flags: view.getUint8(o.flags),
+      comm: cString(bytes, o.comm, commLen),
+      cgroupName: Buffer.from(cString(bytes, o.cgroupName, cgroupNameLen)).toString('utf8'),
+      cgroupParentName: Buffer.from(cString(bytes, o.cgroupParentName, cgroupNameLen)).toString('utf8'),
+    };
   };
 }
 
-/** Decodes a batch of packed records; a trailing partial record is ignored. */
+let decodeOne: ((buf: Uint8Array, offset: number) => BindEvent) | undefined;
+
+/** Decodes a batch of packed records (little-endian host, as the kernel wrote them); a trailing partial record is ignored. */
 export function decodeBatch(buf: Uint8Array): BindEvent[] {
+  const layout = recordLayout().event;
+  decodeOne ??= eventDecoder(layout);
   const events: BindEvent[] = [];
-  for (let off = 0; off + EVENT_SIZE <= buf.length; off += EVENT_SIZE) events.push(decodeEvent(buf, off));
+  for (let off = 0; off + layout.size <= buf.length; off += layout.size) events.push(decodeOne(buf, off));
   return events;
 }
 
+/** Decodes Tracer.counts(): packed (struct count_key, u64 binds) pairs. */
 export function decodeCounts(buf: Uint8Array): CountEntry[] {
+  const key = recordLayout().countKey;
+  const entrySize = key.size + 8;
+  const addr = offsetOf(key, 'addr');
+  const port = offsetOf(key, 'port');
+  const family = offsetOf(key, 'family');
   const entries: CountEntry[] = [];
-  for (let off = 0; off + COUNT_ENTRY_SIZE <= buf.length; off += COUNT_ENTRY_SIZE) {
-    const view = new DataView(buf.buffer, buf.byteOffset + off, COUNT_ENTRY_SIZE);
+  for (let off = 0; off + entrySize <= buf.length; off += entrySize) {
+    const view = new DataView(buf.buffer, buf.byteOffset + off, entrySize);
     entries.push({
-      addr: buf.slice(off + COUNT_OFFSETS.addr, off + COUNT_OFFSETS.addr + 16),
-      port: view.getUint16(COUNT_OFFSETS.port, true),
-      family: view.getUint8(COUNT_OFFSETS.family),
-      binds: view.getBigUint64(COUNT_KEY_SIZE, true),
+      addr: buf.slice(off + addr, off + addr + 16),
+      port: view.getUint16(port, true),
+      family: view.getUint8(family),
+      binds: view.getBigUint64(key.size, true),
     });
   }
   return entries;

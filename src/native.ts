@@ -76,15 +76,16 @@ export interface NativeError extends Error {
   details?: string;
 }
 
-export interface Layout {
+/** A struct of the BPF object, as its BTF describes it. */
+export interface StructLayout {
   size: number;
-  offsets: Record<string, number>;
+  fields: Record<string, { offset: number; size: number }>;
 }
 
 export interface NativeAddon {
   Tracer: new (options: NativeTracerOptions) => NativeTracer;
-  eventLayout: Layout;
-  countLayout: { keySize: number; entrySize: number; offsets: Record<string, number> };
+  /** struct bind_event and struct count_key (bpf/bindsnoop.h) from the object's BTF */
+  layouts: { event: StructLayout; countKey: StructLayout };
   clockPair(): ClockPair;
   maxPorts: number;
 }

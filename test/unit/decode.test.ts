@@ -1,33 +1,39 @@
 import { describe, expect, it } from 'vitest';
-import { COUNT_ENTRY_SIZE, COUNT_KEY_SIZE, COUNT_OFFSETS, decodeBatch, decodeCounts, EVENT_OFFSETS, EVENT_SIZE } from '../../src/decode';
-import { loadAddon } from '../../src/native';
+import { decodeBatch, decodeCounts, recordLayout } from '../../src/decode';
 
-/** A record laid out by the addon's own offsets (from the C header), not the decoder's. */
-function record(fields: Partial<Record<keyof typeof EVENT_OFFSETS, number | bigint | number[] | string>>): Buffer {
-  const { offsets, size } = loadAddon().eventLayout;
+type FieldValue = number | bigint | number[] | string;
+const SIGNED = new Set(['ret', 'bound_dev_if']);
+
+/** A record written field by field at the layout of the BPF object's BTF (bpf/bindsnoop.h), by each field's own size. */
+function record(fields: Record<string, FieldValue>): Buffer {
+  const { size, fields: layout } = recordLayout().event;
   const b = Buffer.alloc(size);
-  const put = (name: string, value: number | bigint | number[] | string): void => {
-    const at = offsets[name];
-    if (name === 'ts_boot_ns' || name === 'cgroup_id' || name === 'mntns_id') b.writeBigUInt64LE(BigInt(value as number), at);
-    else if (name === 'ret' || name === 'bound_dev_if') b.writeInt32LE(value as number, at);
-    else if (['netns_id', 'pid', 'tid', 'uid'].includes(name)) b.writeUInt32LE(value as number, at);
-    else if (['bound_port', 'req_port', 'protocol'].includes(name)) b.writeUInt16LE(value as number, at);
-    else if (['family', 'opts', 'req_family'].includes(name)) b.writeUInt8(value as number, at);
-    else if (typeof value === 'string') b.write(value, at, 'latin1');
-    else b.set(value as number[], at);
-  };
-  for (const [k, v] of Object.entries(fields)) put(k, v);
+  for (const [name, value] of Object.entries(fields)) {
+    const f = layout[name];
+    if (!f) throw new Error(`no field ${name} in struct bind_event`);
+    if (typeof value === 'string') b.write(value, f.offset, 'latin1');
+    else if (Array.isArray(value)) b.set(value, f.offset);
+    else if (f.size === 8) b.writeBigUInt64LE(BigInt(value), f.offset);
+    else if (f.size === 4) (SIGNED.has(name) ? b.writeInt32LE(Number(value), f.offset) : b.writeUInt32LE(Number(value), f.offset));
+    else if (f.size === 2) b.writeUInt16LE(Number(value), f.offset);
+    else if (f.size === 1) b.writeUInt8(Number(value), f.offset);
+    else throw new Error(`field ${name} of ${f.size} bytes takes bytes or a string`);
+  }
   return b;
 }
 
 describe('decoding records of the C layout', () => {
-  it('uses the same size and offsets as the addon (bpf/bindsnoop.h)', () => {
-    const addon = loadAddon();
-    expect(addon.eventLayout.size).toBe(EVENT_SIZE);
-    expect(addon.eventLayout.offsets).toEqual({ ...EVENT_OFFSETS });
-    expect(addon.countLayout.keySize).toBe(COUNT_KEY_SIZE);
-    expect(addon.countLayout.entrySize).toBe(COUNT_ENTRY_SIZE);
-    expect(addon.countLayout.offsets).toEqual({ ...COUNT_OFFSETS });
+  it('reads the layout of struct bind_event and struct count_key from the BPF object', () => {
+    const { event, countKey } = recordLayout();
+    expect(event.fields.pid).toEqual({ offset: expect.any(Number), size: 4 });
+    expect(event.fields.comm.size).toBe(16);
+    expect(event.fields.cgroup_name.size).toBe(128);
+    expect(Object.keys(countKey.fields)).toEqual(expect.arrayContaining(['addr', 'port', 'family']));
+    // fields in order, none overlapping, all inside the record
+    for (const layout of [event, countKey]) {
+      const fields = Object.values(layout.fields).sort((x, y) => x.offset - y.offset);
+      fields.forEach((f, i) => expect(f.offset + f.size).toBeLessThanOrEqual(i + 1 < fields.length ? fields[i + 1].offset : layout.size));
+    }
   });
 
   it('decodes every field', () => {
@@ -49,7 +55,10 @@ describe('decoding records of the C layout', () => {
       family: 10,
       opts: 0b10101,
       req_family: 10,
+      flags: 3,
       comm: 'nginx: worker',
+      cgroup_name: 'cri-containerd-abc.scope',
+      cgroup_parent_name: 'kubepods-burstable-pod1_2.slice',
     });
     const [e] = decodeBatch(buf);
     expect(e).toMatchObject({
@@ -68,6 +77,9 @@ describe('decoding records of the C layout', () => {
       family: 10,
       opts: 0b10101,
       reqFamily: 10,
+      flags: 3,
+      cgroupName: 'cri-containerd-abc.scope',
+      cgroupParentName: 'kubepods-burstable-pod1_2.slice',
     });
     expect([...e.boundAddr.slice(0, 4)]).toEqual([127, 0, 0, 1]);
     expect(e.reqAddr[15]).toBe(1);
@@ -84,18 +96,20 @@ describe('decoding records of the C layout', () => {
     const shifted = Buffer.concat([Buffer.alloc(8), batch]).subarray(8);
     expect(decodeBatch(shifted).map((e) => e.pid)).toEqual([1, 2, 3]);
     // a trailing partial record is not decoded
-    expect(decodeBatch(batch.subarray(0, EVENT_SIZE * 2 + 5))).toHaveLength(2);
+    expect(decodeBatch(batch.subarray(0, recordLayout().event.size * 2 + 5))).toHaveLength(2);
   });
 
   it('decodes --count entries', () => {
-    const b = Buffer.alloc(COUNT_ENTRY_SIZE * 2);
-    b.set([10, 0, 0, 1], 0);
-    b.writeUInt16LE(80, COUNT_OFFSETS.port);
-    b.writeUInt8(2, COUNT_OFFSETS.family);
-    b.writeBigUInt64LE(7n, COUNT_KEY_SIZE);
-    b.writeUInt16LE(443, COUNT_ENTRY_SIZE + COUNT_OFFSETS.port);
-    b.writeUInt8(10, COUNT_ENTRY_SIZE + COUNT_OFFSETS.family);
-    b.writeBigUInt64LE(1n, COUNT_ENTRY_SIZE + COUNT_KEY_SIZE);
+    const key = recordLayout().countKey;
+    const entry = key.size + 8; // (struct count_key, u64 binds)
+    const b = Buffer.alloc(entry * 2);
+    b.set([10, 0, 0, 1], key.fields.addr.offset);
+    b.writeUInt16LE(80, key.fields.port.offset);
+    b.writeUInt8(2, key.fields.family.offset);
+    b.writeBigUInt64LE(7n, key.size);
+    b.writeUInt16LE(443, entry + key.fields.port.offset);
+    b.writeUInt8(10, entry + key.fields.family.offset);
+    b.writeBigUInt64LE(1n, entry + key.size);
     const entries = decodeCounts(b);
     expect(entries.map((e) => [e.family, e.port, e.binds])).toEqual([
       [2, 80, 7n],
