@@ -1,5 +1,5 @@
 import convict from 'convict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { BindsnoopError } from '../errors';
 import { envName, NON_KEY_ENV, OTEL_ENV, SCHEMA, type AppConfig } from './schema';
@@ -62,11 +62,18 @@ function coerce(kind: Leaf['kind'], raw: string): { value?: unknown; error?: str
   }
 }
 
-function readConfigFile(file: string): unknown {
+const MAX_CONFIG_BYTES = 1 << 20;
+
+function readConfigFile(file: string): Record<string, unknown> {
   let text: string;
   try {
+    // a device or a huge file would be read until memory runs out
+    const st = statSync(file);
+    if (!st.isFile()) throw new BindsnoopError('CONFIG', `config file ${file} is not a regular file: give the path of a JSON or YAML file`);
+    if (st.size > MAX_CONFIG_BYTES) throw new BindsnoopError('CONFIG', `config file ${file} is ${st.size} bytes: a configuration is at most ${MAX_CONFIG_BYTES} bytes`);
     text = readFileSync(file, 'utf8');
   } catch (e) {
+    if (e instanceof BindsnoopError) throw e;
     const code = (e as NodeJS.ErrnoException).code ?? 'error';
     throw new BindsnoopError('CONFIG', `cannot read config file ${file} (${code}): give the path of a JSON or YAML file`);
   }
@@ -74,24 +81,76 @@ function readConfigFile(file: string): unknown {
     // YAML is a superset of JSON: one parser reads both
     const parsed: unknown = parseYaml(text);
     if (parsed === null || parsed === undefined) return {};
-    if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('the top level must be a mapping of keys');
+    if (!isMapping(parsed)) throw new Error('the top level must be a mapping of keys');
     return parsed;
   } catch (e) {
     throw new BindsnoopError('CONFIG', `config file ${file} is not valid JSON or YAML: ${(e as Error).message.split('\n')[0]}`);
   }
 }
 
-/** Keys of a parsed file that the schema does not have, as dotted paths. */
-function unknownKeys(obj: unknown, node: Record<string, unknown>, prefix: string): string[] {
-  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return [];
-  const out: string[] = [];
-  for (const [key, value] of Object.entries(obj as Record<string, unknown>)) {
-    const path = prefix ? `${prefix}.${key}` : key;
-    const spec = node[key] as Record<string, unknown> | undefined;
-    if (!spec) out.push(path);
-    else if (!('doc' in spec && 'default' in spec)) out.push(...unknownKeys(value, spec, path));
+/** What a value from a file looks like, for messages: "a number (9090)", "a list", "binary data". */
+function describeValue(value: unknown, secret: boolean): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (value instanceof Uint8Array) return 'binary data';
+  if (typeof value === 'object') return 'a section';
+  const shown = secret ? '' : ` (${JSON.stringify(value)})`;
+  return `${typeof value === 'number' ? 'a number' : typeof value === 'boolean' ? 'true/false' : 'a string'}${shown}`;
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Uint8Array);
+}
+
+/** The JavaScript types a leaf of this kind takes from a file (kubernetes.api.enabled also takes true/false). */
+function shapeOk(leaf: Leaf, value: unknown): boolean {
+  switch (leaf.kind) {
+    case 'number':
+      return typeof value === 'number';
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'ports':
+      return Array.isArray(value) && value.every((p) => typeof p === 'number');
+    default:
+      return typeof value === 'string' || (leaf.path === 'kubernetes.api.enabled' && typeof value === 'boolean');
   }
-  return out;
+}
+
+const WANTED: Record<Leaf['kind'], string> = {
+  number: 'a number',
+  boolean: 'true or false',
+  ports: 'a list of port numbers',
+  string: 'a string',
+};
+
+/**
+ * Checks the shape of a parsed file against the schema before convict sees it:
+ * unknown keys, a scalar or list where a section belongs, a value of the wrong
+ * type where a key belongs. Returns the problems and the file with every
+ * misshapen part removed (so that convict only ever sees well-shaped values).
+ */
+function checkShape(obj: Record<string, unknown>, file: string, leaves: Map<string, Leaf>): { problems: string[]; clean: Record<string, unknown> } {
+  const problems: string[] = [];
+  const walk = (node: Record<string, unknown>, schema: Record<string, unknown>, prefix: string): Record<string, unknown> => {
+    const clean: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(node)) {
+      const path = prefix ? `${prefix}.${key}` : key;
+      const spec = schema[key] as Record<string, unknown> | undefined;
+      const leaf = leaves.get(path);
+      if (!spec) {
+        problems.push(`${path} (in ${file}): not a configuration key`);
+      } else if (leaf) {
+        if (shapeOk(leaf, value)) clean[key] = value;
+        else problems.push(`${path} (in ${file}): must be ${WANTED[leaf.kind]}, not ${describeValue(value, leaf.sensitive)}`);
+      } else if (!isMapping(value)) {
+        problems.push(`${path} (in ${file}): must be a section (a mapping of keys such as ${Object.keys(spec).slice(0, 2).map((k) => `${path}.${k}`).join(', ')}), not ${describeValue(value, false)}`);
+      } else {
+        clean[key] = walk(value, spec, path);
+      }
+    }
+    return clean;
+  };
+  return { problems, clean: walk(obj, SCHEMA as unknown as Record<string, unknown>, '') };
 }
 
 function checkUrl(problems: string[], key: string, value: string, from: string | undefined): void {
@@ -118,10 +177,9 @@ export function loadConfig(sources: ConfigSources): AppConfig {
   const file = sources.file ?? sources.env.BINDSNOOP_CONFIG;
   if (file) {
     const parsed = readConfigFile(file);
-    for (const key of unknownKeys(parsed, SCHEMA as unknown as Record<string, unknown>, '')) {
-      problems.push(`${key} (in ${file}): not a configuration key`);
-    }
-    config.load(parsed as Partial<AppConfig>);
+    const shape = checkShape(parsed, file, new Map(leaves.map((l) => [l.path, l])));
+    problems.push(...shape.problems);
+    config.load(shape.clean as Partial<AppConfig>);
     for (const leaf of leaves) origin.set(leaf.path, file);
   }
 
@@ -153,8 +211,13 @@ export function loadConfig(sources: ConfigSources): AppConfig {
     config.validate({ allowed: 'warn', output: () => undefined });
   } catch (e) {
     for (const line of (e as Error).message.split('\n')) {
+      if (!line.trim()) continue;
       const m = /^([\w.]+): (.*)$/.exec(line.trim());
-      if (!m) continue;
+      if (!m) {
+        // every complaint reaches the user, in convict's words when it names no key
+        problems.push(line.trim());
+        continue;
+      }
       const [, key, rest] = m;
       const from = origin.get(key);
       // convict appends ': value was "..."'; a secret's value is never shown
@@ -166,6 +229,13 @@ export function loadConfig(sources: ConfigSources): AppConfig {
   const props = config.getProperties();
   checkUrl(problems, 'otlp.endpoint', props.otlp.endpoint, origin.get('otlp.endpoint'));
   checkUrl(problems, 'otlp.logsEndpoint', props.otlp.logsEndpoint, origin.get('otlp.logsEndpoint'));
+  const api = props.kubernetes.api;
+  if (String(api.enabled) === 'true' && !api.kubeconfig && !sources.env.KUBERNETES_SERVICE_HOST) {
+    const from = origin.get('kubernetes.api.enabled');
+    problems.push(
+      `kubernetes.api.enabled${from ? ` (from ${from})` : ''}: true, but there is no kubeconfig (kubernetes.api.kubeconfig, KUBECONFIG) and this is not a pod of a cluster (no KUBERNETES_SERVICE_HOST); set auto or false, or give a kubeconfig`,
+    );
+  }
   if (problems.length > 0) {
     throw new BindsnoopError('CONFIG', `invalid configuration:\n  ${problems.join('\n  ')}`);
   }

@@ -1,4 +1,5 @@
 import type { Schema } from 'convict';
+import { isIP } from 'node:net';
 import { parseLabelSelector } from '../enrich/label-selector';
 
 /**
@@ -154,7 +155,13 @@ export const SCHEMA: Schema<AppConfig> = {
   },
   server: {
     port: { doc: 'Port of /healthz, /readyz and /metrics in daemon mode (--daemon); 0 = any free port.', format: integerIn(0, 65535, 'a port'), default: 9090 },
-    host: { doc: 'Address the daemon-mode HTTP server listens on.', format: String, default: '0.0.0.0' },
+    host: {
+      doc: 'Address the daemon-mode HTTP server listens on (an IPv4 or IPv6 address).',
+      format: (value: unknown): void => {
+        if (typeof value !== 'string' || isIP(value) === 0) throw new Error('must be an IP address such as 0.0.0.0, 127.0.0.1 or ::');
+      },
+      default: '0.0.0.0',
+    },
   },
   kubernetes: {
     enabled: { doc: 'Resolve each bind to its pod (resource attributes, -K columns, JSON fields). Flag -K.', format: Boolean, default: false },

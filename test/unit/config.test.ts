@@ -1,13 +1,15 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { stringify as toYaml } from 'yaml';
 import { exampleConfigYaml } from '../../src/config/example';
 import { loadConfig, logsUrl, schemaLeaves } from '../../src/config/load';
 import { envName } from '../../src/config/schema';
 import { BindsnoopError } from '../../src/errors';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bindsnoop-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function file(name: string, text: string): string {
   const p = path.join(dir, name);
   writeFileSync(p, text);
@@ -24,6 +26,30 @@ function configError(sources: Parameters<typeof loadConfig>[0]): BindsnoopError 
   throw new Error('configuration was accepted');
 }
 
+/** A valid value, not the default, for every key: what a file sets is what is loaded. */
+const VALID: Record<string, unknown> = {
+  'filter.pid': 4242, 'filter.uid': 1000, 'filter.ports': [80, 443], 'filter.errors': true, 'filter.cgroupMap': '/sys/fs/bpf/cg',
+  'filter.mntnsMap': '/sys/fs/bpf/mnt', 'filter.kernelBinds': false, 'kernel.backend': 'kprobe', 'output.format': 'json',
+  'otlp.endpoint': 'http://collector:4318', 'otlp.logsEndpoint': 'https://logs:4318/v1/logs', 'otlp.protocol': 'http/json',
+  'otlp.headers': 'x-tenant=a', 'otlp.compression': 'gzip', 'otlp.timeoutMillis': 1234, 'otlp.certificate': '/etc/ca.pem',
+  'otlp.clientCertificate': '/etc/c.pem', 'otlp.clientKey': '/etc/k.pem', 'otlp.maxQueueSize': 99, 'otlp.maxExportBatchSize': 33,
+  'otlp.flushIntervalMillis': 77, 'otlp.shutdownTimeoutMillis': 5555, 'service.name': 'edge', 'service.resourceAttributes': 'a=b',
+  'reader.ringBufferBytes': 1 << 22, 'reader.wakeupBytes': 8192, 'reader.drainIntervalMillis': 20, 'reader.maxPendingBatches': 64,
+  'log.lossWarningIntervalMillis': 1000, 'server.port': 9191, 'server.host': '::1', 'kubernetes.enabled': true,
+  'kubernetes.nodeName': 'node-7', 'kubernetes.podLogsDir': '/pods', 'kubernetes.containerLogsDir': '/containers',
+  'kubernetes.deletedPodGraceMillis': 1000, 'kubernetes.pinDir': '/sys/fs/bpf/x', 'kubernetes.cgroupRoot': '/sys/fs/cgroup',
+  'kubernetes.namespaces': 'a,b', 'kubernetes.excludeNamespaces': 'c', 'kubernetes.labelSelector': 'app=web',
+  'kubernetes.mapSyncIntervalMillis': 250, 'kubernetes.labels': 'app', 'kubernetes.api.enabled': 'false',
+  'kubernetes.api.kubeconfig': '/kube/config', 'kubernetes.api.restartDelayMillis': 100, 'kubernetes.podRescanIntervalMillis': 100,
+};
+
+/** The nested mapping a file writes for one key path. */
+function nest(key: string, value: unknown): Record<string, unknown> {
+  return key.split('.').reduceRight<unknown>((inner, part) => ({ [part]: inner }), value) as Record<string, unknown>;
+}
+
+const getPath = (config: unknown, key: string): unknown => key.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], config);
+
 describe('configuration', () => {
   it('has documented defaults: export off, protobuf, service bindsnoop', () => {
     const c = loadConfig({ env: {}, flags: {} });
@@ -38,17 +64,12 @@ describe('configuration', () => {
     expect(envName('otlp.timeoutMillis')).toBe('BINDSNOOP_OTLP_TIMEOUT_MILLIS');
     expect(envName('filter.cgroupMap')).toBe('BINDSNOOP_FILTER_CGROUP_MAP');
     expect(envName('reader.ringBufferBytes')).toBe('BINDSNOOP_READER_RING_BUFFER_BYTES');
-    // every key can be set that way
+    // every key can be set that way, and is loaded as given
     for (const leaf of schemaLeaves()) {
-      const value = leaf.kind === 'number' ? '7' : leaf.kind === 'boolean' ? 'true' : leaf.kind === 'ports' ? '80,443' : undefined;
-      if (!value) continue;
-      const env = { [envName(leaf.path)]: value };
-      try {
-        loadConfig({ env, flags: {} });
-      } catch (e) {
-        // a value out of range for that key is still recognised as the key
-        expect((e as Error).message).toContain(leaf.path);
-      }
+      const valid = VALID[leaf.path];
+      const text = Array.isArray(valid) ? valid.join(',') : String(valid);
+      const c = loadConfig({ env: { [envName(leaf.path)]: text }, flags: {} });
+      expect(getPath(c, leaf.path), leaf.path).toEqual(valid);
     }
   });
 
@@ -126,5 +147,60 @@ describe('configuration', () => {
     expect(readFileSync(shipped, 'utf8')).toBe(exampleConfigYaml());
     expect(loadConfig({ file: shipped, env: {}, flags: {} })).toEqual(loadConfig({ env: {}, flags: {} }));
     for (const leaf of schemaLeaves()) expect(readFileSync(shipped, 'utf8')).toContain(envName(leaf.path));
+  });
+
+  it('loads every key of the schema from a file, as written', () => {
+    expect(Object.keys(VALID).sort()).toEqual(schemaLeaves().map((l) => l.path).sort());
+    const doc: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(VALID)) {
+      const parts = key.split('.');
+      let node = doc;
+      for (const part of parts.slice(0, -1)) node = (node[part] ??= {}) as Record<string, unknown>;
+      node[parts[parts.length - 1]] = value;
+    }
+    const c = loadConfig({ file: file('every-key.yaml', toYaml(doc)), env: {}, flags: {} });
+    for (const [key, value] of Object.entries(VALID)) expect(getPath(c, key), key).toEqual(value);
+  });
+
+  it('refuses a value of the wrong type for every key, naming the key and the file (exit 2)', () => {
+    for (const leaf of schemaLeaves()) {
+      const wrong = { number: 'abc', boolean: 'maybe', ports: '80,443', string: 42 }[leaf.kind];
+      const f = file('wrong-type.yaml', toYaml(nest(leaf.path, wrong)));
+      const e = configError({ file: f, env: {}, flags: {} });
+      expect(e.exitStatus, leaf.path).toBe(2);
+      expect(e.message, leaf.path).toContain(`${leaf.path} (in ${f}): must be `);
+    }
+  });
+
+  it.each([
+    ['server: 9090\n', 'server (in FILE): must be a section (a mapping of keys such as server.port, server.host), not a number (9090)'],
+    ['otlp: "http://collector:4318"\n', 'otlp (in FILE): must be a section'],
+    ['kubernetes: true\n', 'kubernetes (in FILE): must be a section'],
+    ['reader: 4096\n', 'reader (in FILE): must be a section'],
+    ['otlp: [1, 2]\n', 'otlp (in FILE): must be a section (a mapping of keys such as otlp.endpoint, otlp.logsEndpoint), not a list'],
+    ['kubernetes:\n  api: auto\n', 'kubernetes.api (in FILE): must be a section'],
+    ['filter:\n  pid: !!binary aGVsbG8=\n', 'filter.pid (in FILE): must be a number, not binary data'],
+    ['filter:\n  ports: "80,443"\n', 'filter.ports (in FILE): must be a list of port numbers, not a string ("80,443")'],
+    ['server:\n  host: not-an-ip\n', 'server.host (from FILE): must be an IP address such as 0.0.0.0, 127.0.0.1 or ::'],
+    ['otlp:\n  headers: 42\n', 'otlp.headers (in FILE): must be a string, not a number'],
+  ])('refuses a misshapen file: %j', (text, message) => {
+    const f = file('misshapen.yaml', text);
+    const e = configError({ file: f, env: {}, flags: {} });
+    expect(e.exitStatus).toBe(2);
+    expect(e.message).toContain(message.replace('FILE', f));
+    expect(e.message).not.toContain('42)'); // a secret's value is never shown, even a wrong one
+  });
+
+  it('refuses a device or an oversized file instead of reading it forever', () => {
+    expect(configError({ file: '/dev/zero', env: {}, flags: {} }).message).toBe('config file /dev/zero is not a regular file: give the path of a JSON or YAML file');
+    const text = `# ${'x'.repeat(1 << 20)}\n`;
+    const big = file('big.yaml', text);
+    expect(configError({ file: big, env: {}, flags: {} }).message).toBe(`config file ${big} is ${text.length} bytes: a configuration is at most 1048576 bytes`);
+  });
+
+  it('refuses kubernetes.api.enabled true with neither a kubeconfig nor a cluster', () => {
+    const e = configError({ env: { BINDSNOOP_KUBERNETES_API_ENABLED: 'true' }, flags: {} });
+    expect(e.message).toContain('kubernetes.api.enabled (from BINDSNOOP_KUBERNETES_API_ENABLED): true, but there is no kubeconfig');
+    expect(loadConfig({ env: { BINDSNOOP_KUBERNETES_API_ENABLED: 'true', KUBERNETES_SERVICE_HOST: '10.0.0.1' }, flags: {} }).kubernetes.api.enabled).toBe('true');
   });
 });
