@@ -109,6 +109,8 @@ export class Pipeline {
         exportTimeoutMillis: config.otlp.timeoutMillis,
         scopeName: 'bindsnoop',
         scopeVersion: options.version,
+        maxResources: config.otlp.maxResources,
+        resourceIdleMillis: config.otlp.resourceIdleMillis,
       });
     }
     if (config.kubernetes.enabled) {
@@ -305,6 +307,11 @@ export class Pipeline {
 
   exportQueueDepth(): number {
     return this.otlp?.snapshot().pending ?? 0;
+  }
+
+  /** Loggers the exporter holds (one per distinct resource). */
+  resourcesKnown(): number {
+    return this.otlp?.resourceCount() ?? 0;
   }
 
   containersKnown(): number {

@@ -11,6 +11,8 @@ export interface AgentStatus {
   accounting(): Accounting | undefined;
   podsKnown(): number;
   containersKnown(): number;
+  /** loggers the exporter holds, one per distinct resource (bounded by otlp.maxResources) */
+  resourcesKnown(): number;
   /** records waiting for export or being exported (0 when export is off) */
   exportQueueDepth(): number;
   /** the kernel backend in use (fentry, kprobe, tracepoint), once attached */
@@ -102,6 +104,14 @@ export function agentMetrics(status: AgentStatus): Registry {
       this.reset();
       const backend = status.backend();
       if (backend) this.set({ backend: backend.name }, 1);
+    },
+  });
+  new Gauge({
+    name: 'bindsnoop_otlp_resources',
+    help: 'Distinct resources (pods and the host) the exporter holds a logger for (bounded by otlp.maxResources).',
+    registers: [registry],
+    collect() {
+      this.set(status.resourcesKnown());
     },
   });
   new Gauge({

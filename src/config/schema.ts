@@ -38,6 +38,8 @@ export interface AppConfig {
     maxExportBatchSize: number;
     flushIntervalMillis: number;
     shutdownTimeoutMillis: number;
+    maxResources: number;
+    resourceIdleMillis: number;
   };
   service: {
     name: string;
@@ -139,6 +141,16 @@ export const SCHEMA: Schema<AppConfig> = {
     maxExportBatchSize: { doc: 'Records in one export request at most.', format: integerIn(1, 100_000, 'a record count'), default: 512 },
     flushIntervalMillis: { doc: 'Longest a record waits before its batch is sent.', format: integerIn(1, 600_000, 'milliseconds'), default: 1000 },
     shutdownTimeoutMillis: { doc: 'On SIGTERM/SIGINT, how long to keep flushing what is queued.', format: integerIn(0, 600_000, 'milliseconds'), default: 10_000 },
+    maxResources: {
+      doc: 'Distinct resources (a pod each, and the host) the exporter keeps a logger for at most; the least recently used is dropped past it (it is made again if its pod binds again).',
+      format: integerIn(1, 1_000_000, 'a resource count'),
+      default: 4096,
+    },
+    resourceIdleMillis: {
+      doc: 'A resource\'s logger unused this long (its pod gone) is released.',
+      format: integerIn(100, 86_400_000, 'milliseconds'),
+      default: 600_000,
+    },
   },
   service: {
     name: { doc: 'Resource service.name. OTEL_SERVICE_NAME.', format: String, default: 'bindsnoop' },

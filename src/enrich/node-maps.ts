@@ -152,7 +152,11 @@ export class NodeMaps {
       if (ns !== undefined) mntns.set(ns, slot);
       for (const seen of this.learned.get(c.cgroupId) ?? []) mntns.set(seen, slot);
     }
-    for (const cgroupId of this.learned.keys()) if (!containers.some((c) => c.cgroupId === cgroupId)) this.learned.delete(cgroupId);
+    const present = new Set(containers.map((c) => c.cgroupId));
+    for (const cgroupId of this.learned.keys()) if (!present.has(cgroupId)) this.learned.delete(cgroupId);
+    // a pod with no container cgroup left on the node gives its slot up
+    const pods = new Set(containers.map((c) => c.podUid));
+    for (const podUid of this.slots.keys()) if (!pods.has(podUid)) this.slots.delete(podUid);
     this.apply('cgroups', cgroups);
     this.apply('mntns', mntns);
     this.apply('excluded', excluded);
@@ -173,6 +177,11 @@ export class NodeMaps {
 
   containerCount(): number {
     return this.known;
+  }
+
+  /** Pods holding a slot now. */
+  slotCount(): number {
+    return this.slots.size;
   }
 }
 

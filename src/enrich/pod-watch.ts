@@ -31,8 +31,11 @@ export class PodWatch {
   private informer?: InformerLike;
   private stopped = false;
   private restartTimer?: NodeJS.Timeout;
+  private sweepTimer?: NodeJS.Timeout;
   private synced = false;
   private errors = 0;
+  /** failures since the last pod event: the backoff grows with them */
+  private failuresInARow = 0;
 
   constructor(private readonly options: PodWatchOptions) {}
 
@@ -52,19 +55,40 @@ export class PodWatch {
       undefined,
       fieldSelector,
     ) as unknown as InformerLike;
-    informer.on('add', (p) => this.upsert(p as PodObject));
-    informer.on('update', (p) => this.upsert(p as PodObject));
-    informer.on('delete', (p) => this.remove(p as PodObject));
+    // a pod event proves the list or watch works again: the backoff starts over
+    informer.on('add', (p) => {
+      this.failuresInARow = 0;
+      this.upsert(p as PodObject);
+    });
+    informer.on('update', (p) => {
+      this.failuresInARow = 0;
+      this.upsert(p as PodObject);
+    });
+    informer.on('delete', (p) => {
+      this.failuresInARow = 0;
+      this.remove(p as PodObject);
+    });
     informer.on('connect', () => (this.synced = true));
     informer.on('error', (err) => {
       this.errors++;
-      this.options.warn(`Kubernetes pod watch failed (${describe(err)}); retrying in ${this.options.restartDelayMillis} ms`);
+      const delay = backoffMillis(this.options.restartDelayMillis, this.failuresInARow++);
+      this.options.warn(`Kubernetes pod watch failed (${describe(err)}); retrying in ${delay} ms`);
       if (this.stopped) return;
-      this.restartTimer = setTimeout(() => void informer.start(), this.options.restartDelayMillis);
+      this.restartTimer = setTimeout(() => void informer.start(), delay);
       this.restartTimer.unref();
     });
     this.informer = informer;
+    // deleted pods leave after their grace period whether or not a bind asks for them
+    this.sweepTimer = setInterval(() => this.evictExpired(), Math.max(1000, Math.min(this.options.graceMillis, 30_000)));
+    this.sweepTimer.unref();
     await informer.start();
+  }
+
+  /** Forgets the pods deleted longer than the grace period ago. */
+  evictExpired(nowMs = Date.now()): void {
+    for (const [uid, entry] of this.pods) {
+      if (entry.deletedAtMs !== undefined && nowMs - entry.deletedAtMs > this.options.graceMillis) this.pods.delete(uid);
+    }
   }
 
   private upsert(obj: PodObject): void {
@@ -102,8 +126,17 @@ export class PodWatch {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     await this.informer?.stop();
   }
+}
+
+const MAX_BACKOFF_MILLIS = 60_000;
+
+/** base * 2^failures, capped at a minute, with +-20% jitter so a fleet of agents does not retry in step. */
+export function backoffMillis(baseMillis: number, failures: number, random: () => number = Math.random): number {
+  const delay = Math.min(MAX_BACKOFF_MILLIS, baseMillis * 2 ** Math.min(failures, 16));
+  return Math.round(delay * (0.8 + 0.4 * random()));
 }
 
 function describe(err: unknown): string {

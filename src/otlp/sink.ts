@@ -24,6 +24,10 @@ export interface OtlpSinkOptions {
   exportTimeoutMillis: number;
   scopeName: string;
   scopeVersion: string;
+  /** loggers (one per distinct resource, i.e. per pod) kept at most; the least recently used goes first */
+  maxResources: number;
+  /** a logger unused this long (its pod gone) is released */
+  resourceIdleMillis: number;
 }
 
 export interface OtlpCounts {
@@ -74,9 +78,11 @@ export class OtlpSink {
   private inSdk = 0;
   private readonly sdkCapacity: number;
   private readonly processor: BatchLogRecordProcessor;
-  private readonly loggers = new Map<string, { provider: LoggerProvider; logger: Logger }>();
+  /** by resource key, least recently used first */
+  private readonly loggers = new Map<string, { provider: LoggerProvider; logger: Logger; usedAtMs: number }>();
+  private readonly idleTimer: NodeJS.Timeout;
   /** the same resource object again (every host bind shares one) skips building its key */
-  private readonly loggerByObject = new WeakMap<Attributes, Logger>();
+  private readonly keyByObject = new WeakMap<Attributes, string>();
   private finalized = false;
   private readonly counts: Omit<OtlpCounts, 'pending'> = {
     exported: 0,
@@ -95,6 +101,21 @@ export class OtlpSink {
       scheduledDelayMillis: options.flushIntervalMillis,
       exportTimeoutMillis: options.exportTimeoutMillis + 5000,
     });
+    this.idleTimer = setInterval(() => this.releaseIdle(), Math.max(100, Math.min(options.resourceIdleMillis, 30_000)));
+    this.idleTimer.unref();
+  }
+
+  /**
+   * Releases the loggers not used for resourceIdleMillis (pods long gone). A
+   * provider only refers to the shared processor, which records already emitted
+   * do not need: dropping it frees it. The object cache is a WeakMap: it holds
+   * nothing alive.
+   */
+  releaseIdle(nowMs = Date.now()): void {
+    for (const [key, entry] of this.loggers) {
+      if (nowMs - entry.usedAtMs < this.options.resourceIdleMillis) break; // the rest were used later
+      this.loggers.delete(key);
+    }
   }
 
   private get queued(): number {
@@ -118,11 +139,24 @@ export class OtlpSink {
   }
 
   private loggerFor(resource: Attributes): Logger {
-    const known = this.loggerByObject.get(resource);
-    if (known) return known;
-    const key = resourceKey(resource);
+    let key = this.keyByObject.get(resource);
+    if (key === undefined) {
+      key = resourceKey(resource);
+      this.keyByObject.set(resource, key);
+    }
     let entry = this.loggers.get(key);
-    if (!entry) {
+    if (entry) {
+      // most recently used last: a Map keeps insertion order
+      this.loggers.delete(key);
+      this.loggers.set(key, entry);
+      entry.usedAtMs = Date.now();
+    } else {
+      if (this.loggers.size >= this.options.maxResources) {
+        // a resource not seen for longest (a pod long gone): its provider only refers to the shared
+        // processor, which records already emitted do not need, so dropping it frees it
+        const oldest = this.loggers.keys().next().value;
+        if (oldest !== undefined) this.loggers.delete(oldest);
+      }
       const provider = new LoggerProvider({
         resource: resourceFromAttributes(resource),
         processors: [new SharedProcessorProxy(this.processor)],
@@ -130,10 +164,10 @@ export class OtlpSink {
       entry = {
         provider,
         logger: provider.getLogger(this.options.scopeName, this.options.scopeVersion, { attributes: this.scopeAttributes }),
+        usedAtMs: Date.now(),
       };
       this.loggers.set(key, entry);
     }
-    this.loggerByObject.set(resource, entry.logger);
     return entry.logger;
   }
 
@@ -175,6 +209,7 @@ export class OtlpSink {
    * counted as lost. Shuts the shared processor and exporter down once.
    */
   async shutdown(timeoutMillis: number): Promise<OtlpCounts> {
+    clearInterval(this.idleTimer);
     const deadline = Date.now() + timeoutMillis;
     while (this.queued + this.inSdk > 0 && Date.now() < deadline) {
       this.pump();

@@ -223,6 +223,11 @@ export class OtlpReceiver {
   }
 
   /** Records of every request that was answered 200 (partial success included). */
+  /** Forgets the requests received so far (a long test's memory). */
+  clear(): void {
+    this.requests.length = 0;
+  }
+
   records(): ReceivedRecord[] {
     return this.requests
       .filter((r) => r.answer.kind === 'ok' || r.answer.kind === 'partial')

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect } from 'vitest';
 import { findCgroup2Mount } from '../../src/enrich/node-maps';
@@ -204,7 +204,6 @@ export function hexLE(value: number | bigint, bytes: 8 | 4): string[] {
 interface BpfObject {
   id: number;
   name?: string;
-  pids?: { pid: number; comm: string }[];
 }
 
 function bpfObjects(kind: 'prog' | 'link'): BpfObject[] {
@@ -212,9 +211,9 @@ function bpfObjects(kind: 'prog' | 'link'): BpfObject[] {
 }
 
 /**
- * The BPF programs and links one process holds (bpftool names each object's
- * holders), so that a test sees its own agent's and never another tracer's
- * on the same machine.
+ * The BPF programs and links one process holds, from its open file
+ * descriptors (/proc/PID/fdinfo names each one's id), so that a test sees its
+ * own agent's and never another tracer's on the same machine.
  */
 export interface HeldObjects {
   programs: { id: number; name: string }[];
@@ -222,11 +221,23 @@ export interface HeldObjects {
 }
 
 export function heldBy(pid: number): HeldObjects {
-  const mine = (o: BpfObject) => (o.pids ?? []).some((p) => p.pid === pid);
-  return {
-    programs: bpfObjects('prog').filter(mine).map((p) => ({ id: p.id, name: p.name ?? '' })),
-    links: bpfObjects('link').filter(mine).map((l) => l.id),
-  };
+  const programIds: number[] = [];
+  const links: number[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target = '';
+    let info = '';
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue; // closed meanwhile
+    }
+    const id = (key: string) => Number(new RegExp(`^${key}:\\s*(\\d+)$`, 'm').exec(info)?.[1]);
+    if (target === 'anon_inode:bpf-prog') programIds.push(id('prog_id'));
+    else if (target === 'anon_inode:bpf_link') links.push(id('link_id'));
+  }
+  const names = new Map(bpfObjects('prog').map((p) => [p.id, p.name ?? '']));
+  return { programs: programIds.map((id) => ({ id, name: names.get(id) ?? '' })), links };
 }
 
 /** The kernel frees programs and links shortly after their last fd closes: wait for that, then assert all are gone. */

@@ -18,7 +18,7 @@ afterEach(async () => {
 
 const BASE: Attributes = { 'service.name': 'bindsnoop', 'service.version': '0.1.0', 'host.name': 'node-1' };
 
-function sink(url: string, overrides: Partial<ExporterSettings> = {}, queue: Partial<{ maxQueueSize: number; batch: number }> = {}): OtlpSink {
+function sink(url: string, overrides: Partial<ExporterSettings> = {}, queue: Partial<{ maxQueueSize: number; batch: number; maxResources: number }> = {}): OtlpSink {
   const settings: ExporterSettings = {
     url: `${url}/v1/logs`,
     protocol: 'http/protobuf',
@@ -36,6 +36,8 @@ function sink(url: string, overrides: Partial<ExporterSettings> = {}, queue: Par
     exportTimeoutMillis: settings.timeoutMillis,
     scopeName: 'bindsnoop',
     scopeVersion: '0.1.0',
+    maxResources: queue.maxResources ?? 1000,
+    resourceIdleMillis: 600_000,
   });
 }
 
@@ -193,6 +195,20 @@ describe('one ResourceLogs per resource', () => {
       ['host', 2],
       ['web-7', 4],
     ]);
+  });
+
+  it('keeps at most maxResources loggers, dropping the least recently used, and still groups every record by its resource', async () => {
+    receiver = await OtlpReceiver.start();
+    const s = sink(receiver.url, {}, { batch: 1000, maxResources: 2 });
+    const pod = (name: string): Attributes => ({ ...BASE, 'k8s.pod.name': name, 'k8s.pod.uid': `uid-${name}` });
+    let pid = 2000;
+    for (const name of ['a', 'b', 'a', 'c', 'd', 'a']) for (const r of records(2, (pid += 10))) s.enqueue(r, pod(name));
+    expect(s.resourceCount()).toBe(2);
+    const counts = await s.shutdown(5000);
+    expect(counts.exported).toBe(12);
+    const byPod = new Map<string, number>();
+    for (const rl of receiver.requests.flatMap((r) => r.resourceLogs)) byPod.set(String(rl.resource['k8s.pod.name']), (byPod.get(String(rl.resource['k8s.pod.name'])) ?? 0) + rl.records.length);
+    expect(Object.fromEntries(byPod)).toEqual({ a: 6, b: 2, c: 2, d: 2 });
     for (const rl of receiver.requests[0].resourceLogs) {
       expect(rl.resource).toMatchObject(BASE);
     }

@@ -108,6 +108,11 @@ describe('watching this node\'s pods', () => {
     api.addPod(pod(9));
     await until('recovery', () => watch.pod(pod(9).uid) !== undefined);
     expect(watch.errorCount()).toBeGreaterThanOrEqual(2);
-    expect(warnings[0]).toMatch(/Kubernetes pod watch failed \(HTTP 500\); retrying in 50 ms/);
+    // backing off: 50 ms, then twice that, each with up to 20% jitter
+    const delays = warnings.map((w) => Number(/^Kubernetes pod watch failed \(HTTP 50[03]\); retrying in (\d+) ms$/.exec(w)?.[1]));
+    expect(delays[0]).toBeGreaterThanOrEqual(40);
+    expect(delays[0]).toBeLessThanOrEqual(60);
+    expect(delays[1]).toBeGreaterThanOrEqual(80);
+    expect(delays[1]).toBeLessThanOrEqual(120);
   });
 });

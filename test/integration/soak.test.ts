@@ -1,0 +1,161 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { FakeKubeApi } from '../helpers/kube-api';
+import { OtlpReceiver } from '../helpers/otlp-receiver';
+import { waitUntil } from '../helpers/wait';
+import { Agent, cgroup2Mount, describePrivileged, HELPER } from './harness';
+
+/**
+ * A long-running daemon's state is bounded: 2,000 pods go through create,
+ * bind and delete (the local API server, the kubelet log tree, kubelet-shaped
+ * cgroups with a real bind in each), and once their grace period is over the
+ * pods it knows, the loggers it holds, its pinned map entries and its heap are
+ * back where they were.
+ */
+const PODS = 2000;
+/** heap growth allowed after the soak, over the baseline taken after a warm-up of the same cycle */
+const HEAP_TOLERANCE_BYTES = 16 << 20;
+
+const work = mkdtempSync(path.join(tmpdir(), 'bindsnoop-soak-'));
+const tag = `bindsnoop-soak-${process.pid}`;
+const root = cgroup2Mount();
+const top = path.join(root, `${tag}.slice`);
+const pinDir = `/sys/fs/bpf/${tag}`;
+let api: FakeKubeApi | undefined;
+let receiver: OtlpReceiver | undefined;
+
+function removeTree(dir: string): void {
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const e of entries) if (statSync(path.join(dir, e)).isDirectory()) removeTree(path.join(dir, e));
+  rmdirSync(dir);
+}
+
+afterAll(async () => {
+  await api?.stop();
+  await receiver?.stop();
+  removeTree(top);
+  rmSync(work, { recursive: true, force: true });
+  rmSync(pinDir, { recursive: true, force: true });
+});
+
+async function metric(base: string, name: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  if (!m) throw new Error(`no ${name} in /metrics`);
+  return Number(m[1]);
+}
+
+describePrivileged('bounded state', () => {
+  it(`${PODS} pods created, binding and deleted leave pods, loggers, map entries and heap at their baseline`, async () => {
+    api = await FakeKubeApi.start();
+    receiver = await OtlpReceiver.start();
+    const podLogs = path.join(work, 'pods');
+    const containerLogs = path.join(work, 'containers');
+    mkdirSync(podLogs, { recursive: true });
+    mkdirSync(containerLogs, { recursive: true });
+    const agent = Agent.spawn(['--daemon', '-K'], {
+      BINDSNOOP_SERVER_PORT: '0',
+      BINDSNOOP_SERVER_HOST: '127.0.0.1',
+      NODE_NAME: 'node-a',
+      BINDSNOOP_KUBERNETES_API_KUBECONFIG: api.writeKubeconfig(path.join(work, 'kubeconfig')),
+      BINDSNOOP_KUBERNETES_PIN_DIR: pinDir,
+      BINDSNOOP_KUBERNETES_CGROUP_ROOT: top,
+      BINDSNOOP_KUBERNETES_POD_LOGS_DIR: podLogs,
+      BINDSNOOP_KUBERNETES_CONTAINER_LOGS_DIR: containerLogs,
+      BINDSNOOP_KUBERNETES_DELETED_POD_GRACE_MILLIS: '1000',
+      BINDSNOOP_KUBERNETES_POD_RESCAN_INTERVAL_MILLIS: '200',
+      BINDSNOOP_KUBERNETES_MAP_SYNC_INTERVAL_MILLIS: '200',
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      BINDSNOOP_OTLP_FLUSH_INTERVAL_MILLIS: '50',
+      BINDSNOOP_OTLP_RESOURCE_IDLE_MILLIS: '5000',
+    });
+    const serving = await agent.waitFor(() => /"port":(\d+)[^\n]*"msg":"serving/.exec(agent.stderr) ?? undefined, 'the HTTP server', 15_000);
+    const base = `http://127.0.0.1:${serving[1]}`;
+
+    let next = 0;
+    /** `count` pods: created, each container binding once from its cgroup, then deleted with their cgroups and logs */
+    const cycle = async (count: number): Promise<{ peakPods: number; peakResources: number }> => {
+      const pods = Array.from({ length: count }, () => {
+        const n = next++;
+        const uid = `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+        const id = n.toString(16).padStart(64, 'c');
+        const cgroup = path.join(top, 'kubepods.slice', 'kubepods-besteffort.slice', `kubepods-besteffort-pod${uid.replace(/-/g, '_')}.slice`, `cri-containerd-${id}.scope`);
+        return { uid, id, name: `soak-${n}`, cgroup, logDir: path.join(podLogs, `soak_soak-${n}_${uid}`) };
+      });
+      for (const p of pods) {
+        api!.addPod({ uid: p.uid, name: p.name, namespace: 'soak', nodeName: 'node-a', containers: [{ name: 'app', id: p.id }] });
+        mkdirSync(path.join(p.logDir, 'app'), { recursive: true });
+        writeFileSync(path.join(containerLogs, `${p.name}_soak_app-${p.id}.log`), '');
+        mkdirSync(p.cgroup, { recursive: true });
+      }
+      const pids = new Set<number>();
+      for (const p of pods) {
+        const r = spawnSync(HELPER, ['--cgroup', p.cgroup, 'tcp,4,127.0.0.1,0'], { encoding: 'utf8' });
+        expect(r.status, r.stderr).toBe(0);
+        pids.add(Number(/^pid (\d+)$/m.exec(r.stdout)?.[1]));
+      }
+      await waitUntil('every bind exported', () => receiver!.records().filter((r) => pids.has(r.attributes['process.pid'] as number)).length === count, 60_000);
+      const peakPods = await metric(base, 'bindsnoop_pods_known');
+      const peakResources = await metric(base, 'bindsnoop_otlp_resources');
+      for (const p of pods) {
+        api!.deletePod(p.uid);
+        rmSync(p.logDir, { recursive: true, force: true });
+        rmSync(path.join(containerLogs, `${p.name}_soak_app-${p.id}.log`), { force: true });
+        removeTree(path.dirname(p.cgroup));
+      }
+      receiver!.clear();
+      return { peakPods, peakResources };
+    };
+    /** the daemon's counts once deleted pods, idle loggers and gone containers have been let go */
+    const settled = async (): Promise<{ pods: number; resources: number; containers: number }> => {
+      const counts = async () => ({
+        pods: await metric(base, 'bindsnoop_pods_known'),
+        resources: await metric(base, 'bindsnoop_otlp_resources'),
+        containers: await metric(base, 'bindsnoop_containers_known'),
+      });
+      const deadline = Date.now() + 30_000;
+      let last = await counts();
+      while (!(last.pods === 0 && last.resources === 0 && last.containers === 0) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        last = await counts();
+      }
+      return last;
+    };
+
+    // a warm-up of the same cycle, so that the baseline includes what the first pods make once (code, caches)
+    await cycle(200);
+    expect(await settled()).toEqual({ pods: 0, resources: 0, containers: 0 });
+    const heapBefore = await metric(base, 'bindsnoop_nodejs_heap_size_used_bytes');
+
+    const peak = await cycle(PODS);
+    expect(peak.peakPods).toBe(PODS); // every pod was known at once
+    // each had a logger; those idle past resourceIdleMillis were already let go while later pods bound
+    expect(peak.peakResources).toBeGreaterThan(100);
+    expect(peak.peakResources).toBeLessThanOrEqual(PODS);
+    expect(await settled()).toEqual({ pods: 0, resources: 0, containers: 0 });
+    // garbage is collected when V8 sees fit (its memory reducer runs once allocation calms down):
+    // a leak never comes back, garbage does
+    let heapAfter = await metric(base, 'bindsnoop_nodejs_heap_size_used_bytes');
+    const heapDeadline = Date.now() + 60_000;
+    while (heapAfter - heapBefore >= HEAP_TOLERANCE_BYTES && Date.now() < heapDeadline) {
+      await new Promise((r) => setTimeout(r, 1000));
+      heapAfter = await metric(base, 'bindsnoop_nodejs_heap_size_used_bytes');
+    }
+    console.log(`soak: heap ${(heapBefore / 2 ** 20).toFixed(1)} MiB before, ${(heapAfter / 2 ** 20).toFixed(1)} MiB after ${PODS} pods`);
+    expect(heapAfter - heapBefore).toBeLessThan(HEAP_TOLERANCE_BYTES);
+    // the pinned maps hold no entry for any of them
+    for (const map of ['cgroups', 'mntns', 'excluded']) {
+      const r = spawnSync('bpftool', ['map', 'dump', 'pinned', `${pinDir}/${map}`, '--json'], { encoding: 'utf8' });
+      expect(JSON.parse(r.stdout), map).toEqual([]);
+    }
+    expect((await agent.stop('SIGTERM')).code).toBe(0);
+  }, 300_000);
+});
