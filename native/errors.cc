@@ -38,7 +38,7 @@ const char* ErrnoName(int err) {
 }  // namespace
 
 void ThrowBpfError(Napi::Env env, int err, const std::string& op, const std::string& hint,
-                   const std::string& details) {
+                   const std::string& details, bool userInput) {
   if (err < 0) err = -err;
   std::string message = "cannot " + op + ": " + strerror(err);
   if (!hint.empty()) message += " (" + hint + ")";
@@ -48,6 +48,7 @@ void ThrowBpfError(Napi::Env env, int err, const std::string& op, const std::str
   error.Set("op", Napi::String::New(env, op));
   error.Set("hint", Napi::String::New(env, hint));
   if (!details.empty()) error.Set("details", Napi::String::New(env, details));
+  if (userInput) error.Set("userInput", Napi::Boolean::New(env, true));
   error.ThrowAsJavaScriptException();
 }
 

@@ -9,7 +9,7 @@
 // Throws an Error whose code is the errno name (e.g. "EPERM"), with errno,
 // op (what was being done) and hint (what to do) properties. JS thread.
 void ThrowBpfError(Napi::Env env, int err, const std::string& op, const std::string& hint,
-                   const std::string& details = "");
+                   const std::string& details = "", bool userInput = false);
 
 // Throws an Error whose message is `line` as is (a kernel too old or built
 // without something bindsnoop needs), code ENOTSUP, op "check the kernel". JS thread.

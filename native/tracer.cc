@@ -61,7 +61,7 @@ bool Tracer::ReadOptions(Napi::Env env, Napi::Object o) {
 
 namespace {
 
-void ThrowLoadError(Napi::Env env, const LoadError& e) { ThrowBpfError(env, e.err, e.op, e.hint, e.details); }
+void ThrowLoadError(Napi::Env env, const LoadError& e) { ThrowBpfError(env, e.err, e.op, e.hint, e.details, e.userMap); }
 
 std::string Describe(const LoadError& e) {
   std::string s = std::string("cannot ") + e.op + ": " + strerror(e.err);

@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { usageError } from '../errors';
+import { usageError } from '../model/errors';
 
 export type OutputFormat = 'table' | 'json';
 

@@ -1,56 +1,128 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import * as path from 'node:path';
-import { describeLosses, totalLost, type Accounting } from '../accounting';
+import pino from 'pino';
+import { Agent } from '../agent/agent';
+import { describeLosses, totalLost, type Accounting } from '../agent/accounting';
 import { loadConfig } from '../config/load';
 import type { AppConfig } from '../config/schema';
-import { BindsnoopError } from '../errors';
-import { Pipeline } from '../pipeline';
-import { describeBackend, type BindSource } from '../source';
-import { formatCountTable } from '../sinks/count';
-import { TRACING_LINE } from '../sinks/table';
-import pino from 'pino';
-import { effectiveCapabilities, missingCapabilities } from '../caps';
+import { describeBackend } from '../kernel/source';
+import { BindsnoopError } from '../model/errors';
+import { formatCountTable } from '../output/count';
+import { TRACING_LINE } from '../output/table';
 import { startAgentServer } from '../server';
 import { flagsToConfig, HELP, parseArgs, USAGE, type CliOptions } from './args';
+import { effectiveCapabilities, missingCapabilities } from './caps';
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')) as {
-    version: string;
-  };
+  const pkg = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
   return pkg.version;
 }
 
-function fail(error: BindsnoopError): never {
-  if (error.code === 'USAGE') process.stderr.write(`${USAGE}\nbindsnoop: error: ${error.message}\n`);
-  else process.stderr.write(`bindsnoop: ${error.message}\n`);
-  process.exit(error.exitStatus);
+/**
+ * The two front ends of one lifecycle: the terminal (bcc's table, JSON lines or
+ * --count, messages on stderr) and the daemon (JSON logs, the HTTP server).
+ * Everything else (building the agent, signals, stopping, exit statuses) is
+ * the same for both.
+ */
+interface FrontEnd {
+  /** a user's mistake or the kernel's refusal, worded for this front end */
+  fail(error: BindsnoopError): never;
+  warn(line: string): void;
+  /** the process's effective capabilities, checked before anything loads: ends the program when one is missing */
+  checkCapabilities(capabilities: string[], missing: string[]): void;
+  /** once attached */
+  started(agent: Agent, config: AppConfig): Promise<void>;
+  /** told to stop (a signal, a closed pipe) */
+  stopping(signal: string): void;
+  /** after the agent stopped and flushed */
+  stopped(agent: Agent, accounting: Accounting | undefined, signal: string): void;
 }
 
-/** Runs `step`; a BindsnoopError ends the program with its message and status, anything else is a bug. */
-function orFail<T>(step: () => T): T {
-  try {
-    return step();
-  } catch (e) {
-    if (e instanceof BindsnoopError) fail(e);
-    throw e;
-  }
+function terminal(opts: CliOptions): FrontEnd {
+  return {
+    fail(error) {
+      if (error.code === 'USAGE') process.stderr.write(`${USAGE}\nbindsnoop: error: ${error.message}\n`);
+      else process.stderr.write(`bindsnoop: ${error.message}\n`);
+      process.exit(error.exitStatus);
+    },
+    warn: (line) => process.stderr.write(`bindsnoop: ${line}\n`),
+    checkCapabilities(capabilities, missing) {
+      if (!missing.length) return;
+      this.fail(new BindsnoopError('KERNEL', `missing ${missing.join(' and ')} (effective: ${capabilities.join(', ') || 'none'}): run as root or with CAP_BPF and CAP_PERFMON`, 'EPERM'));
+    },
+    async started(agent, config) {
+      process.stderr.write(`bindsnoop: ${describeBackend(agent.backend()!)}\n`);
+      // the table goes to stdout as bcc's does; with JSON or -q stdout carries only data
+      const tableOnStdout = config.output.format === 'table' || opts.count;
+      (tableOnStdout ? process.stdout : process.stderr).write(`${TRACING_LINE}\n`);
+      const header = agent.tableHeader();
+      if (header) process.stdout.write(header + '\n');
+    },
+    stopping() {},
+    stopped(agent, a) {
+      if (opts.count) process.stdout.write(formatCountTable(agent.counts()));
+      if (!a) return;
+      if (totalLost(a.lost) > 0) process.stderr.write(`bindsnoop: lost binds: ${describeLosses(a.lost, a.exportFailures)}\n`);
+      const countFull = agent.kernelStats()?.kernelCountFull ?? 0;
+      if (opts.count && countFull) process.stderr.write(`bindsnoop: ${countFull} binds not counted (count table full)\n`);
+      if (agent.exporting) process.stderr.write(`bindsnoop: exported ${a.exported} of ${a.seen} binds\n`);
+    },
+  };
 }
 
-function reportEnd(a: Accounting | undefined, exporting: boolean, source: BindSource, count: boolean): void {
-  if (!a) return;
-  if (totalLost(a.lost) > 0) {
-    process.stderr.write(`bindsnoop: lost binds: ${describeLosses(a.lost, a.exportFailures)}\n`);
-  }
-  const kernelCountFull = source.stats().kernelCountFull;
-  if (count && kernelCountFull) process.stderr.write(`bindsnoop: ${kernelCountFull} binds not counted (count table full)\n`);
-  if (exporting) {
-    process.stderr.write(`bindsnoop: exported ${a.exported} of ${a.seen} binds\n`);
-  }
+function daemon(): FrontEnd {
+  const log = pino({ base: { service: 'bindsnoop', version: version() }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: 2, sync: true }));
+  let server: Server | undefined;
+  return {
+    fail(error) {
+      log.error({ code: error.code, errno: error.errnoCode }, error.message);
+      process.exit(error.exitStatus);
+    },
+    warn: (line) => log.warn(line),
+    checkCapabilities(capabilities, missing) {
+      log.info({ capabilities }, 'effective capabilities');
+      if (!missing.length) return;
+      log.error({ missing, capabilities }, `missing ${missing.join(' and ')}: grant CAP_BPF and CAP_PERFMON (securityContext.capabilities.add)`);
+      process.exit(1);
+    },
+    async started(agent, config) {
+      const backend = agent.backend()!;
+      log.info({ backend: backend.name, notes: backend.notes }, describeBackend(backend));
+      log.info({ endpoint: agent.exporting ? 'on' : 'off', kubernetes: config.kubernetes.enabled }, 'tracing binds');
+      try {
+        const started = await startAgentServer(agent, config.server.port, config.server.host);
+        server = started.server;
+        log.info({ port: started.port, host: config.server.host }, 'serving /healthz /readyz /metrics');
+      } catch (e) {
+        log.error({ port: config.server.port }, `cannot serve HTTP: ${(e as Error).message}`);
+        await agent.stop();
+        process.exit(1);
+      }
+    },
+    stopping(signal) {
+      log.info({ signal }, 'stopping: not ready, detaching, flushing');
+    },
+    stopped(_agent, a, signal) {
+      const lost = a ? Object.fromEntries(Object.entries(a.lost)) : {};
+      log.info({ signal, seen: a?.seen, exported: a?.exported, lost, exportFailures: Object.fromEntries(a?.exportFailures ?? []) }, 'stopped');
+      server?.close();
+    },
+  };
 }
 
 export function run(argv: readonly string[]): void {
-  const opts: CliOptions = orFail(() => parseArgs(argv));
+  let opts: CliOptions;
+  try {
+    opts = parseArgs(argv);
+  } catch (e) {
+    if (e instanceof BindsnoopError) {
+      process.stderr.write(`${USAGE}\nbindsnoop: error: ${e.message}\n`);
+      process.exit(e.exitStatus);
+    }
+    throw e;
+  }
   if (opts.help) {
     process.stdout.write(HELP);
     return;
@@ -59,122 +131,60 @@ export function run(argv: readonly string[]): void {
     process.stdout.write(`bindsnoop ${version()}\n`);
     return;
   }
+  const front = opts.daemon ? daemon() : terminal(opts);
+  // one error policy: a BindsnoopError ends the program with its message and status, anything else is a bug
+  const orFail = <T>(step: () => T): T => {
+    try {
+      return step();
+    } catch (e) {
+      if (e instanceof BindsnoopError) front.fail(e);
+      throw e;
+    }
+  };
 
-  // Everything the user configured is checked before anything is loaded.
-  const config: AppConfig = orFail(() => loadConfig({ file: opts.config, env: process.env, flags: flagsToConfig(opts) }));
+  // everything the user configured is checked before anything is loaded
+  const config = orFail(() => loadConfig({ file: opts.config, env: process.env, flags: flagsToConfig(opts) }));
   const capabilities = effectiveCapabilities(readFileSync('/proc/self/status', 'utf8'));
-  const missing = missingCapabilities(capabilities);
-  if (opts.daemon) {
-    runDaemon(config, opts, capabilities, missing);
-    return;
-  }
-  if (missing.length) {
-    fail(new BindsnoopError('KERNEL', `missing ${missing.join(' and ')} (effective: ${capabilities.join(', ') || 'none'}): run as root or with CAP_BPF and CAP_PERFMON`, 'EPERM'));
-  }
-  const pipeline = orFail(
+  front.checkCapabilities(capabilities, missingCapabilities(capabilities));
+  const agent = orFail(
     () =>
-      new Pipeline({
+      new Agent({
         config,
         table: { timestamp: opts.timestamp, wide: opts.wide, printUid: opts.printUid },
         countMode: opts.count,
         version: version(),
         write: (chunk) => process.stdout.write(chunk),
-        warn: (line) => process.stderr.write(`bindsnoop: ${line}\n`),
+        warn: (line) => front.warn(line),
       }),
   );
-  const source = orFail(() => pipeline.start());
-  process.stderr.write(`bindsnoop: ${describeBackend(source.backend())}\n`);
 
-  // The table goes to stdout as bcc's does; with JSON or -q stdout carries only data.
-  const tableOnStdout = config.output.format === 'table' || opts.count;
-  (tableOnStdout ? process.stdout : process.stderr).write(`${TRACING_LINE}\n`);
-  const header = pipeline.tableHeader();
-  if (header) process.stdout.write(header + '\n');
-
+  // signal handlers before anything is loaded or listens
   let stopping = false;
-  const shutdown = async (): Promise<void> => {
+  let started = false;
+  const shutdown = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    if (!started) process.exit(0);
+    front.stopping(signal);
     try {
-      const accounting = await pipeline.stop();
-      if (opts.count) process.stdout.write(formatCountTable(source.counts()));
-      reportEnd(accounting, pipeline.otlp !== undefined, source, opts.count);
+      front.stopped(agent, await agent.stop(), signal);
     } catch (e) {
       // the programs are detached by then or with the process; say what failed, without a stack
-      process.stderr.write(`bindsnoop: error while stopping: ${(e as Error).message}\n`);
+      front.warn(`error while stopping: ${(e as Error).message}`);
       process.exit(1);
     }
     process.exit(0);
   };
-  process.on('SIGINT', () => void shutdown());
-  process.on('SIGTERM', () => void shutdown());
-  process.on('SIGHUP', () => void shutdown());
-  // `bindsnoop | head`: the reader went away; stop quietly.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal));
+  // `bindsnoop | head`: the reader went away; stop quietly
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') void shutdown();
+    if (err.code === 'EPIPE') void shutdown('EPIPE');
     else throw err;
   });
-}
 
-/**
- * Daemon mode: no table, JSON logs on stderr, /healthz /readyz /metrics.
- * SIGTERM: not ready at once, detach, drain, flush within
- * otlp.shutdownTimeoutMillis, log what was lost, exit 0. Pinned maps stay.
- */
-function runDaemon(config: AppConfig, opts: CliOptions, capabilities: string[], missing: string[]): void {
-  const log = pino({ base: { service: 'bindsnoop', version: version() }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: 2, sync: true }));
-  log.info({ capabilities }, 'effective capabilities');
-  if (missing.length) {
-    log.error({ missing, capabilities }, `missing ${missing.join(' and ')}: grant CAP_BPF and CAP_PERFMON (securityContext.capabilities.add)`);
-    process.exit(1);
-  }
-  const quit = (e: unknown): never => {
-    if (e instanceof BindsnoopError) {
-      log.error({ code: e.code, errno: e.errnoCode }, e.message);
-      process.exit(e.exitStatus);
-    }
-    throw e;
-  };
-  let built: Pipeline | undefined;
-  try {
-    built = new Pipeline({
-      config,
-      table: { timestamp: false, wide: false, printUid: false },
-      countMode: false,
-      version: version(),
-      write: () => undefined,
-      warn: (line) => log.warn(line),
-    });
-    const source = built.start();
-    const backend = source.backend();
-    log.info({ backend: backend.name, notes: backend.notes }, describeBackend(backend));
-  } catch (e) {
-    quit(e);
-  }
-  if (!built) return;
-  const pipeline: Pipeline = built;
-  log.info({ endpoint: pipeline.otlp ? 'on' : 'off', kubernetes: config.kubernetes.enabled }, 'tracing binds');
-  void startAgentServer(pipeline, config.server.port, config.server.host)
-    .then(({ server, port }) => {
-      log.info({ port, host: config.server.host }, 'serving /healthz /readyz /metrics');
-      let stopping = false;
-      const shutdown = async (signal: string): Promise<void> => {
-        if (stopping) return;
-        stopping = true;
-        log.info({ signal }, 'stopping: not ready, detaching, flushing');
-        const a = await pipeline.stop();
-        const lost = a ? Object.fromEntries(Object.entries(a.lost)) : {};
-        log.info({ seen: a?.seen, exported: a?.exported, lost, exportFailures: Object.fromEntries(a?.exportFailures ?? []) }, 'stopped');
-        server.close();
-        process.exit(0);
-      };
-      process.on('SIGTERM', () => void shutdown('SIGTERM'));
-      process.on('SIGINT', () => void shutdown('SIGINT'));
-    })
-    .catch((e: Error) => {
-      log.error({ port: config.server.port }, `cannot serve HTTP: ${e.message}`);
-      void pipeline.stop().then(() => process.exit(1));
-    });
+  orFail(() => agent.start());
+  started = true;
+  void front.started(agent, config);
 }
 
 if (require.main === module) run(process.argv.slice(2));

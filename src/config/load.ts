@@ -1,7 +1,7 @@
 import convict from 'convict';
 import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { BindsnoopError } from '../errors';
+import { BindsnoopError } from '../model/errors';
 import { envName, NON_KEY_ENV, OTEL_ENV, SCHEMA, type AppConfig } from './schema';
 
 export type FlagValues = Partial<Record<string, unknown>>;
@@ -242,13 +242,7 @@ export function loadConfig(sources: ConfigSources): AppConfig {
   return props;
 }
 
-/** A comma-separated configuration value ("a, b,,c") as its non-empty items. */
-export function commaList(text: string): string[] {
-  return text
-    .split(',')
-    .map((item) => item.trim())
-    .filter(Boolean);
-}
+export { commaList } from '../model/text';
 
 /** The logs URL export goes to, or undefined when export is off. */
 export function logsUrl(config: AppConfig): string | undefined {

@@ -1,6 +1,6 @@
 import type { Schema } from 'convict';
 import { isIP } from 'node:net';
-import { parseLabelSelector } from '../enrich/label-selector';
+import { parseLabelSelector } from '../kubernetes/label-selector';
 
 /**
  * The one configuration schema (contract section 3). Every key `a.bCd` can be

@@ -1,10 +1,12 @@
 import type { HrTime } from '@opentelemetry/api';
 import { SeverityNumber } from '@opentelemetry/api-logs';
-import type { BindEvent } from '../event';
-import { AF_INET6 } from '../net/address';
-import { errnoName } from '../net/errno';
-import { protocolName } from '../net/protocols';
-import { bindAttributes, commText, optsString, shownAddress, type Attributes } from '../naming';
+import type { BindEvent } from '../model/event';
+import { AF_INET6 } from '../naming/net/address';
+import { errnoName } from '../naming/net/errno';
+import { protocolName } from '../naming/net/protocols';
+import type { Attributes } from '../model/attributes';
+import type { NamedBind } from '../model/named-bind';
+import { commText, optsString, shownAddress } from '../naming/bind-attributes';
 
 export const EVENT_NAME = 'bindsnoop.bind';
 
@@ -36,16 +38,17 @@ export function bodyLine(e: BindEvent): string {
   return `${who} bound ${proto} ${hostPort(e, e.boundPort)} opts=${optsString(e.opts)} if=${e.boundDevIf}`;
 }
 
-/** The contract's log record for one bind (section 2), times already on the wall clock. */
-export function bindLogRecord(e: BindEvent, wallNs: bigint, observedNs: bigint, interfaceName?: string): BindLogRecord {
+/** The contract's log record for one bind (section 2), from what the router computed once. */
+export function bindLogRecord(bind: NamedBind, observedNs: bigint): BindLogRecord {
+  const e = bind.event;
   const failed = e.ret !== 0;
   return {
     eventName: EVENT_NAME,
-    timestamp: hrTimeFromNs(wallNs),
+    timestamp: hrTimeFromNs(bind.wallNs),
     observedTimestamp: hrTimeFromNs(observedNs),
     severityNumber: failed ? SeverityNumber.WARN : SeverityNumber.INFO,
     severityText: failed ? 'WARN' : 'INFO',
     body: bodyLine(e),
-    attributes: bindAttributes(e, interfaceName),
+    attributes: bind.attributes,
   };
 }

@@ -1,5 +1,5 @@
 import { parseKeyPairsIntoRecord } from '@opentelemetry/core';
-import type { Attributes } from '../naming';
+import type { Attributes } from '../model/attributes';
 
 export interface BaseResourceInput {
   serviceName: string;

@@ -8,7 +8,7 @@ import {
   type LogRecordProcessor,
   type SdkLogRecord,
 } from '@opentelemetry/sdk-logs';
-import type { Attributes } from '../naming';
+import type { Attributes } from '../model/attributes';
 import type { ExportOutcome } from './exporter';
 import type { BindLogRecord } from './record';
 import { resourceKey } from './resource';

@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadAddon, type NativeTracer, type NativeTracerOptions } from '../../src/native';
+import { loadAddon, type NativeTracer, type NativeTracerOptions } from '../../src/kernel/native';
 import { describePrivileged } from './harness';
 
 /**

@@ -1,7 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
 import { Agent, CLI, describePrivileged, runBinds, runTracingBpf } from './harness';
 
 function cli(args: readonly string[], prefix: readonly string[] = [], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
@@ -53,6 +52,7 @@ describePrivileged('configuration errors', () => {
     const file = `/tmp/bindsnoop-cli-bad-${process.pid}.yaml`;
     writeFileSync(file, 'otlp:\n  protocol: grpc\n  flushIntervalMs: 5\n');
     const r = runTracingBpf(['-c', file, '-E'], { OTEL_EXPORTER_OTLP_TIMEOUT: 'never', OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer hush' });
+    rmSync(file);
     expect(r.status).toBe(2);
     expect(r.loadedPrograms).toBe(0);
     expect(r.stderr).toMatch(/^bindsnoop: invalid configuration:\n/);

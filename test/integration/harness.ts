@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:chil
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect } from 'vitest';
-import { findCgroup2Mount } from '../../src/enrich/node-maps';
+import { findCgroup2Mount } from '../../src/kubernetes/node-maps';
 import { waitUntil } from '../helpers/wait';
 
 export const ROOT = path.resolve(__dirname, '..', '..');

@@ -2,9 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AccountingLogExporter, type ExporterSettings } from '../../src/otlp/exporter';
 import { bindLogRecord } from '../../src/otlp/record';
 import { OtlpSink, type OtlpCounts } from '../../src/otlp/sink';
-import type { Attributes } from '../../src/naming';
+import type { Attributes } from '../../src/model/attributes';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
-import { makeEvent } from '../unit/events';
+import { makeEvent, named } from '../unit/events';
 
 /**
  * The export stage against a real OTLP/HTTP server on 127.0.0.1, through the
@@ -42,7 +42,7 @@ function sink(url: string, overrides: Partial<ExporterSettings> = {}, queue: Par
 }
 
 function records(n: number, pid = 100): ReturnType<typeof bindLogRecord>[] {
-  return Array.from({ length: n }, (_, i) => bindLogRecord(makeEvent({ pid: pid + i }), 1_700_000_000_000_000_000n + BigInt(i), 1_700_000_000_500_000_000n));
+  return Array.from({ length: n }, (_, i) => bindLogRecord(named(makeEvent({ pid: pid + i }), 1_700_000_000_000_000_000n + BigInt(i)), 1_700_000_000_500_000_000n));
 }
 
 /** Enqueues, flushes within `timeoutMillis`, and checks sent = exported + lost exactly. */

@@ -1,15 +1,18 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PodWatch } from '../../src/enrich/pod-watch';
+import { PodWatch } from '../../src/kubernetes/pod-watch';
 import { FakeKubeApi, type FakePod } from '../helpers/kube-api';
 import { waitUntil } from '../helpers/wait';
 
 /** @kubernetes/client-node's list+watch against a local API server speaking the real protocol. */
 let api: FakeKubeApi | undefined;
 let watch: PodWatch | undefined;
+let kubeDir: string | undefined;
 afterEach(async () => {
+  if (kubeDir) rmSync(kubeDir, { recursive: true, force: true });
+  kubeDir = undefined;
   await watch?.stop();
   await api?.stop();
   watch = undefined;
@@ -33,7 +36,8 @@ const until = (what: string, ok: () => boolean, timeoutMs?: number): Promise<tru
 async function started(graceMillis = 60_000): Promise<{ api: FakeKubeApi; watch: PodWatch; warnings: string[] }> {
   api = await FakeKubeApi.start();
   const warnings: string[] = [];
-  const kubeconfig = api.writeKubeconfig(path.join(mkdtempSync(path.join(tmpdir(), 'kube-')), 'config'));
+  kubeDir = mkdtempSync(path.join(tmpdir(), 'kube-'));
+  const kubeconfig = api.writeKubeconfig(path.join(kubeDir, 'config'));
   watch = new PodWatch({ kubeconfig, nodeName: 'node-a', graceMillis, restartDelayMillis: 50, warn: (l) => warnings.push(l) });
   return { api, watch, warnings };
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, rmdirSync, statSync } from 'node:fs';
+import { mkdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Agent, cgroup2Mount, cgroupId, describePrivileged, runBinds } from './harness';
@@ -163,6 +163,7 @@ describePrivileged('what each bind record says', () => {
   it('ignores binds of unix sockets', async () => {
     const sock = `/tmp/bindsnoop-test-${process.pid}.sock`;
     const run = runBinds(['--netns', `unix,${sock}`, 'tcp,4,127.0.0.1,0']);
+    rmSync(sock, { force: true });
     const records = await agent.recordsOf(run.pid, 1);
     // the TCP bind after it arrived, the unix one never does
     await new Promise((r) => setTimeout(r, 200));

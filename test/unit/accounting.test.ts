@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { account, describeLosses, totalLost } from '../../src/accounting';
-import type { NativeTracerStats } from '../../src/native';
+import { account, describeLosses, totalLost } from '../../src/agent/accounting';
+import type { NativeTracerStats } from '../../src/kernel/native';
 
 const native = (over: Partial<NativeTracerStats>): NativeTracerStats => ({
   kernelRingFull: 0, kernelInflightFull: 0, kernelCountFull: 0, kernelInflightOrphaned: 0, recordsRead: 0,

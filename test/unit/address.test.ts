@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatAddress, formatIPv4, formatIPv6 } from '../../src/net/address';
+import { formatAddress, formatIPv4, formatIPv6 } from '../../src/naming/net/address';
 
 /** 16 bytes of an IPv6 address from its 8 words. */
 function v6(...words: number[]): Uint8Array {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { flagsToConfig, parseArgs, parsePortList } from '../../src/cli/args';
-import { BindsnoopError } from '../../src/errors';
+import { BindsnoopError } from '../../src/model/errors';
 
 function usageFailure(argv: string[]): BindsnoopError {
   try {

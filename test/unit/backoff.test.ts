@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMillis } from '../../src/enrich/pod-watch';
+import { backoffMillis } from '../../src/kubernetes/pod-watch';
 
 describe('retry backoff of the Kubernetes watch', () => {
   it('doubles from the base delay, caps at a minute, and jitters by at most 20%', () => {

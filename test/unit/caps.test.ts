@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { capabilityNames, effectiveCapabilities, missingCapabilities } from '../../src/caps';
+import { capabilityNames, effectiveCapabilities, missingCapabilities } from '../../src/cli/caps';
 
 describe('capabilities', () => {
   it('reads CapEff from /proc/self/status', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseContainerCgroup, parseContainerLogName, parsePodLogDirName } from '../../src/enrich/cgroup-names';
+import { parseContainerCgroup, parseContainerLogName, parsePodLogDirName } from '../../src/kubernetes/cgroup-names';
 
 const ID = 'f3c1d2e4a5b697881234567890abcdef0123456789abcdef0123456789abcdef';
 const UID = '8f2b1c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';

@@ -6,7 +6,7 @@ import { stringify as toYaml } from 'yaml';
 import { exampleConfigYaml } from '../../src/config/example';
 import { loadConfig, logsUrl, schemaLeaves } from '../../src/config/load';
 import { envName } from '../../src/config/schema';
-import { BindsnoopError } from '../../src/errors';
+import { BindsnoopError } from '../../src/model/errors';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bindsnoop-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

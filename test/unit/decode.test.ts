@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeBatch, decodeCounts, recordLayout } from '../../src/decode';
+import { decodeBatch, decodeCounts, recordLayout } from '../../src/kernel/decode';
 
 type FieldValue = number | bigint | number[] | string;
 const SIGNED = new Set(['ret', 'bound_dev_if']);

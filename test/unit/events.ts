@@ -1,4 +1,6 @@
-import type { BindEvent } from '../../src/event';
+import type { BindEvent } from '../../src/model/event';
+import type { NamedBind } from '../../src/model/named-bind';
+import { bindAttributes } from '../../src/naming/bind-attributes';
 
 export function addr4(...octets: number[]): Uint8Array {
   const b = new Uint8Array(16);
@@ -32,4 +34,9 @@ export function makeEvent(overrides: Partial<BindEvent> = {}): BindEvent {
     cgroupParentName: '',
     ...overrides,
   };
+}
+
+/** An event as the router hands it to the outputs: attributes computed once, the agent's resource. */
+export function named(event: BindEvent, wallNs = 0n, interfaceName?: string): NamedBind {
+  return { event, attributes: bindAttributes(event, interfaceName), resource: {}, wallNs };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseLabelSelector } from '../../src/enrich/label-selector';
+import { parseLabelSelector } from '../../src/kubernetes/label-selector';
 
 describe('label selectors as kubectl -l takes them', () => {
   const pod = { app: 'cart', tier: 'web', env: 'prod' };

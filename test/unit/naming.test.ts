@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { rfc3339Nanos, BootClock } from '../../src/clock';
-import { bindAttributes, optsString } from '../../src/naming';
-import { errnoName } from '../../src/net/errno';
-import { formatJsonLine } from '../../src/sinks/json';
+import { BootClock } from '../../src/kernel/clock';
+import { rfc3339Nanos } from '../../src/naming/time';
+import { bindAttributes, optsString } from '../../src/naming/bind-attributes';
+import { errnoName } from '../../src/naming/net/errno';
+import { formatJsonLine } from '../../src/output/json';
 import { addr4, makeEvent } from './events';
 
 describe('OPTS letters', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { failureReason } from '../../src/otlp/exporter';
 import { bindLogRecord, bodyLine, hrTimeFromNs } from '../../src/otlp/record';
 import { baseResourceAttributes, resourceKey } from '../../src/otlp/resource';
-import { addr4, makeEvent } from './events';
+import { addr4, makeEvent, named } from './events';
 
 describe('the log record of a bind', () => {
   it('has the contract\'s body lines', () => {
@@ -14,11 +14,11 @@ describe('the log record of a bind', () => {
   });
 
   it('is INFO when the bind worked and WARN when it failed, with event name and nanosecond times', () => {
-    const ok = bindLogRecord(makeEvent(), 1_795_624_969_002_583_715n, 1_795_624_969_100_000_000n);
+    const ok = bindLogRecord(named(makeEvent(), 1_795_624_969_002_583_715n), 1_795_624_969_100_000_000n);
     expect(ok).toMatchObject({ eventName: 'bindsnoop.bind', severityNumber: 9, severityText: 'INFO' });
     expect(ok.timestamp).toEqual([1_795_624_969, 2_583_715]);
     expect(ok.observedTimestamp).toEqual([1_795_624_969, 100_000_000]);
-    const failed = bindLogRecord(makeEvent({ ret: -13 }), 0n, 0n);
+    const failed = bindLogRecord(named(makeEvent({ ret: -13 })), 0n);
     expect(failed).toMatchObject({ severityNumber: 13, severityText: 'WARN' });
     expect(failed.attributes['error.type']).toBe('EACCES');
     expect(hrTimeFromNs(999_999_999n)).toEqual([0, 999_999_999]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { apiPod, containerIdOf, labelAttributes, ownerAttributes } from '../../src/enrich/pod-api';
+import { apiPod, containerIdOf, labelAttributes, ownerAttributes } from '../../src/kubernetes/pod-api';
 
 describe('pod owners as k8sattributes names them', () => {
   const rs = (name: string) => [{ kind: 'ReplicaSet', name, controller: true }];

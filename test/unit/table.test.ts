@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatCountTable } from '../../src/sinks/count';
-import { returnCodeText, tableHeader, TableFormatter } from '../../src/sinks/table';
+import { formatCountTable } from '../../src/output/count';
+import { returnCodeText, tableHeader, TableFormatter } from '../../src/output/table';
 import { addr4, makeEvent } from './events';
 
 // Expected strings were produced by Python's % operator with bcc's format strings.

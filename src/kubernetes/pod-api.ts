@@ -1,4 +1,4 @@
-import type { Attributes } from '../naming';
+import type { Attributes } from '../model/attributes';
 
 /** What the agent keeps of a pod from the Kubernetes API. */
 export interface ApiPod {

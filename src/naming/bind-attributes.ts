@@ -1,4 +1,5 @@
-import type { BindEvent } from './event';
+import type { Attributes } from '../model/attributes';
+import type { BindEvent } from '../model/event';
 import {
   FLAG_KERNEL_SOCKET,
   FLAG_KERNEL_THREAD,
@@ -7,7 +8,7 @@ import {
   OPT_REUSEADDR,
   OPT_REUSEPORT,
   OPT_TRANSPARENT,
-} from './event';
+} from '../model/event';
 import { AF_INET6, formatAddress } from './net/address';
 import { errnoName } from './net/errno';
 import { transportName } from './net/protocols';
@@ -42,8 +43,7 @@ export function shownPort(e: BindEvent): number {
   return e.ret === 0 ? e.boundPort : e.reqPort;
 }
 
-export type AttributeValue = string | number | boolean;
-export type Attributes = Record<string, AttributeValue>;
+export type { AttributeValue, Attributes } from '../model/attributes';
 
 /** Safe JS number for a u64 id (ids beyond 2^53 would lose precision; kernel ids stay far below). */
 function idNumber(v: bigint): number {

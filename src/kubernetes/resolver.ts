@@ -1,20 +1,10 @@
-import type { BindEvent } from '../event';
-import type { Attributes } from '../naming';
+import type { BindEvent } from '../model/event';
+import type { Attributes, PodIdentity } from '../model/attributes';
 import { parseContainerCgroup } from './cgroup-names';
 import { labelAttributes } from './pod-api';
 import type { PodLogIndex } from './pod-logs';
 import type { PodWatch } from './pod-watch';
 
-/** The pod a bind came from, as the columns of -K show it. */
-export interface PodIdentity {
-  namespace?: string;
-  pod?: string;
-  podUid: string;
-  container?: string;
-  containerId: string;
-  /** from the API: owner workload and configured labels */
-  attributes?: Attributes;
-}
 
 /**
  * Resolves a bind to its pod: the cgroup names captured in the kernel give the

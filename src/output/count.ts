@@ -1,7 +1,7 @@
 import { sprintf } from 'sprintf-js';
-import type { CountEntry } from '../decode';
-import { AF_INET } from '../net/address';
-import { formatAddress } from '../net/address';
+import type { CountEntry } from '../kernel/decode';
+import { AF_INET } from '../naming/net/address';
+import { formatAddress } from '../naming/net/address';
 
 export const COUNT_FORMATS = {
   header: '\n%-32s %20s     %-10s',

@@ -1,11 +1,7 @@
-import { mkdirSync, statfsSync } from 'node:fs';
 import { decodeBatch, decodeCounts, type CountEntry } from './decode';
-import { BindsnoopError } from './errors';
-import type { BindEvent } from './event';
+import { BindsnoopError } from '../model/errors';
+import type { BindEvent } from '../model/event';
 import { isNativeError, loadAddon, type BackendChoice, type BackendInfo, type NativeTracer, type NativeTracerStats } from './native';
-
-/** statfs f_type of a BPF filesystem (include/uapi/linux/magic.h) */
-const BPF_FS_MAGIC = 0xcafe4a11;
 
 export interface SourceOptions {
   /** host TGID, undefined = any */
@@ -42,16 +38,6 @@ export class BindSource {
   /** Loads and attaches, or throws a BindsnoopError with nothing left in the kernel. */
   static open(options: SourceOptions): BindSource {
     const addon = loadAddon();
-    if (options.pinDir) {
-      try {
-        mkdirSync(options.pinDir, { recursive: true });
-      } catch (e) {
-        throw new BindsnoopError('CONFIG', `invalid configuration:\n  kubernetes.pinDir: cannot create ${options.pinDir} (${(e as NodeJS.ErrnoException).code}): it must be on a mounted bpffs (mount -t bpf bpf /sys/fs/bpf)`);
-      }
-      if (statfsSync(options.pinDir).type !== BPF_FS_MAGIC) {
-        throw new BindsnoopError('CONFIG', `invalid configuration:\n  kubernetes.pinDir: ${options.pinDir} is not on a BPF filesystem; pick a directory under a bpffs mount (mount -t bpf bpf /sys/fs/bpf)`);
-      }
-    }
     try {
       return new BindSource(
         new addon.Tracer({
@@ -75,10 +61,9 @@ export class BindSource {
       );
     } catch (e) {
       if (isNativeError(e)) {
-        // A filter map that is missing or of the wrong shape is the user's to fix, found before loading.
-        const userMap = e.op.includes('--cgroupmap') || e.op.includes('--mntnsmap');
+        // a --cgroupmap/--mntnsmap that is missing or of the wrong shape is the user's to fix, found before loading
         const detail = process.env.BINDSNOOP_LIBBPF_DEBUG && e.details ? `\n${e.details}` : '';
-        throw new BindsnoopError(userMap ? 'USAGE' : 'KERNEL', e.message + detail, e.code);
+        throw new BindsnoopError(e.userInput ? 'USAGE' : 'KERNEL', e.message + detail, e.code);
       }
       throw e;
     }

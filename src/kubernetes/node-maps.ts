@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { commaList } from '../config/load';
-import type { K8sMapName, NativeTracer } from '../native';
+import { commaList } from '../model/text';
+import type { K8sMapName, NativeTracer } from '../kernel/native';
 import { parseContainerCgroup, type ContainerRef } from './cgroup-names';
 import { parseLabelSelector, type LabelSelector } from './label-selector';
 
@@ -93,7 +93,7 @@ export class NodeMaps {
 
   constructor(
     private readonly maps: Pick<NativeTracer, 'mapUpdate' | 'mapDelete' | 'mapEntries'>,
-    private readonly factsOf: (podUid: string) => PodFacts,
+    private readonly facts: { factsOf(podUid: string): PodFacts },
     private readonly options: NodeMapsOptions,
   ) {
     this.include = new Set(commaList(options.namespaces));
@@ -103,7 +103,7 @@ export class NodeMaps {
 
   /** Known to be left out by the selection; a pod not known yet is not. */
   excluded(podUid: string): boolean {
-    const { namespace, labels } = this.factsOf(podUid);
+    const { namespace, labels } = this.facts.factsOf(podUid);
     if (namespace !== undefined) {
       if (this.exclude.has(namespace)) return true;
       if (this.include.size > 0 && !this.include.has(namespace)) return true;

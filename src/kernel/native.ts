@@ -74,6 +74,8 @@ export interface NativeError extends Error {
   op: string;
   hint: string;
   details?: string;
+  /** the user's input (a --cgroupmap/--mntnsmap) is what is wrong, not the kernel */
+  userInput?: boolean;
 }
 
 /** A struct of the BPF object, as its BTF describes it. */
@@ -90,7 +92,7 @@ export interface NativeAddon {
   maxPorts: number;
 }
 
-export const ADDON_PATH = path.resolve(__dirname, '..', 'native', 'build', 'Release', 'bindsnoop.node');
+export const ADDON_PATH = path.resolve(__dirname, '..', '..', 'native', 'build', 'Release', 'bindsnoop.node');
 
 let cached: NativeAddon | undefined;
 

@@ -1,5 +1,5 @@
-import { rfc3339Nanos } from '../clock';
-import type { Attributes } from '../naming';
+import { rfc3339Nanos } from '../naming/time';
+import type { Attributes } from '../model/attributes';
 
 /**
  * One JSON object per bind: contract section 2's attribute names, flat, plus

@@ -1,4 +1,4 @@
-import type { BindEvent } from './event';
+import type { BindEvent } from '../model/event';
 import { loadAddon, type StructLayout } from './native';
 
 /**

@@ -1,9 +1,9 @@
 import { sprintf } from 'sprintf-js';
-import type { BindEvent } from '../event';
-import { errnoName } from '../net/errno';
-import { protocolName } from '../net/protocols';
-import type { PodIdentity } from '../enrich/resolver';
-import { optsString, shownAddress, shownPort } from '../naming';
+import type { BindEvent } from '../model/event';
+import { errnoName } from '../naming/net/errno';
+import { protocolName } from '../naming/net/protocols';
+import type { PodIdentity } from '../model/attributes';
+import { optsString, shownAddress, shownPort } from '../naming/bind-attributes';
 
 /** bcc's bindsnoop.py format strings, verbatim. */
 export const FORMATS = {

@@ -1,0 +1,252 @@
+import { hostname } from 'node:os';
+import type { AppConfig } from '../config/schema';
+import type { Attributes } from '../model/attributes';
+import { BindsnoopError } from '../model/errors';
+import type { Output } from '../model/named-bind';
+import { BootClock } from '../kernel/clock';
+import type { CountEntry } from '../kernel/decode';
+import { loadAddon, type BackendInfo, type NativeTracerStats } from '../kernel/native';
+import { BindSource } from '../kernel/source';
+import { Kubernetes, KubernetesSetupError } from '../kubernetes/kubernetes';
+import { InterfaceNames } from '../naming/net/interfaces';
+import { AccountingLogExporter } from '../otlp/exporter';
+import { otlpOutput } from '../otlp/output';
+import { baseResourceAttributes } from '../otlp/resource';
+import { exporterSettings } from '../otlp/settings';
+import { OtlpSink } from '../otlp/sink';
+import { jsonOutput, tableOutput } from '../output/stdout';
+import type { AgentStatus } from './status';
+import { account, describeLosses, totalLost, type Accounting } from './accounting';
+import { Router } from './router';
+
+export interface AgentOptions {
+  config: AppConfig;
+  /** bcc's table-only flags */
+  table: { timestamp: boolean; wide: boolean; printUid: boolean };
+  /** --count: count in the kernel, print nothing per bind */
+  countMode: boolean;
+  version: string;
+  write: (chunk: string | Buffer) => void;
+  warn: (line: string) => void;
+}
+
+/** A problem of a stage's set-up, in the configuration key's words. */
+function configError(key: string, message: string): BindsnoopError {
+  return new BindsnoopError('CONFIG', `invalid configuration:\n  ${key}: ${message}`);
+}
+
+/**
+ * The agent, built from validated configuration: the kernel source, the
+ * Kubernetes stage, the router (naming once per bind) and the outputs (table,
+ * JSON, OTLP), with accounting and status beside them. Every configuration
+ * error is raised by the constructor, before anything is loaded into the
+ * kernel. One lifecycle for the CLI and the daemon: start(), stop(), status.
+ */
+export class Agent implements AgentStatus {
+  private readonly otlp?: OtlpSink;
+  private readonly kubernetes?: Kubernetes;
+  private readonly clock = new BootClock(() => loadAddon().clockPair());
+  private readonly outputs: Output[] = [];
+  private readonly table?: ReturnType<typeof tableOutput>;
+  private readonly baseResource: Attributes;
+  private scopeAttributes: Attributes = {};
+  private source?: BindSource;
+  private router?: Router;
+  private backendInfo?: BackendInfo;
+  private stopping = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private lastDrainPasses = -1;
+  private lastDrainProgressMs = Date.now();
+  private lastReportedLost = 0;
+  private readerErrnoReported = false;
+
+  constructor(private readonly options: AgentOptions) {
+    const { config, countMode } = options;
+    const settings = exporterSettings(config, options.version);
+    this.baseResource = baseResourceAttributes({
+      serviceName: config.service.name,
+      serviceVersion: options.version,
+      hostName: hostname(),
+      nodeName: config.kubernetes.nodeName || undefined,
+      extra: config.service.resourceAttributes,
+    });
+    if (config.kubernetes.enabled) {
+      try {
+        this.kubernetes = new Kubernetes(config.kubernetes, options.warn);
+      } catch (e) {
+        if (e instanceof KubernetesSetupError) throw configError(`kubernetes.${e.setting}`, e.message);
+        throw e;
+      }
+    }
+    if (countMode) return;
+    if (config.output.format === 'table') {
+      this.table = tableOutput({ ...options.table, errors: config.filter.errors, kubernetes: config.kubernetes.enabled }, (chunk) => options.write(chunk));
+      this.outputs.push(this.table);
+    } else if (config.output.format === 'json') {
+      this.outputs.push(jsonOutput(() => this.scopeAttributes, (chunk) => options.write(chunk)));
+    }
+    if (settings) {
+      const otlp = new OtlpSink({
+        makeExporter: (onOutcome) => new AccountingLogExporter(settings, onOutcome),
+        maxQueueSize: config.otlp.maxQueueSize,
+        maxExportBatchSize: config.otlp.maxExportBatchSize,
+        flushIntervalMillis: config.otlp.flushIntervalMillis,
+        exportTimeoutMillis: config.otlp.timeoutMillis,
+        scopeName: 'bindsnoop',
+        scopeVersion: options.version,
+        maxResources: config.otlp.maxResources,
+        resourceIdleMillis: config.otlp.resourceIdleMillis,
+      });
+      this.otlp = otlp;
+      this.outputs.push(otlpOutput(otlp, () => this.clock.nowWallNs()));
+    }
+  }
+
+  /** Whether binds are exported over OTLP. */
+  get exporting(): boolean {
+    return this.otlp !== undefined;
+  }
+
+  /** bcc's table header, when the table is the output. */
+  tableHeader(): string | undefined {
+    return this.table?.header();
+  }
+
+  /** Loads and attaches the kernel program and starts every stage; returns the backend in use. */
+  start(): BackendInfo {
+    const { config, countMode } = this.options;
+    const f = config.filter;
+    let pinDir = '';
+    try {
+      pinDir = this.kubernetes?.preparePinDir() ?? '';
+    } catch (e) {
+      if (e instanceof KubernetesSetupError) throw configError(`kubernetes.${e.setting}`, e.message);
+      throw e;
+    }
+    const source = BindSource.open({
+      pid: f.pid || undefined,
+      uid: f.uid >= 0 ? f.uid : undefined,
+      ports: f.ports,
+      includeErrors: f.errors,
+      countMode,
+      hideKernelBinds: !f.kernelBinds,
+      readCgroupNames: config.kubernetes.enabled,
+      backend: config.kernel.backend,
+      cgroupMapPath: f.cgroupMap || undefined,
+      mntnsMapPath: f.mntnsMap || undefined,
+      ...config.reader,
+      pinDir: pinDir || undefined,
+    });
+    this.source = source;
+    this.backendInfo = source.backend();
+    this.scopeAttributes = { 'bindsnoop.backend': this.backendInfo.name };
+    this.otlp?.setScopeAttributes(this.scopeAttributes);
+    const router = new Router({
+      clock: this.clock,
+      interfaces: new InterfaceNames(),
+      baseResource: this.baseResource,
+      kubernetes: this.kubernetes,
+      outputs: this.outputs,
+    });
+    this.router = router;
+    this.kubernetes?.start(pinDir ? source.maps : undefined);
+    source.start((events) => router.route(events));
+    this.every(1000, () => this.sampleLiveness());
+    if (this.otlp && config.log.lossWarningIntervalMillis > 0) this.every(config.log.lossWarningIntervalMillis, () => this.warnOfNewLosses());
+    return this.backendInfo;
+  }
+
+  private every(millis: number, task: () => void): void {
+    const timer = setInterval(task, millis);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  /**
+   * Stops reading (detach, drain), stops the stages, flushes exports until the
+   * deadline (otlp.shutdownTimeoutMillis), and returns the final accounting.
+   */
+  async stop(): Promise<Accounting | undefined> {
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
+    await this.kubernetes?.stop();
+    if (!this.source) return undefined;
+    await this.source.stop();
+    if (this.otlp) await this.otlp.shutdown(this.options.config.otlp.shutdownTimeoutMillis);
+    return this.accounting();
+  }
+
+  /** --count's table as the kernel counted it (after stop, as it was when the programs were detached). */
+  counts(): CountEntry[] {
+    return this.source?.counts() ?? [];
+  }
+
+  kernelStats(): NativeTracerStats | undefined {
+    return this.source?.stats();
+  }
+
+  // ---- status (AgentStatus), read by the HTTP server and the front ends ----
+
+  backend(): BackendInfo | undefined {
+    return this.backendInfo;
+  }
+
+  private sampleLiveness(): void {
+    const stats = this.source?.stats();
+    if (stats?.readerErrno && !this.readerErrnoReported) {
+      this.readerErrnoReported = true;
+      this.options.warn(`the reader thread stopped: polling the ring buffer failed with errno ${stats.readerErrno}; binds are no longer read (restart bindsnoop)`);
+    }
+    const passes = stats?.drainPasses ?? -1;
+    if (passes !== this.lastDrainPasses) {
+      this.lastDrainPasses = passes;
+      this.lastDrainProgressMs = Date.now();
+    }
+  }
+
+  /** The reader thread runs and has drained the ring recently (it drains every reader.drainIntervalMillis). */
+  live(): boolean {
+    if (!this.source || this.stopping) return false;
+    this.sampleLiveness();
+    const stale = Math.max(5000, 20 * this.options.config.reader.drainIntervalMillis);
+    return this.source.stats().readerAlive && Date.now() - this.lastDrainProgressMs < stale;
+  }
+
+  /** Programs attached, configuration loaded, not shutting down. */
+  ready(): boolean {
+    return !this.stopping && this.source !== undefined && this.source.attached();
+  }
+
+  podsKnown(): number {
+    return this.kubernetes?.podsKnown() ?? 0;
+  }
+
+  containersKnown(): number {
+    return this.kubernetes?.containersKnown() ?? 0;
+  }
+
+  resourcesKnown(): number {
+    return this.otlp?.resourceCount() ?? 0;
+  }
+
+  exportQueueDepth(): number {
+    return this.otlp?.snapshot().pending ?? 0;
+  }
+
+  accounting(): Accounting | undefined {
+    if (!this.source || !this.router) return undefined;
+    return account(this.source.stats(), this.otlp?.snapshot(), this.router.delivered, this.router.outsideSelection);
+  }
+
+  /** Rate-limited: at most one warning per interval, only when something new was lost. */
+  private warnOfNewLosses(): void {
+    const a = this.accounting();
+    if (!a) return;
+    const total = totalLost(a.lost);
+    if (total > this.lastReportedLost) {
+      this.options.warn(`lost ${total - this.lastReportedLost} binds since the last report (so far: ${describeLosses(a.lost, a.exportFailures)})`);
+      this.lastReportedLost = total;
+    }
+  }
+}

@@ -1,0 +1,50 @@
+import type { Attributes, PodIdentity } from '../model/attributes';
+import type { BindEvent } from '../model/event';
+import type { NamedBind, Output } from '../model/named-bind';
+import type { BootClock } from '../kernel/clock';
+import type { Kubernetes } from '../kubernetes/kubernetes';
+import { podResourceAttributes } from '../kubernetes/resolver';
+import { bindAttributes } from '../naming/bind-attributes';
+import type { InterfaceNames } from '../naming/net/interfaces';
+
+export interface RouterStages {
+  clock: BootClock;
+  interfaces: InterfaceNames;
+  /** the agent's own resource: a host process's binds carry it */
+  baseResource: Attributes;
+  kubernetes?: Kubernetes;
+  outputs: readonly Output[];
+}
+
+/**
+ * One batch from the kernel to every output: resolve and select (Kubernetes),
+ * name once (attributes, resource, wall-clock time), then each output. Runs on
+ * the JavaScript thread, one batch at a time.
+ */
+export class Router {
+  /** records that reached JavaScript */
+  delivered = 0;
+  /** binds the Kubernetes selection dropped in user space (not seen, as those the kernel drops) */
+  outsideSelection = 0;
+
+  constructor(private readonly stages: RouterStages) {}
+
+  private resourceFor(pod: PodIdentity | undefined): Attributes {
+    return pod ? { ...this.stages.baseResource, ...podResourceAttributes(pod) } : this.stages.baseResource;
+  }
+
+  route(batch: readonly BindEvent[]): void {
+    const s = this.stages;
+    this.delivered += batch.length;
+    const selected = s.kubernetes ? s.kubernetes.select(batch) : batch.map((event) => ({ event, pod: undefined }));
+    this.outsideSelection += batch.length - selected.length;
+    const binds: NamedBind[] = selected.map(({ event, pod }) => ({
+      event,
+      pod,
+      attributes: bindAttributes(event, s.interfaces.lookup(event.boundDevIf, event.netnsId)),
+      resource: this.resourceFor(pod),
+      wallNs: s.clock.toWallNs(event.tsBootNs),
+    }));
+    for (const output of s.outputs) output.write(binds);
+  }
+}

@@ -1,0 +1,19 @@
+import type { Accounting } from './accounting';
+
+/** What the HTTP endpoints report on; read at request time. */
+export interface AgentStatus {
+  /** the reader thread is running and has drained recently */
+  live(): boolean;
+  /** programs attached, configuration loaded, not shutting down */
+  ready(): boolean;
+  accounting(): Accounting | undefined;
+  podsKnown(): number;
+  containersKnown(): number;
+  /** loggers the exporter holds, one per distinct resource (bounded by otlp.maxResources) */
+  resourcesKnown(): number;
+  /** records waiting for export or being exported (0 when export is off) */
+  exportQueueDepth(): number;
+  /** the kernel backend in use (fentry, kprobe, tracepoint), once attached */
+  backend(): { name: string } | undefined;
+}
+

@@ -1,0 +1,162 @@
+import { mkdirSync, statfsSync } from 'node:fs';
+import type { PodIdentity } from '../model/attributes';
+import type { BindEvent } from '../model/event';
+import { commaList } from '../model/text';
+import type { NativeTracer } from '../kernel/native';
+import { findCgroup2Mount, NodeMaps } from './node-maps';
+import { PodLogIndex } from './pod-logs';
+import { PodWatch } from './pod-watch';
+import { PodResolver } from './resolver';
+
+/** statfs f_type of a BPF filesystem (include/uapi/linux/magic.h) */
+const BPF_FS_MAGIC = 0xcafe4a11;
+
+export interface KubernetesSettings {
+  nodeName: string;
+  podLogsDir: string;
+  containerLogsDir: string;
+  deletedPodGraceMillis: number;
+  podRescanIntervalMillis: number;
+  pinDir: string;
+  cgroupRoot: string;
+  namespaces: string;
+  excludeNamespaces: string;
+  labelSelector: string;
+  mapSyncIntervalMillis: number;
+  labels: string;
+  api: { enabled: 'auto' | 'true' | 'false' | boolean; kubeconfig: string; restartDelayMillis: number };
+}
+
+/** Why the stage cannot start; the front end words it for the user. */
+export class KubernetesSetupError extends Error {
+  constructor(
+    readonly setting: 'nodeName' | 'pinDir',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'KubernetesSetupError';
+  }
+}
+
+/** A bind that passed the selection, with its pod (none for a host process). */
+export interface SelectedBind {
+  event: BindEvent;
+  pod?: PodIdentity;
+}
+
+/**
+ * The Kubernetes stage: this node's pods (the kubelet log tree, the API watch),
+ * the resolution of a bind to its pod, and the selection, which is the single
+ * owner of the pinned maps (the kernel drops excluded containers) and of the
+ * user-space drop of binds that raced them. Owns its timers.
+ */
+export class Kubernetes {
+  private readonly index: PodLogIndex;
+  private readonly watch?: PodWatch;
+  private readonly resolver: PodResolver;
+  private selection?: NodeMaps;
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    private readonly settings: KubernetesSettings,
+    private readonly warn: (line: string) => void,
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
+    this.index = new PodLogIndex(settings.podLogsDir, settings.containerLogsDir, settings.deletedPodGraceMillis);
+    this.index.refresh();
+    this.watch = this.makeWatch(env);
+    this.resolver = new PodResolver(this.index, this.watch, commaList(settings.labels));
+  }
+
+  /** The API watch when configured (or, on auto, when in a cluster or given a kubeconfig). */
+  private makeWatch(env: NodeJS.ProcessEnv): PodWatch | undefined {
+    const s = this.settings;
+    const setting = String(s.api.enabled);
+    const wanted = setting === 'true' || (setting === 'auto' && (Boolean(env.KUBERNETES_SERVICE_HOST) || s.api.kubeconfig !== ''));
+    if (!wanted) return undefined;
+    if (!s.nodeName) {
+      if (setting === 'true') throw new KubernetesSetupError('nodeName', "needed to watch this node's pods (set NODE_NAME from the downward API, spec.nodeName)");
+      this.warn('no node name (NODE_NAME): not watching the Kubernetes API; pods are named from the kubelet log tree only');
+      return undefined;
+    }
+    return new PodWatch({
+      kubeconfig: s.api.kubeconfig,
+      nodeName: s.nodeName,
+      graceMillis: s.deletedPodGraceMillis,
+      restartDelayMillis: s.api.restartDelayMillis,
+      warn: this.warn,
+    });
+  }
+
+  /** The directory the kernel program pins the node's maps in, made and checked before anything loads; "" = none. */
+  preparePinDir(): string {
+    const dir = this.settings.pinDir;
+    if (!dir) return '';
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      throw new KubernetesSetupError('pinDir', `cannot create ${dir} (${(e as NodeJS.ErrnoException).code}): it must be on a mounted bpffs (mount -t bpf bpf /sys/fs/bpf)`);
+    }
+    if (statfsSync(dir).type !== BPF_FS_MAGIC) {
+      throw new KubernetesSetupError('pinDir', `${dir} is not on a BPF filesystem; pick a directory under a bpffs mount (mount -t bpf bpf /sys/fs/bpf)`);
+    }
+    return dir;
+  }
+
+  /** Starts the watch, the rescans and, once the kernel program has pinned them, the reconciliation of the maps. */
+  start(maps?: Pick<NativeTracer, 'mapUpdate' | 'mapDelete' | 'mapEntries'>): void {
+    const s = this.settings;
+    if (maps) {
+      const cgroupRoot = s.cgroupRoot || findCgroup2Mount();
+      if (cgroupRoot) {
+        const selection = new NodeMaps(maps, this.resolver, { cgroupRoot, namespaces: s.namespaces, excludeNamespaces: s.excludeNamespaces, labelSelector: s.labelSelector });
+        this.selection = selection;
+        selection.sync();
+        this.every(s.mapSyncIntervalMillis, () => selection.sync());
+      } else {
+        this.warn('no cgroup v2 mount found: pinned pod maps stay empty (set kubernetes.cgroupRoot)');
+      }
+    }
+    // notice deleted pods (kept for the grace period) even when no bind asks
+    const index = this.index;
+    this.every(s.podRescanIntervalMillis, () => index.refresh());
+    this.watch?.start().catch((e: Error) => this.warn(`cannot watch the Kubernetes API: ${e.message}`));
+  }
+
+  private every(millis: number, task: () => void): void {
+    const timer = setInterval(task, millis);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  /**
+   * Resolves each bind to its pod and drops those of containers the selection
+   * leaves out that passed the kernel before the maps knew them.
+   */
+  select(events: readonly BindEvent[]): SelectedBind[] {
+    const out: SelectedBind[] = [];
+    for (const event of events) {
+      const pod = this.resolver.resolve(event);
+      if (pod && this.selection) {
+        if (this.selection.excluded(pod.podUid)) continue;
+        this.selection.learn(event.cgroupId, event.mntnsId);
+      }
+      out.push({ event, pod });
+    }
+    return out;
+  }
+
+  podsKnown(): number {
+    return this.watch?.podCount() ?? this.index.podCount();
+  }
+
+  containersKnown(): number {
+    return this.selection?.containerCount() ?? 0;
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
+    await this.watch?.stop();
+  }
+}

@@ -1,0 +1,23 @@
+import type { Attributes, PodIdentity } from './attributes';
+import type { BindEvent } from './event';
+
+/**
+ * One bind on its way to the outputs: the kernel's facts, the pod it came from,
+ * and what was computed from them once (the log attributes, the resource and
+ * the wall-clock time), shared by every output.
+ */
+export interface NamedBind {
+  event: BindEvent;
+  pod?: PodIdentity;
+  /** contract section 2's log attributes */
+  attributes: Attributes;
+  /** the agent's resource, or the pod's */
+  resource: Attributes;
+  /** kernel event time on the wall clock, ns */
+  wallNs: bigint;
+}
+
+/** Where named binds go: the table, JSON lines, OTLP. Called on the JavaScript thread, one batch at a time. */
+export interface Output {
+  write(binds: readonly NamedBind[]): void;
+}

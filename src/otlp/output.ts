@@ -1,0 +1,13 @@
+import type { NamedBind, Output } from '../model/named-bind';
+import { bindLogRecord } from './record';
+import type { OtlpSink } from './sink';
+
+/** Each bind as one OTLP log record of its resource (contract section 2). */
+export function otlpOutput(sink: OtlpSink, nowWallNs: () => bigint): Output {
+  return {
+    write(binds: readonly NamedBind[]) {
+      const observedNs = nowWallNs();
+      for (const b of binds) sink.enqueue(bindLogRecord(b, observedNs), b.resource);
+    },
+  };
+}

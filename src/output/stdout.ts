@@ -1,0 +1,29 @@
+import type { Attributes } from '../model/attributes';
+import type { Output } from '../model/named-bind';
+import { formatJsonLine } from './json';
+import { latin1Bytes, TableFormatter, type TableOptions } from './table';
+
+/** bcc's table, one row per bind, as the exact bytes bcc would print. */
+export function tableOutput(options: TableOptions, write: (chunk: Buffer) => void): Output & { header(): string } {
+  const table = new TableFormatter(options);
+  return {
+    header: () => table.header(),
+    write(binds) {
+      let out = '';
+      for (const b of binds) out += table.row(b.event, b.pod) + '\n';
+      write(latin1Bytes(out));
+    },
+  };
+}
+
+/** One JSON object per bind: the log attributes, the resource and the scope's attributes, flat. */
+export function jsonOutput(scope: () => Attributes, write: (chunk: string) => void): Output {
+  return {
+    write(binds) {
+      const scopeAttributes = scope();
+      let out = '';
+      for (const b of binds) out += formatJsonLine(b.wallNs, b.attributes, b.resource, scopeAttributes) + '\n';
+      write(out);
+    },
+  };
+}
