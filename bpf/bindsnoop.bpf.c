@@ -312,9 +312,10 @@ static __always_inline void submit_bind(struct sock *sk, __u8 family, const stru
 		return;
 
 	if (count_mode) {
-		/* a failed bind (with -E) is counted under what it asked for */
+		/* a failed bind (with -E) is counted under what it asked for, in the request's own family */
 		if (ret != 0)
-			count_bind(req->addr, req->port, family);
+			count_bind(req->addr, req->port,
+				   req->family == AF_INET || req->family == AF_INET6 ? req->family : family);
 		else
 			count_bind(bound_addr, bound_port, family);
 		return;

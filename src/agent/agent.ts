@@ -68,6 +68,7 @@ export class Agent implements AgentStatus {
       serviceVersion: options.version,
       hostName: hostname(),
       nodeName: config.kubernetes.nodeName || undefined,
+      kubernetes: config.kubernetes.enabled,
       extra: config.service.resourceAttributes,
     });
     if (config.kubernetes.enabled) {
@@ -145,6 +146,7 @@ export class Agent implements AgentStatus {
       clock: this.clock,
       interfaces: new InterfaceNames(),
       baseResource: this.baseResource,
+      podService: config.kubernetes.podServiceName,
       kubernetes: this.kubernetes,
       outputs: this.outputs,
     });

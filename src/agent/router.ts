@@ -12,6 +12,8 @@ export interface RouterStages {
   interfaces: InterfaceNames;
   /** the agent's own resource: a host process's binds carry it */
   baseResource: Attributes;
+  /** a pod's binds carry its workload's service.* (the conventions' way), or the agent's */
+  podService: 'workload' | 'agent';
   kubernetes?: Kubernetes;
   outputs: readonly Output[];
 }
@@ -27,10 +29,17 @@ export class Router {
   /** binds the Kubernetes selection dropped in user space (not seen, as those the kernel drops) */
   outsideSelection = 0;
 
-  constructor(private readonly stages: RouterStages) {}
+  /** the agent's resource without its service.*: what a pod's resource shares with it (host, node, cluster) */
+  private readonly shared: Attributes;
+
+  constructor(private readonly stages: RouterStages) {
+    this.shared = Object.fromEntries(Object.entries(stages.baseResource).filter(([k]) => !k.startsWith('service.')));
+  }
 
   private resourceFor(pod: PodIdentity | undefined): Attributes {
-    return pod ? { ...this.stages.baseResource, ...podResourceAttributes(pod) } : this.stages.baseResource;
+    if (!pod) return this.stages.baseResource;
+    if (this.stages.podService === 'agent') return { ...this.stages.baseResource, ...podResourceAttributes(pod) };
+    return { ...this.shared, ...podResourceAttributes(pod), ...pod.service };
   }
 
   route(batch: readonly BindEvent[]): void {

@@ -72,6 +72,7 @@ export interface AppConfig {
     labelSelector: string;
     mapSyncIntervalMillis: number;
     labels: string;
+    podServiceName: 'workload' | 'agent';
     api: {
       enabled: 'auto' | 'true' | 'false';
       kubeconfig: string;
@@ -153,7 +154,7 @@ export const SCHEMA: Schema<AppConfig> = {
     },
   },
   service: {
-    name: { doc: 'Resource service.name. OTEL_SERVICE_NAME.', format: String, default: 'bindsnoop' },
+    name: { doc: 'Resource service.name of the agent (and of host processes\' binds). OTEL_SERVICE_NAME; empty = service.name in resourceAttributes, else bindsnoop.', format: String, default: '' },
     resourceAttributes: { doc: 'Extra resource attributes as k1=v1,k2=v2. OTEL_RESOURCE_ATTRIBUTES.', format: String, default: '' },
   },
   reader: {
@@ -195,6 +196,11 @@ export const SCHEMA: Schema<AppConfig> = {
     },
     mapSyncIntervalMillis: { doc: 'How often the pinned maps are reconciled with the containers on this node.', format: integerIn(10, 60_000, 'milliseconds'), default: 500 },
     labels: { doc: 'Pod label keys to attach as k8s.pod.label.<key> (comma-separated; needs the API).', format: String, default: '' },
+    podServiceName: {
+      doc: "A pod's binds carry its workload's service.name, .namespace, .version and .instance.id, as the semantic conventions' Kubernetes guidance derives them (workload), or the agent's own (agent, as before 0.5.0).",
+      format: ['workload', 'agent'],
+      default: 'workload',
+    },
     api: {
       enabled: {
         doc: 'Watch this node\'s pods in the Kubernetes API for labels, owners and container ids: auto (when in a cluster or given a kubeconfig), true or false.',

@@ -6,6 +6,8 @@ export interface ApiPod {
   namespace: string;
   name: string;
   labels: Record<string, string>;
+  /** the pod's resource.opentelemetry.io/ annotations (the others are not kept) */
+  annotations: Record<string, string>;
   /** k8s.deployment.name, k8s.replicaset.name, k8s.daemonset.name, ... as known */
   owners: Attributes;
   /** container id (64 hex, no runtime:// prefix) -> container name */
@@ -25,7 +27,14 @@ interface ContainerStatus {
 
 /** The fields of a v1 Pod this reads (a structural subset of V1Pod). */
 export interface PodObject {
-  metadata?: { uid?: string; name?: string; namespace?: string; labels?: Record<string, string>; ownerReferences?: OwnerReference[] };
+  metadata?: {
+    uid?: string;
+    name?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: OwnerReference[];
+  };
   status?: { containerStatuses?: ContainerStatus[]; initContainerStatuses?: ContainerStatus[]; ephemeralContainerStatuses?: ContainerStatus[] };
 }
 
@@ -80,7 +89,9 @@ export function apiPod(obj: PodObject): ApiPod | undefined {
     const id = containerIdOf(c.containerID);
     if (id && c.name) containers.set(id, c.name);
   }
-  return { uid: md.uid, namespace: md.namespace, name: md.name, labels, owners: ownerAttributes(md.ownerReferences, labels), containers };
+  const annotations: Record<string, string> = {};
+  for (const [k, v] of Object.entries(md.annotations ?? {})) if (k.startsWith('resource.opentelemetry.io/')) annotations[k] = v;
+  return { uid: md.uid, namespace: md.namespace, name: md.name, labels, annotations, owners: ownerAttributes(md.ownerReferences, labels), containers };
 }
 
 /** k8s.pod.label.<key> for the configured label keys the pod has. */

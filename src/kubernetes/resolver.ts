@@ -2,6 +2,7 @@ import type { BindEvent } from '../model/event';
 import type { Attributes, PodIdentity } from '../model/attributes';
 import { parseContainerCgroup } from './cgroup-names';
 import { labelAttributes } from './pod-api';
+import { workloadService } from './service-name';
 import type { PodLogIndex } from './pod-logs';
 import type { PodWatch } from './pod-watch';
 
@@ -29,13 +30,17 @@ export class PodResolver {
     if (!ref) return undefined;
     const api = this.api?.pod(ref.podUid);
     const logs = this.index.pod(ref.podUid);
+    const namespace = api?.namespace ?? logs?.namespace;
+    const pod = api?.name ?? logs?.pod;
+    const container = api?.containers.get(ref.containerId) ?? this.index.containerName(ref.containerId, logs);
     return {
-      namespace: api?.namespace ?? logs?.namespace,
-      pod: api?.name ?? logs?.pod,
+      namespace,
+      pod,
       podUid: ref.podUid,
-      container: api?.containers.get(ref.containerId) ?? this.index.containerName(ref.containerId, logs),
+      container,
       containerId: ref.containerId,
       attributes: api ? { ...api.owners, ...labelAttributes(api.labels, this.labelKeys) } : undefined,
+      service: workloadService({ namespace, pod, container, owners: api?.owners, labels: api?.labels, annotations: api?.annotations }),
     };
   }
 }

@@ -14,4 +14,6 @@ export interface PodIdentity {
   containerId: string;
   /** from the API: owner workload and configured labels */
   attributes?: Attributes;
+  /** service.name, .namespace, .version, .instance.id of the pod's workload */
+  service: Attributes;
 }

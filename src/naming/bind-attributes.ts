@@ -62,9 +62,12 @@ export function bindAttributes(e: BindEvent, interfaceName?: string): Attributes
     'process.real_user.id': e.uid,
     'network.transport': transportName(e.protocol),
     'network.type': e.family === AF_INET6 ? 'ipv6' : 'ipv4',
-    'network.local.address': shownAddress(e),
-    'network.local.port': e.ret === 0 ? e.boundPort : 0,
   };
+  // a failed bind bound nothing: the request is in bindsnoop.requested.*
+  if (e.ret === 0) {
+    a['network.local.address'] = formatAddress(e.family, e.boundAddr);
+    a['network.local.port'] = e.boundPort;
+  }
   if (interfaceName) a['network.interface.name'] = interfaceName;
   if (e.ret !== 0) a['error.type'] = errnoName(e.ret);
   Object.assign(a, {

@@ -32,6 +32,16 @@ export interface ExportOutcome {
   reason?: string;
 }
 
+/**
+ * The OTLP/JSON mapping encodes 64-bit integers (AnyValue.intValue) as decimal
+ * strings, as protobuf's JSON mapping does; the SDK's JSON serializer writes
+ * numbers, which strict decoders reject. Pure: bytes in, bytes out.
+ */
+export function int64AsStrings(body: Uint8Array): Uint8Array {
+  const request: unknown = JSON.parse(new TextDecoder().decode(body));
+  return new TextEncoder().encode(JSON.stringify(request, (key, value: unknown) => (key === 'intValue' && typeof value === 'number' ? String(value) : value)));
+}
+
 /** Why an export failed, from the exporter's error (pure). */
 export function failureReason(error: unknown): string {
   const e = error as { code?: unknown; message?: unknown } | undefined;
@@ -60,9 +70,13 @@ export class AccountingLogExporter implements LogRecordExporter {
     settings: ExporterSettings,
     private readonly onOutcome: (outcome: ExportOutcome) => void,
   ) {
-    const base = settings.protocol === 'http/json' ? JsonLogsSerializer : ProtobufLogsSerializer;
+    const json = settings.protocol === 'http/json';
+    const base = json ? JsonLogsSerializer : ProtobufLogsSerializer;
     const serializer: ISerializer<ReadableLogRecord[], IExportLogsServiceResponse> = {
-      serializeRequest: (records) => base.serializeRequest(records),
+      serializeRequest: (records) => {
+        const body = base.serializeRequest(records);
+        return json && body ? int64AsStrings(body) : body;
+      },
       deserializeResponse: (data) => {
         const response = base.deserializeResponse(data);
         this.rejectedInLastResponse = Number(response.partialSuccess?.rejectedLogRecords ?? 0);

@@ -1,26 +1,35 @@
 import { parseKeyPairsIntoRecord } from '@opentelemetry/core';
 import type { Attributes } from '../model/attributes';
 
+/** The semantic-conventions version the attributes follow: the resource's and the scope's schemaUrl. */
+export const SEMCONV_SCHEMA_URL = 'https://opentelemetry.io/schemas/1.37.0';
+
 export interface BaseResourceInput {
+  /** OTEL_SERVICE_NAME / service.name; empty = not configured */
   serviceName: string;
   serviceVersion: string;
+  /** this machine's hostname (os.hostname()): outside Kubernetes the host's own */
   hostName: string;
   /** NODE_NAME from the downward API, when known */
   nodeName?: string;
+  /** in Kubernetes mode the agent's container has a hostname of its own (the pod's): never use it */
+  kubernetes: boolean;
   /** OTEL_RESOURCE_ATTRIBUTES-style k1=v1,k2=v2 */
   extra: string;
 }
 
 /**
- * The attributes every record's resource carries (contract section 2). Extra
- * attributes never override service.name: OTEL_SERVICE_NAME / service.name does.
+ * The attributes of the agent's own resource (contract section 2), as the SDK
+ * environment specification orders them: service.name from OTEL_SERVICE_NAME,
+ * else from OTEL_RESOURCE_ATTRIBUTES, else "bindsnoop"; host.name as
+ * configured, else the node's name in Kubernetes mode, else the hostname.
  */
 export function baseResourceAttributes(input: BaseResourceInput): Attributes {
   const extra = input.extra ? parseKeyPairsIntoRecord(input.extra) : {};
   const attrs: Attributes = { ...extra };
-  attrs['service.name'] = input.serviceName;
+  attrs['service.name'] = input.serviceName || extra['service.name'] || 'bindsnoop';
   attrs['service.version'] = input.serviceVersion;
-  attrs['host.name'] = input.hostName;
+  attrs['host.name'] = extra['host.name'] || (input.kubernetes && input.nodeName ? input.nodeName : input.hostName);
   if (input.nodeName) attrs['k8s.node.name'] = input.nodeName;
   return attrs;
 }

@@ -11,7 +11,7 @@ import {
 import type { Attributes } from '../model/attributes';
 import type { ExportOutcome } from './exporter';
 import type { BindLogRecord } from './record';
-import { resourceKey } from './resource';
+import { resourceKey, SEMCONV_SCHEMA_URL } from './resource';
 
 export interface OtlpSinkOptions {
   /** built with the sink's outcome callback, so every export's result is counted */
@@ -158,12 +158,12 @@ export class OtlpSink {
         if (oldest !== undefined) this.loggers.delete(oldest);
       }
       const provider = new LoggerProvider({
-        resource: resourceFromAttributes(resource),
+        resource: resourceFromAttributes(resource, { schemaUrl: SEMCONV_SCHEMA_URL }),
         processors: [new SharedProcessorProxy(this.processor)],
       });
       entry = {
         provider,
-        logger: provider.getLogger(this.options.scopeName, this.options.scopeVersion, { attributes: this.scopeAttributes }),
+        logger: provider.getLogger(this.options.scopeName, this.options.scopeVersion, { schemaUrl: SEMCONV_SCHEMA_URL, attributes: this.scopeAttributes }),
         usedAtMs: Date.now(),
       };
       this.loggers.set(key, entry);

@@ -5,7 +5,8 @@
  *   bind_helper [--netns] [--mntns] [--cgroup DIR] [--uid UID] [--comm NAME]
  *               [--wait] [--repeat N] [--thread] SPEC...
  *
- * SPEC is PROTO,FAMILY,ADDR,PORT[,OPTS[,DEV]] (PROTO tcp|udp|mptcp|udplite, FAMILY 4|6,
+ * SPEC is PROTO,FAMILY,ADDR,PORT[,OPTS[,DEV]] (PROTO tcp|udp|mptcp|udplite, FAMILY 4|6, or
+ * 6a4|4a6 for a socket of one family given a sockaddr of the other (EAFNOSUPPORT),
  * OPTS any of "FTNRr" or "-") or unix,PATH. Every socket stays open until the
  * helper exits, so a later SPEC can collide with an earlier one; with
  * --repeat each socket is closed right after its bind (a socket+bind+close loop).
@@ -106,8 +107,10 @@ static int bind_one(char *spec)
 	int dgram = !strcmp(fields[0], "udp") || !strcmp(fields[0], "udplite");
 	int type = dgram ? SOCK_DGRAM : SOCK_STREAM;
 	int protocol = !strcmp(fields[0], "mptcp") ? 262 /* IPPROTO_MPTCP */ : !strcmp(fields[0], "udplite") ? 136 : 0;
-	int v6 = !strcmp(fields[1], "6");
+	int v6 = fields[1][0] == '6';
 	int family = v6 ? AF_INET6 : AF_INET;
+	/* the sockaddr's family: the socket's, or the other one ("6a4": an IPv6 socket, an IPv4 address) */
+	int addr_v6 = fields[1][strlen(fields[1]) - 1] == '6';
 	int port = atoi(fields[3]);
 	const char *opts = n >= 5 ? fields[4] : "-";
 	int fd = socket(family, type, protocol);
@@ -130,18 +133,22 @@ static int bind_one(char *spec)
 		die("SO_BINDTODEVICE");
 
 	int rc;
-	if (v6) {
+	if (addr_v6) {
 		struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
 
 		if (inet_pton(AF_INET6, fields[2], &sin6.sin6_addr) != 1)
 			die("inet_pton6");
 		rc = bind(fd, (struct sockaddr *)&sin6, sizeof(sin6));
 	} else {
-		struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+		/* as long as an IPv6 socket asks for, so that only the family is wrong */
+		union {
+			struct sockaddr_in sin;
+			struct sockaddr_in6 room;
+		} u = {.sin = {.sin_family = AF_INET, .sin_port = htons(port)}};
 
-		if (inet_pton(AF_INET, fields[2], &sin.sin_addr) != 1)
+		if (inet_pton(AF_INET, fields[2], &u.sin.sin_addr) != 1)
 			die("inet_pton");
-		rc = bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+		rc = bind(fd, (struct sockaddr *)&u.sin, v6 ? sizeof(u.room) : sizeof(u.sin));
 	}
 	if (rc) {
 		printf("err %d\n", errno);

@@ -16,6 +16,7 @@ export interface FakePod {
   namespace: string;
   nodeName: string;
   labels?: Record<string, string>;
+  annotations?: Record<string, string>;
   ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[];
   containers?: { name: string; id: string }[];
 }
@@ -49,6 +50,7 @@ function podObject(p: FakePod, rv: number): Record<string, unknown> {
       uid: p.uid,
       resourceVersion: String(rv),
       labels: p.labels ?? {},
+      annotations: p.annotations ?? {},
       ownerReferences: p.ownerReferences ?? [],
     },
     spec: { nodeName: p.nodeName, containers: (p.containers ?? []).map((c) => ({ name: c.name, image: 'example' })) },

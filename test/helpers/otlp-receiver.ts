@@ -93,7 +93,26 @@ export interface ReceivedRequest {
   headers: IncomingMessage['headers'];
   answer: Behaviour;
   /** one entry per ResourceLogs */
-  resourceLogs: { resource: Record<string, AttrValue>; records: ReceivedRecord[] }[];
+  resourceLogs: { resource: Record<string, AttrValue>; schemaUrl?: string; scopeSchemaUrls: string[]; records: ReceivedRecord[] }[];
+  /**
+   * OTLP/JSON only: where a 64-bit integer (intValue, timeUnixNano, ...) came as
+   * a JSON number; the OTLP JSON mapping requires a decimal string, and strict
+   * decoders reject numbers.
+   */
+  int64AsNumbers: string[];
+}
+
+const INT64_FIELDS = new Set(['intValue', 'timeUnixNano', 'observedTimeUnixNano']);
+
+function int64AsNumbers(value: unknown, at: string, out: string[]): string[] {
+  if (Array.isArray(value)) value.forEach((v, i) => int64AsNumbers(v, `${at}[${i}]`, out));
+  else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (INT64_FIELDS.has(k) && typeof v === 'number') out.push(`${at}.${k}`);
+      else int64AsNumbers(v, `${at}.${k}`, out);
+    }
+  }
+  return out;
 }
 
 function anyValue(v: Record<string, unknown> | undefined): { value: AttrValue; type: AttrType } {
@@ -133,9 +152,11 @@ function normalise(request: Record<string, unknown>): ReceivedRequest['resourceL
   for (const rl of (request.resourceLogs as Record<string, unknown>[] | undefined) ?? []) {
     const resource = kv((rl.resource as { attributes?: KeyValue[] } | undefined)?.attributes).values;
     const records: ReceivedRecord[] = [];
+    const scopeSchemaUrls: string[] = [];
     for (const sl of (rl.scopeLogs as Record<string, unknown>[] | undefined) ?? []) {
       const scope = (sl.scope as { name?: string; version?: string; attributes?: KeyValue[] } | undefined) ?? {};
       const scopeAttributes = kv(scope.attributes).values;
+      scopeSchemaUrls.push(String(sl.schemaUrl ?? ''));
       for (const lr of (sl.logRecords as Record<string, unknown>[] | undefined) ?? []) {
         const attrs = kv(lr.attributes as KeyValue[] | undefined);
         records.push({
@@ -152,7 +173,7 @@ function normalise(request: Record<string, unknown>): ReceivedRequest['resourceL
         });
       }
     }
-    out.push({ resource, records });
+    out.push({ resource, schemaUrl: (rl.schemaUrl as string | undefined) || undefined, scopeSchemaUrls, records });
   }
   return out;
 }
@@ -264,6 +285,7 @@ export class OtlpReceiver {
         headers: req.headers,
         answer,
         resourceLogs: normalise(decoded),
+        int64AsNumbers: json ? int64AsNumbers(decoded, '', []) : [],
       });
       this.respond(answer, json, res);
     });

@@ -47,8 +47,9 @@ function comparable(e: Json): Json {
   return {
     transport: e['network.transport'],
     type: e['network.type'],
-    address: e['network.local.address'],
-    port: e['bindsnoop.requested.port'] === 0 && port !== 0 ? 'ephemeral' : port,
+    // a failed bind claims no local address
+    address: e['network.local.address'] ?? 'none',
+    port: port === undefined ? 'none' : e['bindsnoop.requested.port'] === 0 && port !== 0 ? 'ephemeral' : port,
     rc: e['bindsnoop.return_code'],
     error: e['error.type'] ?? '',
     requested: `${e['bindsnoop.requested.address']}:${e['bindsnoop.requested.port']}`,
@@ -77,7 +78,7 @@ const HELPER_BINDS: Json[] = [
   fromHelper({ type: 'ipv6', address: '::1', port: 7001, requested: '::1:7001' }),
   fromHelper({ transport: 'udp', port: 7002, requested: '127.0.0.1:7002' }),
   fromHelper({ port: 7003, requested: '127.0.0.1:7003', opts: 'FTNRr' }),
-  fromHelper({ address: '127.0.0.1', port: 0, rc: -98, error: 'EADDRINUSE', requested: '127.0.0.1:7003' }),
+  fromHelper({ address: 'none', port: 'none', rc: -98, error: 'EADDRINUSE', requested: '127.0.0.1:7003' }),
 ];
 /** MPTCP binds its first subflow, a kernel socket: through inet_bind before 6.6, straight to inet_bind_sk after */
 const MPTCP_BINDS: Json[] = [

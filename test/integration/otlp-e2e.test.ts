@@ -93,7 +93,9 @@ describePrivileged('OTLP export end to end', () => {
     expect(failed.severityNumber).toBe(13);
     expect(failed.severityText).toBe('WARN');
     expect(failed.body).toBe(`otel-probe[${run.pid}] bind TCP 127.0.0.1:4800 failed: EADDRINUSE`);
-    expect(failed.attributes).toMatchObject({ 'error.type': 'EADDRINUSE', 'bindsnoop.return_code': -98, 'network.local.port': 0 });
+    expect(failed.attributes).toMatchObject({ 'error.type': 'EADDRINUSE', 'bindsnoop.return_code': -98, 'bindsnoop.requested.port': 4800 });
+    expect(failed.attributes).not.toHaveProperty('network.local.port');
+    expect(failed.attributes).not.toHaveProperty('network.local.address');
     expect(v6.attributes).toMatchObject({ 'network.type': 'ipv6', 'network.transport': 'udp', 'bindsnoop.opts': '....r' });
     expect(v6.body).toMatch(new RegExp(`^otel-probe\\[${run.pid}\\] bound UDP \\[::1\\]:\\d+ opts=\\.\\.\\.\\.r if=0$`));
     // -q: nothing on stdout
@@ -123,6 +125,12 @@ describePrivileged('OTLP export end to end', () => {
     expect(r.resource).toMatchObject({ 'service.name': 'bind-audit', 'deployment.environment.name': 'prod', 'cloud.region': 'eu-1' });
     expect(r.attributeTypes['process.pid']).toBe('int');
     expect(r.eventName).toBe('bindsnoop.bind');
+    // OTLP/JSON: every 64-bit integer as a decimal string, as a strict decoder requires
+    expect(receiver.requests.flatMap((q) => q.int64AsNumbers)).toEqual([]);
+    expect(r.attributes['bindsnoop.mntns.id']).toBeGreaterThan(0);
+    // the semantic-conventions version followed, on the resource and the scope
+    expect(req.resourceLogs[0].schemaUrl).toBe('https://opentelemetry.io/schemas/1.37.0');
+    expect(req.resourceLogs[0].scopeSchemaUrls).toEqual(['https://opentelemetry.io/schemas/1.37.0']);
     await agent.stop();
     // the secret never appears in what the agent prints
     expect(agent.stderr).not.toContain('s3cret');

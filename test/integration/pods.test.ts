@@ -142,10 +142,18 @@ describePrivileged('binds resolved to their pods', () => {
     const groups = receiver.requests.flatMap((r) => r.resourceLogs);
     const forPid = (pid: number) => groups.filter((g) => g.records.some((r) => r.attributes['process.pid'] === pid));
     const [cart] = forPid(a.pid);
-    expect(cart.resource).toMatchObject({ 'k8s.namespace.name': 'shop', 'k8s.pod.name': 'cart-1', 'k8s.pod.uid': UID.cart, 'k8s.container.name': 'app', 'container.id': ID.cartApp, 'service.name': 'bindsnoop' });
+    // the pod's workload names the service (no API here: the pod's own name), not the agent
+    expect(cart.resource).toMatchObject({
+      'k8s.namespace.name': 'shop', 'k8s.pod.name': 'cart-1', 'k8s.pod.uid': UID.cart, 'k8s.container.name': 'app', 'container.id': ID.cartApp,
+      'service.name': 'cart-1', 'service.namespace': 'shop', 'service.instance.id': 'shop.cart-1.app',
+    });
+    expect(cart.resource).not.toHaveProperty('service.version');
+    expect(cart.records[0].scope).toMatchObject({ name: 'bindsnoop' }); // the agent is the instrumentation scope
     expect(cart.records.filter((r) => r.attributes['process.pid'] === a.pid)).toHaveLength(2);
     expect(forPid(w.pid)[0].resource).toMatchObject({ 'k8s.pod.name': 'web-7', 'k8s.container.name': 'nginx' });
+    // a host process's bind keeps the agent's resource
     expect(forPid(h.pid)[0].resource).not.toHaveProperty('k8s.pod.uid');
+    expect(forPid(h.pid)[0].resource).toMatchObject({ 'service.name': 'bindsnoop' });
     // the pod's records never share a ResourceLogs with another resource
     expect(forPid(a.pid).every((g) => g.resource['k8s.pod.name'] === 'cart-1')).toBe(true);
   });
@@ -192,7 +200,8 @@ describePrivileged('binds resolved to their pods', () => {
         name: 'backup-29384720-x7k2p',
         namespace: 'ops',
         nodeName: 'node-a',
-        labels: { app: 'backup', team: 'sre' },
+        labels: { app: 'backup', team: 'sre', 'app.kubernetes.io/version': '1.2.0' },
+        annotations: { 'resource.opentelemetry.io/service.namespace': 'backups' },
         ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'backup-29384720', uid: 'job-1', controller: true }],
         containers: [{ name: 'dump', id: ID.batchJob }],
       });
@@ -215,6 +224,11 @@ describePrivileged('binds resolved to their pods', () => {
         'k8s.cronjob.name': 'backup',
         'k8s.pod.label.app': 'backup',
         'k8s.pod.label.team': 'sre',
+        // the workload's service: the CronJob (owner of the Job) names it, the annotation namespaces it
+        'service.name': 'backup',
+        'service.namespace': 'backups',
+        'service.version': '1.2.0',
+        'service.instance.id': 'ops.backup-29384720-x7k2p.dump',
       });
       // only this node's pods were asked for
       expect(api.requests.every((q) => q.query.get('fieldSelector') === 'spec.nodeName=node-a')).toBe(true);

@@ -39,7 +39,7 @@ const VALID: Record<string, unknown> = {
   'kubernetes.nodeName': 'node-7', 'kubernetes.podLogsDir': '/pods', 'kubernetes.containerLogsDir': '/containers',
   'kubernetes.deletedPodGraceMillis': 1000, 'kubernetes.pinDir': '/sys/fs/bpf/x', 'kubernetes.cgroupRoot': '/sys/fs/cgroup',
   'kubernetes.namespaces': 'a,b', 'kubernetes.excludeNamespaces': 'c', 'kubernetes.labelSelector': 'app=web',
-  'kubernetes.mapSyncIntervalMillis': 250, 'kubernetes.labels': 'app', 'kubernetes.api.enabled': 'false',
+  'kubernetes.mapSyncIntervalMillis': 250, 'kubernetes.labels': 'app', 'kubernetes.podServiceName': 'agent', 'kubernetes.api.enabled': 'false',
   'kubernetes.api.kubeconfig': '/kube/config', 'kubernetes.api.restartDelayMillis': 100, 'kubernetes.podRescanIntervalMillis': 100,
 };
 
@@ -54,7 +54,7 @@ describe('configuration', () => {
   it('has documented defaults: export off, protobuf, service bindsnoop', () => {
     const c = loadConfig({ env: {}, flags: {} });
     expect(c.otlp).toMatchObject({ endpoint: '', protocol: 'http/protobuf', compression: 'none', timeoutMillis: 10000 });
-    expect(c.service.name).toBe('bindsnoop');
+    expect(c.service.name).toBe(''); // not configured: the resource falls back to bindsnoop
     expect(c.filter).toEqual({ pid: 0, uid: -1, ports: [], errors: false, cgroupMap: '', mntnsMap: '', kernelBinds: true });
     expect(c.kernel).toEqual({ backend: 'auto' });
     expect(logsUrl(c)).toBeUndefined();

@@ -37,23 +37,37 @@ describe('export failure reasons', () => {
 });
 
 describe('the resource', () => {
-  it('always carries service, version and host; the node when known; extra attributes never replace service.name', () => {
+  it('always carries service, version and host; the node when known; OTEL_SERVICE_NAME wins over the attributes\' service.name', () => {
     const attrs = baseResourceAttributes({
-      serviceName: 'bindsnoop',
+      serviceName: 'audit',
       serviceVersion: '1.2.3',
       hostName: 'h1',
       nodeName: 'node-a',
-      extra: 'service.name=evil,team=net,deployment.environment.name=prod',
+      kubernetes: false,
+      extra: 'service.name=from-attrs,team=net,deployment.environment.name=prod',
     });
     expect(attrs).toEqual({
-      'service.name': 'bindsnoop',
+      'service.name': 'audit',
       'service.version': '1.2.3',
       'host.name': 'h1',
       'k8s.node.name': 'node-a',
       team: 'net',
       'deployment.environment.name': 'prod',
     });
-    expect(baseResourceAttributes({ serviceName: 's', serviceVersion: 'v', hostName: 'h', extra: '' })).not.toHaveProperty('k8s.node.name');
+    expect(baseResourceAttributes({ serviceName: 's', serviceVersion: 'v', hostName: 'h', kubernetes: false, extra: '' })).not.toHaveProperty('k8s.node.name');
+  });
+
+  it('takes service.name from OTEL_RESOURCE_ATTRIBUTES when OTEL_SERVICE_NAME is not set, else bindsnoop', () => {
+    const base = { serviceName: '', serviceVersion: 'v', hostName: 'h', kubernetes: false };
+    expect(baseResourceAttributes({ ...base, extra: 'service.name=from-attrs' })['service.name']).toBe('from-attrs');
+    expect(baseResourceAttributes({ ...base, extra: '' })['service.name']).toBe('bindsnoop');
+  });
+
+  it('names the host as configured, else the node in Kubernetes mode, never the agent container\'s own hostname', () => {
+    const base = { serviceName: '', serviceVersion: 'v', hostName: 'bindsnoop-x7k2p', nodeName: 'node-a' };
+    expect(baseResourceAttributes({ ...base, kubernetes: true, extra: '' })['host.name']).toBe('node-a');
+    expect(baseResourceAttributes({ ...base, kubernetes: true, extra: 'host.name=edge-7' })['host.name']).toBe('edge-7');
+    expect(baseResourceAttributes({ ...base, kubernetes: false, extra: '' })['host.name']).toBe('bindsnoop-x7k2p');
   });
 
   it('keys resources by content, whatever the attribute order', () => {
