@@ -1,7 +1,8 @@
 # bindsnoop-otel agent image. Base images are build arguments so that a registry
 # mirror or a locally built stand-in (scripts/build-image.sh) can be used.
-ARG BASE_IMAGE=docker.io/library/node:20-bookworm
-ARG RUNTIME_IMAGE=docker.io/library/node:20-bookworm-slim
+# Node.js 24, the current LTS line (20 reached its end of life in April 2026).
+ARG BASE_IMAGE=docker.io/library/node:24-bookworm
+ARG RUNTIME_IMAGE=docker.io/library/node:24-bookworm-slim
 
 # ---- build: BPF object and skeleton, native addon, TypeScript ----
 FROM ${BASE_IMAGE} AS build

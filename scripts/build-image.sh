@@ -2,13 +2,15 @@
 # Builds the agent image from the project's Dockerfile with podman (runc), on a
 # stand-in base image made locally, since no image registry is reachable here:
 # Debian bookworm from Debian's archive (debootstrap, cached as an image) plus
-# this machine's Node.js. Prints the image name. Usage: scripts/build-image.sh [TAG]
+# the official Node.js 24 build from the npm registry (scripts/node-binary.sh,
+# pinned) and this machine's npm. Prints the image name.
+# Usage: scripts/build-image.sh [TAG]
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 TAG=${1:-localhost/bindsnoop-otel:test}
-NODE_BIN=$(readlink -f "$(command -v node)")
-NODE_MAJOR=$(node -p 'process.versions.node.split(".")[0]')
-BASE=localhost/bindsnoop-base:bookworm-node${NODE_MAJOR}
+NODE_DIR=$(scripts/node-binary.sh)
+NODE_VERSION=$("$NODE_DIR/bin/node" -p 'process.versions.node')
+BASE=localhost/bindsnoop-base:bookworm-node${NODE_VERSION}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 PODMAN=(podman --runtime runc)
 
@@ -17,12 +19,11 @@ if ! "${PODMAN[@]}" image exists "$BASE"; then
   trap 'rm -rf "$rootfs"' EXIT
   echo "build-image: debootstrap bookworm into $rootfs" >&2
   debootstrap --variant=minbase bookworm "$rootfs" "$MIRROR" >/dev/null
-  # this machine's Node.js: the binary, npm and the headers node-gyp builds against
-  install -D -m 0755 "$NODE_BIN" "$rootfs/usr/bin/node"
-  NODE_PREFIX=$(node -p 'require("path").resolve(process.execPath, "../..")')
+  # the official Node.js build and the headers node-gyp builds against; npm from this machine
+  install -D -m 0755 "$NODE_DIR/bin/node" "$rootfs/usr/bin/node"
   mkdir -p "$rootfs/usr/lib/node_modules" "$rootfs/usr/include" "$rootfs/usr/etc"
   cp -a "$(npm root -g)/npm" "$rootfs/usr/lib/node_modules/npm"
-  cp -a "$NODE_PREFIX/include/node" "$rootfs/usr/include/node"
+  cp -a "$NODE_DIR/include/node" "$rootfs/usr/include/node"
   ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$rootfs/usr/bin/npm"
   ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$rootfs/usr/bin/npx"
   # this machine's way to the npm registry: its CA bundle (kept apart from the image's own

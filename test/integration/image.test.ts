@@ -33,6 +33,11 @@ describePrivileged('the container image, run as the DaemonSet runs it', () => {
     image = r.stdout.trim().split('\n').pop() ?? '';
   }, 600_000);
 
+  it('runs on Node.js 24, the current LTS line', () => {
+    const r = spawnSync(PODMAN[0], [...PODMAN.slice(1), 'run', '--rm', '--entrypoint', 'node', image, '--version'], { encoding: 'utf8' });
+    expect(r.stdout.trim()).toMatch(/^v24\./);
+  });
+
   afterAll(() => {
     spawnSync(PODMAN[0], [...PODMAN.slice(1), 'rm', '-f', name]);
     if (image) spawnSync(PODMAN[0], [...PODMAN.slice(1), 'rmi', image]);
