@@ -31,6 +31,8 @@ export class Router {
 
   /** the agent's resource without its service.*: what a pod's resource shares with it (host, node, cluster) */
   private readonly shared: Attributes;
+  /** one resource object per pod identity (the resolver reuses identities), so the exporter finds its logger at once */
+  private readonly resources = new WeakMap<PodIdentity, Attributes>();
 
   constructor(private readonly stages: RouterStages) {
     this.shared = Object.fromEntries(Object.entries(stages.baseResource).filter(([k]) => !k.startsWith('service.')));
@@ -38,8 +40,15 @@ export class Router {
 
   private resourceFor(pod: PodIdentity | undefined): Attributes {
     if (!pod) return this.stages.baseResource;
-    if (this.stages.podService === 'agent') return { ...this.stages.baseResource, ...podResourceAttributes(pod) };
-    return { ...this.shared, ...podResourceAttributes(pod), ...pod.service };
+    let resource = this.resources.get(pod);
+    if (!resource) {
+      resource =
+        this.stages.podService === 'agent'
+          ? { ...this.stages.baseResource, ...podResourceAttributes(pod) }
+          : { ...this.shared, ...podResourceAttributes(pod), ...pod.service };
+      this.resources.set(pod, resource);
+    }
+    return resource;
   }
 
   route(batch: readonly BindEvent[]): void {

@@ -24,7 +24,8 @@ interface Entry extends PodNames {
  */
 export class PodLogIndex {
   private pods = new Map<string, Entry>();
-  private containers = new Map<string, string>();
+  /** container id -> name, from the log links; a link gone is kept for the grace period too */
+  private containers = new Map<string, { name: string; goneSinceMs?: number }>();
   private scannedAtMs = -Infinity;
 
   constructor(
@@ -51,9 +52,17 @@ export class PodLogIndex {
       entry.goneSinceMs ??= now;
       if (now - entry.goneSinceMs > this.graceMillis) this.pods.delete(uid);
     }
+    const linked = new Set<string>();
     for (const file of safeReaddir(this.containerLogsDir)) {
       const c = parseContainerLogName(file);
-      if (c) this.containers.set(c.containerId, c.container);
+      if (!c) continue;
+      this.containers.set(c.containerId, { name: c.container });
+      linked.add(c.containerId);
+    }
+    for (const [id, entry] of this.containers) {
+      if (linked.has(id)) continue;
+      entry.goneSinceMs ??= now;
+      if (now - entry.goneSinceMs > this.graceMillis) this.containers.delete(id);
     }
   }
 
@@ -72,10 +81,10 @@ export class PodLogIndex {
 
   /** The container's name: from its log link, or the pod's only container. */
   containerName(containerId: string, pod: PodNames | undefined): string | undefined {
-    let name = this.containers.get(containerId);
+    let name = this.containers.get(containerId)?.name;
     if (!name) {
       this.maybeRescan();
-      name = this.containers.get(containerId);
+      name = this.containers.get(containerId)?.name;
     }
     if (!name && pod?.containers.length === 1) name = pod.containers[0];
     return name;
@@ -83,6 +92,11 @@ export class PodLogIndex {
 
   podCount(): number {
     return this.pods.size;
+  }
+
+  /** Container names known from the log links (the soak test checks they go too). */
+  containerCount(): number {
+    return this.containers.size;
   }
 }
 

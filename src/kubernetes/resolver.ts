@@ -1,17 +1,19 @@
 import type { BindEvent } from '../model/event';
 import type { Attributes, PodIdentity } from '../model/attributes';
-import { parseContainerCgroup } from './cgroup-names';
-import { labelAttributes } from './pod-api';
-import { workloadService } from './service-name';
-import type { PodLogIndex } from './pod-logs';
+import { parseContainerCgroup, type ContainerRef } from './cgroup-names';
+import { labelAttributes, type ApiPod } from './pod-api';
+import type { PodLogIndex, PodNames } from './pod-logs';
 import type { PodWatch } from './pod-watch';
-
+import { workloadService } from './service-name';
 
 /**
  * Resolves a bind to its pod: the cgroup names captured in the kernel give the
  * container id and pod uid; the kubelet's log tree gives the names. A host
  * process resolves to nothing.
  */
+/** cgroups whose identity is kept (a node runs a few hundred containers) */
+const MAX_CACHED_CGROUPS = 4096;
+
 export class PodResolver {
   constructor(
     private readonly index: PodLogIndex,
@@ -25,11 +27,34 @@ export class PodResolver {
     return { namespace: api?.namespace ?? this.index.pod(podUid)?.namespace, labels: api?.labels };
   }
 
+  /**
+   * The last identity made per cgroup (by its kernfs names), reused while the
+   * pod's API object and log-tree entry are the same objects (they are replaced
+   * when they change): one identity object per container, so later stages can
+   * key on it. Bounded: the least recently used goes first.
+   */
+  private readonly cache = new Map<string, { identity?: PodIdentity; api?: ApiPod; logs?: PodNames }>();
+
   resolve(e: BindEvent): PodIdentity | undefined {
+    const key = `${e.cgroupParentName}/${e.cgroupName}`;
+    const cached = this.cache.get(key);
+    if (cached) {
+      this.cache.delete(key);
+      this.cache.set(key, cached);
+      if (!cached.identity) return undefined; // not a container's cgroup
+      const { podUid } = cached.identity;
+      if (cached.api === this.api?.pod(podUid) && cached.logs === this.index.pod(podUid)) return cached.identity;
+    }
     const ref = parseContainerCgroup(e.cgroupName, e.cgroupParentName);
-    if (!ref) return undefined;
-    const api = this.api?.pod(ref.podUid);
-    const logs = this.index.pod(ref.podUid);
+    const api = ref && this.api?.pod(ref.podUid);
+    const logs = ref && this.index.pod(ref.podUid);
+    const identity = ref && this.identity(ref, api, logs);
+    if (this.cache.size >= MAX_CACHED_CGROUPS) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(key, { identity, api, logs });
+    return identity;
+  }
+
+  private identity(ref: ContainerRef, api: ApiPod | undefined, logs: PodNames | undefined): PodIdentity {
     const namespace = api?.namespace ?? logs?.namespace;
     const pod = api?.name ?? logs?.pod;
     const container = api?.containers.get(ref.containerId) ?? this.index.containerName(ref.containerId, logs);

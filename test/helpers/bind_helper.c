@@ -3,13 +3,14 @@
  * Makes real bind() calls for the integration tests and benchmarks.
  *
  *   bind_helper [--netns] [--mntns] [--cgroup DIR] [--uid UID] [--comm NAME]
- *               [--wait] [--repeat N] [--thread] SPEC...
+ *               [--wait] [--repeat N] [--rate PER_SECOND] [--thread] SPEC...
  *
  * SPEC is PROTO,FAMILY,ADDR,PORT[,OPTS[,DEV]] (PROTO tcp|udp|mptcp|udplite, FAMILY 4|6, or
  * 6a4|4a6 for a socket of one family given a sockaddr of the other (EAFNOSUPPORT),
  * OPTS any of "FTNRr" or "-") or unix,PATH. Every socket stays open until the
  * helper exits, so a later SPEC can collide with an earlier one; with
- * --repeat each socket is closed right after its bind (a socket+bind+close loop).
+ * --repeat each socket is closed right after its bind (a socket+bind+close loop);
+ * --rate paces that loop to so many binds a second (in slices of 1 ms).
  *
  * Prints "pid N", "mntns N" and "netns N" first, then (after a line on stdin
  * when --wait) one "ok PORT" or "err ERRNO" per bind. With --thread the binds
@@ -31,6 +32,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
@@ -185,7 +187,7 @@ static void *bind_all(void *p)
 
 int main(int argc, char **argv)
 {
-	int wait_stdin = 0, repeat = 0, i;
+	int wait_stdin = 0, repeat = 0, rate = 0, i;
 	long uid = -1;
 	const char *cgroup = NULL, *comm = NULL;
 	int want_netns = 0, want_mntns = 0, in_thread = 0;
@@ -208,6 +210,8 @@ int main(int argc, char **argv)
 			comm = argv[++i];
 		else if (!strcmp(argv[i], "--repeat") && i + 1 < argc)
 			repeat = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--rate") && i + 1 < argc)
+			rate = atoi(argv[++i]);
 		else {
 			fprintf(stderr, "bind_helper: unknown option %s\n", argv[i]);
 			return 2;
@@ -249,9 +253,19 @@ int main(int argc, char **argv)
 	}
 
 	if (repeat > 0) {
-		/* the benchmark loop: socket, bind, close, over and over */
+		/* the benchmark loop: socket, bind, close, over and over (paced: each bind has its time slot) */
+		struct timespec start;
+
+		clock_gettime(CLOCK_MONOTONIC, &start);
 		for (int r = 0; r < repeat; r++)
 			for (int s = i; s < argc; s++) {
+				if (rate > 0 && r % (rate / 1000 + 1) == 0) {
+					long long due_ns = (long long)r * 1000000000LL / rate;
+					struct timespec at = {start.tv_sec + (start.tv_nsec + due_ns) / 1000000000LL,
+							      (start.tv_nsec + due_ns) % 1000000000LL};
+
+					clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL);
+				}
 				char spec[256];
 
 				snprintf(spec, sizeof(spec), "%s", argv[s]);

@@ -1,0 +1,274 @@
+// The benchmark suite (npm run bench): every figure measured side by side in one
+// run on this machine, recorded with the machine, kernel, backend, commit and
+// date in docs/BENCHMARKS.md and bench/results.json.
+//
+//   node bench/run.mjs            the default run (a few minutes)
+//   node bench/run.mjs --long     throughput steps of 30 s
+//   node bench/run.mjs --smoke    a few thousand binds per figure (CI: it runs, it records numbers)
+//   --out DIR                     where results.json and BENCHMARKS.md go (default: bench/ and docs/)
+//
+// Groups: kernel-side cost of a compiled socket+bind+close loop (untraced, bindsnoop -q, every bind filtered in
+// the kernel, the full agent exporting OTLP, and bpftrace's one-liner as the peer), per backend available here;
+// throughput (the highest paced rate exported whole, and the loss curve above it); agent cost (CPU per 100,000
+// binds end to end, idle millicores in daemon mode with Kubernetes on, resident memory steady and peak); latency
+// (bind to record at the receiver, p50 and p99, default batching). Run as root after a build.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..');
+const helper = path.join(root, 'test/helpers/bind_helper');
+const cli = path.join(root, 'dist/cli/main.js');
+const args = process.argv.slice(2);
+const smoke = args.includes('--smoke');
+const long = args.includes('--long');
+const outIndex = args.indexOf('--out');
+const outDir = outIndex >= 0 ? args[outIndex + 1] : undefined;
+
+const P = smoke
+  ? { loopBinds: 2000, rounds: 1, rates: [2000], stepSeconds: 1, idleSeconds: 2, latencyRate: 1000, latencySeconds: 1 }
+  : { loopBinds: 50000, rounds: 5, rates: [10000, 20000, 30000, 40000, 50000, 60000], stepSeconds: long ? 30 : 10, idleSeconds: 10, latencyRate: 2000, latencySeconds: 10 };
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const percentile = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
+
+/** An OTLP/HTTP receiver on 127.0.0.1: accepts everything; in JSON mode notes each record's delay. */
+async function receiver() {
+  const delaysMs = [];
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const arrivedNs = BigInt(Date.now()) * 1_000_000n;
+      if (String(req.headers['content-type']).startsWith('application/json')) {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        for (const rl of body.resourceLogs ?? [])
+          for (const sl of rl.scopeLogs ?? []) for (const lr of sl.logRecords ?? []) delaysMs.push(Number(arrivedNs - BigInt(lr.timeUnixNano)) / 1e6);
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      } else {
+        res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+      }
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}`, delaysMs, close: () => server.close() };
+}
+
+/** Process CPU time (user+system) in ms and resident memory in MiB, from /proc. */
+function usage(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  return { cpuMs: (ticks * 1000) / 100, rssMiB: rssKb / 1024 };
+}
+
+/** bindsnoop with these flags, once attached; stop() returns its end report and the resource figures sampled meanwhile. */
+async function agent(flags, env = {}) {
+  const proc = spawn(process.execPath, [cli, ...flags], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  let err = '';
+  proc.stderr.on('data', (d) => (err += d));
+  const started = Date.now();
+  while (!/Tracing binds|"msg":"serving/.test(err)) {
+    if (proc.exitCode !== null || Date.now() - started > 20000) throw new Error(`bindsnoop did not attach: ${err}`);
+    await sleep(10);
+  }
+  let peakRssMiB = 0;
+  const sampler = setInterval(() => {
+    try {
+      peakRssMiB = Math.max(peakRssMiB, usage(proc.pid).rssMiB);
+    } catch {}
+  }, 100);
+  return {
+    pid: proc.pid,
+    backend: /tracing with the (\w+) backend/.exec(err)?.[1] ?? /"backend":"(\w+)"/.exec(err)?.[1],
+    usage: () => usage(proc.pid),
+    async stop() {
+      clearInterval(sampler);
+      proc.kill('SIGINT');
+      await new Promise((r) => proc.on('exit', r));
+      const exported = /exported (\d+) of (\d+) binds/.exec(err);
+      return { exported: exported ? Number(exported[1]) : undefined, seen: exported ? Number(exported[2]) : undefined, lost: /lost binds: (.*)/.exec(err)?.[1] ?? '', peakRssMiB, stderr: err };
+    },
+  };
+}
+
+/**
+ * The compiled loop: socket()+bind(127.0.0.1:0)+close(), `binds` times (paced when `rate`), in its own netns.
+ * Asynchronous, so that the agent's memory is sampled meanwhile. Resolves to its wall time in ms.
+ */
+async function loop(binds, rate) {
+  const t0 = process.hrtime.bigint();
+  const proc = spawn(helper, ['--netns', '--repeat', String(binds), ...(rate ? ['--rate', String(rate)] : []), 'tcp,4,127.0.0.1,0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr.on('data', (d) => (err += d));
+  const code = await new Promise((r) => proc.on('exit', r));
+  if (code !== 0) throw new Error(`bind_helper: ${err}`);
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+/** bpftrace's one-liner on the same tracepoints, printing each bind, as the peer. */
+async function bpftracePeer() {
+  if (spawnSync('bpftrace', ['--version']).status !== 0) return undefined;
+  const prog = 'tracepoint:syscalls:sys_enter_bind { @fd[tid] = args->fd; } tracepoint:syscalls:sys_exit_bind /@fd[tid]/ { printf("%d %s %d\\n", pid, comm, args->ret); delete(@fd[tid]); }';
+  // its output is read as a terminal would read it ("Attaching N probes..." comes first, on stdout)
+  const proc = spawn('bpftrace', ['-e', prog], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  let attached = false;
+  proc.stdout.on('data', (d) => (attached ||= d.toString().includes('Attaching')));
+  proc.stderr.on('data', (d) => (err += d));
+  const started = Date.now();
+  while (!attached) {
+    if (proc.exitCode !== null || Date.now() - started > 20000) throw new Error(`bpftrace did not attach: ${err}`);
+    await sleep(10);
+  }
+  await sleep(300);
+  return { stop: async () => (proc.kill('SIGINT'), await new Promise((r) => proc.on('exit', r))) };
+}
+
+// ---- what this machine is ----
+const meta = {
+  date: new Date().toISOString(),
+  commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim() || 'unknown',
+  machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
+  kernel: os.release(),
+  node: process.version,
+  mode: smoke ? 'smoke' : long ? 'long' : 'default',
+};
+
+// the backends this kernel offers: each tried once
+const backends = [];
+for (const b of ['fentry', 'kprobe', 'tracepoint']) {
+  try {
+    const a = await agent(['-q', '--backend', b]);
+    await a.stop();
+    backends.push(b);
+  } catch {}
+}
+meta.backends = backends;
+const sink = await receiver();
+const exportEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url };
+
+// ---- group 1: kernel-side cost ----
+const kernelCost = [];
+for (const backend of backends) {
+  const modes = [
+    ['untraced', null],
+    ['bindsnoop -q', ['-q']],
+    ['every bind filtered in the kernel (-P 1)', ['-q', '-P', '1']],
+    ['full agent exporting OTLP', ['-q'], exportEnv],
+    ['bpftrace one-liner (peer)', 'bpftrace'],
+  ];
+  const times = new Map(modes.map(([name]) => [name, []]));
+  for (let r = 0; r < P.rounds; r++) {
+    for (const [name, flags, env] of modes) {
+      if (flags === null) times.get(name).push(await loop(P.loopBinds));
+      else if (flags === 'bpftrace') {
+        const peer = await bpftracePeer();
+        if (!peer) continue;
+        times.get(name).push(await loop(P.loopBinds));
+        await peer.stop();
+      } else {
+        const a = await agent([...flags, '--backend', backend], env);
+        times.get(name).push(await loop(P.loopBinds));
+        await a.stop();
+      }
+    }
+  }
+  const base = median(times.get('untraced'));
+  for (const [name, xs] of times) {
+    if (!xs.length) continue;
+    const ms = median(xs);
+    kernelCost.push({ backend, mode: name, usPerBind: (ms * 1000) / P.loopBinds, ratio: ms / base });
+  }
+}
+
+// ---- group 2: throughput, and group 3's CPU and memory under load ----
+const backend = backends[0];
+const throughput = [];
+for (const rate of P.rates) {
+  const binds = rate * P.stepSeconds;
+  const a = await agent(['-q', '--backend', backend], exportEnv);
+  const before = a.usage();
+  await loop(binds, rate);
+  // the last batch is flushed within the flush interval (1 s): its CPU counts too
+  await sleep(1500);
+  const steady = a.usage();
+  const report = await a.stop();
+  const lost = report.seen - report.exported;
+  throughput.push({
+    rate,
+    seconds: P.stepSeconds,
+    seen: report.seen,
+    exported: report.exported,
+    lost,
+    lostPercent: (100 * lost) / report.seen,
+    losses: report.lost,
+    cpuMsPer100k: ((steady.cpuMs - before.cpuMs) / report.seen) * 100000,
+    steadyRssMiB: steady.rssMiB,
+    peakRssMiB: report.peakRssMiB,
+  });
+}
+const whole = throughput.filter((t) => t.lost === 0).map((t) => t.rate);
+
+// ---- group 3: idle cost, daemon mode with Kubernetes on ----
+const idleDir = mkdtempSync(path.join(os.tmpdir(), 'bindsnoop-bench-'));
+mkdirSync(path.join(idleDir, 'pods'));
+mkdirSync(path.join(idleDir, 'containers'));
+const pinDir = `/sys/fs/bpf/bindsnoop-bench-${process.pid}`;
+const daemon = await agent(['--daemon', '-K'], {
+  ...exportEnv,
+  BINDSNOOP_SERVER_PORT: '0',
+  BINDSNOOP_SERVER_HOST: '127.0.0.1',
+  NODE_NAME: 'bench-node',
+  BINDSNOOP_KUBERNETES_PIN_DIR: pinDir,
+  BINDSNOOP_KUBERNETES_POD_LOGS_DIR: path.join(idleDir, 'pods'),
+  BINDSNOOP_KUBERNETES_CONTAINER_LOGS_DIR: path.join(idleDir, 'containers'),
+});
+await sleep(2000); // start-up settles
+const idleBefore = daemon.usage();
+await sleep(P.idleSeconds * 1000);
+const idleAfter = daemon.usage();
+await daemon.stop();
+rmSync(idleDir, { recursive: true, force: true });
+rmSync(pinDir, { recursive: true, force: true });
+const idle = { millicores: ((idleAfter.cpuMs - idleBefore.cpuMs) / (P.idleSeconds * 1000)) * 1000, rssMiB: idleAfter.rssMiB };
+
+// ---- group 4: latency, bind to record at the receiver, default batching (OTLP/JSON, to read the times) ----
+const lat = await agent(['-q', '--backend', backend], { ...exportEnv, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });
+sink.delaysMs.length = 0;
+await loop(P.latencyRate * P.latencySeconds, P.latencyRate);
+await sleep(1500);
+await lat.stop();
+const latency = { rate: P.latencyRate, records: sink.delaysMs.length, p50Ms: percentile(sink.delaysMs, 50), p99Ms: percentile(sink.delaysMs, 99) };
+sink.close();
+
+// ---- record ----
+const results = { meta, params: P, kernelCost, throughput, highestWholeRate: whole.length ? Math.max(...whole) : 0, idle, latency };
+const jsonOut = outDir ? path.join(outDir, 'results.json') : path.join(root, 'bench', smoke ? 'results-smoke.json' : 'results.json');
+const mdOut = outDir ? path.join(outDir, 'BENCHMARKS.md') : smoke ? undefined : path.join(root, 'docs', 'BENCHMARKS.md');
+if (outDir) mkdirSync(outDir, { recursive: true });
+writeFileSync(jsonOut, JSON.stringify(results, null, 2) + '\n');
+
+const f = (x, d = 2) => (x === undefined ? '-' : Number(x).toFixed(d));
+const lines = [];
+lines.push('# Benchmarks', '');
+lines.push(`Measured by \`npm run bench\` (bench/run.mjs; \`--long\` for 30 s throughput steps), all in one run, on ${meta.machine},`);
+lines.push(`Linux ${meta.kernel}, Node.js ${meta.node}, backends here: ${backends.join(', ')}; commit ${meta.commit}, ${meta.date}. Raw figures: bench/results.json.`);
+lines.push('', '## Kernel-side cost', '', `A compiled loop of socket()+bind(127.0.0.1:0)+close(), ${P.loopBinds} iterations, median of ${P.rounds} alternating rounds.`, '');
+lines.push('| backend | mode | µs per iteration | vs. untraced |', '|---|---|---|---|');
+for (const k of kernelCost) lines.push(`| ${k.backend} | ${k.mode} | ${f(k.usPerBind)} | ${f(k.ratio)}x |`);
+lines.push('', '## Throughput, agent cost and memory', '', `Paced binds for ${P.stepSeconds} s per step, exported over OTLP/HTTP (protobuf) to a local receiver at default settings (${backend} backend).`, '');
+lines.push('| binds/s | seen | exported | lost | agent CPU per 100,000 binds | RSS steady | RSS peak |', '|---|---|---|---|---|---|---|');
+for (const t of throughput) lines.push(`| ${t.rate} | ${t.seen} | ${t.exported} | ${t.lost} (${f(t.lostPercent, 1)}%${t.losses ? `: ${t.losses}` : ''}) | ${f(t.cpuMsPer100k, 0)} ms (${f(t.cpuMsPer100k / 100000 * 1000, 1)} µs/bind) | ${f(t.steadyRssMiB, 0)} MiB | ${f(t.peakRssMiB, 0)} MiB |`);
+lines.push('', `Highest rate exported whole: ${results.highestWholeRate} binds/s.`, '');
+lines.push(`Idle (daemon mode, Kubernetes on, no binds, ${P.idleSeconds} s): ${f(idle.millicores, 1)} millicores, ${f(idle.rssMiB, 0)} MiB resident.`, '');
+lines.push('## Latency', '', `Bind to record at the receiver at default batching (flush every 1 s), ${latency.rate} binds/s, ${latency.records} records (OTLP/JSON, to read the record times): p50 ${f(latency.p50Ms, 0)} ms, p99 ${f(latency.p99Ms, 0)} ms.`, '');
+if (mdOut) {
+  const notes = existsSync(mdOut) ? readFileSync(mdOut, 'utf8').split('<!-- notes -->')[1] : undefined;
+  writeFileSync(mdOut, lines.join('\n') + '\n<!-- notes -->' + (notes ?? '\n'));
+}
+console.log(lines.join('\n'));

@@ -1,0 +1,42 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { describePrivileged, ROOT } from './harness';
+
+/** npm run bench keeps working: a smoke run of every group records numbers (never a time is asserted). */
+const out = mkdtempSync(path.join(tmpdir(), 'bindsnoop-bench-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describePrivileged('the benchmark suite', () => {
+  it('runs every group in smoke mode and records its figures', () => {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'bench', 'run.mjs'), '--smoke', '--out', out], { encoding: 'utf8', timeout: 300_000 });
+    expect(r.status, r.stderr.slice(-2000)).toBe(0);
+    const results = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as {
+      meta: { backends: string[]; kernel: string; commit: string };
+      kernelCost: { backend: string; mode: string; usPerBind: number; ratio: number }[];
+      throughput: { seen: number; exported: number; cpuMsPer100k: number; peakRssMiB: number }[];
+      idle: { millicores: number; rssMiB: number };
+      latency: { records: number; p50Ms: number; p99Ms: number };
+    };
+    expect(results.meta.backends.length).toBeGreaterThan(0);
+    expect(results.meta.kernel).not.toBe('');
+    for (const mode of ['untraced', 'bindsnoop -q', 'every bind filtered in the kernel (-P 1)', 'full agent exporting OTLP']) {
+      const row = results.kernelCost.find((k) => k.mode === mode);
+      expect(row, mode).toBeDefined();
+      expect(Number.isFinite(row!.usPerBind) && row!.usPerBind > 0, mode).toBe(true);
+    }
+    expect(results.throughput.length).toBeGreaterThan(0);
+    for (const t of results.throughput) {
+      expect(t.seen).toBeGreaterThan(0);
+      expect(t.exported).toBeLessThanOrEqual(t.seen);
+      expect(Number.isFinite(t.cpuMsPer100k)).toBe(true);
+      expect(t.peakRssMiB).toBeGreaterThan(0);
+    }
+    expect(Number.isFinite(results.idle.millicores)).toBe(true);
+    expect(results.latency.records).toBeGreaterThan(0);
+    expect(Number.isFinite(results.latency.p99Ms)).toBe(true);
+    expect(readFileSync(path.join(out, 'BENCHMARKS.md'), 'utf8')).toContain('## Kernel-side cost');
+  }, 300_000);
+});
