@@ -237,12 +237,17 @@ export function loadConfig(sources: ConfigSources): AppConfig {
     );
   }
   if (problems.length > 0) {
-    throw new BindsnoopError('CONFIG', `invalid configuration:\n  ${problems.join('\n  ')}`);
+    throw new BindsnoopError('CONFIG', redactCredentials(`invalid configuration:\n  ${problems.join('\n  ')}`));
   }
   return props;
 }
 
 export { commaList } from '../model/text';
+
+/** A URL's user and password (scheme://user:password@host) never reach a message. Pure. */
+export function redactCredentials(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@'"]+@/gi, '$1***@');
+}
 
 /** The logs URL export goes to, or undefined when export is off. */
 export function logsUrl(config: AppConfig): string | undefined {

@@ -42,6 +42,18 @@ export function int64AsStrings(body: Uint8Array): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(request, (key, value: unknown) => (key === 'intValue' && typeof value === 'number' ? String(value) : value)));
 }
 
+/**
+ * partialSuccess.rejectedLogRecords as a count: absent is 0; a whole, non-negative
+ * number (or its decimal string, or a protobuf long) is itself; anything else
+ * (NaN, negative, fractional, text) is undefined: not understood. Pure.
+ */
+export function rejectedCount(value: unknown): number | undefined {
+  if (value === undefined || value === null) return 0;
+  const text = typeof value === 'number' || typeof value === 'bigint' || typeof value === 'string' || typeof value === 'object' ? String(value) : '';
+  if (!/^\d{1,15}$/.test(text)) return undefined;
+  return Number(text);
+}
+
 /** Why an export failed, from the exporter's error (pure). */
 export function failureReason(error: unknown): string {
   const e = error as { code?: unknown; message?: unknown } | undefined;
@@ -63,8 +75,8 @@ export function failureReason(error: unknown): string {
  */
 export class AccountingLogExporter implements LogRecordExporter {
   private readonly inner: OTLPExporterBase<ReadableLogRecord[]>;
-  /** set by deserializeResponse, read by the result callback of the same export (same microtask) */
-  private rejectedInLastResponse = 0;
+  /** set by deserializeResponse, read by the result callback of the same export (same microtask); undefined: not understood */
+  private rejectedInLastResponse: number | undefined = 0;
 
   constructor(
     settings: ExporterSettings,
@@ -79,7 +91,7 @@ export class AccountingLogExporter implements LogRecordExporter {
       },
       deserializeResponse: (data) => {
         const response = base.deserializeResponse(data);
-        this.rejectedInLastResponse = Number(response.partialSuccess?.rejectedLogRecords ?? 0);
+        this.rejectedInLastResponse = rejectedCount(response.partialSuccess?.rejectedLogRecords);
         return response;
       },
     };
@@ -107,9 +119,14 @@ export class AccountingLogExporter implements LogRecordExporter {
     this.rejectedInLastResponse = 0;
     this.inner.export(records, (result) => {
       if (result.code === ExportResultCode.SUCCESS) {
-        const rejected = Math.min(this.rejectedInLastResponse, records.length);
+        const rejected = this.rejectedInLastResponse;
         this.rejectedInLastResponse = 0;
-        this.onOutcome({ exported: records.length - rejected, failed: rejected, reason: rejected ? 'rejected' : undefined });
+        if (rejected === undefined || rejected > records.length) {
+          // a partial success that cannot be understood: what was kept is unknown, so none is counted as exported
+          this.onOutcome({ exported: 0, failed: records.length, reason: 'malformed_response' });
+        } else {
+          this.onOutcome({ exported: records.length - rejected, failed: rejected, reason: rejected ? 'rejected' : undefined });
+        }
       } else {
         this.onOutcome({ exported: 0, failed: records.length, reason: failureReason(result.error) });
       }

@@ -73,7 +73,7 @@ export class TableFormatter {
     }
     if (o.printUid) line += sprintf(FORMATS.uidValue, e.uid);
     if (o.errors) line += sprintf(o.wide ? FORMATS.wideRc : FORMATS.rc, returnCodeText(e.ret, o.wide));
-    const comm = Buffer.from(e.comm).toString('latin1');
+    const comm = escapeControls(Buffer.from(e.comm).toString('latin1'));
     line += sprintf(
       o.wide ? FORMATS.wideRow : FORMATS.row,
       e.pid,
@@ -85,10 +85,20 @@ export class TableFormatter {
       e.boundDevIf,
     );
     if (o.kubernetes) {
-      line += sprintf(FORMATS.kubernetes, pod?.namespace ?? '', pod?.pod ?? '', pod?.container ?? '').trimEnd();
+      line += sprintf(FORMATS.kubernetes, escapeControls(pod?.namespace ?? ''), escapeControls(pod?.pod ?? ''), escapeControls(pod?.container ?? '')).trimEnd();
     }
     return line;
   }
+}
+
+/**
+ * Control characters (C0, DEL, C1) as \xNN, so that no process (its comm) or pod
+ * name can move the operator's cursor, forge a row or send an escape sequence to
+ * the terminal; bcc prints them raw. Pure.
+ */
+export function escapeControls(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** Lines built from latin1 strings back to the exact bytes. */

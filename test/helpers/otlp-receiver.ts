@@ -67,6 +67,8 @@ export type Behaviour =
   | { kind: 'ok' }
   | { kind: 'status'; status: number; retryAfterSeconds?: number }
   | { kind: 'partial'; rejected: number }
+  /** 200 with exactly this body: a hostile or broken receiver */
+  | { kind: 'raw'; contentType: string; body: string }
   | { kind: 'hang' };
 
 export type AttrType = 'string' | 'int' | 'bool' | 'double' | 'array' | 'kvlist' | 'bytes';
@@ -251,7 +253,7 @@ export class OtlpReceiver {
 
   records(): ReceivedRecord[] {
     return this.requests
-      .filter((r) => r.answer.kind === 'ok' || r.answer.kind === 'partial')
+      .filter((r) => r.answer.kind === 'ok' || r.answer.kind === 'partial' || r.answer.kind === 'raw')
       .flatMap((r) => r.resourceLogs.flatMap((rl) => rl.records));
   }
 
@@ -310,6 +312,10 @@ export class OtlpReceiver {
         res.end(json ? JSON.stringify({ partialSuccess: { rejectedLogRecords: String(answer.rejected), errorMessage: 'rejected by test receiver' } }) : Buffer.from(ExportLogsServiceResponse.encode(partial).finish()));
         return;
       }
+      case 'raw':
+        res.writeHead(200, { 'content-type': answer.contentType });
+        res.end(answer.body);
+        return;
       default:
         res.writeHead(200, { 'content-type': type });
         res.end(json ? '{}' : Buffer.alloc(0));

@@ -108,6 +108,20 @@ describe('OTLP export outcomes, each record accounted for', () => {
     expect(receiver.requests[0].contentType).toBe('application/json');
   });
 
+  it.each(['"abc"', '"-50"', '"2.5"', '-50', '"99999999999999999999"', '{}'])(
+    'a partial success it cannot understand (rejectedLogRecords %s) is counted under its own reason, and export goes on',
+    async (rejected) => {
+      receiver = await OtlpReceiver.start();
+      receiver.answer({ kind: 'raw', contentType: 'application/json', body: `{"partialSuccess":{"rejectedLogRecords":${rejected}}}` });
+      const s = sink(receiver.url, { protocol: 'http/json' }, { batch: 5 });
+      const counts = await sendAll(s, 15);
+      // the first batch of 5 is not understood; the next two are exported: the books stay whole numbers and exact
+      expect(counts).toMatchObject({ exported: 10, lostExport: 5, pending: 0 });
+      expect(counts.failures.get('malformed_response')).toBe(5);
+      expect(receiver.requests).toHaveLength(3);
+    },
+  );
+
   it('a receiver that hangs: the export times out and is counted', async () => {
     receiver = await OtlpReceiver.start();
     receiver.answerAlways({ kind: 'hang' });

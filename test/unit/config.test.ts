@@ -198,6 +198,13 @@ describe('configuration', () => {
     expect(configError({ file: big, env: {}, flags: {} }).message).toBe(`config file ${big} is ${text.length} bytes: a configuration is at most 1048576 bytes`);
   });
 
+  it('never shows the credentials of an endpoint URL', () => {
+    const e = configError({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://alice:URLSECRET@collector:4318' }, flags: {} });
+    expect(e.message).toContain("otlp.endpoint (from OTEL_EXPORTER_OTLP_ENDPOINT): 'ftp://***@collector:4318' is not an http:// or https:// URL");
+    expect(e.message).not.toContain('URLSECRET');
+    expect(e.message).not.toContain('alice');
+  });
+
   it('refuses kubernetes.api.enabled true with neither a kubeconfig nor a cluster', () => {
     const e = configError({ env: { BINDSNOOP_KUBERNETES_API_ENABLED: 'true' }, flags: {} });
     expect(e.message).toContain('kubernetes.api.enabled (from BINDSNOOP_KUBERNETES_API_ENABLED): true, but there is no kubeconfig');

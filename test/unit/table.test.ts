@@ -64,6 +64,16 @@ describe('the table in bcc\'s layout', () => {
 });
 
 describe('the --count table', () => {
+  it('escapes control characters in COMM and pod names, so no process can forge a row or drive the terminal', () => {
+    const t = new TableFormatter({ timestamp: false, wide: false, errors: false, printUid: false, kubernetes: true });
+    const row = t.row(makeEvent({ comm: Buffer.from('\nFAKE 1 ROW\r') }), { podUid: 'u', containerId: 'c', namespace: 'ns\x1b[2J', pod: 'p\x07', container: 'c\x9b', service: {} });
+    expect(row).not.toMatch(/[\x00-\x1f\x7f-\x9f]/);
+    expect(row).toContain('\\x0aFAKE 1 R');
+    expect(row).toContain('ns\\x1b[2J');
+    expect(row).toContain('p\\x07');
+    expect(row).toContain('c\\x9b');
+  });
+
   it('lists most binds first, IPv4 before IPv6 on a tie, in bcc\'s format', () => {
     const text = formatCountTable([
       { family: 10, addr: new Uint8Array(16), port: 443, binds: 2n },
