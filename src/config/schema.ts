@@ -1,5 +1,6 @@
 import type { Schema } from 'convict';
 import { isIP } from 'node:net';
+import type { KubernetesSettings } from '../kubernetes/kubernetes';
 import { parseLabelSelector } from '../kubernetes/label-selector';
 
 /**
@@ -58,26 +59,10 @@ export interface AppConfig {
     port: number;
     host: string;
   };
-  kubernetes: {
+  /** the Kubernetes stage's settings, plus what the agent decides with them */
+  kubernetes: KubernetesSettings & {
     enabled: boolean;
-    nodeName: string;
-    podLogsDir: string;
-    containerLogsDir: string;
-    deletedPodGraceMillis: number;
-    podRescanIntervalMillis: number;
-    pinDir: string;
-    cgroupRoot: string;
-    namespaces: string;
-    excludeNamespaces: string;
-    labelSelector: string;
-    mapSyncIntervalMillis: number;
-    labels: string;
     podServiceName: 'workload' | 'agent';
-    api: {
-      enabled: 'auto' | 'true' | 'false';
-      kubeconfig: string;
-      restartDelayMillis: number;
-    };
   };
 }
 

@@ -1,4 +1,5 @@
-import { mkdirSync, statfsSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, statfsSync } from 'node:fs';
+import * as path from 'node:path';
 import type { PodIdentity } from '../model/attributes';
 import type { BindEvent } from '../model/event';
 import { commaList } from '../model/text';
@@ -10,6 +11,8 @@ import { PodResolver } from './resolver';
 
 /** statfs f_type of a BPF filesystem (include/uapi/linux/magic.h) */
 const BPF_FS_MAGIC = 0xcafe4a11;
+/** the maps the kernel program pins under pinDir */
+const PINNED_MAPS = ['cgroups', 'mntns', 'excluded'];
 
 export interface KubernetesSettings {
   nodeName: string;
@@ -24,7 +27,7 @@ export interface KubernetesSettings {
   labelSelector: string;
   mapSyncIntervalMillis: number;
   labels: string;
-  api: { enabled: 'auto' | 'true' | 'false' | boolean; kubeconfig: string; restartDelayMillis: number };
+  api: { enabled: 'auto' | 'true' | 'false'; kubeconfig: string; restartDelayMillis: number };
 }
 
 /** Why the stage cannot start; the front end words it for the user. */
@@ -88,17 +91,38 @@ export class Kubernetes {
     });
   }
 
-  /** The directory the kernel program pins the node's maps in, made and checked before anything loads; "" = none. */
+  /**
+   * The directory the kernel program pins the node's maps in, checked and made
+   * before anything loads; "" = none. It must be on a BPF filesystem (checked on
+   * its nearest existing ancestor before anything is created), be a real
+   * directory owned by root and writable by no one else, and so must each map
+   * already pinned there: a directory or link planted by another user is never
+   * followed.
+   */
   preparePinDir(): string {
-    const dir = this.settings.pinDir;
-    if (!dir) return '';
+    const dir = path.resolve(this.settings.pinDir);
+    if (!this.settings.pinDir) return '';
+    let existing = dir;
+    while (!existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing);
+    if (statfsSync(existing).type !== BPF_FS_MAGIC) {
+      throw new KubernetesSetupError('pinDir', `${dir} is not on a BPF filesystem; pick a directory under a bpffs mount (mount -t bpf bpf /sys/fs/bpf)`);
+    }
     try {
-      mkdirSync(dir, { recursive: true });
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
     } catch (e) {
       throw new KubernetesSetupError('pinDir', `cannot create ${dir} (${(e as NodeJS.ErrnoException).code}): it must be on a mounted bpffs (mount -t bpf bpf /sys/fs/bpf)`);
     }
-    if (statfsSync(dir).type !== BPF_FS_MAGIC) {
-      throw new KubernetesSetupError('pinDir', `${dir} is not on a BPF filesystem; pick a directory under a bpffs mount (mount -t bpf bpf /sys/fs/bpf)`);
+    for (const p of [dir, ...PINNED_MAPS.map((m) => path.join(dir, m))]) {
+      let st;
+      try {
+        st = lstatSync(p);
+      } catch {
+        continue; // a map not pinned yet
+      }
+      const kind = p === dir ? 'directory' : 'pinned map';
+      if (st.isSymbolicLink()) throw new KubernetesSetupError('pinDir', `${p} is a symbolic link: the ${kind} must be the real one (remove it)`);
+      if (st.uid !== process.getuid?.()) throw new KubernetesSetupError('pinDir', `${p} belongs to uid ${st.uid}, not to this agent's: remove it or pick another pinDir`);
+      if (st.mode & 0o022) throw new KubernetesSetupError('pinDir', `${p} is writable by others (mode ${(st.mode & 0o777).toString(8)}): remove it or pick another pinDir`);
     }
     return dir;
   }

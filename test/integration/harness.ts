@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect } from 'vitest';
 import { findCgroup2Mount } from '../../src/kubernetes/node-maps';
@@ -180,6 +180,21 @@ export function cgroup2Mount(): string {
   const mount = findCgroup2Mount();
   if (!mount) throw new Error('no cgroup2 mount');
   return mount;
+}
+
+/** Removes a cgroup tree depth first: a cgroup directory goes only once its children have (its files go with it). */
+export function removeCgroupTree(dir: string): void {
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const child = path.join(dir, e);
+    if (statSync(child).isDirectory()) removeCgroupTree(child);
+  }
+  rmdirSync(dir);
 }
 
 /** cgroup v2 id of a directory: its inode number. */

@@ -1,11 +1,12 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeKubeApi } from '../helpers/kube-api';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
 import { waitUntil } from '../helpers/wait';
-import { Agent, bpftool, cgroup2Mount, describePrivileged, endReport, runBinds, WaitingHelper } from './harness';
+import { Agent, bpftool, cgroup2Mount, CLI, describePrivileged, endReport, removeCgroupTree, runBinds, WaitingHelper } from './harness';
 
 /**
  * A node-shaped setup: kubelet-shaped cgroups under the real cgroup v2 mount
@@ -66,22 +67,8 @@ describePrivileged('binds resolved to their pods', () => {
   });
 
   afterAll(() => {
-    // depth first: a cgroup directory goes only once its children have (its files go with it)
-    const removeTree = (dir: string): void => {
-      let entries: string[] = [];
-      try {
-        entries = readdirSync(dir);
-      } catch {
-        return;
-      }
-      for (const e of entries) {
-        const child = path.join(dir, e);
-        if (statSync(child).isDirectory()) removeTree(child);
-      }
-      rmdirSync(dir);
-    };
-    removeTree(systemdTop);
-    removeTree(cgroupfsTop);
+    removeCgroupTree(systemdTop);
+    removeCgroupTree(cgroupfsTop);
     rmSync(logs, { recursive: true, force: true });
     rmSync(pinDir, { recursive: true, force: true });
   });
@@ -242,6 +229,37 @@ describePrivileged('binds resolved to their pods', () => {
     const agent = Agent.spawn(['-K'], { ...env, BINDSNOOP_KUBERNETES_PIN_DIR: path.join(logs, 'not-bpffs') });
     expect((await agent.exited).code).toBe(2);
     expect(agent.stderr).toContain(`kubernetes.pinDir: ${path.join(logs, 'not-bpffs')} is not on a BPF filesystem`);
+    // refused before anything was made
+    expect(existsSync(path.join(logs, 'not-bpffs'))).toBe(false);
+  });
+
+  it('with no bpffs mounted at all, says so at once (exit 2) instead of trying to make the directory', () => {
+    const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount -t tmpfs none /sys/fs/bpf && exec "${process.execPath}" "${CLI}" -K`], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      env: { ...process.env, ...env, BINDSNOOP_KUBERNETES_PIN_DIR: '/sys/fs/bpf/bindsnoop' },
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('kubernetes.pinDir: /sys/fs/bpf/bindsnoop is not on a BPF filesystem');
+  });
+
+  it('refuses a pin directory another user planted, or a link, and never follows it', () => {
+    const planted = `/sys/fs/bpf/${tag}-planted`;
+    const link = `/sys/fs/bpf/${tag}-link`;
+    try {
+      mkdirSync(planted);
+      chownSync(planted, 1000, 1000);
+      const owned = spawnSync(process.execPath, [CLI, '-K'], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, ...env, BINDSNOOP_KUBERNETES_PIN_DIR: planted } });
+      expect(owned.status).toBe(2);
+      expect(owned.stderr).toContain(`kubernetes.pinDir: ${planted} belongs to uid 1000`);
+      symlinkSync(pinDir, link);
+      const linked = spawnSync(process.execPath, [CLI, '-K'], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, ...env, BINDSNOOP_KUBERNETES_PIN_DIR: link } });
+      expect(linked.status).toBe(2);
+      expect(linked.stderr).toContain(`kubernetes.pinDir: ${link} is a symbolic link`);
+    } finally {
+      rmSync(planted, { recursive: true, force: true });
+      rmSync(link, { force: true });
+    }
   });
 
   describe('pinned maps of the node\'s containers', () => {

@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { FakeKubeApi } from '../helpers/kube-api';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
 import { waitUntil } from '../helpers/wait';
-import { Agent, cgroup2Mount, describePrivileged, HELPER } from './harness';
+import { Agent, cgroup2Mount, describePrivileged, HELPER, removeCgroupTree } from './harness';
 
 /**
  * A long-running daemon's state is bounded: 2,000 pods go through create,
@@ -27,21 +27,10 @@ const pinDir = `/sys/fs/bpf/${tag}`;
 let api: FakeKubeApi | undefined;
 let receiver: OtlpReceiver | undefined;
 
-function removeTree(dir: string): void {
-  let entries: string[] = [];
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const e of entries) if (statSync(path.join(dir, e)).isDirectory()) removeTree(path.join(dir, e));
-  rmdirSync(dir);
-}
-
 afterAll(async () => {
   await api?.stop();
   await receiver?.stop();
-  removeTree(top);
+  removeCgroupTree(top);
   rmSync(work, { recursive: true, force: true });
   rmSync(pinDir, { recursive: true, force: true });
 });
@@ -109,7 +98,7 @@ describePrivileged('bounded state', () => {
         api!.deletePod(p.uid);
         rmSync(p.logDir, { recursive: true, force: true });
         rmSync(path.join(containerLogs, `${p.name}_soak_app-${p.id}.log`), { force: true });
-        removeTree(path.dirname(p.cgroup));
+        removeCgroupTree(path.dirname(p.cgroup));
       }
       receiver!.clear();
       return { peakPods, peakResources };
