@@ -5,6 +5,9 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <linux/bpf.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <tuple>
@@ -14,6 +17,9 @@
 #include "errors.h"
 
 namespace {
+
+// statfs f_type of a BPF filesystem (include/uapi/linux/magic.h)
+constexpr unsigned long kBpfFsMagic = 0xcafe4a11;
 
 struct ProgLink {
   struct bpf_program* prog;
@@ -65,16 +71,47 @@ void Fail(LoadError* error, int err, const std::string& op, const std::string& h
   error->details = details;
 }
 
+// Whether `path` is on a BPF filesystem (where pinned objects live).
+bool OnBpffs(const std::string& path) {
+  struct statfs st;
+  return statfs(path.c_str(), &st) == 0 && static_cast<unsigned long>(st.f_type) == kBpfFsMagic;
+}
+
+// Whether fd is a BPF map (its fdinfo has map_type:; a program's has prog_type:).
+bool IsMapFd(int fd) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+  FILE* f = fopen(path, "r");
+  if (!f) return true;  // no procfs: let the map query decide
+  char line[128];
+  bool map = false;
+  while (fgets(line, sizeof(line), f))
+    if (strncmp(line, "map_type:", 9) == 0) map = true;
+  fclose(f);
+  return map;
+}
+
 // Our fd of the user's pinned map, checked against bcc's layout, or -1.
 int OpenFilterMap(const std::string& path, uint32_t valueSize, const char* flag, LoadError* error) {
+  const std::string create = "bpftool map create " + path + " type hash key 8 value " + std::to_string(valueSize) +
+                             " entries 128 name filter";
+  if (access(path.c_str(), F_OK) == 0 && !OnBpffs(path)) {
+    Fail(error, EINVAL, std::string("open ") + flag + " map " + path,
+         path + " is not a pinned BPF object (it is not on a BPF filesystem); pin a map there first, e.g. " + create,
+         true);
+    return -1;
+  }
   int fd = bpf_obj_get(path.c_str());
   if (fd < 0) {
     int err = errno;
-    std::string hint = err == ENOENT
-                           ? "no BPF object is pinned at " + path + "; create it first, e.g. bpftool map create " +
-                                 path + " type hash key 8 value " + std::to_string(valueSize) + " entries 128 name filter"
-                           : HintFor(err);
+    std::string hint = err == ENOENT ? "no BPF object is pinned at " + path + "; create it first, e.g. " + create : HintFor(err);
     Fail(error, err, std::string("open ") + flag + " map " + path, hint, true);
+    return -1;
+  }
+  if (!IsMapFd(fd)) {
+    close(fd);
+    Fail(error, EINVAL, std::string("use ") + flag + " map " + path,
+         "the object pinned there is not a map (a program or a link?); expected a hash map, e.g. " + create, true);
     return -1;
   }
   struct bpf_map_info info = {};

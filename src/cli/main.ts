@@ -162,7 +162,15 @@ export function run(argv: readonly string[]): void {
   let stopping = false;
   let started = false;
   const shutdown = async (signal: string): Promise<void> => {
-    if (stopping) return;
+    if (stopping) {
+      // asked again while flushing: the user does not want to wait; say what is left behind
+      if (signal !== 'EPIPE') {
+        const pending = agent.accounting()?.pending ?? 0;
+        front.warn(`${signal} again: not waiting for the flush; ${pending} binds not sent`);
+        process.exit(1);
+      }
+      return;
+    }
     stopping = true;
     if (!started) process.exit(0);
     front.stopping(signal);

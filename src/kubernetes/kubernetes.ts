@@ -65,7 +65,7 @@ export class Kubernetes {
     private readonly warn: (line: string) => void,
     env: NodeJS.ProcessEnv = process.env,
   ) {
-    this.index = new PodLogIndex(settings.podLogsDir, settings.containerLogsDir, settings.deletedPodGraceMillis);
+    this.index = new PodLogIndex(settings.podLogsDir, settings.containerLogsDir, settings.deletedPodGraceMillis, 1000, Date.now, warn);
     this.index.refresh();
     this.watch = this.makeWatch(env);
     this.resolver = new PodResolver(this.index, this.watch, commaList(settings.labels));

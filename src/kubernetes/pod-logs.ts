@@ -34,13 +34,33 @@ export class PodLogIndex {
     private readonly graceMillis: number,
     private readonly minRescanMillis = 1000,
     private readonly now: () => number = Date.now,
+    private readonly warn: (line: string) => void = () => undefined,
   ) {}
+
+  /** the trees that could not be read, said once each: names then stay empty */
+  private readonly warned = new Set<string>();
+
+  private readTree(dir: string): string[] {
+    try {
+      const entries = readdirSync(dir);
+      this.warned.delete(dir);
+      return entries;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? 'error';
+      // a node without pods yet may not have the tree: only a tree that is there and unreadable is worth a word
+      if (code !== 'ENOENT' && !this.warned.has(dir)) {
+        this.warned.add(dir);
+        this.warn(`cannot read the kubelet's log tree ${dir} (${code}): pods and containers are not named from it`);
+      }
+      return [];
+    }
+  }
 
   refresh(): void {
     const now = this.now();
     this.scannedAtMs = now;
     const seen = new Set<string>();
-    for (const dir of safeReaddir(this.podLogsDir)) {
+    for (const dir of this.readTree(this.podLogsDir)) {
       const names = parsePodLogDirName(dir);
       if (!names) continue;
       const containers = safeReaddir(path.join(this.podLogsDir, dir)).filter((c) => isDir(path.join(this.podLogsDir, dir, c)));
@@ -53,7 +73,7 @@ export class PodLogIndex {
       if (now - entry.goneSinceMs > this.graceMillis) this.pods.delete(uid);
     }
     const linked = new Set<string>();
-    for (const file of safeReaddir(this.containerLogsDir)) {
+    for (const file of this.readTree(this.containerLogsDir)) {
       const c = parseContainerLogName(file);
       if (!c) continue;
       this.containers.set(c.containerId, { name: c.container });

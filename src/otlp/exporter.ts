@@ -59,6 +59,8 @@ export function failureReason(error: unknown): string {
   const e = error as { code?: unknown; message?: unknown } | undefined;
   if (typeof e?.code === 'number') return `http_${e.code}`;
   const message = typeof e?.message === 'string' ? e.message : '';
+  // the receiver's certificate did not verify (or the TLS handshake failed): not a network fault
+  if (typeof e?.code === 'string' && /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_SELF_SIGNED|CERT_|HOSTNAME_MISMATCH)/.test(e.code)) return 'tls';
   if (typeof e?.code === 'string') return 'network';
   if (/timed? ?out/i.test(message)) return 'timeout';
   if (/retryable status/i.test(message)) return 'retries_exhausted';

@@ -5,13 +5,18 @@ import type { AppConfig } from '../config/schema';
 import { BindsnoopError } from '../model/errors';
 import type { ExporterSettings } from './exporter';
 
-function readPem(key: string, path: string): string | undefined {
+/** A PEM file's text, checked at start to hold what it should (a certificate, or a private key). */
+function readPem(key: string, path: string, what: 'certificate' | 'key'): string | undefined {
   if (!path) return undefined;
+  let text: string;
   try {
-    return readFileSync(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (e) {
     throw new BindsnoopError('CONFIG', `invalid configuration:\n  ${key}: cannot read ${path} (${(e as NodeJS.ErrnoException).code})`);
   }
+  const ok = what === 'certificate' ? /-----BEGIN CERTIFICATE-----/.test(text) : /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text);
+  if (!ok) throw new BindsnoopError('CONFIG', `invalid configuration:\n  ${key}: ${path} holds no PEM ${what === 'certificate' ? 'certificate' : 'private key'} (-----BEGIN ...-----)`);
+  return text;
 }
 
 /** Exporter settings from validated configuration; reads the PEM files (CONFIG errors, before anything loads). */
@@ -25,9 +30,9 @@ export function exporterSettings(config: AppConfig, version: string): ExporterSe
     headers: o.headers ? parseKeyPairsIntoRecord(o.headers) : {},
     compression: o.compression,
     timeoutMillis: o.timeoutMillis,
-    ca: readPem('otlp.certificate', o.certificate),
-    cert: readPem('otlp.clientCertificate', o.clientCertificate),
-    key: readPem('otlp.clientKey', o.clientKey),
+    ca: readPem('otlp.certificate', o.certificate, 'certificate'),
+    cert: readPem('otlp.clientCertificate', o.clientCertificate, 'certificate'),
+    key: readPem('otlp.clientKey', o.clientKey, 'key'),
     userAgent: `bindsnoop-otel/${version}`,
   };
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -150,6 +150,28 @@ describePrivileged('in-kernel filters', () => {
       expect(wrong.status).toBe(2);
       expect(wrong.stderr).toContain('expected a hash map with 8-byte keys and 8-byte values');
       expect(wrong.loadedPrograms).toBe(0);
+    });
+
+    it('says plainly when the path is a regular file or a pinned program, not a map (exit 2)', async () => {
+      const file = `/tmp/${tag}-not-a-map`;
+      writeFileSync(file, '');
+      const regular = runTracingBpf(['--cgroupmap', file]);
+      rmSync(file);
+      expect(regular.status).toBe(2);
+      expect(regular.stderr).toContain(`${file} is not a pinned BPF object (it is not on a BPF filesystem)`);
+      // a program pinned where a map should be: one of a running agent's own
+      const agent = await Agent.start(['-q']);
+      const prog = `/sys/fs/bpf/${tag}-prog`;
+      bpftool(['prog', 'pin', 'id', String(agent.held().programs[0].id), prog]);
+      await agent.stop();
+      try {
+        const pinnedProg = runTracingBpf(['--cgroupmap', prog]);
+        expect(pinnedProg.status).toBe(2);
+        expect(pinnedProg.stderr).toContain('the object pinned there is not a map (a program or a link?)');
+        expect(pinnedProg.loadedPrograms).toBe(0);
+      } finally {
+        rmSync(prog, { force: true });
+      }
     });
   });
 });

@@ -136,6 +136,20 @@ describePrivileged('OTLP export end to end', () => {
     expect(agent.stderr).not.toContain('s3cret');
   });
 
+  it('a second SIGINT while flushing stops at once, saying how many binds were not sent (status 1)', async () => {
+    receiver = await OtlpReceiver.start();
+    receiver.answerAlways({ kind: 'hang' });
+    const agent = await Agent.start(['-q'], { ...FAST, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, BINDSNOOP_OTLP_SHUTDOWN_TIMEOUT_MILLIS: '60000' });
+    runBinds(['--netns', 'tcp,4,127.0.0.1,0', 'tcp,4,127.0.0.1,0']);
+    await agent.waitFor(() => receiver!.requests.length > 0, 'an export in flight');
+    agent.proc.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(agent.proc.exitCode).toBeNull(); // flushing, for up to a minute
+    const exit = await agent.stop('SIGINT');
+    expect(exit.code).toBe(1);
+    expect(agent.stderr).toMatch(/bindsnoop: SIGINT again: not waiting for the flush; \d+ binds not sent\n/);
+  });
+
   it('SIGTERM right after a burst loses nothing when the receiver is up', async () => {
     receiver = await OtlpReceiver.start();
     const agent = await Agent.start(['-q'], { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url });

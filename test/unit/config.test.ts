@@ -7,6 +7,7 @@ import { exampleConfigYaml } from '../../src/config/example';
 import { loadConfig, logsUrl, schemaLeaves } from '../../src/config/load';
 import { envName } from '../../src/config/schema';
 import { BindsnoopError } from '../../src/model/errors';
+import { exporterSettings } from '../../src/otlp/settings';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bindsnoop-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -196,6 +197,14 @@ describe('configuration', () => {
     const text = `# ${'x'.repeat(1 << 20)}\n`;
     const big = file('big.yaml', text);
     expect(configError({ file: big, env: {}, flags: {} }).message).toBe(`config file ${big} is ${text.length} bytes: a configuration is at most 1048576 bytes`);
+  });
+
+  it('checks at start that the PEM files hold what they should', () => {
+    const notPem = file('not.pem', 'hello\n');
+    const config = loadConfig({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318', OTEL_EXPORTER_OTLP_CERTIFICATE: notPem }, flags: {} });
+    expect(() => exporterSettings(config, '0')).toThrow(`otlp.certificate: ${notPem} holds no PEM certificate`);
+    const key = loadConfig({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318', OTEL_EXPORTER_OTLP_CLIENT_KEY: notPem }, flags: {} });
+    expect(() => exporterSettings(key, '0')).toThrow(`otlp.clientKey: ${notPem} holds no PEM private key`);
   });
 
   it('never shows the credentials of an endpoint URL', () => {

@@ -29,6 +29,10 @@ describe('export failure reasons', () => {
   it('name the HTTP status, network errors, timeouts and exhausted retries', () => {
     expect(failureReason({ code: 400, message: 'Bad Request' })).toBe('http_400');
     expect(failureReason(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe('network');
+    // a certificate that does not verify is tls, not network
+    for (const code of ['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']) {
+      expect(failureReason(Object.assign(new Error(code), { code })), code).toBe('tls');
+    }
     expect(failureReason(new Error('Request timed out'))).toBe('timeout');
     expect(failureReason(new Error('Export failed with retryable status'))).toBe('retries_exhausted');
     expect(failureReason(new Error('Concurrent export limit reached'))).toBe('concurrency_limit');
