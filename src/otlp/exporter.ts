@@ -9,6 +9,7 @@ import {
   type ISerializer,
 } from '@opentelemetry/otlp-transformer';
 import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
+import type { Agent } from 'node:http';
 
 export interface ExporterSettings {
   url: string;
@@ -54,6 +55,9 @@ export function rejectedCount(value: unknown): number | undefined {
   return Number(text);
 }
 
+/** past the transport's own deadline, so that its verdict wins when it has one in time */
+const DEADLINE_SLACK_MILLIS = 250;
+
 /** Why an export failed, from the exporter's error (pure). */
 export function failureReason(error: unknown): string {
   const e = error as { code?: unknown; message?: unknown } | undefined;
@@ -77,6 +81,8 @@ export function failureReason(error: unknown): string {
  */
 export class AccountingLogExporter implements LogRecordExporter {
   private readonly inner: OTLPExporterBase<ReadableLogRecord[]>;
+  private agent?: Agent;
+  private readonly timeoutMillis: number;
   /** set by deserializeResponse, read by the result callback of the same export (same microtask); undefined: not understood */
   private rejectedInLastResponse: number | undefined = 0;
 
@@ -112,14 +118,35 @@ export class AccountingLogExporter implements LogRecordExporter {
       'v1/logs',
       { 'Content-Type': contentType },
     );
+    // the transport's own timeout is per socket read: a receiver trickling its reply never trips it. Keep the
+    // agent, so that at the export's deadline its sockets can be closed (see export()).
+    const makeAgent = options.agentFactory;
+    options.agentFactory = async (protocol: string) => (this.agent = await makeAgent(protocol));
+    this.timeoutMillis = settings.timeoutMillis;
     this.inner = new OTLPExporterBase(
       createOtlpHttpExportDelegate(options, serializer, 'bindsnoop_otlp_http_log_exporter', LogsExporterMetricsHelper, undefined),
     );
   }
 
+  /**
+   * One export, its whole exchange (retries, upload, reply) bounded by
+   * timeoutMillis: past it the records are counted as lost to `timeout`, the
+   * connection is closed, and whatever the transport says later is ignored.
+   */
   export(records: ReadableLogRecord[], resultCallback: (result: ExportResult) => void): void {
     this.rejectedInLastResponse = 0;
+    let settled = false;
+    const deadline = setTimeout(() => {
+      settled = true;
+      for (const sockets of Object.values(this.agent?.sockets ?? {})) for (const socket of sockets ?? []) socket.destroy();
+      this.onOutcome({ exported: 0, failed: records.length, reason: 'timeout' });
+      resultCallback({ code: ExportResultCode.FAILED, error: new Error(`the export took longer than ${this.timeoutMillis} ms`) });
+    }, this.timeoutMillis + DEADLINE_SLACK_MILLIS);
+    deadline.unref();
     this.inner.export(records, (result) => {
+      if (settled) return; // already counted at the deadline
+      settled = true;
+      clearTimeout(deadline);
       if (result.code === ExportResultCode.SUCCESS) {
         const rejected = this.rejectedInLastResponse;
         this.rejectedInLastResponse = 0;

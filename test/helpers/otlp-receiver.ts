@@ -67,6 +67,8 @@ export type Behaviour =
   | { kind: 'ok' }
   | { kind: 'status'; status: number; retryAfterSeconds?: number }
   | { kind: 'partial'; rejected: number }
+  /** 200 and a reply sent one byte a second, never finished */
+  | { kind: 'trickle' }
   /** 200 with exactly this body: a hostile or broken receiver */
   | { kind: 'raw'; contentType: string; body: string }
   | { kind: 'hang' };
@@ -239,6 +241,11 @@ export class OtlpReceiver {
     return this.listen(this.port);
   }
 
+  /** Client connections open now. */
+  openConnections(): number {
+    return this.sockets.size;
+  }
+
   async stop(): Promise<void> {
     for (const res of this.hanging) res.destroy();
     for (const s of this.sockets) s.destroy();
@@ -310,6 +317,13 @@ export class OtlpReceiver {
         const partial = { partialSuccess: { rejectedLogRecords: answer.rejected, errorMessage: 'rejected by test receiver' } };
         res.writeHead(200, { 'content-type': type });
         res.end(json ? JSON.stringify({ partialSuccess: { rejectedLogRecords: String(answer.rejected), errorMessage: 'rejected by test receiver' } }) : Buffer.from(ExportLogsServiceResponse.encode(partial).finish()));
+        return;
+      }
+      case 'trickle': {
+        res.writeHead(200, { 'content-type': type, 'content-length': '1000000' });
+        this.hanging.add(res);
+        const timer = setInterval(() => res.write('x'), 1000);
+        res.on('close', () => clearInterval(timer));
         return;
       }
       case 'raw':

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitUntil } from '../helpers/wait';
 import { AccountingLogExporter, type ExporterSettings } from '../../src/otlp/exporter';
 import { bindLogRecord } from '../../src/otlp/record';
 import { OtlpSink, type OtlpCounts } from '../../src/otlp/sink';
@@ -121,6 +122,16 @@ describe('OTLP export outcomes, each record accounted for', () => {
       expect(receiver.requests).toHaveLength(3);
     },
   );
+
+  it('a receiver that trickles its reply (a byte a second) is timed out over the whole exchange, counted, and its connection closed', async () => {
+    receiver = await OtlpReceiver.start();
+    receiver.answerAlways({ kind: 'trickle' });
+    const counts = await sendAll(sink(receiver.url, { timeoutMillis: 1000 }), 4);
+    // counted at the export's deadline as a timeout (the trickle never ends: the shutdown deadline would say shutdown)
+    expect(counts).toMatchObject({ exported: 0, lostExport: 4 });
+    expect(counts.failures.get('timeout')).toBe(4);
+    await waitUntil('the connection to close', () => receiver!.openConnections() === 0, 3000);
+  });
 
   it('a receiver that hangs: the export times out and is counted', async () => {
     receiver = await OtlpReceiver.start();
