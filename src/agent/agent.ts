@@ -26,7 +26,8 @@ export interface AgentOptions {
   /** --count: count in the kernel, print nothing per bind */
   countMode: boolean;
   version: string;
-  write: (chunk: string | Buffer) => void;
+  /** a batch's lines for stdout, and how many binds they are */
+  write: (chunk: string | Buffer, binds: number) => void;
   warn: (line: string) => void;
 }
 
@@ -81,10 +82,10 @@ export class Agent implements AgentStatus {
     }
     if (countMode) return;
     if (config.output.format === 'table') {
-      this.table = tableOutput({ ...options.table, errors: config.filter.errors, kubernetes: config.kubernetes.enabled }, (chunk) => options.write(chunk));
+      this.table = tableOutput({ ...options.table, errors: config.filter.errors, kubernetes: config.kubernetes.enabled }, (chunk, binds) => options.write(chunk, binds));
       this.outputs.push(this.table);
     } else if (config.output.format === 'json') {
-      this.outputs.push(jsonOutput(() => this.scopeAttributes, (chunk) => options.write(chunk)));
+      this.outputs.push(jsonOutput(() => this.scopeAttributes, (chunk, binds) => options.write(chunk, binds)));
     }
     if (settings) {
       const otlp = new OtlpSink({

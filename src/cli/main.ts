@@ -30,6 +30,8 @@ interface FrontEnd {
   /** a user's mistake or the kernel's refusal, worded for this front end */
   fail(error: BindsnoopError): never;
   warn(line: string): void;
+  /** a batch of table rows or JSON lines for stdout */
+  print(chunk: string | Buffer, binds: number): void;
   /** the process's effective capabilities, checked before anything loads: ends the program when one is missing */
   checkCapabilities(capabilities: string[], missing: string[]): void;
   /** once attached */
@@ -40,8 +42,20 @@ interface FrontEnd {
   stopped(agent: Agent, accounting: Accounting | undefined, signal: string): void;
 }
 
+/**
+ * What may wait for stdout at most: a reader that stops reading (a pipe nobody
+ * drains) must not grow the agent's memory; what does not fit is dropped and
+ * counted, and the count is reported at the end.
+ */
+const STDOUT_BACKLOG_BYTES = 8 << 20;
+
 function terminal(opts: CliOptions): FrontEnd {
+  let notPrinted = 0;
   return {
+    print(chunk, binds) {
+      if (process.stdout.writableLength > STDOUT_BACKLOG_BYTES) notPrinted += binds;
+      else process.stdout.write(chunk);
+    },
     fail(error) {
       if (error.code === 'USAGE') process.stderr.write(`${USAGE}\nbindsnoop: error: ${error.message}\n`);
       else process.stderr.write(`bindsnoop: ${error.message}\n`);
@@ -63,6 +77,7 @@ function terminal(opts: CliOptions): FrontEnd {
     stopping() {},
     stopped(agent, a) {
       if (opts.count) process.stdout.write(formatCountTable(agent.counts()));
+      if (notPrinted) process.stderr.write(`bindsnoop: ${notPrinted} binds not printed: stdout was not read fast enough (${STDOUT_BACKLOG_BYTES >> 20} MiB waited)\n`);
       if (!a) return;
       if (totalLost(a.lost) > 0) process.stderr.write(`bindsnoop: lost binds: ${describeLosses(a.lost, a.exportFailures)}\n`);
       const countFull = agent.kernelStats()?.kernelCountFull ?? 0;
@@ -81,6 +96,7 @@ function daemon(): FrontEnd {
       process.exit(error.exitStatus);
     },
     warn: (line) => log.warn(line),
+    print: () => undefined, // the daemon prints no table
     checkCapabilities(capabilities, missing) {
       log.info({ capabilities }, 'effective capabilities');
       if (!missing.length) return;
@@ -153,7 +169,7 @@ export function run(argv: readonly string[]): void {
         table: { timestamp: opts.timestamp, wide: opts.wide, printUid: opts.printUid },
         countMode: opts.count,
         version: version(),
-        write: (chunk) => process.stdout.write(chunk),
+        write: (chunk, binds) => front.print(chunk, binds),
         warn: (line) => front.warn(line),
       }),
   );

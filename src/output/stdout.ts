@@ -4,26 +4,26 @@ import { formatJsonLine } from './json';
 import { latin1Bytes, TableFormatter, type TableOptions } from './table';
 
 /** bcc's table, one row per bind, as the exact bytes bcc would print. */
-export function tableOutput(options: TableOptions, write: (chunk: Buffer) => void): Output & { header(): string } {
+export function tableOutput(options: TableOptions, write: (chunk: Buffer, binds: number) => void): Output & { header(): string } {
   const table = new TableFormatter(options);
   return {
     header: () => table.header(),
     write(binds) {
       let out = '';
       for (const b of binds) out += table.row(b.event, b.pod) + '\n';
-      write(latin1Bytes(out));
+      write(latin1Bytes(out), binds.length);
     },
   };
 }
 
 /** One JSON object per bind: the log attributes, the resource and the scope's attributes, flat. */
-export function jsonOutput(scope: () => Attributes, write: (chunk: string) => void): Output {
+export function jsonOutput(scope: () => Attributes, write: (chunk: string, binds: number) => void): Output {
   return {
     write(binds) {
       const scopeAttributes = scope();
       let out = '';
       for (const b of binds) out += formatJsonLine(b.wallNs, b.attributes, b.resource, scopeAttributes) + '\n';
-      write(out);
+      write(out, binds.length);
     },
   };
 }

@@ -59,6 +59,23 @@ describePrivileged('teardown leaves nothing in the kernel', () => {
     await expectReleased(held);
   });
 
+  it('stdout that nobody reads: what cannot wait is dropped and counted, and SIGTERM still ends it at once', async () => {
+    // stdout is a pipe this test never reads: once it and the agent's backlog are full, lines are dropped
+    const proc = spawn(process.execPath, [CLI, '-o', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    await waitUntil('bindsnoop to attach', () => err.includes('Tracing binds'), 15_000);
+    const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))?.[1]) * 1024;
+    runBinds(['--netns', '--repeat', '40000', 'tcp,4,127.0.0.1,0']);
+    await new Promise((r) => setTimeout(r, 1000)); // the reader drains every 50 ms
+    // 40,000 JSON lines are about 40 MB: what waits is bounded (8 MiB) plus the agent's own
+    expect(rss()).toBeLessThan(300 << 20);
+    proc.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => proc.on('exit', resolve));
+    expect(code).toBe(0);
+    expect(err).toMatch(/bindsnoop: \d+ binds not printed: stdout was not read fast enough \(8 MiB waited\)\n/);
+  });
+
   it('a closed pipe (bindsnoop | head) ends it quietly with status 0', async () => {
     const shell = spawn('bash', ['-c', `"${process.execPath}" "${CLI}" | head -n 2; exit \${PIPESTATUS[0]}`], {
       stdio: 'pipe',
