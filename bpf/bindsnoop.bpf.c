@@ -51,6 +51,7 @@ const volatile bool count_mode = false;
 const volatile bool hide_kernel_binds = false; /* drop binds of kernel sockets and kernel threads */
 const volatile bool k8s_exclusions = false;   /* drop binds of containers in k8s_excluded */
 const volatile bool read_cgroup_names = true; /* only Kubernetes mode needs them */
+const volatile __u64 cgroup_root_id = 1;      /* kernfs id of kubernetes.cgroupRoot (1: the hierarchy's root) */
 const volatile __u64 wakeup_bytes = 64 * 1024; /* wake the reader once this much is pending */
 
 /* what bind() was asked for, decoded by the sockaddr's own family */
@@ -271,6 +272,36 @@ static __always_inline __u8 inet_family(struct sock *sk)
 	return family == AF_INET || family == AF_INET6 ? (__u8)family : 0;
 }
 
+/*
+ * Whether the cgroup `kn` lies under the kubelet's pod hierarchy: walking up to
+ * the cgroup root the agent was given, the first component below it must be
+ * the kubelet's ("kubepods.slice" or "kubepods"). A look-alike tree made in a
+ * delegated subtree (a user's session) has another first component.
+ */
+#define BINDSNOOP_MAX_CGROUP_DEPTH 16
+static __always_inline bool in_kubelet_hierarchy(struct kernfs_node *kn)
+{
+	struct kernfs_node *below_root = NULL;
+	char name[9] = {};
+	bool at_root = false;
+	int i;
+
+	for (i = 0; i < BINDSNOOP_MAX_CGROUP_DEPTH && kn; i++) {
+		if (BPF_CORE_READ(kn, id) == cgroup_root_id) {
+			at_root = true;
+			break;
+		}
+		below_root = kn;
+		kn = kernfs_parent(kn);
+	}
+	if (!at_root || !below_root)
+		return false;
+	if (bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(below_root, name)) < 9)
+		return false;
+	return name[0] == 'k' && name[1] == 'u' && name[2] == 'b' && name[3] == 'e' && name[4] == 'p' &&
+	       name[5] == 'o' && name[6] == 'd' && name[7] == 's';
+}
+
 /* One bind, from whichever backend: filters, then the record, written in place. */
 static __always_inline void submit_bind(struct sock *sk, __u8 family, const struct bind_request *req, int ret)
 {
@@ -355,6 +386,8 @@ static __always_inline void submit_bind(struct sock *sk, __u8 family, const stru
 	if (read_cgroup_names) {
 		kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
 		if (kn) {
+			if (in_kubelet_hierarchy(kn))
+				e->flags |= BINDSNOOP_FLAG_KUBELET_CGROUP;
 			bpf_probe_read_kernel_str(e->cgroup_name, sizeof(e->cgroup_name), BPF_CORE_READ(kn, name));
 			kn = kernfs_parent(kn);
 			if (kn)

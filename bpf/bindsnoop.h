@@ -29,6 +29,9 @@
 /* bits of bind_event.flags: a bind the kernel made for itself */
 #define BINDSNOOP_FLAG_KERNEL_SOCKET (1u << 0) /* a socket the kernel created (sk_kern_sock): VXLAN, WireGuard, SunRPC */
 #define BINDSNOOP_FLAG_KERNEL_THREAD (1u << 1) /* bound from a kernel thread (PF_KTHREAD) */
+/* the task's cgroup is under the kubelet's hierarchy: the path below the cgroup root the agent
+ * was given starts with "kubepods" (kubepods.slice, kubepods), not some subtree elsewhere */
+#define BINDSNOOP_FLAG_KUBELET_CGROUP (1u << 2)
 
 /* indexes of the per-CPU `stats` array: every kernel-side loss has one */
 enum bindsnoop_stat {

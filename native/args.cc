@@ -64,6 +64,23 @@ bool OptionReader::Uint32(const char* key, uint32_t* out, uint32_t min, uint32_t
   return true;
 }
 
+bool OptionReader::SafeInteger(const char* key, uint64_t* out) {
+  Napi::Value v;
+  if (!Get(key, &v)) return false;
+  if (v.IsUndefined()) return true;
+  if (!v.IsNumber()) {
+    ThrowTypeError(env_, Name(key) + " must be a number (got " + TypeName(v) + ")");
+    return false;
+  }
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d != std::floor(d) || d < 0 || d > 9007199254740991.0) {
+    ThrowRangeError(env_, Name(key) + " must be a whole number from 0 to 9007199254740991");
+    return false;
+  }
+  *out = static_cast<uint64_t>(d);
+  return true;
+}
+
 bool OptionReader::Bool(const char* key, bool* out) {
   Napi::Value v;
   if (!Get(key, &v)) return false;

@@ -43,7 +43,8 @@ bool Tracer::ReadOptions(Napi::Env env, Napi::Object o) {
   bool ok = r.Uint32("pid", &opts_.pid) && r.Bool("filterUid", &opts_.filterUid) && r.Uint32("uid", &opts_.uid) &&
             r.Uint16List("ports", &opts_.ports, BINDSNOOP_MAX_PORTS) && r.Bool("includeErrors", &opts_.includeErrors) &&
             r.Bool("countMode", &opts_.countMode) && r.Bool("hideKernelBinds", &opts_.hideKernelBinds) &&
-            r.Bool("readCgroupNames", &opts_.readCgroupNames) && r.String("cgroupMapPath", &opts_.cgroupMapPath) &&
+            r.Bool("readCgroupNames", &opts_.readCgroupNames) && r.SafeInteger("cgroupRootId", &opts_.cgroupRootId) &&
+            r.String("cgroupMapPath", &opts_.cgroupMapPath) &&
             r.String("mntnsMapPath", &opts_.mntnsMapPath) &&
             r.Uint32("ringBufferBytes", &opts_.ringBufferBytes, 4096, 1u << 30) &&
             r.Uint32("wakeupBytes", &opts_.wakeupBytes) &&

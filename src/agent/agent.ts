@@ -133,6 +133,7 @@ export class Agent implements AgentStatus {
       countMode,
       hideKernelBinds: !f.kernelBinds,
       readCgroupNames: config.kubernetes.enabled,
+      cgroupRootId: this.kubernetes?.cgroupRootId() ?? 1,
       backend: config.kernel.backend,
       cgroupMapPath: f.cgroupMap || undefined,
       mntnsMapPath: f.mntnsMap || undefined,

@@ -13,6 +13,8 @@ export interface NativeTracerOptions {
   hideKernelBinds: boolean;
   /** read the task's cgroup names into each record (Kubernetes mode needs them) */
   readCgroupNames: boolean;
+  /** kernfs id (inode) of the cgroup root the kubelet's hierarchy hangs from: a record says whether it is under it */
+  cgroupRootId: number;
   cgroupMapPath: string;
   mntnsMapPath: string;
   ringBufferBytes: number;

@@ -14,6 +14,8 @@ export interface SourceOptions {
   hideKernelBinds: boolean;
   /** Kubernetes mode reads the task's cgroup names into each record */
   readCgroupNames: boolean;
+  /** kernfs id of kubernetes.cgroupRoot (1: the hierarchy's root) */
+  cgroupRootId: number;
   backend: BackendChoice;
   cgroupMapPath?: string;
   mntnsMapPath?: string;
@@ -49,6 +51,7 @@ export class BindSource {
           countMode: options.countMode,
           hideKernelBinds: options.hideKernelBinds,
           readCgroupNames: options.readCgroupNames,
+          cgroupRootId: options.cgroupRootId,
           backend: options.backend,
           cgroupMapPath: options.cgroupMapPath ?? '',
           mntnsMapPath: options.mntnsMapPath ?? '',

@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, statfsSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, statfsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { PodIdentity } from '../model/attributes';
 import type { BindEvent } from '../model/event';
@@ -127,11 +127,30 @@ export class Kubernetes {
     return dir;
   }
 
+  /** Where the node's container cgroups live: kubernetes.cgroupRoot, else the cgroup v2 mount. */
+  private cgroupRoot(): string | undefined {
+    return this.settings.cgroupRoot || findCgroup2Mount();
+  }
+
+  /**
+   * The kernfs id (the directory's inode) of the cgroup root: the kernel marks a
+   * bind whose cgroup path below it starts with the kubelet's hierarchy, and
+   * only such a bind is attributed to a pod. 1 is the hierarchy's own root.
+   */
+  cgroupRootId(): number {
+    const root = this.cgroupRoot();
+    try {
+      return root ? statSync(root).ino : 1;
+    } catch {
+      return 1;
+    }
+  }
+
   /** Starts the watch, the rescans and, once the kernel program has pinned them, the reconciliation of the maps. */
   start(maps?: Pick<NativeTracer, 'mapUpdate' | 'mapDelete' | 'mapEntries'>): void {
     const s = this.settings;
     if (maps) {
-      const cgroupRoot = s.cgroupRoot || findCgroup2Mount();
+      const cgroupRoot = this.cgroupRoot();
       if (cgroupRoot) {
         const selection = new NodeMaps(maps, this.resolver, { cgroupRoot, namespaces: s.namespaces, excludeNamespaces: s.excludeNamespaces, labelSelector: s.labelSelector });
         this.selection = selection;

@@ -1,4 +1,4 @@
-import type { BindEvent } from '../model/event';
+import { FLAG_KUBELET_CGROUP, type BindEvent } from '../model/event';
 import type { Attributes, PodIdentity } from '../model/attributes';
 import { parseContainerCgroup, type ContainerRef } from './cgroup-names';
 import { labelAttributes, type ApiPod } from './pod-api';
@@ -17,7 +17,8 @@ const MAX_CACHED_CGROUPS = 4096;
 export class PodResolver {
   constructor(
     private readonly index: PodLogIndex,
-    private readonly api?: PodWatch,
+    /** the API watch's pods (PodWatch), when watched */
+    private readonly api?: Pick<PodWatch, 'pod'>,
     private readonly labelKeys: readonly string[] = [],
   ) {}
 
@@ -33,24 +34,27 @@ export class PodResolver {
    * when they change): one identity object per container, so later stages can
    * key on it. Bounded: the least recently used goes first.
    */
-  private readonly cache = new Map<string, { identity?: PodIdentity; api?: ApiPod; logs?: PodNames }>();
+  private readonly cache = new Map<string, { ref?: ContainerRef; identity?: PodIdentity; api?: ApiPod; logs?: PodNames }>();
 
   resolve(e: BindEvent): PodIdentity | undefined {
-    const key = `${e.cgroupParentName}/${e.cgroupName}`;
+    const key = `${e.flags & FLAG_KUBELET_CGROUP}/${e.cgroupParentName}/${e.cgroupName}`;
     const cached = this.cache.get(key);
     if (cached) {
       this.cache.delete(key);
       this.cache.set(key, cached);
-      if (!cached.identity) return undefined; // not a container's cgroup
-      const { podUid } = cached.identity;
+      if (!cached.ref) return undefined; // not a container's cgroup of the kubelet's hierarchy
+      const { podUid } = cached.ref;
       if (cached.api === this.api?.pod(podUid) && cached.logs === this.index.pod(podUid)) return cached.identity;
     }
-    const ref = parseContainerCgroup(e.cgroupName, e.cgroupParentName);
+    // a kubelet-shaped name is not enough: the whole path must be the kubelet's (a user can make look-alikes in a
+    // delegated subtree), and, where the API is watched, the container must be one of the pod's
+    const ref = e.flags & FLAG_KUBELET_CGROUP ? parseContainerCgroup(e.cgroupName, e.cgroupParentName) : undefined;
     const api = ref && this.api?.pod(ref.podUid);
     const logs = ref && this.index.pod(ref.podUid);
-    const identity = ref && this.identity(ref, api, logs);
+    const claimed = ref && api && api.containers.size > 0 && !api.containers.has(ref.containerId);
+    const identity = ref && !claimed ? this.identity(ref, api, logs) : undefined;
     if (this.cache.size >= MAX_CACHED_CGROUPS) this.cache.delete(this.cache.keys().next().value as string);
-    this.cache.set(key, { identity, api, logs });
+    this.cache.set(key, { ref, identity, api, logs });
     return identity;
   }
 

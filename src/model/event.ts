@@ -42,3 +42,5 @@ export const OPT_REUSEPORT = 1 << 4;
 export const FLAG_KERNEL_SOCKET = 1 << 0;
 /** bound from a kernel thread (PF_KTHREAD) */
 export const FLAG_KERNEL_THREAD = 1 << 1;
+/** the task's cgroup is under the kubelet's hierarchy below kubernetes.cgroupRoot (kubepods.slice, kubepods) */
+export const FLAG_KUBELET_CGROUP = 1 << 2;

@@ -30,7 +30,8 @@ describePrivileged('binds resolved to their pods', () => {
   const containerLogs = path.join(logs, 'containers');
   // systemd driver trees live under a test-only top slice; cgroupfs under a test-only kubepods dir
   const systemdTop = path.join(root, `${tag}.slice`);
-  const cgroupfsTop = path.join(root, `${tag}-kubepods`);
+  // the cgroupfs driver's tree under the same test root (kubernetes.cgroupRoot): kubepods/<qos>/pod<uid>/<id>
+  const cgroupfsTop = path.join(systemdTop, 'kubepods');
   const cg = {
     cartApp: path.join(systemdTop, 'kubepods.slice', 'kubepods-burstable.slice', `kubepods-burstable-pod${us(UID.cart)}.slice`, `cri-containerd-${ID.cartApp}.scope`),
     webNginx: path.join(systemdTop, 'kubepods.slice', 'kubepods-besteffort.slice', `kubepods-besteffort-pod${us(UID.web)}.slice`, `crio-${ID.webNginx}.scope`),
@@ -68,7 +69,6 @@ describePrivileged('binds resolved to their pods', () => {
 
   afterAll(() => {
     removeCgroupTree(systemdTop);
-    removeCgroupTree(cgroupfsTop);
     rmSync(logs, { recursive: true, force: true });
     rmSync(pinDir, { recursive: true, force: true });
   });
@@ -222,6 +222,26 @@ describePrivileged('binds resolved to their pods', () => {
       await agent.stop();
     } finally {
       await api.stop();
+    }
+  });
+
+  it('attributes a bind to a pod only when its whole cgroup path is the kubelet\'s: a look-alike elsewhere stays unattributed', async () => {
+    // what a user with a delegated cgroup (a systemd session) can make: the kubelet's names, outside its hierarchy
+    const forged = path.join(systemdTop, 'user.slice', `kubepods-burstable-pod${us(UID.cart)}.slice`, `cri-containerd-${ID.cartApp}.scope`);
+    mkdirSync(forged, { recursive: true });
+    try {
+      const agent = await Agent.start(['-K', '-o', 'json'], env);
+      const fake = runBinds(['--netns', '--cgroup', forged, 'tcp,4,127.0.0.1,0']);
+      const real = runBinds(['--netns', '--cgroup', cg.cartApp, 'tcp,4,127.0.0.1,0']);
+      const [r] = await agent.recordsOf(real.pid, 1);
+      expect(r['k8s.pod.uid']).toBe(UID.cart);
+      const [f] = agent.jsonRecords().filter((x) => x['process.pid'] === fake.pid);
+      expect(f).toBeDefined();
+      expect(f).not.toHaveProperty('k8s.pod.uid');
+      expect(f).not.toHaveProperty('container.id');
+      await agent.stop();
+    } finally {
+      removeCgroupTree(path.join(systemdTop, 'user.slice'));
     }
   });
 

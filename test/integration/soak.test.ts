@@ -50,6 +50,7 @@ describePrivileged('bounded state', () => {
     const containerLogs = path.join(work, 'containers');
     mkdirSync(podLogs, { recursive: true });
     mkdirSync(containerLogs, { recursive: true });
+    mkdirSync(top, { recursive: true }); // kubernetes.cgroupRoot exists before the agent starts, as a node's does
     const agent = Agent.spawn(['--daemon', '-K'], {
       BINDSNOOP_SERVER_PORT: '0',
       BINDSNOOP_SERVER_HOST: '127.0.0.1',
