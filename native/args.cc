@@ -46,8 +46,9 @@ bool OptionReader::Get(const char* key, Napi::Value* out) {
   return !env_.IsExceptionPending();  // a throwing getter
 }
 
-bool OptionReader::Uint32(const char* key, uint32_t* out, uint32_t min, uint32_t max) {
+bool OptionReader::WholeNumber(const char* key, uint64_t min, uint64_t max, bool* given, uint64_t* out) {
   Napi::Value v;
+  *given = false;
   if (!Get(key, &v)) return false;
   if (v.IsUndefined()) return true;
   if (!v.IsNumber()) {
@@ -55,29 +56,29 @@ bool OptionReader::Uint32(const char* key, uint32_t* out, uint32_t min, uint32_t
     return false;
   }
   double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d) || d != std::floor(d) || d < min || d > max) {
+  if (!std::isfinite(d) || d != std::floor(d) || d < static_cast<double>(min) || d > static_cast<double>(max)) {
     ThrowRangeError(env_, Name(key) + " must be a whole number from " + std::to_string(min) + " to " +
                               std::to_string(max));
     return false;
   }
-  *out = static_cast<uint32_t>(d);
+  *given = true;
+  *out = static_cast<uint64_t>(d);
+  return true;
+}
+
+bool OptionReader::Uint32(const char* key, uint32_t* out, uint32_t min, uint32_t max) {
+  bool given;
+  uint64_t v;
+  if (!WholeNumber(key, min, max, &given, &v)) return false;
+  if (given) *out = static_cast<uint32_t>(v);
   return true;
 }
 
 bool OptionReader::SafeInteger(const char* key, uint64_t* out) {
-  Napi::Value v;
-  if (!Get(key, &v)) return false;
-  if (v.IsUndefined()) return true;
-  if (!v.IsNumber()) {
-    ThrowTypeError(env_, Name(key) + " must be a number (got " + TypeName(v) + ")");
-    return false;
-  }
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d) || d != std::floor(d) || d < 0 || d > 9007199254740991.0) {
-    ThrowRangeError(env_, Name(key) + " must be a whole number from 0 to 9007199254740991");
-    return false;
-  }
-  *out = static_cast<uint64_t>(d);
+  bool given;
+  uint64_t v;
+  if (!WholeNumber(key, 0, 9007199254740991ULL, &given, &v)) return false;
+  if (given) *out = v;
   return true;
 }
 

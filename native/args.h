@@ -30,6 +30,8 @@ class OptionReader {
 
  private:
   bool Get(const char* key, Napi::Value* out);
+  // a number that is whole and in [min, max]; *given is false when the field is undefined
+  bool WholeNumber(const char* key, uint64_t min, uint64_t max, bool* given, uint64_t* out);
   std::string Name(const char* key) const { return what_ + "." + key; }
   Napi::Env env_;
   Napi::Object object_;
