@@ -37,9 +37,21 @@ start() {
   return 1
 }
 
+# SIGINT, and wait for the exit; a bindsnoop that does not exit within a minute is reported with where each of
+# its threads is in the kernel (HANG lines), then killed, so the matrix goes on and the test says why
 stop() {
   sleep 0.5 # the reader drains every 50 ms
   kill -INT "$pid"
+  for _ in $(seq 1 600); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    for t in /proc/"$pid"/task/*; do
+      echo "HANG $(cat "$t/comm" 2>/dev/null) $(tr '\n' ' ' < "$t/stack" 2>/dev/null)"
+    done
+    kill -KILL "$pid"
+  fi
   wait "$pid"
 }
 
