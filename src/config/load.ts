@@ -242,8 +242,6 @@ export function loadConfig(sources: ConfigSources): AppConfig {
   return props;
 }
 
-export { commaList } from '../model/text';
-
 /** A URL's user and password (scheme://user:password@host) never reach a message. Pure. */
 export function redactCredentials(text: string): string {
   return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@'"]+@/gi, '$1***@');

@@ -43,7 +43,6 @@ export function shownPort(e: BindEvent): number {
   return e.ret === 0 ? e.boundPort : e.reqPort;
 }
 
-export type { AttributeValue, Attributes } from '../model/attributes';
 
 /** Safe JS number for a u64 id (ids beyond 2^53 would lose precision; kernel ids stay far below). */
 function idNumber(v: bigint): number {
