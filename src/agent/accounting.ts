@@ -1,5 +1,5 @@
 import type { NativeTracerStats } from '../kernel/native';
-import type { OtlpCounts } from '../otlp/sink';
+import type { OtlpCounts } from '../otlp/log-sink';
 
 export type LossStage = 'kernel' | 'reader' | 'export_queue' | 'export';
 export const LOSS_STAGES: readonly LossStage[] = ['kernel', 'reader', 'export_queue', 'export'];

@@ -9,11 +9,11 @@ import { loadAddon, type BackendInfo, type NativeTracerStats } from '../kernel/n
 import { BindSource } from '../kernel/source';
 import { Kubernetes, KubernetesSetupError } from '../kubernetes/kubernetes';
 import { InterfaceNames } from '../naming/net/interfaces';
-import { AccountingLogExporter } from '../otlp/exporter';
 import { otlpOutput } from '../otlp/output';
 import { baseResourceAttributes } from '../otlp/resource';
 import { exporterSettings } from '../otlp/settings';
-import { OtlpSink } from '../otlp/sink';
+import type { LogSink } from '../otlp/log-sink';
+import { createLogSink } from '../otlp/pipeline';
 import { jsonOutput, tableOutput } from '../output/stdout';
 import type { AgentStatus } from './status';
 import { account, describeLosses, totalLost, type Accounting } from './accounting';
@@ -44,7 +44,7 @@ function configError(key: string, message: string): BindsnoopError {
  * kernel. One lifecycle for the CLI and the daemon: start(), stop(), status.
  */
 export class Agent implements AgentStatus {
-  private readonly otlp?: OtlpSink;
+  private readonly otlp?: LogSink;
   private readonly kubernetes?: Kubernetes;
   private readonly clock = new BootClock(() => loadAddon().clockPair());
   private readonly outputs: Output[] = [];
@@ -88,17 +88,7 @@ export class Agent implements AgentStatus {
       this.outputs.push(jsonOutput(() => this.scopeAttributes, (chunk, binds) => options.write(chunk, binds)));
     }
     if (settings) {
-      const otlp = new OtlpSink({
-        makeExporter: (onOutcome) => new AccountingLogExporter(settings, onOutcome),
-        maxQueueSize: config.otlp.maxQueueSize,
-        maxExportBatchSize: config.otlp.maxExportBatchSize,
-        flushIntervalMillis: config.otlp.flushIntervalMillis,
-        exportTimeoutMillis: config.otlp.timeoutMillis,
-        scopeName: 'bindsnoop',
-        scopeVersion: options.version,
-        maxResources: config.otlp.maxResources,
-        resourceIdleMillis: config.otlp.resourceIdleMillis,
-      });
+      const otlp = createLogSink(settings, config.otlp, options.version);
       this.otlp = otlp;
       this.outputs.push(otlpOutput(otlp, () => this.clock.nowWallNs()));
     }

@@ -35,7 +35,9 @@ export interface AppConfig {
     certificate: string;
     clientCertificate: string;
     clientKey: string;
+    pipeline: 'direct' | 'sdk';
     maxQueueSize: number;
+    maxQueueBytes: number;
     maxExportBatchSize: number;
     flushIntervalMillis: number;
     shutdownTimeoutMillis: number;
@@ -123,7 +125,17 @@ export const SCHEMA: Schema<AppConfig> = {
     certificate: { doc: 'PEM file of the CA that signs the receiver. OTEL_EXPORTER_OTLP_[LOGS_]CERTIFICATE.', format: String, default: '' },
     clientCertificate: { doc: 'PEM client certificate for mTLS. OTEL_EXPORTER_OTLP_[LOGS_]CLIENT_CERTIFICATE.', format: String, default: '' },
     clientKey: { doc: 'PEM client key for mTLS. OTEL_EXPORTER_OTLP_[LOGS_]CLIENT_KEY.', format: String, default: '' },
+    pipeline: {
+      doc: 'How requests are built: direct (each record encoded once, straight from the bind, into the bytes the SDK would send) or sdk (the OpenTelemetry SDK\'s LoggerProvider, batch processor and serializers). Both use the SDK\'s OTLP/HTTP transport.',
+      format: ['direct', 'sdk'],
+      default: 'direct',
+    },
     maxQueueSize: { doc: 'Records waiting for export at most; past it new records are dropped and counted (stage export_queue).', format: integerIn(1, 10_000_000, 'a record count'), default: 16_384 },
+    maxQueueBytes: {
+      doc: 'Encoded bytes waiting for export (or being exported) at most, with the direct pipeline; past it new records are dropped and counted (stage export_queue).',
+      format: integerIn(65_536, 4_294_967_296, 'a byte count'),
+      default: 16_777_216,
+    },
     maxExportBatchSize: { doc: 'Records in one export request at most.', format: integerIn(1, 100_000, 'a record count'), default: 512 },
     flushIntervalMillis: { doc: 'Longest a record waits before its batch is sent.', format: integerIn(1, 600_000, 'milliseconds'), default: 1000 },
     shutdownTimeoutMillis: { doc: 'On SIGTERM/SIGINT, how long to keep flushing what is queued.', format: integerIn(0, 600_000, 'milliseconds'), default: 10_000 },

@@ -3,7 +3,6 @@ import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
 import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http';
 import {
   JsonLogsSerializer,
-  LogsExporterMetricsHelper,
   ProtobufLogsSerializer,
   type IExportLogsServiceResponse,
   type ISerializer,
@@ -73,14 +72,15 @@ export function failureReason(error: unknown): string {
 }
 
 /**
- * The official OTLP/HTTP log exporter (protobuf or JSON), built from the same
- * parts as @opentelemetry/exporter-logs-otlp-{proto,http}, with one addition:
- * the response's partial success is read so rejected records are counted.
- * Retries (429, 502, 503, 504, connection errors; Retry-After honoured within
- * the deadline) are the library's own.
+ * The official OTLP/HTTP transport of @opentelemetry/exporter-logs-otlp-{proto,http}
+ * (createOtlpHttpExportDelegate: retries on 429, 502, 503, 504 and connection
+ * errors, Retry-After honoured within the deadline, compression, TLS), for a
+ * request of any shape with its serializer, with two additions: the response's
+ * partial success is read so rejected records are counted, and the whole
+ * exchange is bounded by timeoutMillis.
  */
-export class AccountingLogExporter implements LogRecordExporter {
-  private readonly inner: OTLPExporterBase<ReadableLogRecord[]>;
+export class OtlpHttpTransport<Request> {
+  private readonly inner: OTLPExporterBase<Request>;
   private agent?: Agent;
   private readonly timeoutMillis: number;
   /** set by deserializeResponse, read by the result callback of the same export (same microtask); undefined: not understood */
@@ -88,22 +88,20 @@ export class AccountingLogExporter implements LogRecordExporter {
 
   constructor(
     settings: ExporterSettings,
-    private readonly onOutcome: (outcome: ExportOutcome) => void,
+    serializeRequest: (request: Request) => Uint8Array | undefined,
+    private readonly countRecords: (request: Request) => number,
   ) {
     const json = settings.protocol === 'http/json';
     const base = json ? JsonLogsSerializer : ProtobufLogsSerializer;
-    const serializer: ISerializer<ReadableLogRecord[], IExportLogsServiceResponse> = {
-      serializeRequest: (records) => {
-        const body = base.serializeRequest(records);
-        return json && body ? int64AsStrings(body) : body;
-      },
+    const serializer: ISerializer<Request, IExportLogsServiceResponse> = {
+      serializeRequest,
       deserializeResponse: (data) => {
         const response = base.deserializeResponse(data);
         this.rejectedInLastResponse = rejectedCount(response.partialSuccess?.rejectedLogRecords);
         return response;
       },
     };
-    const contentType = settings.protocol === 'http/json' ? 'application/json' : 'application/x-protobuf';
+    const contentType = json ? 'application/json' : 'application/x-protobuf';
     const tls = settings.ca || settings.cert || settings.key ? { ca: settings.ca, cert: settings.cert, key: settings.key } : undefined;
     const options = convertLegacyHttpOptions(
       {
@@ -119,47 +117,47 @@ export class AccountingLogExporter implements LogRecordExporter {
       { 'Content-Type': contentType },
     );
     // the transport's own timeout is per socket read: a receiver trickling its reply never trips it. Keep the
-    // agent, so that at the export's deadline its sockets can be closed (see export()).
+    // agent, so that at the export's deadline its sockets can be closed (see send()).
     const makeAgent = options.agentFactory;
     options.agentFactory = async (protocol: string) => (this.agent = await makeAgent(protocol));
     this.timeoutMillis = settings.timeoutMillis;
     this.inner = new OTLPExporterBase(
-      createOtlpHttpExportDelegate(options, serializer, 'bindsnoop_otlp_http_log_exporter', LogsExporterMetricsHelper, undefined),
+      createOtlpHttpExportDelegate(options, serializer, 'bindsnoop_otlp_http_log_exporter', { name: 'log', countItems: countRecords }, undefined),
     );
   }
 
   /**
-   * One export, its whole exchange (retries, upload, reply) bounded by
-   * timeoutMillis: past it the records are counted as lost to `timeout`, the
-   * connection is closed, and whatever the transport says later is ignored.
+   * One export of the request's records, its whole exchange (retries, upload, reply)
+   * bounded by timeoutMillis: past it the records are counted as lost to
+   * `timeout`, the connection is closed, and whatever the transport says later
+   * is ignored. `done` is called once, with what became of the records.
    */
-  export(records: ReadableLogRecord[], resultCallback: (result: ExportResult) => void): void {
+  send(request: Request, done: (outcome: ExportOutcome, result: ExportResult) => void): void {
+    const count = this.countRecords(request);
     this.rejectedInLastResponse = 0;
     let settled = false;
     const deadline = setTimeout(() => {
       settled = true;
       for (const sockets of Object.values(this.agent?.sockets ?? {})) for (const socket of sockets ?? []) socket.destroy();
-      this.onOutcome({ exported: 0, failed: records.length, reason: 'timeout' });
-      resultCallback({ code: ExportResultCode.FAILED, error: new Error(`the export took longer than ${this.timeoutMillis} ms`) });
+      done({ exported: 0, failed: count, reason: 'timeout' }, { code: ExportResultCode.FAILED, error: new Error(`the export took longer than ${this.timeoutMillis} ms`) });
     }, this.timeoutMillis + DEADLINE_SLACK_MILLIS);
     deadline.unref();
-    this.inner.export(records, (result) => {
+    this.inner.export(request, (result) => {
       if (settled) return; // already counted at the deadline
       settled = true;
       clearTimeout(deadline);
       if (result.code === ExportResultCode.SUCCESS) {
         const rejected = this.rejectedInLastResponse;
         this.rejectedInLastResponse = 0;
-        if (rejected === undefined || rejected > records.length) {
+        if (rejected === undefined || rejected > count) {
           // a partial success that cannot be understood: what was kept is unknown, so none is counted as exported
-          this.onOutcome({ exported: 0, failed: records.length, reason: 'malformed_response' });
+          done({ exported: 0, failed: count, reason: 'malformed_response' }, result);
         } else {
-          this.onOutcome({ exported: records.length - rejected, failed: rejected, reason: rejected ? 'rejected' : undefined });
+          done({ exported: count - rejected, failed: rejected, reason: rejected ? 'rejected' : undefined }, result);
         }
       } else {
-        this.onOutcome({ exported: 0, failed: records.length, reason: failureReason(result.error) });
+        done({ exported: 0, failed: count, reason: failureReason(result.error) }, result);
       }
-      resultCallback(result);
     });
   }
 
@@ -169,5 +167,40 @@ export class AccountingLogExporter implements LogRecordExporter {
 
   shutdown(): Promise<void> {
     return this.inner.shutdown();
+  }
+}
+
+/**
+ * The SDK pipeline's exporter: the official serializers (protobuf, or JSON with
+ * int64 as strings) over the transport above.
+ */
+export class AccountingLogExporter implements LogRecordExporter {
+  private readonly transport: OtlpHttpTransport<ReadableLogRecord[]>;
+
+  constructor(
+    settings: ExporterSettings,
+    private readonly onOutcome: (outcome: ExportOutcome) => void,
+  ) {
+    const json = settings.protocol === 'http/json';
+    this.transport = new OtlpHttpTransport<ReadableLogRecord[]>(settings, (records) => {
+      if (!json) return ProtobufLogsSerializer.serializeRequest(records);
+      const body = JsonLogsSerializer.serializeRequest(records);
+      return body && int64AsStrings(body);
+    }, (records) => records.length);
+  }
+
+  export(records: ReadableLogRecord[], resultCallback: (result: ExportResult) => void): void {
+    this.transport.send(records, (outcome, result) => {
+      this.onOutcome(outcome);
+      resultCallback(result);
+    });
+  }
+
+  forceFlush(): Promise<void> {
+    return this.transport.forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    return this.transport.shutdown();
   }
 }

@@ -1,9 +1,9 @@
 import type { NamedBind, Output } from '../model/named-bind';
 import { bindLogRecord } from './record';
-import type { OtlpSink } from './sink';
+import type { LogSink } from './log-sink';
 
 /** Each bind as one OTLP log record of its resource (contract section 2). */
-export function otlpOutput(sink: OtlpSink, nowWallNs: () => bigint): Output {
+export function otlpOutput(sink: LogSink, nowWallNs: () => bigint): Output {
   return {
     write(binds: readonly NamedBind[]) {
       const observedNs = nowWallNs();

@@ -10,6 +10,7 @@ import {
 } from '@opentelemetry/sdk-logs';
 import type { Attributes } from '../model/attributes';
 import type { ExportOutcome } from './exporter';
+import type { LogSink, OtlpCounts } from './log-sink';
 import type { BindLogRecord } from './record';
 import { resourceKey, SEMCONV_SCHEMA_URL } from './resource';
 
@@ -28,18 +29,6 @@ export interface OtlpSinkOptions {
   maxResources: number;
   /** a logger unused this long (its pod gone) is released */
   resourceIdleMillis: number;
-}
-
-export interface OtlpCounts {
-  exported: number;
-  /** dropped because the queue was full, or still queued when the shutdown deadline passed */
-  lostExportQueue: number;
-  /** failed or rejected exports, and records still being exported at the deadline */
-  lostExport: number;
-  /** records lost at the export stage, by reason */
-  failures: Map<string, number>;
-  /** waiting or being exported now */
-  pending: number;
 }
 
 /**
@@ -71,7 +60,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Ma
  * holds fewer than its capacity: the SDK never drops, and every loss is counted
  * here.
  */
-export class OtlpSink {
+export class OtlpSink implements LogSink {
   private scopeAttributes: Attributes = {};
   private readonly queue: { record: BindLogRecord; resource: Attributes }[] = [];
   private queueHead = 0;
@@ -122,12 +111,12 @@ export class OtlpSink {
     return this.queue.length - this.queueHead;
   }
 
-  /** Queues a record for export; false (and counted) when the queue is full. */
   /** InstrumentationScope attributes (the kernel backend); set before the first record. */
   setScopeAttributes(attributes: Attributes): void {
     this.scopeAttributes = attributes;
   }
 
+  /** Queues a record for export; false (and counted) when the queue is full. */
   enqueue(record: BindLogRecord, resource: Attributes): boolean {
     if (this.finalized || this.queued + this.inSdk >= this.options.maxQueueSize) {
       this.counts.lostExportQueue++;

@@ -96,6 +96,8 @@ export interface ReceivedRequest {
   contentEncoding?: string;
   headers: IncomingMessage['headers'];
   answer: Behaviour;
+  /** the request body as sent, decompressed */
+  body: Buffer;
   /** one entry per ResourceLogs */
   resourceLogs: { resource: Record<string, AttrValue>; schemaUrl?: string; scopeSchemaUrls: string[]; records: ReceivedRecord[] }[];
   /**
@@ -293,6 +295,7 @@ export class OtlpReceiver {
         contentEncoding,
         headers: req.headers,
         answer,
+        body,
         resourceLogs: normalise(decoded),
         int64AsNumbers: json ? int64AsNumbers(decoded, '', []) : [],
       });

@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../helpers/wait';
-import { AccountingLogExporter, type ExporterSettings } from '../../src/otlp/exporter';
+import type { ExporterSettings } from '../../src/otlp/exporter';
 import { bindLogRecord } from '../../src/otlp/record';
-import { OtlpSink, type OtlpCounts } from '../../src/otlp/sink';
+import type { LogSink, OtlpCounts } from '../../src/otlp/log-sink';
+import { createLogSink } from '../../src/otlp/pipeline';
+import type { AppConfig } from '../../src/config/schema';
 import type { Attributes } from '../../src/model/attributes';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
 import { makeEvent, named } from '../unit/events';
@@ -19,7 +21,19 @@ afterEach(async () => {
 
 const BASE: Attributes = { 'service.name': 'bindsnoop', 'service.version': '0.1.0', 'host.name': 'node-1' };
 
-function sink(url: string, overrides: Partial<ExporterSettings> = {}, queue: Partial<{ maxQueueSize: number; batch: number; maxResources: number }> = {}): OtlpSink {
+type Pipeline = AppConfig['otlp']['pipeline'];
+const PIPELINES: Pipeline[] = ['direct', 'sdk'];
+
+interface QueueOptions {
+  maxQueueSize: number;
+  maxQueueBytes: number;
+  batch: number;
+  maxResources: number;
+  flushIntervalMillis: number;
+}
+
+/** The export stage as the agent builds it (otlp.pipeline), with short timers. */
+function sink(url: string, overrides: Partial<ExporterSettings> = {}, queue: Partial<QueueOptions> = {}, pipeline: Pipeline = 'direct'): LogSink {
   const settings: ExporterSettings = {
     url: `${url}/v1/logs`,
     protocol: 'http/protobuf',
@@ -29,17 +43,26 @@ function sink(url: string, overrides: Partial<ExporterSettings> = {}, queue: Par
     userAgent: 'bindsnoop-test',
     ...overrides,
   };
-  return new OtlpSink({
-    makeExporter: (onOutcome) => new AccountingLogExporter(settings, onOutcome),
+  const otlp: AppConfig['otlp'] = {
+    endpoint: url,
+    logsEndpoint: '',
+    protocol: settings.protocol,
+    headers: '',
+    compression: settings.compression,
+    timeoutMillis: settings.timeoutMillis,
+    certificate: '',
+    clientCertificate: '',
+    clientKey: '',
+    pipeline,
     maxQueueSize: queue.maxQueueSize ?? 1000,
+    maxQueueBytes: queue.maxQueueBytes ?? 16 << 20,
     maxExportBatchSize: queue.batch ?? 100,
-    flushIntervalMillis: 20,
-    exportTimeoutMillis: settings.timeoutMillis,
-    scopeName: 'bindsnoop',
-    scopeVersion: '0.1.0',
+    flushIntervalMillis: queue.flushIntervalMillis ?? 20,
+    shutdownTimeoutMillis: 10_000,
     maxResources: queue.maxResources ?? 1000,
     resourceIdleMillis: 600_000,
-  });
+  };
+  return createLogSink(settings, otlp, '0.1.0');
 }
 
 function records(n: number, pid = 100): ReturnType<typeof bindLogRecord>[] {
@@ -47,7 +70,7 @@ function records(n: number, pid = 100): ReturnType<typeof bindLogRecord>[] {
 }
 
 /** Enqueues, flushes within `timeoutMillis`, and checks sent = exported + lost exactly. */
-async function sendAll(s: OtlpSink, n: number, timeoutMillis = 10_000, resource: Attributes = BASE): Promise<OtlpCounts> {
+async function sendAll(s: LogSink, n: number, timeoutMillis = 10_000, resource: Attributes = BASE): Promise<OtlpCounts> {
   for (const r of records(n)) s.enqueue(r, resource);
   const counts = await s.shutdown(timeoutMillis);
   expect(counts.pending).toBe(0);
@@ -55,10 +78,10 @@ async function sendAll(s: OtlpSink, n: number, timeoutMillis = 10_000, resource:
   return counts;
 }
 
-describe('OTLP export outcomes, each record accounted for', () => {
+describe.each(PIPELINES)('OTLP export outcomes, each record accounted for (%s pipeline)', (pipeline) => {
   it('200: everything exported, in protobuf, to /v1/logs', async () => {
     receiver = await OtlpReceiver.start();
-    const counts = await sendAll(sink(receiver.url), 250);
+    const counts = await sendAll(sink(receiver.url, {}, {}, pipeline), 250);
     expect(counts).toMatchObject({ exported: 250, lostExport: 0, lostExportQueue: 0 });
     expect(receiver.records()).toHaveLength(250);
     expect(receiver.requests.every((r) => r.path === '/v1/logs' && r.contentType === 'application/x-protobuf')).toBe(true);
@@ -69,7 +92,7 @@ describe('OTLP export outcomes, each record accounted for', () => {
   it('429 with Retry-After: retried after the delay asked for, then exported', async () => {
     receiver = await OtlpReceiver.start();
     receiver.answer({ kind: 'status', status: 429, retryAfterSeconds: 1 });
-    const counts = await sendAll(sink(receiver.url, { timeoutMillis: 5000 }), 10);
+    const counts = await sendAll(sink(receiver.url, { timeoutMillis: 5000 }, {}, pipeline), 10);
     expect(counts.exported).toBe(10);
     expect(receiver.requests.map((r) => r.answer.kind)).toEqual(['status', 'ok']);
     expect(receiver.requests[1].at - receiver.requests[0].at).toBeGreaterThanOrEqual(950);
@@ -78,7 +101,7 @@ describe('OTLP export outcomes, each record accounted for', () => {
   it('503 until the deadline: lost, counted as retries exhausted', async () => {
     receiver = await OtlpReceiver.start();
     receiver.answerAlways({ kind: 'status', status: 503 });
-    const counts = await sendAll(sink(receiver.url, { timeoutMillis: 1500 }), 7);
+    const counts = await sendAll(sink(receiver.url, { timeoutMillis: 1500 }, {}, pipeline), 7);
     expect(counts).toMatchObject({ exported: 0, lostExport: 7 });
     expect(counts.failures.get('retries_exhausted')).toBe(7);
     expect(receiver.requests.length).toBeGreaterThanOrEqual(2);
@@ -87,7 +110,7 @@ describe('OTLP export outcomes, each record accounted for', () => {
   it('400 is permanent: one request, no retry, lost as http_400', async () => {
     receiver = await OtlpReceiver.start();
     receiver.answerAlways({ kind: 'status', status: 400 });
-    const counts = await sendAll(sink(receiver.url), 5);
+    const counts = await sendAll(sink(receiver.url, {}, {}, pipeline), 5);
     expect(counts).toMatchObject({ exported: 0, lostExport: 5 });
     expect(counts.failures.get('http_400')).toBe(5);
     expect(receiver.requests).toHaveLength(1);
@@ -96,7 +119,7 @@ describe('OTLP export outcomes, each record accounted for', () => {
   it('partial success: the rejected records are counted as lost, the rest exported', async () => {
     receiver = await OtlpReceiver.start();
     receiver.answer({ kind: 'partial', rejected: 3 });
-    const counts = await sendAll(sink(receiver.url), 20);
+    const counts = await sendAll(sink(receiver.url, {}, {}, pipeline), 20);
     expect(counts).toMatchObject({ exported: 17, lostExport: 3 });
     expect(counts.failures.get('rejected')).toBe(3);
   });
@@ -104,7 +127,7 @@ describe('OTLP export outcomes, each record accounted for', () => {
   it('partial success over http/json too', async () => {
     receiver = await OtlpReceiver.start();
     receiver.answer({ kind: 'partial', rejected: 2 });
-    const counts = await sendAll(sink(receiver.url, { protocol: 'http/json' }), 5);
+    const counts = await sendAll(sink(receiver.url, { protocol: 'http/json' }, {}, pipeline), 5);
     expect(counts).toMatchObject({ exported: 3, lostExport: 2 });
     expect(receiver.requests[0].contentType).toBe('application/json');
   });
@@ -114,7 +137,7 @@ describe('OTLP export outcomes, each record accounted for', () => {
     async (rejected) => {
       receiver = await OtlpReceiver.start();
       receiver.answer({ kind: 'raw', contentType: 'application/json', body: `{"partialSuccess":{"rejectedLogRecords":${rejected}}}` });
-      const s = sink(receiver.url, { protocol: 'http/json' }, { batch: 5 });
+      const s = sink(receiver.url, { protocol: 'http/json' }, { batch: 5 }, pipeline);
       const counts = await sendAll(s, 15);
       // the first batch of 5 is not understood; the next two are exported: the books stay whole numbers and exact
       expect(counts).toMatchObject({ exported: 10, lostExport: 5, pending: 0 });
@@ -126,7 +149,7 @@ describe('OTLP export outcomes, each record accounted for', () => {
   it('a receiver that trickles its reply (a byte a second) is timed out over the whole exchange, counted, and its connection closed', async () => {
     receiver = await OtlpReceiver.start();
     receiver.answerAlways({ kind: 'trickle' });
-    const counts = await sendAll(sink(receiver.url, { timeoutMillis: 1000 }), 4);
+    const counts = await sendAll(sink(receiver.url, { timeoutMillis: 1000 }, {}, pipeline), 4);
     // counted at the export's deadline as a timeout (the trickle never ends: the shutdown deadline would say shutdown)
     expect(counts).toMatchObject({ exported: 0, lostExport: 4 });
     expect(counts.failures.get('timeout')).toBe(4);
@@ -136,7 +159,7 @@ describe('OTLP export outcomes, each record accounted for', () => {
   it('a receiver that hangs: the export times out and is counted', async () => {
     receiver = await OtlpReceiver.start();
     receiver.answerAlways({ kind: 'hang' });
-    const counts = await sendAll(sink(receiver.url, { timeoutMillis: 500 }), 4);
+    const counts = await sendAll(sink(receiver.url, { timeoutMillis: 500 }, {}, pipeline), 4);
     expect(counts).toMatchObject({ exported: 0, lostExport: 4 });
     expect(counts.failures.get('timeout')).toBe(4);
   });
@@ -144,7 +167,7 @@ describe('OTLP export outcomes, each record accounted for', () => {
   it('connections refused, then the receiver comes back: retried and exported', async () => {
     receiver = await OtlpReceiver.start();
     await receiver.refuse();
-    const s = sink(receiver.url, { timeoutMillis: 8000 });
+    const s = sink(receiver.url, { timeoutMillis: 8000 }, {}, pipeline);
     for (const r of records(6)) s.enqueue(r, BASE);
     await new Promise((r) => setTimeout(r, 300));
     await receiver.recover();
@@ -156,7 +179,7 @@ describe('OTLP export outcomes, each record accounted for', () => {
   it('connections refused for good: lost as network errors', async () => {
     receiver = await OtlpReceiver.start();
     await receiver.refuse();
-    const counts = await sendAll(sink(receiver.url, { timeoutMillis: 800 }), 3);
+    const counts = await sendAll(sink(receiver.url, { timeoutMillis: 800 }, {}, pipeline), 3);
     expect(counts).toMatchObject({ exported: 0, lostExport: 3 });
     expect(counts.failures.get('network')).toBe(3);
   });
@@ -164,7 +187,7 @@ describe('OTLP export outcomes, each record accounted for', () => {
   it('a full queue drops the newest records and counts them', async () => {
     receiver = await OtlpReceiver.start();
     receiver.answerAlways({ kind: 'hang' });
-    const s = sink(receiver.url, { timeoutMillis: 300 }, { maxQueueSize: 10, batch: 5 });
+    const s = sink(receiver.url, { timeoutMillis: 300 }, { maxQueueSize: 10, batch: 5 }, pipeline);
     const accepted = records(25).map((r) => s.enqueue(r, BASE));
     expect(accepted.filter(Boolean)).toHaveLength(10);
     expect(accepted.slice(10).some(Boolean)).toBe(false); // drop-newest
@@ -176,7 +199,7 @@ describe('OTLP export outcomes, each record accounted for', () => {
   it('a shutdown deadline that passes counts what was left as lost', async () => {
     receiver = await OtlpReceiver.start();
     receiver.answerAlways({ kind: 'hang' });
-    const s = sink(receiver.url, { timeoutMillis: 60_000 }, { maxQueueSize: 1000, batch: 10 });
+    const s = sink(receiver.url, { timeoutMillis: 60_000 }, { maxQueueSize: 1000, batch: 10 }, pipeline);
     for (const r of records(50)) s.enqueue(r, BASE);
     const started = Date.now();
     const counts = await s.shutdown(300);
@@ -189,7 +212,7 @@ describe('OTLP export outcomes, each record accounted for', () => {
 
   it('gzip and headers from the configuration reach the receiver', async () => {
     receiver = await OtlpReceiver.start();
-    await sendAll(sink(receiver.url, { compression: 'gzip', headers: { authorization: 'Bearer s3cret', 'x-tenant': 'a' } }), 3);
+    await sendAll(sink(receiver.url, { compression: 'gzip', headers: { authorization: 'Bearer s3cret', 'x-tenant': 'a' } }, {}, pipeline), 3);
     expect(receiver.requests[0].contentEncoding).toBe('gzip');
     expect(receiver.requests[0].headers.authorization).toBe('Bearer s3cret');
     expect(receiver.requests[0].headers['x-tenant']).toBe('a');
@@ -197,10 +220,10 @@ describe('OTLP export outcomes, each record accounted for', () => {
   });
 });
 
-describe('one ResourceLogs per resource', () => {
+describe.each(PIPELINES)('one ResourceLogs per resource (%s pipeline)', (pipeline) => {
   it('groups records of different pods into their own ResourceLogs in one request', async () => {
     receiver = await OtlpReceiver.start();
-    const s = sink(receiver.url, {}, { batch: 100 });
+    const s = sink(receiver.url, {}, { batch: 100 }, pipeline);
     const pod = (name: string): Attributes => ({ ...BASE, 'k8s.namespace.name': 'shop', 'k8s.pod.name': name, 'k8s.pod.uid': `uid-${name}` });
     const plan: [Attributes, number][] = [
       [pod('cart-1'), 3],
@@ -224,7 +247,7 @@ describe('one ResourceLogs per resource', () => {
 
   it('keeps at most maxResources loggers, dropping the least recently used, and still groups every record by its resource', async () => {
     receiver = await OtlpReceiver.start();
-    const s = sink(receiver.url, {}, { batch: 1000, maxResources: 2 });
+    const s = sink(receiver.url, {}, { batch: 1000, maxResources: 2 }, pipeline);
     const pod = (name: string): Attributes => ({ ...BASE, 'k8s.pod.name': name, 'k8s.pod.uid': `uid-${name}` });
     let pid = 2000;
     for (const name of ['a', 'b', 'a', 'c', 'd', 'a']) for (const r of records(2, (pid += 10))) s.enqueue(r, pod(name));
@@ -239,9 +262,12 @@ describe('one ResourceLogs per resource', () => {
     }
   });
 
+});
+
+describe('the sdk pipeline', () => {
   it('shutting one resource\'s logger provider down does not stop the shared exporter', async () => {
     receiver = await OtlpReceiver.start();
-    const s = sink(receiver.url);
+    const s = sink(receiver.url, {}, {}, 'sdk');
     s.enqueue(records(1)[0], { ...BASE, 'k8s.pod.name': 'a' });
     // reach into the first provider as an SDK user could, and shut it down
     const providers = (s as unknown as { loggers: Map<string, { provider: { shutdown(): Promise<void> } }> }).loggers;
@@ -249,5 +275,83 @@ describe('one ResourceLogs per resource', () => {
     s.enqueue(records(1, 500)[0], { ...BASE, 'k8s.pod.name': 'b' });
     const counts = await s.shutdown(5000);
     expect(counts.exported).toBe(2);
+  });
+});
+
+describe('the direct pipeline', () => {
+  /** Records of three resources, interleaved, with failed binds, non-ASCII names and large numbers. */
+  function mixedPlan(): [ReturnType<typeof bindLogRecord>, Attributes][] {
+    const pod = (name: string): Attributes => ({ ...BASE, 'k8s.namespace.name': 'shop', 'k8s.pod.name': name, 'service.name': `svc-${name}`, 'k8s.pod.start_ms': 1.5 });
+    const resources = [BASE, pod('cärt-1'), pod('web-7')];
+    return Array.from({ length: 60 }, (_, i) => {
+      const event = makeEvent({
+        pid: 100 + i,
+        ret: i % 7 === 0 ? -98 : 0,
+        comm: Buffer.from(i % 5 === 0 ? 'wörker\u{1F600}' : 'redis'),
+        cgroupId: 2n ** 60n + BigInt(i),
+        boundPort: (i * 997) % 65536,
+      });
+      return [bindLogRecord(named(event, 1_700_000_000_000_000_000n + BigInt(i) * 1_234_567n), 1_800_000_000_999_999_999n), resources[(i * 5) % 3]];
+    });
+  }
+
+  async function bodiesOf(pipeline: Pipeline, protocol: ExporterSettings['protocol']): Promise<Buffer[]> {
+    const r = await OtlpReceiver.start();
+    try {
+      const s = sink(r.url, { protocol }, { batch: 25, flushIntervalMillis: 60_000 }, pipeline);
+      s.setScopeAttributes({ 'bindsnoop.backend': 'tracepoint' });
+      for (const [record, resource] of mixedPlan()) s.enqueue(record, resource);
+      const counts = await s.shutdown(5000);
+      expect(counts.exported).toBe(60);
+      return r.requests.map((q) => q.body);
+    } finally {
+      await r.stop();
+    }
+  }
+
+  it.each(['http/protobuf', 'http/json'] as const)('sends the bytes the SDK pipeline sends for the same records (%s)', async (protocol) => {
+    const [direct, sdk] = [await bodiesOf('direct', protocol), await bodiesOf('sdk', protocol)];
+    expect(direct).toHaveLength(3); // batches of 25, 25, 10
+    expect(direct.map((b) => b.toString('hex'))).toEqual(sdk.map((b) => b.toString('hex')));
+  });
+
+  it('decodes with the official protos to the records it was given', async () => {
+    receiver = await OtlpReceiver.start();
+    const s = sink(receiver.url, {}, { batch: 100 });
+    s.setScopeAttributes({ 'bindsnoop.backend': 'fentry' });
+    const plan = mixedPlan();
+    for (const [record, resource] of plan) s.enqueue(record, resource);
+    expect((await s.shutdown(5000)).exported).toBe(60);
+    const got = receiver.records();
+    expect(got).toHaveLength(60);
+    const byPid = new Map(got.map((g) => [Number(g.attributes['process.pid']), g]));
+    for (const [record] of plan) {
+      const g = byPid.get(Number(record.attributes['process.pid']));
+      expect(g?.body).toBe(record.body);
+      expect(g?.attributes['thread.name']).toBe(record.attributes['thread.name']);
+      expect(String(g?.attributes['bindsnoop.cgroup.id'])).toBe(String(record.attributes['bindsnoop.cgroup.id']));
+    }
+  });
+
+  it('bounds what it holds in bytes: past otlp.maxQueueBytes new records are dropped and counted', async () => {
+    receiver = await OtlpReceiver.start();
+    receiver.answerAlways({ kind: 'hang' });
+    const s = sink(receiver.url, { timeoutMillis: 300 }, { maxQueueSize: 100_000, maxQueueBytes: 65_536, batch: 50 });
+    const accepted = records(1000).map((r) => s.enqueue(r, BASE)).filter(Boolean).length;
+    // each record is several hundred bytes: 64 KiB holds a little over a hundred of them
+    expect(accepted).toBeGreaterThan(50);
+    expect(accepted).toBeLessThan(200);
+    const counts = await s.shutdown(5000);
+    expect(counts.lostExportQueue).toBeGreaterThanOrEqual(1000 - accepted);
+    expect(counts.exported + counts.lostExport + counts.lostExportQueue).toBe(1000);
+  });
+
+  it('sends a batch short of full once flushIntervalMillis has passed', async () => {
+    receiver = await OtlpReceiver.start();
+    const s = sink(receiver.url, {}, { batch: 100, flushIntervalMillis: 200 });
+    for (const r of records(3)) s.enqueue(r, BASE);
+    await waitUntil('the short batch to arrive', () => receiver!.records().length === 3, 5000);
+    expect(receiver.requests).toHaveLength(1);
+    expect((await s.shutdown(1000)).exported).toBe(3);
   });
 });

@@ -1,0 +1,280 @@
+import type { AttributeValue, Attributes } from '../model/attributes';
+import { ProtobufWriter, varintSize } from './protobuf-writer';
+import type { BindLogRecord } from './record';
+
+/*
+ * The direct pipeline's encoders: an ExportLogsServiceRequest written from the
+ * records themselves, in the bytes the official serializers of
+ * @opentelemetry/otlp-transformer write for the same records through the SDK
+ * (field order, defaults written or skipped, grouping by resource in order of
+ * first appearance; the otlp-sink test compares the two byte for byte). What
+ * does not change is encoded once: a resource's and the scope's messages, and
+ * every attribute key. Pure apart from the key cache.
+ */
+
+const INT64_MIN = -(2 ** 63);
+const INT64_MAX_EXCLUSIVE = 2 ** 63;
+
+/** KeyValue.key (field 1) with its tag and length, by key: the same few dozen keys on every record. */
+const keyFields = new Map<string, Buffer>();
+const MAX_CACHED_KEYS = 1024;
+
+function keyField(key: string): Buffer {
+  let field = keyFields.get(key);
+  if (field === undefined) {
+    const w = new ProtobufWriter(64);
+    w.byte(0x0a);
+    w.string(key);
+    field = w.copy();
+    if (keyFields.size < MAX_CACHED_KEYS) keyFields.set(key, field);
+  }
+  return field;
+}
+
+function writeAnyValue(w: ProtobufWriter, value: AttributeValue): void {
+  if (typeof value === 'string') {
+    w.byte(0x0a); // string_value
+    w.string(value);
+  } else if (typeof value === 'boolean') {
+    w.byte(0x10); // bool_value
+    w.byte(value ? 1 : 0);
+  } else if (Number.isInteger(value) && value >= INT64_MIN && value < INT64_MAX_EXCLUSIVE) {
+    w.byte(0x18); // int_value
+    w.varint(value);
+  } else {
+    w.byte(0x21); // double_value
+    w.double(value);
+  }
+}
+
+/** repeated KeyValue `field`, in the attributes' own order. */
+function writeAttributes(w: ProtobufWriter, attributes: Attributes, field: number): void {
+  for (const key of Object.keys(attributes)) {
+    w.tag(field, 2);
+    const kv = w.begin();
+    w.raw(keyField(key));
+    w.byte(0x12); // KeyValue.value
+    const value = w.begin();
+    writeAnyValue(w, attributes[key]);
+    w.end(value);
+    w.end(kv);
+  }
+}
+
+/** One LogRecord message (without its tag), as the SDK's serializer writes a record with no span context. */
+export function logRecordProtobuf(w: ProtobufWriter, r: BindLogRecord): Buffer {
+  w.reset();
+  w.byte(0x09); // time_unix_nano, fixed64
+  w.fixed64Time(r.timestamp[0], r.timestamp[1]);
+  if (r.severityNumber) {
+    w.byte(0x10);
+    w.varint(r.severityNumber);
+  }
+  if (r.severityText) {
+    w.byte(0x1a);
+    w.string(r.severityText);
+  }
+  w.byte(0x2a); // body
+  const body = w.begin();
+  writeAnyValue(w, r.body);
+  w.end(body);
+  writeAttributes(w, r.attributes, 6);
+  w.byte(0x38); // dropped_attributes_count, always written
+  w.byte(0);
+  w.byte(0x59); // observed_time_unix_nano, fixed64
+  w.fixed64Time(r.observedTimestamp[0], r.observedTimestamp[1]);
+  if (r.eventName) {
+    w.byte(0x62);
+    w.string(r.eventName);
+  }
+  return w.copy();
+}
+
+/** ResourceLogs.resource (field 1) with its tag: attributes, then dropped_attributes_count 0. */
+export function resourceFieldProtobuf(attributes: Attributes): Buffer {
+  const w = new ProtobufWriter(1024);
+  w.byte(0x0a);
+  const at = w.begin();
+  writeAttributes(w, attributes, 1);
+  w.byte(0x10);
+  w.byte(0);
+  w.end(at);
+  return w.copy();
+}
+
+export interface ScopeInput {
+  name: string;
+  version: string;
+  attributes: Attributes;
+  schemaUrl: string;
+}
+
+/** ScopeLogs.scope (field 1) with its tag. */
+export function scopeFieldProtobuf(scope: ScopeInput): Buffer {
+  const w = new ProtobufWriter(256);
+  w.byte(0x0a);
+  const at = w.begin();
+  w.byte(0x0a);
+  w.string(scope.name);
+  if (scope.version) {
+    w.byte(0x12);
+    w.string(scope.version);
+  }
+  writeAttributes(w, scope.attributes, 3);
+  w.end(at);
+  return w.copy();
+}
+
+/** A schema_url field (number 3 in both ResourceLogs and ScopeLogs) with its tag; empty when there is none. */
+export function schemaUrlFieldProtobuf(url: string): Buffer {
+  const w = new ProtobufWriter(128);
+  if (url) {
+    w.byte(0x1a);
+    w.string(url);
+  }
+  return w.copy();
+}
+
+/** The records of one resource in a request, each an encoded LogRecord (protobuf) or its JSON text. */
+export interface ResourceGroup<Encoded> {
+  resource: Encoded;
+  records: Encoded[];
+}
+
+function lengthDelimited(length: number): number {
+  return 1 + varintSize(length) + length;
+}
+
+function putTagged(out: Buffer, pos: number, tag: number, length: number): number {
+  out[pos++] = tag;
+  let v = length;
+  while (v > 0x7f) {
+    out[pos++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  out[pos++] = v;
+  return pos;
+}
+
+/**
+ * ExportLogsServiceRequest: one ResourceLogs per group (field 1), each with its
+ * resource, one ScopeLogs (the scope, the records, the scope's schema_url) and
+ * the resource's schema_url. Sizes are summed first, so the request is written
+ * once into a buffer of its exact size.
+ */
+export function requestProtobuf(groups: readonly ResourceGroup<Buffer>[], scopeField: Buffer, schemaUrlField: Buffer): Buffer {
+  const scopeLogsLength: number[] = [];
+  const resourceLogsLength: number[] = [];
+  let total = 0;
+  for (const g of groups) {
+    let scopeLogs = scopeField.length + schemaUrlField.length;
+    for (const r of g.records) scopeLogs += lengthDelimited(r.length);
+    const resourceLogs = g.resource.length + lengthDelimited(scopeLogs) + schemaUrlField.length;
+    scopeLogsLength.push(scopeLogs);
+    resourceLogsLength.push(resourceLogs);
+    total += lengthDelimited(resourceLogs);
+  }
+  const out = Buffer.allocUnsafe(total);
+  let pos = 0;
+  groups.forEach((g, i) => {
+    pos = putTagged(out, pos, 0x0a, resourceLogsLength[i]);
+    pos += g.resource.copy(out, pos);
+    pos = putTagged(out, pos, 0x12, scopeLogsLength[i]);
+    pos += scopeField.copy(out, pos);
+    for (const r of g.records) {
+      pos = putTagged(out, pos, 0x12, r.length);
+      pos += r.copy(out, pos);
+    }
+    pos += schemaUrlField.copy(out, pos);
+    pos += schemaUrlField.copy(out, pos);
+  });
+  return out;
+}
+
+/* OTLP/JSON, as the SDK's JSON serializer writes it, with int64 values as decimal strings (see int64AsStrings). */
+
+function anyValueJson(value: AttributeValue): Record<string, unknown> {
+  if (typeof value === 'string') return { stringValue: value };
+  if (typeof value === 'boolean') return { boolValue: value };
+  if (Number.isInteger(value)) return { intValue: String(value) };
+  return { doubleValue: value };
+}
+
+function attributesJson(attributes: Attributes): { key: string; value: Record<string, unknown> }[] {
+  return Object.keys(attributes).map((key) => ({ key, value: anyValueJson(attributes[key]) }));
+}
+
+function nanosText(time: readonly [number, number]): string {
+  return (BigInt(Math.trunc(time[0])) * 1_000_000_000n + BigInt(Math.trunc(time[1]))).toString();
+}
+
+/** One LogRecord as OTLP/JSON text. */
+export function logRecordJson(r: BindLogRecord): string {
+  return JSON.stringify({
+    timeUnixNano: nanosText(r.timestamp),
+    observedTimeUnixNano: nanosText(r.observedTimestamp),
+    severityNumber: r.severityNumber,
+    severityText: r.severityText,
+    body: anyValueJson(r.body),
+    eventName: r.eventName,
+    attributes: attributesJson(r.attributes),
+    droppedAttributesCount: 0,
+  });
+}
+
+/** A Resource as OTLP/JSON text (the SDK also writes its schemaUrl there). */
+export function resourceJson(attributes: Attributes, schemaUrl: string): string {
+  return JSON.stringify({ attributes: attributesJson(attributes), droppedAttributesCount: 0, ...(schemaUrl ? { schemaUrl } : {}) });
+}
+
+export function scopeJson(scope: ScopeInput): string {
+  const hasAttributes = Object.keys(scope.attributes).length > 0;
+  return JSON.stringify({ name: scope.name, version: scope.version, ...(hasAttributes ? { attributes: attributesJson(scope.attributes), droppedAttributesCount: 0 } : {}) });
+}
+
+export function requestJson(groups: readonly ResourceGroup<string>[], scope: string, schemaUrl: string): Buffer {
+  const url = JSON.stringify(schemaUrl);
+  const parts = groups.map(
+    (g) => `{"resource":${g.resource},"scopeLogs":[{"scope":${scope},"logRecords":[${g.records.join(',')}]${schemaUrl ? `,"schemaUrl":${url}` : ''}}]${schemaUrl ? `,"schemaUrl":${url}` : ''}}`,
+  );
+  return Buffer.from(`{"resourceLogs":[${parts.join(',')}]}`, 'utf8');
+}
+
+/** How the direct pipeline encodes: records, resources and the scope once each, then requests from them. */
+export interface RequestEncoding<Encoded> {
+  record(r: BindLogRecord): Encoded;
+  resource(attributes: Attributes, schemaUrl: string): Encoded;
+  scope(scope: ScopeInput): Encoded;
+  request(groups: readonly ResourceGroup<Encoded>[], scope: Encoded, schemaUrl: string): Buffer;
+  /** bytes an encoded record holds */
+  size(encoded: Encoded): number;
+}
+
+/** OTLP/HTTP protobuf; one writer reused for every record. */
+export function protobufEncoding(): RequestEncoding<Buffer> {
+  const writer = new ProtobufWriter(8192);
+  const schemaFields = new Map<string, Buffer>();
+  const schemaField = (url: string): Buffer => {
+    let field = schemaFields.get(url);
+    if (!field) schemaFields.set(url, (field = schemaUrlFieldProtobuf(url)));
+    return field;
+  };
+  return {
+    record: (r) => logRecordProtobuf(writer, r),
+    resource: (attributes) => resourceFieldProtobuf(attributes),
+    scope: (scope) => scopeFieldProtobuf(scope),
+    request: (groups, scope, schemaUrl) => requestProtobuf(groups, scope, schemaField(schemaUrl)),
+    size: (encoded) => encoded.length,
+  };
+}
+
+/** OTLP/HTTP JSON. */
+export function jsonEncoding(): RequestEncoding<string> {
+  return {
+    record: logRecordJson,
+    resource: resourceJson,
+    scope: scopeJson,
+    request: requestJson,
+    size: (encoded) => Buffer.byteLength(encoded, 'utf8'),
+  };
+}

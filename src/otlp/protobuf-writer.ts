@@ -1,0 +1,170 @@
+/**
+ * A protobuf wire-format writer over one growing Buffer, reused across
+ * records: the encoding the official OTLP serializer in
+ * @opentelemetry/otlp-transformer writes (which does not export its writer),
+ * byte for byte: varints as it writes them (negative int64 as ten bytes of
+ * two's complement), nested messages with one length byte reserved and the
+ * content shifted when the length needs more.
+ */
+export class ProtobufWriter {
+  private buffer: Buffer;
+  pos = 0;
+
+  constructor(initialBytes = 4096) {
+    this.buffer = Buffer.allocUnsafe(initialBytes);
+  }
+
+  reset(): void {
+    this.pos = 0;
+  }
+
+  /** A copy of what was written since `start` (the writer is reused). */
+  copy(start = 0): Buffer {
+    const out = Buffer.allocUnsafe(this.pos - start);
+    this.buffer.copy(out, 0, start, this.pos);
+    return out;
+  }
+
+  private ensure(bytes: number): void {
+    const needed = this.pos + bytes;
+    if (needed <= this.buffer.length) return;
+    let size = this.buffer.length * 2;
+    while (size < needed) size *= 2;
+    const grown = Buffer.allocUnsafe(size);
+    this.buffer.copy(grown, 0, 0, this.pos);
+    this.buffer = grown;
+  }
+
+  byte(value: number): void {
+    this.ensure(1);
+    this.buffer[this.pos++] = value;
+  }
+
+  raw(bytes: Uint8Array): void {
+    this.ensure(bytes.length);
+    this.buffer.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+
+  tag(field: number, wireType: number): void {
+    this.varint((field << 3) | wireType);
+  }
+
+  /** An unsigned or int64 varint of a whole number (negative: two's complement, ten bytes). */
+  varint(value: number): void {
+    this.ensure(10);
+    const b = this.buffer;
+    if (value >= 0 && value <= 0xffffffff) {
+      let v = value >>> 0;
+      while (v > 0x7f) {
+        b[this.pos++] = (v & 0x7f) | 0x80;
+        v >>>= 7;
+      }
+      b[this.pos++] = v;
+      return;
+    }
+    let low: number;
+    let high: number;
+    if (value >= 0) {
+      low = value >>> 0;
+      high = (value / 0x100000000) >>> 0;
+    } else {
+      const abs = Math.abs(value);
+      low = ~(abs >>> 0) >>> 0;
+      high = ~((abs / 0x100000000) >>> 0) >>> 0;
+      low = (low + 1) >>> 0;
+      if (low === 0) high = (high + 1) >>> 0;
+    }
+    while (high > 0 || low > 0x7f) {
+      b[this.pos++] = (low & 0x7f) | 0x80;
+      low = ((low >>> 7) | (high << 25)) >>> 0;
+      high >>>= 7;
+    }
+    b[this.pos++] = low & 0x7f;
+  }
+
+  /** fixed64 of nanoseconds given as [seconds, nanoseconds] (an HrTime). */
+  fixed64Time(seconds: number, nanos: number): void {
+    // seconds * 1e9 passes 2^53: split seconds at bit 16 so each product stays exact (as the SDK does)
+    const fromLow = (seconds & 0xffff) * 1e9;
+    const fromHigh = ((seconds / 0x10000) >>> 0) * 1e9;
+    const sum = (fromLow >>> 0) + (((fromHigh & 0xffff) * 0x10000) >>> 0) + nanos;
+    const low = sum >>> 0;
+    const high = (Math.floor(fromLow / 0x100000000) + ((fromHigh / 0x10000) >>> 0) + Math.floor(sum / 0x100000000)) >>> 0;
+    this.ensure(8);
+    this.buffer.writeUInt32LE(low, this.pos);
+    this.buffer.writeUInt32LE(high, this.pos + 4);
+    this.pos += 8;
+  }
+
+  double(value: number): void {
+    this.ensure(8);
+    this.buffer.writeDoubleLE(value, this.pos);
+    this.pos += 8;
+  }
+
+  /** A length-delimited UTF-8 string (lone surrogates become U+FFFD, as TextEncoder does). */
+  string(text: string): void {
+    const n = text.length;
+    if (n < 128) {
+      // one length byte suffices when every character is ASCII: write in place, check as we go
+      this.ensure(1 + n * 3);
+      const b = this.buffer;
+      const lengthAt = this.pos;
+      let p = lengthAt + 1;
+      let ascii = true;
+      for (let i = 0; i < n; i++) {
+        const c = text.charCodeAt(i);
+        if (c > 127) {
+          ascii = false;
+          break;
+        }
+        b[p++] = c;
+      }
+      if (ascii) {
+        b[lengthAt] = n;
+        this.pos = p;
+        return;
+      }
+    }
+    const bytes = Buffer.byteLength(text, 'utf8');
+    this.varint(bytes);
+    this.ensure(bytes);
+    this.buffer.write(text, this.pos, bytes, 'utf8');
+    this.pos += bytes;
+  }
+
+  /** Starts a nested message (its tag already written): returns where its length goes. */
+  begin(): number {
+    this.ensure(1);
+    return this.pos++;
+  }
+
+  /** Ends the nested message begun at `at`: writes its length, moving the content when it needs more than a byte. */
+  end(at: number): void {
+    const length = this.pos - at - 1;
+    if (length < 0x80) {
+      this.buffer[at] = length;
+      return;
+    }
+    let size = 1;
+    for (let v = length; v > 0x7f; v >>>= 7) size++;
+    this.ensure(size - 1);
+    this.buffer.copy(this.buffer, at + size, at + 1, this.pos);
+    this.pos += size - 1;
+    let v = length;
+    let p = at;
+    while (v > 0x7f) {
+      this.buffer[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buffer[p] = v;
+  }
+}
+
+/** Bytes of a varint of a non-negative whole number below 2^32. */
+export function varintSize(value: number): number {
+  let size = 1;
+  for (let v = value >>> 0; v > 0x7f; v >>>= 7) size++;
+  return size;
+}
