@@ -10,6 +10,8 @@
 
 #include "bindsnoop.h"
 #include "bindsnoop.skel.h"
+#include "lock.h"
+#include "pipe.h"
 #include "tracer.h"
 
 namespace {
@@ -81,6 +83,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   if (env.IsExceptionPending()) return exports;
   exports.Set("layouts", layouts);
   exports.Set("clockPair", Napi::Function::New(env, ClockPair));
+  exports.Set("lockDirectory", Napi::Function::New(env, LockDirectory));
+  exports.Set("unlockDirectory", Napi::Function::New(env, UnlockDirectory));
+  exports.Set("peerClosed", Napi::Function::New(env, PeerClosed));
+  exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlocking));
   exports.Set("maxPorts", Napi::Number::New(env, BINDSNOOP_MAX_PORTS));
   return exports;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
+import { fstatSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import * as path from 'node:path';
 import pino from 'pino';
@@ -7,6 +7,7 @@ import { Agent } from '../agent/agent';
 import { describeLosses, totalLost, type Accounting } from '../agent/accounting';
 import { loadConfig } from '../config/load';
 import type { AppConfig } from '../config/schema';
+import { loadAddon } from '../kernel/native';
 import { describeBackend } from '../kernel/source';
 import { BindsnoopError } from '../model/errors';
 import { formatCountTable } from '../output/count';
@@ -14,6 +15,7 @@ import { TRACING_LINE } from '../output/table';
 import { startAgentServer } from '../server';
 import { flagsToConfig, HELP, parseArgs, USAGE, type CliOptions } from './args';
 import { effectiveCapabilities, missingCapabilities } from './caps';
+import { StdoutWriter } from './stdout-writer';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -39,7 +41,7 @@ interface FrontEnd {
   /** told to stop (a signal, a closed pipe) */
   stopping(signal: string): void;
   /** after the agent stopped and flushed */
-  stopped(agent: Agent, accounting: Accounting | undefined, signal: string): void;
+  stopped(agent: Agent, accounting: Accounting | undefined, signal: string): void | Promise<void>;
 }
 
 /**
@@ -49,12 +51,49 @@ interface FrontEnd {
  */
 const STDOUT_BACKLOG_BYTES = 8 << 20;
 
-function terminal(opts: CliOptions): FrontEnd {
-  let notPrinted = 0;
+/** How often a pipe on stdout is checked for a reader that left. */
+const STDOUT_READER_CHECK_MILLIS = 200;
+
+/** At exit, how long lines still waiting for stdout get to reach it before they are counted as not printed. */
+const STDOUT_FINAL_DRAIN_MILLIS = 1000;
+
+/**
+ * stdout as the table and JSON lines reach it: a pipe or socket is made
+ * non-blocking (a reader that stops must not stall the agent) and watched for a
+ * reader that left (`| head -1` ends bindsnoop at once, not at the next bind).
+ */
+function openStdout(onGone: () => void): StdoutWriter {
+  const writer = new StdoutWriter(1, STDOUT_BACKLOG_BYTES, onGone);
+  let st;
+  try {
+    st = fstatSync(1);
+  } catch {
+    return writer;
+  }
+  if (st.isFIFO() || st.isSocket()) {
+    const addon = loadAddon();
+    addon.setNonBlocking(1);
+    const timer = setInterval(() => {
+      if (!addon.peerClosed(1)) return;
+      clearInterval(timer);
+      onGone();
+    }, STDOUT_READER_CHECK_MILLIS);
+    timer.unref();
+  }
+  return writer;
+}
+
+function terminal(opts: CliOptions, onStdoutGone: () => void): FrontEnd {
+  let readerGone = false;
+  let out: StdoutWriter | undefined;
+  const stdout = (): StdoutWriter =>
+    (out ??= openStdout(() => {
+      readerGone = true;
+      onStdoutGone();
+    }));
   return {
     print(chunk, binds) {
-      if (process.stdout.writableLength > STDOUT_BACKLOG_BYTES) notPrinted += binds;
-      else process.stdout.write(chunk);
+      stdout().print(chunk, binds);
     },
     fail(error) {
       if (error.code === 'USAGE') process.stderr.write(`${USAGE}\nbindsnoop: error: ${error.message}\n`);
@@ -70,14 +109,18 @@ function terminal(opts: CliOptions): FrontEnd {
       process.stderr.write(`bindsnoop: ${describeBackend(agent.backend()!)}\n`);
       // the table goes to stdout as bcc's does; with JSON or -q stdout carries only data
       const tableOnStdout = config.output.format === 'table' || opts.count;
-      (tableOnStdout ? process.stdout : process.stderr).write(`${TRACING_LINE}\n`);
+      if (tableOnStdout) stdout().print(`${TRACING_LINE}\n`, 0);
+      else process.stderr.write(`${TRACING_LINE}\n`);
       const header = agent.tableHeader();
-      if (header) process.stdout.write(header + '\n');
+      if (header) stdout().print(header + '\n', 0);
     },
     stopping() {},
-    stopped(agent, a) {
-      if (opts.count) process.stdout.write(formatCountTable(agent.counts()));
-      if (notPrinted) process.stderr.write(`bindsnoop: ${notPrinted} binds not printed: stdout was not read fast enough (${STDOUT_BACKLOG_BYTES >> 20} MiB waited)\n`);
+    async stopped(agent, a) {
+      if (opts.count) stdout().print(formatCountTable(agent.counts()), 0);
+      // lines still waiting for a reader that does not read are dropped at exit: count them too
+      const notPrinted = await stdout().finish(STDOUT_FINAL_DRAIN_MILLIS);
+      // a reader that left (| head) chose not to read the rest: not worth a word
+      if (notPrinted && !readerGone) process.stderr.write(`bindsnoop: ${notPrinted} binds not printed: stdout was not read fast enough (${STDOUT_BACKLOG_BYTES >> 20} MiB waited)\n`);
       if (!a) return;
       if (totalLost(a.lost) > 0) process.stderr.write(`bindsnoop: lost binds: ${describeLosses(a.lost, a.exportFailures)}\n`);
       const countFull = agent.kernelStats()?.kernelCountFull ?? 0;
@@ -147,7 +190,8 @@ export function run(argv: readonly string[]): void {
     process.stdout.write(`bindsnoop ${version()}\n`);
     return;
   }
-  const front = opts.daemon ? daemon() : terminal(opts);
+  let onStdoutGone = (): void => undefined;
+  const front = opts.daemon ? daemon() : terminal(opts, () => onStdoutGone());
   // one error policy: a BindsnoopError ends the program with its message and status, anything else is a bug
   const orFail = <T>(step: () => T): T => {
     try {
@@ -191,7 +235,7 @@ export function run(argv: readonly string[]): void {
     if (!started) process.exit(0);
     front.stopping(signal);
     try {
-      front.stopped(agent, await agent.stop(), signal);
+      await front.stopped(agent, await agent.stop(), signal);
     } catch (e) {
       // the programs are detached by then or with the process; say what failed, without a stack
       front.warn(`error while stopping: ${(e as Error).message}`);
@@ -201,10 +245,7 @@ export function run(argv: readonly string[]): void {
   };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal));
   // `bindsnoop | head`: the reader went away; stop quietly
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') void shutdown('EPIPE');
-    else throw err;
-  });
+  onStdoutGone = () => void shutdown('EPIPE');
 
   orFail(() => agent.start());
   started = true;

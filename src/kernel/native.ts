@@ -91,6 +91,14 @@ export interface NativeAddon {
   /** struct bind_event and struct count_key (bpf/bindsnoop.h) from the object's BTF */
   layouts: { event: StructLayout; countKey: StructLayout };
   clockPair(): ClockPair;
+  /** flock(LOCK_EX|LOCK_NB) on a directory: the fd holding it (JS thread); throws code EAGAIN when another process holds it */
+  lockDirectory(path: string): number;
+  /** closes an fd from lockDirectory, releasing the lock */
+  unlockDirectory(fd: number): void;
+  /** poll(2) without waiting: the fd's peer is gone (a pipe's reader closed it) */
+  peerClosed(fd: number): boolean;
+  /** O_NONBLOCK on a pipe or socket the agent writes to */
+  setNonBlocking(fd: number): void;
   maxPorts: number;
 }
 

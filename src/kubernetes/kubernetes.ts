@@ -5,6 +5,7 @@ import type { BindEvent } from '../model/event';
 import { commaList } from '../model/text';
 import type { NativeTracer } from '../kernel/native';
 import { findCgroup2Mount, NodeMaps } from './node-maps';
+import { lockPinDir, PinDirInUse } from './pin-lock';
 import { PodLogIndex } from './pod-logs';
 import { PodWatch } from './pod-watch';
 import { PodResolver } from './resolver';
@@ -59,6 +60,7 @@ export class Kubernetes {
   private readonly resolver: PodResolver;
   private selection?: NodeMaps;
   private readonly timers: NodeJS.Timeout[] = [];
+  private pinLock?: { release(): void };
 
   constructor(
     private readonly settings: KubernetesSettings,
@@ -123,6 +125,12 @@ export class Kubernetes {
       if (st.isSymbolicLink()) throw new KubernetesSetupError('pinDir', `${p} is a symbolic link: the ${kind} must be the real one (remove it)`);
       if (st.uid !== process.getuid?.()) throw new KubernetesSetupError('pinDir', `${p} belongs to uid ${st.uid}, not to this agent's: remove it or pick another pinDir`);
       if (st.mode & 0o022) throw new KubernetesSetupError('pinDir', `${p} is writable by others (mode ${(st.mode & 0o777).toString(8)}): remove it or pick another pinDir`);
+    }
+    try {
+      this.pinLock = lockPinDir(dir);
+    } catch (e) {
+      if (e instanceof PinDirInUse) throw new KubernetesSetupError('pinDir', e.message);
+      throw e;
     }
     return dir;
   }
@@ -201,5 +209,6 @@ export class Kubernetes {
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
     await this.watch?.stop();
+    this.pinLock?.release();
   }
 }

@@ -72,7 +72,7 @@ export class PodWatch {
     informer.on('error', (err) => {
       this.errors++;
       const delay = backoffMillis(this.options.restartDelayMillis, this.failuresInARow++);
-      this.options.warn(`Kubernetes pod watch failed (${describe(err)}); retrying in ${delay} ms`);
+      this.options.warn(`Kubernetes pod watch failed (${describeWatchError(err)}); retrying in ${delay} ms`);
       if (this.stopped) return;
       this.restartTimer = setTimeout(() => void informer.start(), delay);
       this.restartTimer.unref();
@@ -139,9 +139,21 @@ export function backoffMillis(baseMillis: number, failures: number, random: () =
   return Math.round(delay * (0.8 + 0.4 * random()));
 }
 
-function describe(err: unknown): string {
-  const e = err as { statusCode?: number; code?: unknown; message?: string } | undefined;
-  if (e?.statusCode) return `HTTP ${e.statusCode}`;
-  if (typeof e?.code === 'string') return e.code;
-  return e?.message ?? String(err);
+/** Longest part of an API error's text that reaches the log: a server may answer with megabytes. */
+export const MAX_LOGGED_ERROR_CHARS = 300;
+
+/**
+ * One short line for a watch error: the HTTP status (ApiException's numeric
+ * code, or statusCode), else the errno-like code, else the message's first
+ * MAX_LOGGED_ERROR_CHARS characters with control characters escaped. Pure.
+ */
+export function describeWatchError(err: unknown): string {
+  const e = err as { statusCode?: unknown; code?: unknown; message?: unknown } | undefined;
+  const status = typeof e?.statusCode === 'number' ? e.statusCode : typeof e?.code === 'number' ? e.code : undefined;
+  if (status !== undefined) return `HTTP ${status}`;
+  if (typeof e?.code === 'string') return e.code.slice(0, 64);
+  const text = typeof e?.message === 'string' ? e.message : String(err);
+  // eslint-disable-next-line no-control-regex
+  const line = text.slice(0, MAX_LOGGED_ERROR_CHARS).replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text.length > MAX_LOGGED_ERROR_CHARS ? `${line}... (${text.length} characters)` : line;
 }

@@ -15,14 +15,19 @@ import { transportName } from './net/protocols';
 
 /** bcc's five OPTS letters, "FTNRr", each "." when unset. */
 export function optsString(opts: number): string {
+  return OPTS_STRINGS[opts & 0x1f];
+}
+
+const OPTS_STRINGS = Array.from({ length: 32 }, (_, opts) => {
   const letters = 'FTNRr';
   let out = '';
   for (let i = 0; i < letters.length; i++) out += opts & (1 << i) ? letters[i] : '.';
   return out;
-}
+});
 
 export function commText(e: BindEvent): string {
-  return Buffer.from(e.comm).toString('utf8');
+  // a view, not a copy: the comm is decoded once per bind
+  return Buffer.from(e.comm.buffer, e.comm.byteOffset, e.comm.byteLength).toString('utf8');
 }
 
 /** Family of the requested address: the sockaddr's when readable, else the socket's. */
@@ -69,22 +74,20 @@ export function bindAttributes(e: BindEvent, interfaceName?: string): Attributes
   }
   if (interfaceName) a['network.interface.name'] = interfaceName;
   if (e.ret !== 0) a['error.type'] = errnoName(e.ret);
-  Object.assign(a, {
-    'bindsnoop.return_code': e.ret,
-    'bindsnoop.requested.address': requestedAddress(e),
-    'bindsnoop.requested.port': e.reqPort,
-    'bindsnoop.opts': optsString(e.opts),
-    'bindsnoop.opt.freebind': (e.opts & OPT_FREEBIND) !== 0,
-    'bindsnoop.opt.transparent': (e.opts & OPT_TRANSPARENT) !== 0,
-    'bindsnoop.opt.bind_address_no_port': (e.opts & OPT_BIND_ADDRESS_NO_PORT) !== 0,
-    'bindsnoop.opt.reuseaddr': (e.opts & OPT_REUSEADDR) !== 0,
-    'bindsnoop.opt.reuseport': (e.opts & OPT_REUSEPORT) !== 0,
-    'bindsnoop.bound_dev_if': e.boundDevIf,
-    'bindsnoop.kernel_socket': (e.flags & FLAG_KERNEL_SOCKET) !== 0,
-    'bindsnoop.kernel_thread': (e.flags & FLAG_KERNEL_THREAD) !== 0,
-    'bindsnoop.cgroup.id': idNumber(e.cgroupId),
-    'bindsnoop.mntns.id': e.mntnsId,
-    'bindsnoop.netns.id': e.netnsId,
-  });
+  a['bindsnoop.return_code'] = e.ret;
+  a['bindsnoop.requested.address'] = requestedAddress(e);
+  a['bindsnoop.requested.port'] = e.reqPort;
+  a['bindsnoop.opts'] = optsString(e.opts);
+  a['bindsnoop.opt.freebind'] = (e.opts & OPT_FREEBIND) !== 0;
+  a['bindsnoop.opt.transparent'] = (e.opts & OPT_TRANSPARENT) !== 0;
+  a['bindsnoop.opt.bind_address_no_port'] = (e.opts & OPT_BIND_ADDRESS_NO_PORT) !== 0;
+  a['bindsnoop.opt.reuseaddr'] = (e.opts & OPT_REUSEADDR) !== 0;
+  a['bindsnoop.opt.reuseport'] = (e.opts & OPT_REUSEPORT) !== 0;
+  a['bindsnoop.bound_dev_if'] = e.boundDevIf;
+  a['bindsnoop.kernel_socket'] = (e.flags & FLAG_KERNEL_SOCKET) !== 0;
+  a['bindsnoop.kernel_thread'] = (e.flags & FLAG_KERNEL_THREAD) !== 0;
+  a['bindsnoop.cgroup.id'] = idNumber(e.cgroupId);
+  a['bindsnoop.mntns.id'] = e.mntnsId;
+  a['bindsnoop.netns.id'] = e.netnsId;
   return a;
 }

@@ -39,6 +39,8 @@ const MAX_CONCURRENT_EXPORTS = 4;
 interface ResourceEntry<Encoded> {
   encoded: Encoded;
   usedAtMs: number;
+  /** still in the map (false once evicted or released) */
+  held: boolean;
 }
 
 interface QueuedRecord<Encoded> {
@@ -119,7 +121,16 @@ export class DirectOtlpSink<Encoded> implements LogSink {
     this.pump();
   }
 
+  /** the last record's resource: most records in a row share one (the host's, or one busy pod's) */
+  private lastResource?: { attributes: Attributes; entry: ResourceEntry<Encoded> };
+
   private resourceEntry(resource: Attributes): ResourceEntry<Encoded> {
+    const last = this.lastResource;
+    if (last?.attributes === resource && last.entry.held) {
+      // already the most recently used: nothing to reorder
+      last.entry.usedAtMs = Date.now();
+      return last.entry;
+    }
     let key = this.keyByObject.get(resource);
     if (key === undefined) {
       key = resourceKey(resource);
@@ -134,19 +145,26 @@ export class DirectOtlpSink<Encoded> implements LogSink {
       if (this.resources.size >= this.options.maxResources) {
         // records already queued keep their entry alive; only the lookup is dropped
         const oldest = this.resources.keys().next().value;
-        if (oldest !== undefined) this.resources.delete(oldest);
+        if (oldest !== undefined) this.release(oldest);
       }
-      entry = { encoded: this.options.encoding.resource(resource, SEMCONV_SCHEMA_URL), usedAtMs: nowMs };
+      entry = { encoded: this.options.encoding.resource(resource, SEMCONV_SCHEMA_URL), usedAtMs: nowMs, held: true };
     }
     entry.usedAtMs = nowMs;
     this.resources.set(key, entry);
+    this.lastResource = { attributes: resource, entry };
     return entry;
+  }
+
+  private release(key: string): void {
+    const entry = this.resources.get(key);
+    if (entry) entry.held = false;
+    this.resources.delete(key);
   }
 
   releaseIdle(nowMs = Date.now()): void {
     for (const [key, entry] of this.resources) {
       if (nowMs - entry.usedAtMs < this.options.resourceIdleMillis) break; // the rest were used later
-      this.resources.delete(key);
+      this.release(key);
     }
   }
 

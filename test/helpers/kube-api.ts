@@ -71,6 +71,7 @@ export class FakeKubeApi {
   /** watches from a version below this get 410 Gone */
   private oldestKept = 0;
   private failWatches: number[] = [];
+  private failLists: { status: number; body: string }[] = [];
   private port = 0;
 
   private constructor(private readonly server: Server) {
@@ -155,6 +156,11 @@ export class FakeKubeApi {
     this.failWatches.push(...statuses);
   }
 
+  /** Answer the next list requests with this status and body (a Status object by default). */
+  failNextLists(count: number, status: number, body = JSON.stringify({ kind: 'Status', code: status })): void {
+    for (let i = 0; i < count; i++) this.failLists.push({ status, body });
+  }
+
   closeWatches(): void {
     for (const w of this.watchers) w.res.end();
     this.watchers.clear();
@@ -184,6 +190,11 @@ export class FakeKubeApi {
     const selector = url.searchParams.get('fieldSelector') ?? '';
     const node = /^spec\.nodeName=(.+)$/.exec(selector)?.[1];
     if (url.searchParams.get('watch') !== 'true') {
+      const failList = this.failLists.shift();
+      if (failList) {
+        res.writeHead(failList.status, { 'content-type': 'application/json' }).end(failList.body);
+        return;
+      }
       const items = [...this.pods.values()].filter((e) => !node || e.pod.nodeName === node).map((e) => podObject(e.pod, e.rv));
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items }));

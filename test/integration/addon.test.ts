@@ -107,3 +107,33 @@ describePrivileged('the addon on a loaded tracer', () => {
     await tracer.stop();
   });
 });
+
+describe('the addon\'s file helpers check their arguments', () => {
+  const addon = loadAddon();
+  const dir = `/tmp/bindsnoop-lock-test-${process.pid}`;
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('lockDirectory/unlockDirectory: wrong types and fds it does not hold are refused; a held lock is exclusive', () => {
+    mkdirSync(dir, { recursive: true });
+    expect(() => untyped(addon, 'lockDirectory', 42)).toThrow(TypeError);
+    expect(() => untyped(addon, 'lockDirectory', '')).toThrow(RangeError);
+    expect(() => addon.lockDirectory(`${dir}/missing`)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    expect(() => untyped(addon, 'unlockDirectory', 'x')).toThrow(TypeError);
+    expect(() => addon.unlockDirectory(0)).toThrow(/not a lock this module holds/); // never closes a caller's fd
+    const fd = addon.lockDirectory(dir);
+    // flock is per open file: a second open in this process conflicts too, as another agent's would
+    expect(() => addon.lockDirectory(dir)).toThrow(expect.objectContaining({ code: 'EAGAIN' }));
+    addon.unlockDirectory(fd);
+    expect(() => addon.unlockDirectory(fd)).toThrow(RangeError);
+    addon.unlockDirectory(addon.lockDirectory(dir));
+  });
+
+  it('peerClosed/setNonBlocking: wrong types and ranges are refused; a closed fd is an error with its errno', () => {
+    expect(() => untyped(addon, 'peerClosed', '1')).toThrow(TypeError);
+    expect(() => addon.peerClosed(-1)).toThrow(RangeError);
+    expect(() => addon.peerClosed(1.5)).toThrow(RangeError);
+    expect(() => untyped(addon, 'setNonBlocking')).toThrow(TypeError);
+    expect(() => addon.setNonBlocking(2 ** 31)).toThrow(RangeError);
+    expect(() => addon.setNonBlocking(999_999)).toThrow(expect.objectContaining({ code: 'EBADF' }));
+  });
+});

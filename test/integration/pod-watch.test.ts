@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PodWatch } from '../../src/kubernetes/pod-watch';
+import { MAX_LOGGED_ERROR_CHARS, PodWatch } from '../../src/kubernetes/pod-watch';
 import { FakeKubeApi, type FakePod } from '../helpers/kube-api';
 import { waitUntil } from '../helpers/wait';
 
@@ -118,5 +118,20 @@ describe('watching this node\'s pods', () => {
     expect(delays[0]).toBeLessThanOrEqual(60);
     expect(delays[1]).toBeGreaterThanOrEqual(80);
     expect(delays[1]).toBeLessThanOrEqual(120);
+  });
+
+  it('logs a refused list (403 with a 2 MB body) as one short line per retry, backing off', async () => {
+    const { api, watch, warnings } = await started();
+    const huge = JSON.stringify({ kind: 'Status', code: 403, message: 'pods is forbidden: ' + 'x'.repeat(2_000_000) });
+    api.failNextLists(3, 403, huge);
+    await watch.start();
+    api.addPod(pod(4));
+    await until('recovery', () => watch.pod(pod(4).uid) !== undefined, 10_000);
+    expect(warnings.length).toBeGreaterThanOrEqual(3);
+    for (const w of warnings) {
+      expect(w.length).toBeLessThan(MAX_LOGGED_ERROR_CHARS + 100);
+      expect(w).toMatch(/^Kubernetes pod watch failed \((HTTP 403|.*\(\d+ characters\))\); retrying in \d+ ms$/);
+    }
+    expect(warnings.join('\n').length).toBeLessThan(5000);
   });
 });

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeKubeApi } from '../helpers/kube-api';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
 import { waitUntil } from '../helpers/wait';
-import { Agent, bpftool, cgroup2Mount, CLI, describePrivileged, endReport, removeCgroupTree, runBinds, WaitingHelper } from './harness';
+import { Agent, bpftool, cgroup2Mount, CLI, describePrivileged, endReport, removeCgroupTree, runBinds, runTracingBpf, WaitingHelper } from './harness';
 
 /**
  * A node-shaped setup: kubelet-shaped cgroups under the real cgroup v2 mount
@@ -280,6 +280,21 @@ describePrivileged('binds resolved to their pods', () => {
       rmSync(planted, { recursive: true, force: true });
       rmSync(link, { force: true });
     }
+  });
+
+  it('a second agent on the same pin directory stops at once naming the holder (exit 2, nothing loaded); a killed holder frees it', async () => {
+    const first = await Agent.start(['-K', '-q'], env);
+    try {
+      const second = runTracingBpf(['-K'], env);
+      expect(second.status).toBe(2);
+      expect(second.stderr).toContain(`kubernetes.pinDir: ${pinDir} is in use by another bindsnoop (pid ${first.proc.pid})`);
+      expect(second.loadedPrograms).toBe(0);
+    } finally {
+      await first.stop('SIGKILL');
+    }
+    // the kernel dropped the lock with the killed agent's fds: the next one starts
+    const next = await Agent.start(['-K', '-q'], env);
+    expect((await next.stop()).code).toBe(0);
   });
 
   describe('pinned maps of the node\'s containers', () => {
