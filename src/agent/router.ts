@@ -2,7 +2,7 @@ import type { Attributes, PodIdentity } from '../model/attributes';
 import type { BindEvent } from '../model/event';
 import type { NamedBind, Output } from '../model/named-bind';
 import type { BootClock } from '../kernel/clock';
-import type { Kubernetes } from '../kubernetes/kubernetes';
+import type { Kubernetes, SelectedBind } from '../kubernetes/kubernetes';
 import { podResourceAttributes } from '../kubernetes/resolver';
 import { bindAttributes } from '../naming/bind-attributes';
 import type { InterfaceNames } from '../naming/net/interfaces';
@@ -54,15 +54,14 @@ export class Router {
   route(batch: readonly BindEvent[]): void {
     const s = this.stages;
     this.delivered += batch.length;
-    const selected = s.kubernetes ? s.kubernetes.select(batch) : batch.map((event) => ({ event, pod: undefined }));
+    const selected: SelectedBind[] = s.kubernetes ? s.kubernetes.select(batch) : batch.map((event) => ({ event }));
     this.outsideSelection += batch.length - selected.length;
-    const binds: NamedBind[] = selected.map(({ event, pod }) => ({
-      event,
-      pod,
-      attributes: bindAttributes(event, s.interfaces.lookup(event.boundDevIf, event.netnsId)),
-      resource: this.resourceFor(pod),
-      wallNs: s.clock.toWallNs(event.tsBootNs),
-    }));
+    const binds: NamedBind[] = selected.map(({ event, pod, unattributedCgroupPath }) => {
+      const attributes = bindAttributes(event, s.interfaces.lookup(event.boundDevIf, event.netnsId));
+      // named like a pod's container, not attributed to it: say where it really is
+      if (unattributedCgroupPath !== undefined) attributes['bindsnoop.cgroup.path'] = unattributedCgroupPath;
+      return { event, pod, attributes, resource: this.resourceFor(pod), wallNs: s.clock.toWallNs(event.tsBootNs) };
+    });
     for (const output of s.outputs) output.write(binds);
   }
 }

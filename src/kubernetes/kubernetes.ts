@@ -4,6 +4,7 @@ import type { PodIdentity } from '../model/attributes';
 import type { BindEvent } from '../model/event';
 import { commaList } from '../model/text';
 import type { NativeTracer } from '../kernel/native';
+import { findCgroupPath } from './cgroup-path';
 import { findCgroup2Mount, NodeMaps } from './node-maps';
 import { lockPinDir, PinDirInUse } from './pin-lock';
 import { PodLogIndex } from './pod-logs';
@@ -42,10 +43,19 @@ export class KubernetesSetupError extends Error {
   }
 }
 
+/** Look-alike cgroups whose path is remembered at most (the oldest goes first). */
+const MAX_REMEMBERED_CGROUP_PATHS = 1024;
+
 /** A bind that passed the selection, with its pod (none for a host process). */
 export interface SelectedBind {
   event: BindEvent;
   pod?: PodIdentity;
+  /**
+   * A bind from a cgroup named as the kubelet names a pod's container but not
+   * attributed to it (outside the kubelet's hierarchy, or not one of the pod's
+   * containers): where that cgroup really is, from the cgroup v2 mount.
+   */
+  unattributedCgroupPath?: string;
 }
 
 /**
@@ -192,9 +202,24 @@ export class Kubernetes {
         if (this.selection.excluded(pod.podUid)) continue;
         this.selection.learn(event.cgroupId, event.mntnsId);
       }
-      out.push({ event, pod });
+      if (!pod && this.resolver.namedLikeAPod(event)) out.push({ event, unattributedCgroupPath: this.cgroupPath(event) });
+      else out.push({ event, pod });
     }
     return out;
+  }
+
+  /** cgroup id -> path, of look-alike cgroups (few: a walk each, then remembered) */
+  private readonly cgroupPaths = new Map<bigint, string>();
+
+  private cgroupPath(event: BindEvent): string {
+    let found = this.cgroupPaths.get(event.cgroupId);
+    if (found === undefined) {
+      const mount = findCgroup2Mount();
+      found = (mount && findCgroupPath(mount, event.cgroupId, event.cgroupName)) || `(cgroup id ${event.cgroupId}, not found)`;
+      if (this.cgroupPaths.size >= MAX_REMEMBERED_CGROUP_PATHS) this.cgroupPaths.delete(this.cgroupPaths.keys().next().value as bigint);
+      this.cgroupPaths.set(event.cgroupId, found);
+    }
+    return found;
   }
 
   podsKnown(): number {

@@ -36,6 +36,11 @@ export class PodResolver {
    */
   private readonly cache = new Map<string, { ref?: ContainerRef; identity?: PodIdentity; api?: ApiPod; logs?: PodNames }>();
 
+  /** The cgroup is named as the kubelet names a pod's container (whether or not it is one). */
+  namedLikeAPod(e: BindEvent): boolean {
+    return parseContainerCgroup(e.cgroupName, e.cgroupParentName) !== undefined;
+  }
+
   resolve(e: BindEvent): PodIdentity | undefined {
     const key = `${e.flags & FLAG_KUBELET_CGROUP}/${e.cgroupParentName}/${e.cgroupName}`;
     const cached = this.cache.get(key);

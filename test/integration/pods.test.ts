@@ -239,6 +239,9 @@ describePrivileged('binds resolved to their pods', () => {
       expect(f).toBeDefined();
       expect(f).not.toHaveProperty('k8s.pod.uid');
       expect(f).not.toHaveProperty('container.id');
+      // shown as unattributed with where its cgroup really is (as /proc/PID/cgroup writes it)
+      expect(f['bindsnoop.cgroup.path']).toBe('/' + path.relative(cgroup2Mount(), forged));
+      expect(r).not.toHaveProperty('bindsnoop.cgroup.path');
       await agent.stop();
     } finally {
       removeCgroupTree(path.join(systemdTop, 'user.slice'));
