@@ -1,4 +1,4 @@
-import type { NativeTracerStats } from '../kernel/native';
+import type { SourceStats } from '../kernel/source';
 import type { OtlpCounts } from '../otlp/log-sink';
 
 export type LossStage = 'kernel' | 'reader' | 'export_queue' | 'export';
@@ -24,10 +24,10 @@ export interface Accounting {
  * that passed the kernel before the agent knew (dropped in user space, and,
  * like those the kernel drops, not counted as seen).
  */
-export function account(native: NativeTracerStats, otlp: OtlpCounts | undefined, deliveredToJs: number, outsideSelection = 0): Accounting {
+export function account(native: SourceStats, otlp: OtlpCounts | undefined, deliveredToJs: number, outsideSelection = 0): Accounting {
   const kernel = native.kernelRingFull + native.kernelInflightFull + native.kernelInflightOrphaned;
-  // a ring record of another size than this build's is read but cannot be decoded: lost at the reader
-  const reader = native.readerQueueFull + native.recordsMalformed;
+  // a ring record of another size than this build's, or one the decoder refuses, is read but not delivered: lost at the reader
+  const reader = native.readerQueueFull + native.recordsMalformed + native.recordsRejected;
   const seen = native.recordsRead + native.recordsMalformed + kernel - outsideSelection;
   const lost = {
     kernel,
@@ -35,7 +35,7 @@ export function account(native: NativeTracerStats, otlp: OtlpCounts | undefined,
     export_queue: otlp?.lostExportQueue ?? 0,
     export: otlp?.lostExport ?? 0,
   };
-  const onTheirWay = native.recordsRead - native.readerQueueFull - deliveredToJs;
+  const onTheirWay = native.recordsRead - native.readerQueueFull - native.recordsRejected - deliveredToJs;
   return {
     seen,
     exported: otlp?.exported ?? 0,

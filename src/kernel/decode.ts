@@ -84,13 +84,38 @@ function eventDecoder(layout: StructLayout): (buf: Uint8Array, offset: number) =
 
 let decodeOne: ((buf: Uint8Array, offset: number) => BindEvent) | undefined;
 
-/** Decodes a batch of packed records (little-endian host, as the kernel wrote them); a trailing partial record is ignored. */
-export function decodeBatch(buf: Uint8Array): BindEvent[] {
+export interface DecodedBatch {
+  events: BindEvent[];
+  /** records that cannot be what the BPF program wrote (a trailing partial one, impossible values): counted, not delivered */
+  rejected: number;
+}
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+
+/**
+ * What the BPF program guarantees of every record it submits: an IPv4 or IPv6
+ * socket, and only the option and flag bits it defines. A record breaking
+ * that did not come from this build's program (or was corrupted). Nothing the
+ * binding process controls (its sockaddr, its comm) is judged here: a bind is
+ * never dropped for what it asked.
+ */
+function plausible(e: BindEvent): boolean {
+  return (e.family === AF_INET || e.family === AF_INET6) && (e.opts & ~0x1f) === 0 && (e.flags & ~0x07) === 0;
+}
+
+/** Decodes a batch of packed records (little-endian host, as the kernel wrote them). */
+export function decodeBatch(buf: Uint8Array): DecodedBatch {
   const layout = recordLayout().event;
   decodeOne ??= eventDecoder(layout);
   const events: BindEvent[] = [];
-  for (let off = 0; off + layout.size <= buf.length; off += layout.size) events.push(decodeOne(buf, off));
-  return events;
+  let rejected = buf.length % layout.size === 0 ? 0 : 1;
+  for (let off = 0; off + layout.size <= buf.length; off += layout.size) {
+    const e = decodeOne(buf, off);
+    if (plausible(e)) events.push(e);
+    else rejected++;
+  }
+  return { events, rejected };
 }
 
 /** Decodes Tracer.counts(): packed (struct count_key, u64 binds) pairs. */

@@ -34,7 +34,15 @@ export function describeBackend(info: BackendInfo): string {
 }
 
 /** A loaded, attached tracer whose records arrive decoded, in batches. */
+/** The addon's counters, and the records the decoder refused. */
+export interface SourceStats extends NativeTracerStats {
+  /** read, but not a record this build's program can have written: counted as lost at the reader */
+  recordsRejected: number;
+}
+
 export class BindSource {
+  private rejected = 0;
+
   private constructor(private readonly tracer: NativeTracer) {}
 
   /** Loads and attaches, or throws a BindsnoopError with nothing left in the kernel. */
@@ -73,7 +81,11 @@ export class BindSource {
   }
 
   start(onEvents: (events: BindEvent[]) => void): void {
-    this.tracer.start((records) => onEvents(decodeBatch(records)));
+    this.tracer.start((records) => {
+      const batch = decodeBatch(records);
+      this.rejected += batch.rejected;
+      onEvents(batch.events);
+    });
   }
 
   /** Detaches, then resolves once every record read has been handed to onEvents. */
@@ -81,8 +93,8 @@ export class BindSource {
     return this.tracer.stop();
   }
 
-  stats(): NativeTracerStats {
-    return this.tracer.stats();
+  stats(): SourceStats {
+    return { ...this.tracer.stats(), recordsRejected: this.rejected };
   }
 
   counts(): CountEntry[] {

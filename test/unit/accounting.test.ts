@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { account, describeLosses, totalLost } from '../../src/agent/accounting';
-import type { NativeTracerStats } from '../../src/kernel/native';
+import type { SourceStats } from '../../src/kernel/source';
 
-const native = (over: Partial<NativeTracerStats>): NativeTracerStats => ({
+const native = (over: Partial<SourceStats>): SourceStats => ({
   kernelRingFull: 0, kernelInflightFull: 0, kernelCountFull: 0, kernelInflightOrphaned: 0, recordsRead: 0,
-  recordsMalformed: 0, readerQueueFull: 0, batchesQueued: 0, drainPasses: 0, readerAlive: true, readerErrno: 0, ...over,
+  recordsMalformed: 0, readerQueueFull: 0, batchesQueued: 0, drainPasses: 0, readerAlive: true, readerErrno: 0, recordsRejected: 0, ...over,
 });
 
 describe('accounting', () => {
@@ -19,5 +19,13 @@ describe('accounting', () => {
     expect(a.pending).toBe(5 + 1);
     expect(a.exported + totalLost(a.lost) + a.pending).toBe(a.seen);
     expect(describeLosses(a.lost, a.exportFailures)).toBe('kernel 4, reader 6, export_queue 4, export 3 (network 3)');
+  });
+
+  it('counts records the decoder refused as lost at the reader, not as pending', () => {
+    const otlp = { exported: 95, lostExportQueue: 0, lostExport: 0, failures: new Map<string, number>(), pending: 0 };
+    const a = account(native({ recordsRead: 100, recordsRejected: 5 }), otlp, 95);
+    expect(a).toMatchObject({ seen: 100, exported: 95, pending: 0 });
+    expect(a.lost.reader).toBe(5);
+    expect(a.exported + totalLost(a.lost) + a.pending).toBe(a.seen);
   });
 });

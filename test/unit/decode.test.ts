@@ -8,7 +8,7 @@ const SIGNED = new Set(['ret', 'bound_dev_if']);
 function record(fields: Record<string, FieldValue>): Buffer {
   const { size, fields: layout } = recordLayout().event;
   const b = Buffer.alloc(size);
-  for (const [name, value] of Object.entries(fields)) {
+  for (const [name, value] of Object.entries({ family: 2, ...fields })) {
     const f = layout[name];
     if (!f) throw new Error(`no field ${name} in struct bind_event`);
     if (typeof value === 'string') b.write(value, f.offset, 'latin1');
@@ -60,7 +60,7 @@ describe('decoding records of the C layout', () => {
       cgroup_name: 'cri-containerd-abc.scope',
       cgroup_parent_name: 'kubepods-burstable-pod1_2.slice',
     });
-    const [e] = decodeBatch(buf);
+    const [e] = decodeBatch(buf).events;
     expect(e).toMatchObject({
       tsBootNs: 123456789012345n,
       cgroupId: 9007199254740000n,
@@ -87,16 +87,16 @@ describe('decoding records of the C layout', () => {
   });
 
   it('stops a comm at its NUL and keeps all 15 bytes of a full one', () => {
-    expect(Buffer.from(decodeBatch(record({ comm: 'abc' }))[0].comm).toString()).toBe('abc');
-    expect(decodeBatch(record({ comm: '0123456789abcde' }))[0].comm).toHaveLength(15);
+    expect(Buffer.from(decodeBatch(record({ comm: 'abc' })).events[0].comm).toString()).toBe('abc');
+    expect(decodeBatch(record({ comm: '0123456789abcde' })).events[0].comm).toHaveLength(15);
   });
 
   it('decodes a batch of records at any byte offset of a larger buffer', () => {
     const batch = Buffer.concat([record({ pid: 1 }), record({ pid: 2 }), record({ pid: 3 })]);
     const shifted = Buffer.concat([Buffer.alloc(8), batch]).subarray(8);
-    expect(decodeBatch(shifted).map((e) => e.pid)).toEqual([1, 2, 3]);
-    // a trailing partial record is not decoded
-    expect(decodeBatch(batch.subarray(0, recordLayout().event.size * 2 + 5))).toHaveLength(2);
+    expect(decodeBatch(shifted).events.map((e) => e.pid)).toEqual([1, 2, 3]);
+    // a trailing partial record is not decoded: it is counted
+    expect(decodeBatch(batch.subarray(0, recordLayout().event.size * 2 + 5))).toMatchObject({ events: { length: 2 }, rejected: 1 });
   });
 
   it('decodes --count entries', () => {
