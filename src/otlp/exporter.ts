@@ -66,6 +66,8 @@ export function failureReason(error: unknown): string {
   if (typeof e?.code === 'string' && /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_SELF_SIGNED|CERT_|HOSTNAME_MISMATCH)/.test(e.code)) return 'tls';
   if (typeof e?.code === 'string') return 'network';
   if (/timed? ?out/i.test(message)) return 'timeout';
+  // a reply past the transport's 4 MB cap: what the receiver kept is unknown, as with a reply it cannot parse
+  if (/exceeded size limit/i.test(message)) return 'malformed_response';
   if (/retryable status/i.test(message)) return 'retries_exhausted';
   if (/Concurrent export limit/i.test(message)) return 'concurrency_limit';
   return 'other';
@@ -83,8 +85,14 @@ export class OtlpHttpTransport<Request> {
   private readonly inner: OTLPExporterBase<Request>;
   private agent?: Agent;
   private readonly timeoutMillis: number;
-  /** set by deserializeResponse, read by the result callback of the same export (same microtask); undefined: not understood */
-  private rejectedInLastResponse: number | undefined = 0;
+  /**
+   * The reply just read: set by deserializeResponse, which the transport calls
+   * right before the same export's result callback, synchronously, and taken
+   * (reset) by that callback. `rejected` undefined: not understood. None: the
+   * transport reported success without a whole reply (a 200 whose body was cut
+   * off, which it counts as success).
+   */
+  private lastReply?: { rejected: number | undefined };
 
   constructor(
     settings: ExporterSettings,
@@ -96,8 +104,10 @@ export class OtlpHttpTransport<Request> {
     const serializer: ISerializer<Request, IExportLogsServiceResponse> = {
       serializeRequest,
       deserializeResponse: (data) => {
+        // a 200 whose body cannot be read: whether some records were rejected is unknown
+        this.lastReply = { rejected: undefined };
         const response = base.deserializeResponse(data);
-        this.rejectedInLastResponse = rejectedCount(response.partialSuccess?.rejectedLogRecords);
+        this.lastReply = { rejected: rejectedCount(response.partialSuccess?.rejectedLogRecords) };
         return response;
       },
     };
@@ -134,7 +144,6 @@ export class OtlpHttpTransport<Request> {
    */
   send(request: Request, done: (outcome: ExportOutcome, result: ExportResult) => void): void {
     const count = this.countRecords(request);
-    this.rejectedInLastResponse = 0;
     let settled = false;
     const deadline = setTimeout(() => {
       settled = true;
@@ -147,13 +156,16 @@ export class OtlpHttpTransport<Request> {
       settled = true;
       clearTimeout(deadline);
       if (result.code === ExportResultCode.SUCCESS) {
-        const rejected = this.rejectedInLastResponse;
-        this.rejectedInLastResponse = 0;
-        if (rejected === undefined || rejected > count) {
+        const reply = this.lastReply;
+        this.lastReply = undefined;
+        if (!reply) {
+          // 200, then the connection ended before the reply did: what the receiver kept is unknown
+          done({ exported: 0, failed: count, reason: 'incomplete_response' }, result);
+        } else if (reply.rejected === undefined || reply.rejected > count) {
           // a partial success that cannot be understood: what was kept is unknown, so none is counted as exported
           done({ exported: 0, failed: count, reason: 'malformed_response' }, result);
         } else {
-          done({ exported: count - rejected, failed: rejected, reason: rejected ? 'rejected' : undefined }, result);
+          done({ exported: count - reply.rejected, failed: reply.rejected, reason: reply.rejected ? 'rejected' : undefined }, result);
         }
       } else {
         done({ exported: 0, failed: count, reason: failureReason(result.error) }, result);

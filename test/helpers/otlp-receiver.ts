@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 
@@ -65,13 +66,17 @@ const ExportLogsServiceResponse = root.opentelemetry.proto.collector.logs.v1.Exp
 
 export type Behaviour =
   | { kind: 'ok' }
-  | { kind: 'status'; status: number; retryAfterSeconds?: number }
+  | { kind: 'status'; status: number; retryAfterSeconds?: number; retryAfterDate?: Date; location?: string }
   | { kind: 'partial'; rejected: number }
   /** 200 and a reply sent one byte a second, never finished */
   | { kind: 'trickle' }
   /** 200 with exactly this body: a hostile or broken receiver */
-  | { kind: 'raw'; contentType: string; body: string }
-  | { kind: 'hang' };
+  | { kind: 'raw'; contentType: string; body: string | Buffer }
+  | { kind: 'hang' }
+  /** the connection reset once the request has arrived */
+  | { kind: 'reset' }
+  /** 200 and a body of this many bytes of noise */
+  | { kind: 'huge'; bytes: number };
 
 export type AttrType = 'string' | 'int' | 'bool' | 'double' | 'array' | 'kvlist' | 'bytes';
 export type AttrValue = string | number | boolean | unknown[] | Record<string, unknown> | null;
@@ -192,15 +197,20 @@ export class OtlpReceiver {
   private readonly hanging = new Set<ServerResponse>();
   private port = 0;
 
-  private constructor(private readonly server: Server) {
-    server.on('connection', (s: Socket) => {
+  private constructor(
+    private readonly server: Server,
+    private readonly tls = false,
+  ) {
+    server.on(tls ? 'secureConnection' : 'connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
   }
 
-  static async start(): Promise<OtlpReceiver> {
-    const receiver: OtlpReceiver = new OtlpReceiver(createServer((req, res) => receiver.handle(req, res)));
+  /** `tls`: serve HTTPS with this key and certificate (PEM). */
+  static async start(tls?: { key: string; cert: string }): Promise<OtlpReceiver> {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => receiver.handle(req, res);
+    const receiver: OtlpReceiver = new OtlpReceiver(tls ? createHttpsServer(tls, handler) : createServer(handler), tls !== undefined);
     await receiver.listen(0);
     return receiver;
   }
@@ -218,7 +228,7 @@ export class OtlpReceiver {
 
   /** Base URL, as OTEL_EXPORTER_OTLP_ENDPOINT takes it. */
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   /** Answers for the next requests, in order; then `fallback`. */
@@ -313,6 +323,8 @@ export class OtlpReceiver {
         res.writeHead(answer.status, {
           'content-type': 'text/plain',
           ...(answer.retryAfterSeconds !== undefined ? { 'retry-after': String(answer.retryAfterSeconds) } : {}),
+          ...(answer.retryAfterDate !== undefined ? { 'retry-after': answer.retryAfterDate.toUTCString() } : {}),
+          ...(answer.location !== undefined ? { location: answer.location } : {}),
         });
         res.end(`status ${answer.status}`);
         return;
@@ -333,6 +345,27 @@ export class OtlpReceiver {
         res.writeHead(200, { 'content-type': answer.contentType });
         res.end(answer.body);
         return;
+      case 'reset':
+        res.socket?.resetAndDestroy();
+        return;
+      case 'huge': {
+        res.writeHead(200, { 'content-type': type, 'content-length': String(answer.bytes) });
+        const chunk = Buffer.alloc(64 * 1024, 0x5a);
+        let left = answer.bytes;
+        const pump = (): void => {
+          while (left > 0) {
+            const n = Math.min(left, chunk.length);
+            left -= n;
+            if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
+              res.once('drain', pump);
+              return;
+            }
+          }
+          res.end();
+        };
+        pump();
+        return;
+      }
       default:
         res.writeHead(200, { 'content-type': type });
         res.end(json ? '{}' : Buffer.alloc(0));

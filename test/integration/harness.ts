@@ -149,6 +149,23 @@ export function runBinds(args: readonly string[]): HelperRun {
   return { ...parseHelperOutput(r.stdout), exit: { code: r.status, signal: r.signal } };
 }
 
+/** Runs the bind helper without blocking this process (a receiver in it keeps answering). */
+export function runBindsAsync(args: readonly string[]): Promise<HelperRun> {
+  const proc = spawn(HELPER, args, { stdio: 'pipe' });
+  live.add(proc);
+  let out = '';
+  let err = '';
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  proc.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+  return new Promise((resolve, reject) =>
+    proc.on('exit', (code, signal) => {
+      live.delete(proc);
+      if (code !== 0) reject(new Error(`bind_helper failed (${code}): ${err}`));
+      else resolve({ ...parseHelperOutput(out), exit: { code, signal } });
+    }),
+  );
+}
+
 /** A helper started with --wait: it has its pid and namespaces, and binds when told. */
 export class WaitingHelper {
   private out = '';

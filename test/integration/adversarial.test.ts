@@ -1,0 +1,131 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, afterEach, expect, it } from 'vitest';
+import { OtlpReceiver, type Behaviour } from '../helpers/otlp-receiver';
+import { Agent, describePrivileged, endReport, runBindsAsync } from './harness';
+
+/*
+ * The agent against dead, slow and hostile OTLP receivers, under a steady load
+ * of real binds: it keeps running, ends within its deadlines, and every bind is
+ * exported or counted as lost under the reason the receiver earned.
+ */
+let receiver: OtlpReceiver | undefined;
+afterEach(async () => {
+  await receiver?.stop();
+  receiver = undefined;
+});
+
+const dir = mkdtempSync(path.join(tmpdir(), 'bindsnoop-adversarial-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A self-signed certificate for 127.0.0.1, made with openssl. */
+function selfSigned(): { key: string; cert: string; certFile: string } {
+  const keyFile = path.join(dir, 'key.pem');
+  const certFile = path.join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  return { key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8'), certFile };
+}
+
+interface Outcome {
+  exported: number;
+  seen: number;
+  lost: Record<string, number>;
+  stderr: string;
+  peakRssBytes: number;
+  binds: number;
+}
+
+/** bindsnoop -q exporting to `url` while 600 binds are made over about 2 s; then SIGINT. */
+async function underLoad(url: string, env: NodeJS.ProcessEnv = {}): Promise<Outcome> {
+  const agent = await Agent.start(['-q'], {
+    OTEL_EXPORTER_OTLP_ENDPOINT: url,
+    BINDSNOOP_OTLP_TIMEOUT_MILLIS: '2000',
+    BINDSNOOP_OTLP_SHUTDOWN_TIMEOUT_MILLIS: '4000',
+    BINDSNOOP_OTLP_FLUSH_INTERVAL_MILLIS: '200',
+    ...env,
+  });
+  let peakRssBytes = 0;
+  const sampler = setInterval(() => {
+    try {
+      peakRssBytes = Math.max(peakRssBytes, Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${agent.proc.pid}/status`, 'utf8'))?.[1]) * 1024);
+    } catch {
+      // exited
+    }
+  }, 100);
+  const binds = 600;
+  await runBindsAsync(['--netns', '--repeat', String(binds), '--rate', '300', 'tcp,4,127.0.0.1,0']);
+  await new Promise((r) => setTimeout(r, 300));
+  const started = Date.now();
+  const exit = await agent.stop('SIGINT');
+  clearInterval(sampler);
+  expect(exit.code).toBe(0);
+  // the flush is bounded by otlp.shutdownTimeoutMillis (4 s) and one export's deadline
+  expect(Date.now() - started).toBeLessThan(12_000);
+  const report = endReport(agent.stderr);
+  // every bind of the run was seen, and each is exported or counted lost: the books balance
+  expect(report.seen).toBeGreaterThanOrEqual(binds);
+  expect(report.exported + Object.values(report.lost).reduce((a, b) => a + b, 0)).toBe(report.seen);
+  return { ...report, stderr: agent.stderr, peakRssBytes, binds };
+}
+
+/** The export failures by reason, from the end report's "export N (reason N, ...)". */
+function reasons(stderr: string): Record<string, number> {
+  const m = /export \d+ \(([^)]*)\)/.exec(stderr);
+  return Object.fromEntries((m?.[1] ?? '').split(',').filter(Boolean).map((p) => p.trim().split(' ')).map(([r, n]) => [r, Number(n)]));
+}
+
+describePrivileged('hostile OTLP receivers under steady load', () => {
+  it('connections refused: everything lost as network, counted, and the agent ends on time', async () => {
+    receiver = await OtlpReceiver.start();
+    await receiver.refuse();
+    const o = await underLoad(receiver.url);
+    expect(o.exported).toBe(0);
+    expect(reasons(o.stderr).network).toBe(o.lost.export);
+  });
+
+  it.each<[string, () => Behaviour]>([
+    ['503 with Retry-After in seconds', () => ({ kind: 'status', status: 503, retryAfterSeconds: 1 })],
+    ['503 with Retry-After as an HTTP date', () => ({ kind: 'status', status: 503, retryAfterDate: new Date(Date.now() + 1500) })],
+    ['429 without Retry-After', () => ({ kind: 'status', status: 429 })],
+    ['a connection reset once the request arrived', () => ({ kind: 'reset' })],
+  ])('%s, then healthy: retried, and everything exported', async (_name, behaviour) => {
+    receiver = await OtlpReceiver.start();
+    receiver.answer(behaviour());
+    const o = await underLoad(receiver.url);
+    expect(o.lost).toEqual({});
+    expect(o.exported).toBe(o.seen);
+    expect(receiver.requests[0].answer.kind).toBe(behaviour().kind);
+  });
+
+  it.each<[string, string, Behaviour]>([
+    ['a receiver that never answers', 'timeout', { kind: 'hang' }],
+    ['a receiver that trickles its reply', 'timeout', { kind: 'trickle' }],
+    ['a redirect (not followed, as the OTLP exporters do not)', 'http_307', { kind: 'status', status: 307, location: 'http://127.0.0.1:9/v1/logs' }],
+    ['a 10 MB reply', 'malformed_response', { kind: 'huge', bytes: 10 << 20 }],
+    // a tag of wire type 7, which protobuf does not have
+    ['a reply of garbage', 'malformed_response', { kind: 'raw', contentType: 'application/x-protobuf', body: Buffer.from([0x0f, 0xff, 0x00, 0x13, 0x37]) }],
+    // partial_success { rejected_log_records: -1 }
+    ['a partial success of -1 rejected', 'malformed_response', { kind: 'raw', contentType: 'application/x-protobuf', body: Buffer.from([0x0a, 0x0b, 0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]) }],
+  ])('%s: lost and counted as %s, memory bounded', async (_name, reason, behaviour) => {
+    receiver = await OtlpReceiver.start();
+    receiver.answerAlways(behaviour);
+    const o = await underLoad(receiver.url);
+    expect(o.exported).toBe(0);
+    expect(reasons(o.stderr)[reason]).toBeGreaterThan(0);
+    expect(o.peakRssBytes).toBeLessThan(300 << 20);
+  });
+
+  it('a self-signed receiver: refused as tls without its CA, exported with it (otlp.certificate)', async () => {
+    const tls = selfSigned();
+    receiver = await OtlpReceiver.start({ key: tls.key, cert: tls.cert });
+    const refused = await underLoad(receiver.url);
+    expect(refused.exported).toBe(0);
+    expect(reasons(refused.stderr).tls).toBe(refused.lost.export);
+    expect(receiver.requests).toHaveLength(0);
+    const trusted = await underLoad(receiver.url, { OTEL_EXPORTER_OTLP_CERTIFICATE: tls.certFile });
+    expect(trusted.lost).toEqual({});
+    expect(trusted.exported).toBe(trusted.seen);
+  });
+});
