@@ -54,26 +54,42 @@ int RingReader::OnRecord(void* ctx, void* data, size_t size) {
   const uint8_t* p = static_cast<const uint8_t*>(data);
   self->batch_.insert(self->batch_.end(), p, p + size);
   self->recordsRead_++;
-  return 0;
+  // a full batch: stop this consume (libbpf has already consumed this record, which is kept)
+  return ++self->batchRecords_ >= kMaxBatchRecords ? -1 : 0;
 }
 
-void RingReader::Drain(const Sink& sink) {
-  ring_buffer__consume(ring_);
+void RingReader::Drain(const Sink& sink, const Room& room) {
   drainPasses_++;
-  if (batch_.empty()) return;
-  size_t records = batch_.size() / recordSize_;
-  std::vector<uint8_t> out;
-  out.swap(batch_);
-  sink(std::move(out), records);
+  for (;;) {
+    if (room && !room()) return;  // the rest waits in the ring
+    int n = ring_buffer__consume(ring_);
+    bool full = batchRecords_ >= kMaxBatchRecords;
+    if (!batch_.empty()) {
+      size_t records = batchRecords_;
+      std::vector<uint8_t> out;
+      out.swap(batch_);
+      batch_.reserve(records * recordSize_);
+      batchRecords_ = 0;
+      sink(std::move(out), records);
+    }
+    if (!full || n >= 0) return;  // the ring is empty (a full batch stops the consume with -1)
+  }
 }
 
-int RingReader::Loop(int drainIntervalMillis, const Sink& sink) {
+int RingReader::Loop(int drainIntervalMillis, const Sink& sink, const Room& room) {
   struct epoll_event events[2];
   while (!woken_.load()) {
+    if (!room()) {
+      // the consumer is behind: leave the records in the ring (epoll would report them at once, again and
+      // again) and look again shortly; Wake() still ends this at once
+      struct pollfd p = {wakeFd_, POLLIN, 0};
+      poll(&p, 1, 1);
+      continue;
+    }
     int n = epoll_wait(epollFd_, events, 2, drainIntervalMillis);
     if (n < 0 && errno != EINTR) return errno;
     // records submitted with BPF_RB_NO_WAKEUP do not wake epoll: take them on every pass
-    Drain(sink);
+    Drain(sink, room);
   }
   return 0;
 }

@@ -14,6 +14,12 @@ struct ring_buffer;
 class RingReader {
  public:
   using Sink = std::function<void(std::vector<uint8_t>&& batch, size_t records)>;
+  // Whether the consumer can take another batch now.
+  using Room = std::function<bool()>;
+
+  // Records in one batch at most: a batch is one call into JavaScript, which
+  // should not hold its thread (and the agent's HTTP endpoints) for long.
+  static constexpr size_t kMaxBatchRecords = 1024;
 
   // Null with *err set (an errno) when the ring or its poll set cannot be made.
   static std::unique_ptr<RingReader> Create(int ringFd, size_t recordSize, int* err);
@@ -23,11 +29,15 @@ class RingReader {
 
   // Reader thread. Sleeps until the kernel wakes it or drainIntervalMillis
   // pass (records submitted without a wakeup are taken then), hands each
-  // drained batch to `sink`, and returns once Wake() is called (0) or polling
-  // fails (that errno). Never blocks on the sink's consumer.
-  int Loop(int drainIntervalMillis, const Sink& sink);
-  // Reader thread: takes whatever is pending now.
-  void Drain(const Sink& sink);
+  // drained batch to `sink` while `room()` says the consumer can take one, and
+  // returns once Wake() is called (0) or polling fails (that errno). When the
+  // consumer has no room the records stay in the ring: the kernel then counts
+  // what does not fit (ring full) instead of the agent buffering without
+  // bound. Never blocks on the sink's consumer.
+  int Loop(int drainIntervalMillis, const Sink& sink, const Room& room);
+  // Reader thread: takes what is pending now, in batches of kMaxBatchRecords,
+  // while room() allows (always, when room is empty).
+  void Drain(const Sink& sink, const Room& room = nullptr);
   // Reader thread: blocks until Wake() (after Loop failed).
   void WaitForWake();
   // Any thread: ends Loop()/WaitForWake().
@@ -46,6 +56,7 @@ class RingReader {
   int epollFd_ = -1;
   int wakeFd_ = -1;
   std::vector<uint8_t> batch_;
+  size_t batchRecords_ = 0;
   std::atomic<bool> woken_{false};
   std::atomic<uint64_t> recordsRead_{0};
   std::atomic<uint64_t> recordsMalformed_{0};

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "tracer.h"
 
+#include <chrono>
+
 #include <errno.h>
 
 #include "args.h"
@@ -49,7 +51,8 @@ bool Tracer::ReadOptions(Napi::Env env, Napi::Object o) {
             r.Uint32("ringBufferBytes", &opts_.ringBufferBytes, 4096, 1u << 30) &&
             r.Uint32("wakeupBytes", &opts_.wakeupBytes) &&
             r.Uint32("drainIntervalMillis", &drainIntervalMillis_, 1, 60000) &&
-            r.Uint32("maxPendingBatches", &maxPendingBatches_, 1, 1 << 20) && r.String("pinDir", &opts_.pinDir) &&
+            r.Uint32("maxPendingBatches", &maxPendingBatches_, 1, 1 << 20) &&
+            r.Uint32("maxPendingBytes", &maxPendingBytes_, 1 << 16, 0xffffffffu) && r.String("pinDir", &opts_.pinDir) &&
             r.String("backend", &backendChoice_);
   if (!ok) return false;
   if (backendChoice_ != "auto" && backendChoice_ != "fentry" && backendChoice_ != "kprobe" &&
@@ -173,7 +176,10 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
 
 void Tracer::RunReader() {
   auto sink = [this](std::vector<uint8_t>&& batch, size_t records) { Deliver(std::move(batch), records); };
-  int err = reader_->Loop(static_cast<int>(drainIntervalMillis_), sink);
+  auto room = [this] {
+    return completion_->batchesInJs.load() < maxPendingBatches_ && completion_->bytesInJs.load() < maxPendingBytes_;
+  };
+  int err = reader_->Loop(static_cast<int>(drainIntervalMillis_), sink, room);
   if (err) {
     // The loop cannot go on: /healthz turns red (readerAlive) and the agent logs
     // readerErrno; the programs stay until stop() so that teardown has one path.
@@ -188,18 +194,25 @@ void Tracer::RunReader() {
 // the records as lost at the reader stage. Never waits for JavaScript.
 void Tracer::Deliver(std::vector<uint8_t>&& bytes, size_t records) {
   auto* batch = new std::vector<uint8_t>(std::move(bytes));
-  napi_status status =
-      deliver_.NonBlockingCall(batch, [](Napi::Env env, Napi::Function callback, std::vector<uint8_t>* b) {
-        // JS thread.
-        if (env != nullptr && callback != nullptr) {
-          Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(
-              env, b->data(), b->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, b);
-          callback.Call({buf});
-        } else {
-          delete b;
-        }
-      });
+  std::shared_ptr<Completion> completion = completion_;
+  const size_t bytesOfBatch = batch->size();
+  completion->batchesInJs++;
+  completion->bytesInJs += bytesOfBatch;
+  napi_status status = deliver_.NonBlockingCall(batch, [completion, bytesOfBatch](Napi::Env env, Napi::Function callback, std::vector<uint8_t>* b) {
+    // JS thread.
+    if (env != nullptr && callback != nullptr) {
+      Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(
+          env, b->data(), b->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, b);
+      callback.Call({buf});
+    } else {
+      delete b;
+    }
+    completion->batchesInJs--;
+    completion->bytesInJs -= bytesOfBatch;
+  });
   if (status != napi_ok) {
+    completion->batchesInJs--;
+    completion->bytesInJs -= bytesOfBatch;
     recordsDroppedQueueFull_ += records;
     delete batch;
   } else {
@@ -225,7 +238,15 @@ void Tracer::Unload() {
   }
   if (started_) {
     auto sink = [this](std::vector<uint8_t>&& batch, size_t records) { Deliver(std::move(batch), records); };
-    reader_->Drain(sink);
+    // what is left in the ring goes to JavaScript as it makes room, for a bounded time (it may be stopping too)
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    auto room = [this, deadline] {
+      while ((completion_->batchesInJs.load() >= maxPendingBatches_ || completion_->bytesInJs.load() >= maxPendingBytes_) &&
+             std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      return true;
+    };
+    reader_->Drain(sink, room);
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);

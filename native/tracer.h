@@ -36,6 +36,10 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     std::thread worker;
     std::vector<Napi::Promise::Deferred> waiters;
     bool done = false;
+    // batches handed to JavaScript and not yet processed there (read by the
+    // reader thread; here because queued batches may outlive the Tracer)
+    std::atomic<uint32_t> batchesInJs{0};
+    std::atomic<uint64_t> bytesInJs{0};
   };
 
   Napi::Value Start(const Napi::CallbackInfo& info);
@@ -65,6 +69,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   std::string backendChoice_ = "auto";
   uint32_t drainIntervalMillis_ = 50;
   uint32_t maxPendingBatches_ = 256;
+  uint32_t maxPendingBytes_ = 32u << 20;
   std::vector<std::string> backendNotes_;
 
   std::mutex mutex_;  // guards program_ against the worker's unload

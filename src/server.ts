@@ -109,10 +109,26 @@ export function agentMetrics(status: AgentStatus): Registry {
   return registry;
 }
 
+/**
+ * Limits on who talks to the endpoints: a probe or a scraper sends a few
+ * hundred bytes at once, so a client that takes seconds over its headers, or
+ * holds many connections, is cut off (slowloris), and headers past 16 KiB are
+ * refused (431, Node's default).
+ */
+const SERVER_LIMITS = {
+  headersTimeout: 5_000,
+  requestTimeout: 10_000,
+  /** how often Node checks the two timeouts above (its default is 30 s) */
+  connectionsCheckingInterval: 1_000,
+  maxHeaderSize: 16 * 1024,
+  keepAliveTimeout: 5_000,
+};
+const MAX_CONNECTIONS = 64;
+
 /** /healthz, /readyz and /metrics on `port` (0 = any free port). */
 export async function startAgentServer(status: AgentStatus, port: number, host: string): Promise<{ server: Server; port: number }> {
   const registry = agentMetrics(status);
-  const server = createServer((req, res) => {
+  const server = createServer(SERVER_LIMITS, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
@@ -132,6 +148,7 @@ export async function startAgentServer(status: AgentStatus, port: number, host: 
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz or /metrics\n');
   });
+  server.maxConnections = MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

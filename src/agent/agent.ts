@@ -28,6 +28,10 @@ export interface AgentOptions {
   version: string;
   /** a batch's lines for stdout, and how many binds they are */
   write: (chunk: string | Buffer, binds: number) => void;
+  /** stdout cannot take more now (what waits for it is at its bound): lines are not even made */
+  stdoutFull?: () => boolean;
+  /** binds whose lines were not made because stdout was full: counted where write counts what it drops */
+  stdoutDropped?: (binds: number) => void;
   warn: (line: string) => void;
 }
 
@@ -83,15 +87,21 @@ export class Agent implements AgentStatus {
     if (countMode) return;
     if (config.output.format === 'table') {
       this.table = tableOutput({ ...options.table, errors: config.filter.errors, kubernetes: config.kubernetes.enabled }, (chunk, binds) => options.write(chunk, binds));
-      this.outputs.push(this.table);
+      this.outputs.push({ ...this.table, ...this.stdoutShedding() });
     } else if (config.output.format === 'json') {
-      this.outputs.push(jsonOutput(() => this.scopeAttributes, (chunk, binds) => options.write(chunk, binds)));
+      this.outputs.push({ ...jsonOutput(() => this.scopeAttributes, (chunk, binds) => options.write(chunk, binds)), ...this.stdoutShedding() });
     }
     if (settings) {
       const otlp = createLogSink(settings, config.otlp, options.version);
       this.otlp = otlp;
       this.outputs.push(otlpOutput(otlp, () => this.clock.nowWallNs()));
     }
+  }
+
+  /** An stdout output's saturated/drop, from the front end's stdout. */
+  private stdoutShedding(): Pick<Output, 'saturated' | 'drop'> {
+    const { stdoutFull, stdoutDropped } = this.options;
+    return stdoutFull && stdoutDropped ? { saturated: stdoutFull, drop: stdoutDropped } : {};
   }
 
   /** Whether binds are exported over OTLP. */

@@ -56,6 +56,10 @@ export class Router {
     this.delivered += batch.length;
     const selected: SelectedBind[] = s.kubernetes ? s.kubernetes.select(batch) : batch.map((event) => ({ event }));
     this.outsideSelection += batch.length - selected.length;
+    if (s.outputs.length > 0 && s.outputs.every((o) => o.saturated?.() === true)) {
+      for (const o of s.outputs) o.drop?.(selected.length);
+      return;
+    }
     const binds: NamedBind[] = selected.map(({ event, pod, unattributedCgroupPath }) => {
       const attributes = bindAttributes(event, s.interfaces.lookup(event.boundDevIf, event.netnsId));
       // named like a pod's container, not attributed to it: say where it really is

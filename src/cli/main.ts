@@ -34,6 +34,10 @@ interface FrontEnd {
   warn(line: string): void;
   /** a batch of table rows or JSON lines for stdout */
   print(chunk: string | Buffer, binds: number): void;
+  /** stdout's backlog is at its bound: rows made now would be dropped (the terminal only) */
+  stdoutFull?(): boolean;
+  /** binds whose rows were not made because stdout was full, counted with those not printed */
+  stdoutDropped?(binds: number): void;
   /** the process's effective capabilities, checked before anything loads: ends the program when one is missing */
   checkCapabilities(capabilities: string[], missing: string[]): void;
   /** once attached */
@@ -95,6 +99,8 @@ function terminal(opts: CliOptions, onStdoutGone: () => void): FrontEnd {
     print(chunk, binds) {
       stdout().print(chunk, binds);
     },
+    stdoutFull: () => stdout().full(),
+    stdoutDropped: (binds) => stdout().countDropped(binds),
     fail(error) {
       if (error.code === 'USAGE') process.stderr.write(`${USAGE}\nbindsnoop: error: ${error.message}\n`);
       else process.stderr.write(`bindsnoop: ${error.message}\n`);
@@ -214,6 +220,8 @@ export function run(argv: readonly string[]): void {
         countMode: opts.count,
         version: version(),
         write: (chunk, binds) => front.print(chunk, binds),
+        stdoutFull: front.stdoutFull && (() => front.stdoutFull?.() === true),
+        stdoutDropped: front.stdoutDropped && ((binds: number) => front.stdoutDropped?.(binds)),
         warn: (line) => front.warn(line),
       }),
   );

@@ -52,6 +52,16 @@ export class StdoutWriter {
     if (!this.retry) this.flush();
   }
 
+  /** What waits is at its bound (or the reader is gone): lines printed now would be dropped. */
+  full(): boolean {
+    return this.closed || this.backlogBytes >= this.maxBacklogBytes;
+  }
+
+  /** Binds whose lines were never made because this was full: counted with the rest not printed. */
+  countDropped(binds: number): void {
+    this.notPrinted += binds;
+  }
+
   /** Binds in lines not yet written whole. */
   waitingBinds(): number {
     let n = 0;

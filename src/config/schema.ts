@@ -53,6 +53,7 @@ export interface AppConfig {
     wakeupBytes: number;
     drainIntervalMillis: number;
     maxPendingBatches: number;
+    maxPendingBytes: number;
   };
   log: {
     lossWarningIntervalMillis: number;
@@ -158,7 +159,16 @@ export const SCHEMA: Schema<AppConfig> = {
     ringBufferBytes: { doc: 'Kernel ring buffer size (counts against the memory limit).', format: powerOfTwoPages, default: 1 << 20 },
     wakeupBytes: { doc: 'Wake the reader once this much is pending (fewer wakeups, less overhead).', format: integerIn(112, 1 << 30, 'bytes'), default: 64 * 1024 },
     drainIntervalMillis: { doc: 'Otherwise drain the ring this often: the longest a bind waits in the kernel.', format: integerIn(1, 10_000, 'milliseconds'), default: 50 },
-    maxPendingBatches: { doc: 'Batches queued from the reader thread to JavaScript at most; past it they are dropped and counted (stage reader).', format: integerIn(1, 1_000_000, 'a batch count'), default: 256 },
+    maxPendingBatches: {
+      doc: 'Batches (of up to 1024 records) handed from the reader thread to JavaScript and not yet processed, at most; past it, or past maxPendingBytes, the records wait in the kernel ring, which counts what does not fit (stage kernel).',
+      format: integerIn(1, 1_000_000, 'a batch count'),
+      default: 256,
+    },
+    maxPendingBytes: {
+      doc: 'Bytes of records handed to JavaScript and not yet processed, at most (a burst\'s buffer: 32 MiB holds about 90,000 binds); past it the records wait in the kernel ring.',
+      format: integerIn(65_536, 4_294_967_295, 'a byte count'),
+      default: 32 << 20,
+    },
   },
   log: {
     lossWarningIntervalMillis: { doc: 'At most one warning about lost binds per interval.', format: integerIn(0, 3_600_000, 'milliseconds'), default: 10_000 },

@@ -34,11 +34,14 @@ export interface CountEntry {
   binds: bigint;
 }
 
+/** The bytes up to the first NUL, as a view (no copy: a record's consumers read it while the batch is alive). */
 function cString(buf: Uint8Array, start: number, max: number): Uint8Array {
   let end = start;
   while (end < start + max && buf[end] !== 0) end++;
-  return buf.slice(start, end);
+  return buf.subarray(start, end);
 }
+
+const utf8 = new TextDecoder();
 
 /** One decoder per layout: the offsets looked up once, not per record. */
 function eventDecoder(layout: StructLayout): (buf: Uint8Array, offset: number) => BindEvent {
@@ -53,31 +56,41 @@ function eventDecoder(layout: StructLayout): (buf: Uint8Array, offset: number) =
   const commLen = layout.fields.comm.size;
   const cgroupNameLen = layout.fields.cgroup_name.size;
   const size = layout.size;
+  // one DataView per batch buffer, not per record
+  let viewOf: Uint8Array | undefined;
+  let view: DataView | undefined;
   return (buf, offset) => {
-    const view = new DataView(buf.buffer, buf.byteOffset + offset, size);
-    const bytes = new Uint8Array(buf.buffer, buf.byteOffset + offset, size);
+    if (viewOf !== buf || !view) {
+      viewOf = buf;
+      view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    }
+    const v = view;
+    const at = offset;
+    const bytes = buf.subarray(at, at + size);
+    const cgroupName = bytes[o.cgroupName] === 0 ? '' : utf8.decode(cString(bytes, o.cgroupName, cgroupNameLen));
+    const cgroupParentName = bytes[o.cgroupParentName] === 0 ? '' : utf8.decode(cString(bytes, o.cgroupParentName, cgroupNameLen));
     return {
-      tsBootNs: view.getBigUint64(o.tsBootNs, true),
-      cgroupId: view.getBigUint64(o.cgroupId, true),
-      mntnsId: Number(view.getBigUint64(o.mntnsId, true)),
-      netnsId: view.getUint32(o.netnsId, true),
-      pid: view.getUint32(o.pid, true),
-      tid: view.getUint32(o.tid, true),
-      uid: view.getUint32(o.uid, true),
-      ret: view.getInt32(o.ret, true),
-      boundDevIf: view.getInt32(o.boundDevIf, true),
-      boundAddr: bytes.slice(o.boundAddr, o.boundAddr + 16),
-      reqAddr: bytes.slice(o.reqAddr, o.reqAddr + 16),
-      boundPort: view.getUint16(o.boundPort, true),
-      reqPort: view.getUint16(o.reqPort, true),
-      protocol: view.getUint16(o.protocol, true),
-      family: view.getUint8(o.family),
-      opts: view.getUint8(o.opts),
-      reqFamily: view.getUint8(o.reqFamily),
-      flags: view.getUint8(o.flags),
+      tsBootNs: v.getBigUint64(at + o.tsBootNs, true),
+      cgroupId: v.getBigUint64(at + o.cgroupId, true),
+      mntnsId: Number(v.getBigUint64(at + o.mntnsId, true)),
+      netnsId: v.getUint32(at + o.netnsId, true),
+      pid: v.getUint32(at + o.pid, true),
+      tid: v.getUint32(at + o.tid, true),
+      uid: v.getUint32(at + o.uid, true),
+      ret: v.getInt32(at + o.ret, true),
+      boundDevIf: v.getInt32(at + o.boundDevIf, true),
+      boundAddr: bytes.subarray(o.boundAddr, o.boundAddr + 16),
+      reqAddr: bytes.subarray(o.reqAddr, o.reqAddr + 16),
+      boundPort: v.getUint16(at + o.boundPort, true),
+      reqPort: v.getUint16(at + o.reqPort, true),
+      protocol: v.getUint16(at + o.protocol, true),
+      family: v.getUint8(at + o.family),
+      opts: v.getUint8(at + o.opts),
+      reqFamily: v.getUint8(at + o.reqFamily),
+      flags: v.getUint8(at + o.flags),
       comm: cString(bytes, o.comm, commLen),
-      cgroupName: Buffer.from(cString(bytes, o.cgroupName, cgroupNameLen)).toString('utf8'),
-      cgroupParentName: Buffer.from(cString(bytes, o.cgroupParentName, cgroupNameLen)).toString('utf8'),
+      cgroupName,
+      cgroupParentName,
     };
   };
 }

@@ -21,6 +21,7 @@ export interface NativeTracerOptions {
   wakeupBytes: number;
   drainIntervalMillis: number;
   maxPendingBatches: number;
+  maxPendingBytes: number;
   /** Kubernetes mode: pin the cgroups/mntns/excluded maps here ("" = off) */
   pinDir: string;
   backend: BackendChoice;

@@ -23,6 +23,7 @@ export interface SourceOptions {
   wakeupBytes: number;
   drainIntervalMillis: number;
   maxPendingBatches: number;
+  maxPendingBytes: number;
   /** Kubernetes mode: pin the pod maps under this bpffs directory */
   pinDir?: string;
 }
@@ -67,6 +68,7 @@ export class BindSource {
           wakeupBytes: options.wakeupBytes,
           drainIntervalMillis: options.drainIntervalMillis,
           maxPendingBatches: options.maxPendingBatches,
+          maxPendingBytes: options.maxPendingBytes,
           pinDir: options.pinDir ?? '',
         }),
       );

@@ -20,4 +20,11 @@ export interface NamedBind {
 /** Where named binds go: the table, JSON lines, OTLP. Called on the JavaScript thread, one batch at a time. */
 export interface Output {
   write(binds: readonly NamedBind[]): void;
+  /**
+   * True when a write now would drop every bind (its queue is full). When every
+   * output says so, the router does not name the binds (shedding load early,
+   * under a flood) and calls drop() instead, which counts them as write would.
+   */
+  saturated?(): boolean;
+  drop?(binds: number): void;
 }

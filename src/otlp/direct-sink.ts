@@ -97,6 +97,15 @@ export class DirectOtlpSink<Encoded> implements LogSink {
     return this.queue.length - this.queueHead;
   }
 
+  full(): boolean {
+    // a record is a few hundred bytes: within 4 KiB of the byte bound counts as full
+    return this.finalized || this.queued + this.inFlightRecords >= this.options.maxQueueSize || this.queuedBytes + this.inFlightBytes + 4096 > this.options.maxQueueBytes;
+  }
+
+  dropFull(records: number): void {
+    this.counts.lostExportQueue += records;
+  }
+
   enqueue(record: BindLogRecord, resource: Attributes): boolean {
     if (this.finalized || this.queued + this.inFlightRecords >= this.options.maxQueueSize) {
       this.counts.lostExportQueue++;

@@ -22,6 +22,10 @@ export interface LogSink {
   setScopeAttributes(attributes: Attributes): void;
   /** Queues a record of `resource` for export; false (and counted) when the queue is full. */
   enqueue(record: BindLogRecord, resource: Attributes): boolean;
+  /** The queue is full: a record queued now would be dropped. */
+  full(): boolean;
+  /** Counts records dropped before they were built, because the queue was full (stage export_queue). */
+  dropFull(records: number): void;
   snapshot(): OtlpCounts;
   /** Distinct resources held (one per pod that bound lately, and the host). */
   resourceCount(): number;

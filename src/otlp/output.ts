@@ -9,5 +9,7 @@ export function otlpOutput(sink: LogSink, nowWallNs: () => bigint): Output {
       const observedNs = nowWallNs();
       for (const b of binds) sink.enqueue(bindLogRecord(b, observedNs), b.resource);
     },
+    saturated: () => sink.full(),
+    drop: (n) => sink.dropFull(n),
   };
 }

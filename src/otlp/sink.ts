@@ -116,6 +116,14 @@ export class OtlpSink implements LogSink {
     this.scopeAttributes = attributes;
   }
 
+  full(): boolean {
+    return this.finalized || this.queued + this.inSdk >= this.options.maxQueueSize;
+  }
+
+  dropFull(records: number): void {
+    this.counts.lostExportQueue += records;
+  }
+
   /** Queues a record for export; false (and counted) when the queue is full. */
   enqueue(record: BindLogRecord, resource: Attributes): boolean {
     if (this.finalized || this.queued + this.inSdk >= this.options.maxQueueSize) {

@@ -3,14 +3,15 @@
  * Makes real bind() calls for the integration tests and benchmarks.
  *
  *   bind_helper [--netns] [--mntns] [--cgroup DIR] [--uid UID] [--comm NAME]
- *               [--wait] [--repeat N] [--rate PER_SECOND] [--thread] SPEC...
+ *               [--wait] [--repeat N] [--rate PER_SECOND] [--seconds S] [--thread] SPEC...
  *
  * SPEC is PROTO,FAMILY,ADDR,PORT[,OPTS[,DEV]] (PROTO tcp|udp|mptcp|udplite, FAMILY 4|6, or
  * 6a4|4a6 for a socket of one family given a sockaddr of the other (EAFNOSUPPORT),
  * OPTS any of "FTNRr" or "-") or unix,PATH. Every socket stays open until the
  * helper exits, so a later SPEC can collide with an earlier one; with
  * --repeat each socket is closed right after its bind (a socket+bind+close loop);
- * --rate paces that loop to so many binds a second (in slices of 1 ms).
+ * --rate paces that loop to so many binds a second (in slices of 1 ms);
+ * --seconds ends it after S seconds however many it made ("done N" says how many).
  *
  * Prints "pid N", "mntns N" and "netns N" first, then (after a line on stdin
  * when --wait) one "ok PORT" or "err ERRNO" per bind. With --thread the binds
@@ -187,7 +188,7 @@ static void *bind_all(void *p)
 
 int main(int argc, char **argv)
 {
-	int wait_stdin = 0, repeat = 0, rate = 0, i;
+	int wait_stdin = 0, repeat = 0, rate = 0, seconds = 0, i;
 	long uid = -1;
 	const char *cgroup = NULL, *comm = NULL;
 	int want_netns = 0, want_mntns = 0, in_thread = 0;
@@ -212,6 +213,8 @@ int main(int argc, char **argv)
 			repeat = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--rate") && i + 1 < argc)
 			rate = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+			seconds = atoi(argv[++i]);
 		else {
 			fprintf(stderr, "bind_helper: unknown option %s\n", argv[i]);
 			return 2;
@@ -255,9 +258,17 @@ int main(int argc, char **argv)
 	if (repeat > 0) {
 		/* the benchmark loop: socket, bind, close, over and over (paced: each bind has its time slot) */
 		struct timespec start;
+		int r;
 
 		clock_gettime(CLOCK_MONOTONIC, &start);
-		for (int r = 0; r < repeat; r++)
+		for (r = 0; r < repeat; r++) {
+			if (seconds > 0 && r % 1024 == 0) {
+				struct timespec now;
+
+				clock_gettime(CLOCK_MONOTONIC, &now);
+				if (now.tv_sec - start.tv_sec + (now.tv_nsec - start.tv_nsec) / 1e9 >= seconds)
+					break;
+			}
 			for (int s = i; s < argc; s++) {
 				if (rate > 0 && r % (rate / 1000 + 1) == 0) {
 					long long due_ns = (long long)r * 1000000000LL / rate;
@@ -288,7 +299,8 @@ int main(int argc, char **argv)
 					die("bind");
 				close(fd);
 			}
-		printf("done %d\n", repeat);
+		}
+		printf("done %d\n", r);
 		return 0;
 	}
 

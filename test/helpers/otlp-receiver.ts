@@ -196,6 +196,9 @@ export class OtlpReceiver {
   private readonly sockets = new Set<Socket>();
   private readonly hanging = new Set<ServerResponse>();
   private port = 0;
+  private decode = true;
+  /** requests answered without being decoded or kept (keepBodies(false)) */
+  uncounted = 0;
 
   private constructor(
     private readonly server: Server,
@@ -264,7 +267,14 @@ export class OtlpReceiver {
     if (this.server.listening) await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  /** Records of every request that was answered 200 (partial success included). */
+  /**
+   * false: answer without decoding or keeping requests (a flood's receiver, whose
+   * memory and CPU must not be the test's bottleneck); `uncounted` counts them.
+   */
+  keepBodies(keep: boolean): void {
+    this.decode = keep;
+  }
+
   /** Forgets the requests received so far (a long test's memory). */
   clear(): void {
     this.requests.length = 0;
@@ -278,9 +288,16 @@ export class OtlpReceiver {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('data', (c: Buffer) => {
+      if (this.decode) chunks.push(c);
+    });
     req.on('end', () => {
       const answer = this.queue.shift() ?? this.fallback;
+      if (!this.decode) {
+        this.uncounted++;
+        this.respond(answer, String(req.headers['content-type'] ?? '').startsWith('application/json'), res);
+        return;
+      }
       const contentType = String(req.headers['content-type'] ?? '');
       const contentEncoding = req.headers['content-encoding'] as string | undefined;
       let body = Buffer.concat(chunks);

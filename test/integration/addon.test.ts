@@ -15,7 +15,7 @@ function options(overrides: Partial<NativeTracerOptions> = {}): NativeTracerOpti
   return {
     pid: 0, filterUid: false, uid: 0, ports: [], includeErrors: false, countMode: false, hideKernelBinds: false,
     readCgroupNames: false, cgroupRootId: 1, cgroupMapPath: '', mntnsMapPath: '', ringBufferBytes: 1 << 16, wakeupBytes: 4096,
-    drainIntervalMillis: 50, maxPendingBatches: 8, pinDir: '', backend: 'auto', ...overrides,
+    drainIntervalMillis: 50, maxPendingBatches: 8, maxPendingBytes: 1 << 20, pinDir: '', backend: 'auto', ...overrides,
   };
 }
 

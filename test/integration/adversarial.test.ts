@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { OtlpReceiver, type Behaviour } from '../helpers/otlp-receiver';
-import { Agent, describePrivileged, endReport, runBindsAsync } from './harness';
+import { Agent, describePrivileged, endReport, metric, runBindsAsync, startDaemon } from './harness';
 
 /*
  * The agent against dead, slow and hostile OTLP receivers, under a steady load
@@ -127,5 +127,57 @@ describePrivileged('hostile OTLP receivers under steady load', () => {
     const trusted = await underLoad(receiver.url, { OTEL_EXPORTER_OTLP_CERTIFICATE: tls.certFile });
     expect(trusted.lost).toEqual({});
     expect(trusted.exported).toBe(trusted.seen);
+  });
+});
+
+/** The DaemonSet's memory limit, from the shipped manifest (Mi). */
+function daemonSetMemoryLimitBytes(): number {
+  const manifest = readFileSync(path.join(__dirname, '..', '..', 'k8s', 'daemonset.yaml'), 'utf8');
+  const mi = /limits:\s*\n(?:\s+cpu:.*\n)?\s+memory:\s*(\d+)Mi/.exec(manifest)?.[1];
+  if (!mi) throw new Error('no memory limit in k8s/daemonset.yaml');
+  return Number(mi) << 20;
+}
+
+describePrivileged('the daemon under a flood and hostile clients', () => {
+  it('a 10 s flood from two processes: healthy throughout, within the DaemonSet\'s memory limit, loss counted, pending back to zero within 5 s', async () => {
+    receiver = await OtlpReceiver.start();
+    receiver.keepBodies(false);
+    const { agent, base } = await startDaemon({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url });
+    const limit = daemonSetMemoryLimitBytes();
+    let peakRss = 0;
+    let unhealthy = 0;
+    let probes = 0;
+    let flooding = true;
+    const watch = (async () => {
+      while (flooding) {
+        const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${agent.proc.pid}/status`, 'utf8'))?.[1]) * 1024;
+        peakRss = Math.max(peakRss, rss);
+        probes++;
+        const ok = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status === 200, () => false);
+        if (!ok) unhealthy++;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+    // each process binds as fast as it can for 10 s
+    const flood = (): Promise<unknown> => runBindsAsync(['--netns', '--repeat', '100000000', '--seconds', '10', 'tcp,4,127.0.0.1,0']);
+    await Promise.all([flood(), flood()]);
+    flooding = false;
+    await watch;
+    expect(probes).toBeGreaterThan(10);
+    expect(unhealthy).toBe(0);
+    expect(peakRss).toBeLessThan(limit);
+    // what the flood left waiting drains
+    const drainDeadline = Date.now() + 5000;
+    while ((await metric(base, 'bindsnoop_events_pending')) !== 0) {
+      expect(Date.now()).toBeLessThan(drainDeadline);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const seen = await metric(base, 'bindsnoop_events_total');
+    const exported = await metric(base, 'bindsnoop_events_exported_total');
+    let lost = 0;
+    for (const stage of ['kernel', 'reader', 'export_queue', 'export']) lost += await metric(base, `bindsnoop_events_lost_total{stage="${stage}"}`);
+    expect(seen).toBeGreaterThan(100_000);
+    expect(exported + lost).toBe(seen);
+    expect((await agent.stop('SIGTERM')).code).toBe(0);
   });
 });

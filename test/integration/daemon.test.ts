@@ -1,6 +1,6 @@
 import { afterEach, expect, it } from 'vitest';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
-import { Agent, describePrivileged, expectReleased, runBinds } from './harness';
+import { Agent, describePrivileged, expectReleased, logLines, metric, runBinds, startDaemon } from './harness';
 
 /** The agent as the DaemonSet runs it: --daemon, JSON logs, /healthz /readyz /metrics. */
 let receiver: OtlpReceiver | undefined;
@@ -8,28 +8,6 @@ afterEach(async () => {
   await receiver?.stop();
   receiver = undefined;
 });
-
-type LogLine = Record<string, unknown> & { msg: string; level: number };
-
-function logLines(agent: Agent): LogLine[] {
-  return agent.stderr
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as LogLine);
-}
-
-async function startDaemon(env: NodeJS.ProcessEnv, prefix: readonly string[] = []): Promise<{ agent: Agent; base: string }> {
-  const agent = Agent.spawn(['--daemon'], { BINDSNOOP_SERVER_PORT: '0', BINDSNOOP_SERVER_HOST: '127.0.0.1', ...env }, prefix);
-  const line = await agent.waitFor(() => logLines(agent).find((l) => l.msg.startsWith('serving')), 'the HTTP server', 15_000);
-  return { agent, base: `http://127.0.0.1:${line.port as number}` };
-}
-
-async function metric(base: string, name: string): Promise<number> {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  const m = new RegExp(`^${name.replace(/[{}"=]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
-  if (!m) throw new Error(`no ${name} in /metrics`);
-  return Number(m[1]);
-}
 
 describePrivileged('daemon mode', () => {
   it('answers /healthz and /readyz, counts binds in /metrics with the books balanced, and logs JSON', async () => {

@@ -305,3 +305,27 @@ export function runTracingBpf(args: readonly string[], env: NodeJS.ProcessEnv = 
     rmSync(path.dirname(trace), { recursive: true, force: true });
   }
 }
+
+/* The agent as the DaemonSet runs it: --daemon, JSON logs on stderr, /healthz /readyz /metrics. */
+
+export type LogLine = Record<string, unknown> & { msg: string; level: number };
+
+export function logLines(agent: Agent): LogLine[] {
+  return agent.stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogLine);
+}
+
+export async function startDaemon(env: NodeJS.ProcessEnv, prefix: readonly string[] = []): Promise<{ agent: Agent; base: string }> {
+  const agent = Agent.spawn(['--daemon'], { BINDSNOOP_SERVER_PORT: '0', BINDSNOOP_SERVER_HOST: '127.0.0.1', ...env }, prefix);
+  const line = await agent.waitFor(() => logLines(agent).find((l) => l.msg.startsWith('serving')), 'the HTTP server', 15_000);
+  return { agent, base: `http://127.0.0.1:${line.port as number}` };
+}
+
+export async function metric(base: string, name: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const m = new RegExp(`^${name.replace(/[{}"=]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
+  if (!m) throw new Error(`no ${name} in /metrics`);
+  return Number(m[1]);
+}

@@ -79,13 +79,15 @@ describePrivileged('teardown leaves nothing in the kernel', () => {
     expect(code).toBe(0);
     const notPrinted = Number(/bindsnoop: (\d+) binds not printed: stdout was not read fast enough \(8 MiB waited\)\n/.exec(err)?.[1]);
     expect(notPrinted).toBeGreaterThan(0);
-    // what reached the pipe, read now: with what was counted, every bind of the run (none lost in the kernel)
+    // what reached the pipe, read now: with what was counted (not printed, or lost in the kernel's ring during
+    // the burst), every bind of the run
     proc.stdout.resume();
     await new Promise((r) => proc.stdout.on('end', r));
     // a line cut short at the end counts as not printed: only whole lines were printed
     const printed = out.split('\n').filter((l) => l.includes(`"process.pid":${run.pid},`) && l.endsWith('}')).length;
-    expect(err).not.toContain('lost binds');
-    expect(printed + notPrinted).toBe(40000);
+    const lostInKernel = Number(/lost binds: kernel (\d+)/.exec(err)?.[1] ?? 0);
+    expect(err).not.toMatch(/lost binds: .*(reader|export)/);
+    expect(printed + notPrinted + lostInKernel).toBe(40000);
   });
 
   it('a closed pipe (bindsnoop | head) ends it quietly with status 0, without waiting for another bind', async () => {
