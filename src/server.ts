@@ -123,7 +123,7 @@ const SERVER_LIMITS = {
   maxHeaderSize: 16 * 1024,
   keepAliveTimeout: 5_000,
 };
-const MAX_CONNECTIONS = 64;
+const MAX_CONNECTIONS = 256;
 
 /** /healthz, /readyz and /metrics on `port` (0 = any free port). */
 export async function startAgentServer(status: AgentStatus, port: number, host: string): Promise<{ server: Server; port: number }> {

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -178,6 +179,51 @@ describePrivileged('the daemon under a flood and hostile clients', () => {
     for (const stage of ['kernel', 'reader', 'export_queue', 'export']) lost += await metric(base, `bindsnoop_events_lost_total{stage="${stage}"}`);
     expect(seen).toBeGreaterThan(100_000);
     expect(exported + lost).toBe(seen);
+    expect((await agent.stop('SIGTERM')).code).toBe(0);
+  });
+});
+
+describePrivileged('the endpoints against hostile clients', () => {
+  it('404 elsewhere, 405 for other methods, 431 for huge headers; slow clients are cut off while probes are answered', async () => {
+    const { agent, base } = await startDaemon({});
+    const port = Number(new URL(base).port);
+    expect((await fetch(`${base}/admin`)).status).toBe(404);
+    const post = await fetch(`${base}/metrics`, { method: 'POST', body: 'x' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+    expect((await fetch(`${base}/healthz`, { method: 'DELETE' })).status).toBe(405);
+    // a header of 20 KiB: past the 16 KiB Node allows
+    const raw = (request: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const s = connect(port, '127.0.0.1', () => s.write(request));
+        let got = '';
+        s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+        s.on('close', () => resolve(got));
+        s.on('error', reject);
+        s.setTimeout(10_000, () => s.destroy());
+      });
+    expect(await raw(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\nConnection: close\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431 /);
+    // 20 clients that send their headers a byte a second (slowloris)
+    const slow = Array.from({ length: 20 }, () => {
+      const s = connect(port, '127.0.0.1');
+      const closed = new Promise<number>((resolve) => s.on('close', () => resolve(Date.now())));
+      s.on('error', () => undefined);
+      const text = 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ';
+      let i = 0;
+      const timer = setInterval(() => (s.writable ? s.write(text[i++ % text.length]) : clearInterval(timer)), 1000);
+      void closed.then(() => clearInterval(timer));
+      return closed;
+    });
+    const started = Date.now();
+    // probes are answered meanwhile, at once
+    for (let i = 0; i < 5; i++) {
+      expect((await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1000) })).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const closedAt = await Promise.all(slow);
+    // cut off (headersTimeout 5 s, checked every second; Node then answers 408 and closes): here at about 8 s,
+    // where a server without the limits keeps them for its 60 s default or, trickling, for ever
+    for (const t of closedAt) expect(t - started).toBeLessThan(15_000);
     expect((await agent.stop('SIGTERM')).code).toBe(0);
   });
 });
