@@ -39,10 +39,16 @@ std::unique_ptr<RingReader> RingReader::Create(int ringFd, size_t recordSize, in
   return r;
 }
 
-RingReader::~RingReader() {
+RingReader::~RingReader() { Close(); }
+
+void RingReader::Close() {
+  std::lock_guard<std::mutex> lock(fdMutex_);
   if (ring_) ring_buffer__free(ring_);
+  ring_ = nullptr;
   if (epollFd_ >= 0) close(epollFd_);
+  epollFd_ = -1;
   if (wakeFd_ >= 0) close(wakeFd_);
+  wakeFd_ = -1;
 }
 
 int RingReader::OnRecord(void* ctx, void* data, size_t size) {
@@ -103,6 +109,8 @@ void RingReader::WaitForWake() {
 
 void RingReader::Wake() {
   woken_ = true;
+  std::lock_guard<std::mutex> lock(fdMutex_);
+  if (wakeFd_ < 0) return;
   uint64_t one = 1;
   ssize_t ignored = write(wakeFd_, &one, sizeof(one));
   (void)ignored;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 struct ring_buffer;
@@ -42,6 +43,9 @@ class RingReader {
   void WaitForWake();
   // Any thread: ends Loop()/WaitForWake().
   void Wake();
+  // Reader thread, after its last Drain: frees the ring and closes its fds at
+  // once (not when JavaScript collects the tracer); the counters stay readable.
+  void Close();
 
   uint64_t recordsRead() const { return recordsRead_.load(); }
   uint64_t recordsMalformed() const { return recordsMalformed_.load(); }
@@ -58,6 +62,8 @@ class RingReader {
   std::vector<uint8_t> batch_;
   size_t batchRecords_ = 0;
   std::atomic<bool> woken_{false};
+  // Wake() (any thread) against Close() (reader thread): never write to a closed, perhaps reused, fd
+  std::mutex fdMutex_;
   std::atomic<uint64_t> recordsRead_{0};
   std::atomic<uint64_t> recordsMalformed_{0};
   std::atomic<uint64_t> drainPasses_{0};

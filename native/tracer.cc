@@ -248,6 +248,7 @@ void Tracer::Unload() {
     };
     reader_->Drain(sink, room);
   }
+  if (reader_) reader_->Close();
   {
     std::lock_guard<std::mutex> lock(mutex_);
     SnapshotKernelStats();
