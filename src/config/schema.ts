@@ -218,6 +218,11 @@ export const SCHEMA: Schema<AppConfig> = {
       },
       kubeconfig: { doc: 'A kubeconfig file for the API; empty = the in-cluster service account. KUBECONFIG.', format: String, default: '' },
       restartDelayMillis: { doc: 'After a failed list or watch, wait this long before starting again.', format: integerIn(10, 600_000, 'milliseconds'), default: 2000 },
+      watchIdleMillis: {
+        doc: 'A pod watch that brings nothing this long is made again from where it was (a connection kept open but silent is not trusted).',
+        format: integerIn(100, 86_400_000, 'milliseconds'),
+        default: 300_000,
+      },
     },
     podRescanIntervalMillis: { doc: 'How often the pod log trees are rescanned (also on a miss, at most once a second).', format: integerIn(10, 3_600_000, 'milliseconds'), default: 5000 },
   },

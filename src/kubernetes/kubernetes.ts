@@ -29,7 +29,7 @@ export interface KubernetesSettings {
   labelSelector: string;
   mapSyncIntervalMillis: number;
   labels: string;
-  api: { enabled: 'auto' | 'true' | 'false'; kubeconfig: string; restartDelayMillis: number };
+  api: { enabled: 'auto' | 'true' | 'false'; kubeconfig: string; restartDelayMillis: number; watchIdleMillis: number };
 }
 
 /** Why the stage cannot start; the front end words it for the user. */
@@ -99,6 +99,7 @@ export class Kubernetes {
       nodeName: s.nodeName,
       graceMillis: s.deletedPodGraceMillis,
       restartDelayMillis: s.api.restartDelayMillis,
+      watchIdleMillis: s.api.watchIdleMillis,
       warn: this.warn,
     });
   }

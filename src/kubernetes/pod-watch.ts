@@ -6,6 +6,12 @@ export interface PodWatchOptions {
   nodeName: string;
   graceMillis: number;
   restartDelayMillis: number;
+  /**
+   * A watch that has brought nothing this long is made again, from where it
+   * was (client-go's watches end after 5-10 minutes for the same reason): a
+   * connection a proxy or a wedged server keeps open but silent is not trusted.
+   */
+  watchIdleMillis: number;
   warn: (line: string) => void;
 }
 
@@ -36,6 +42,9 @@ export class PodWatch {
   private errors = 0;
   /** failures since the last pod event: the backoff grows with them */
   private failuresInARow = 0;
+  private lastActivityMs = Date.now();
+  private idleTimer?: NodeJS.Timeout;
+  private restarting = false;
 
   constructor(private readonly options: PodWatchOptions) {}
 
@@ -57,18 +66,21 @@ export class PodWatch {
     ) as unknown as InformerLike;
     // a pod event proves the list or watch works again: the backoff starts over
     informer.on('add', (p) => {
-      this.failuresInARow = 0;
+      this.heard();
       this.upsert(p as PodObject);
     });
     informer.on('update', (p) => {
-      this.failuresInARow = 0;
+      this.heard();
       this.upsert(p as PodObject);
     });
     informer.on('delete', (p) => {
-      this.failuresInARow = 0;
+      this.heard();
       this.remove(p as PodObject);
     });
-    informer.on('connect', () => (this.synced = true));
+    informer.on('connect', () => {
+      this.synced = true;
+      this.lastActivityMs = Date.now();
+    });
     informer.on('error', (err) => {
       this.errors++;
       const delay = backoffMillis(this.options.restartDelayMillis, this.failuresInARow++);
@@ -81,7 +93,32 @@ export class PodWatch {
     // deleted pods leave after their grace period whether or not a bind asks for them
     this.sweepTimer = setInterval(() => this.evictExpired(), Math.max(1000, Math.min(this.options.graceMillis, 30_000)));
     this.sweepTimer.unref();
+    const idle = this.options.watchIdleMillis;
+    this.idleTimer = setInterval(() => void this.restartIfSilent(), Math.max(50, Math.min(idle / 4, 30_000)));
+    this.idleTimer.unref();
     await informer.start();
+  }
+
+  /** A pod event proves the list or watch works: the backoff starts over. */
+  private heard(): void {
+    this.failuresInARow = 0;
+    this.lastActivityMs = Date.now();
+  }
+
+  private async restartIfSilent(): Promise<void> {
+    const informer = this.informer;
+    if (!informer || this.stopped || this.restarting || Date.now() - this.lastActivityMs < this.options.watchIdleMillis) return;
+    this.restarting = true;
+    try {
+      this.options.warn(`Kubernetes pod watch silent for ${this.options.watchIdleMillis} ms; watching again`);
+      this.lastActivityMs = Date.now();
+      await informer.stop();
+      if (!this.stopped) await informer.start();
+    } catch {
+      // start() reports its own failures through 'error', which retries
+    } finally {
+      this.restarting = false;
+    }
   }
 
   /** Forgets the pods deleted longer than the grace period ago. */
@@ -127,6 +164,7 @@ export class PodWatch {
     this.stopped = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.idleTimer) clearInterval(this.idleTimer);
     await this.informer?.stop();
   }
 }

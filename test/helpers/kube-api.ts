@@ -32,6 +32,8 @@ interface Event {
 interface Watcher {
   res: ServerResponse;
   node?: string;
+  /** hears nothing more (silenceWatches) */
+  silent: boolean;
 }
 
 export interface ApiRequest {
@@ -81,9 +83,10 @@ export class FakeKubeApi {
     });
   }
 
-  static async start(): Promise<FakeKubeApi> {
+  /** On `port` (0: any free one; a port again: a server that came back). */
+  static async start(port = 0): Promise<FakeKubeApi> {
     const api: FakeKubeApi = new FakeKubeApi(createServer((req, res) => api.handle(req, res)));
-    await new Promise<void>((resolve) => api.server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => api.server.listen(port, '127.0.0.1', resolve));
     api.port = (api.server.address() as { port: number }).port;
     return api;
   }
@@ -114,6 +117,7 @@ export class FakeKubeApi {
     const rv = ++this.rv;
     this.events.push({ rv, type, pod });
     for (const w of this.watchers) {
+      if (w.silent) continue;
       if (type === 'BOOKMARK' || !w.node || w.node === pod.nodeName) this.send(w.res, type, pod, rv);
     }
     return rv;
@@ -159,6 +163,19 @@ export class FakeKubeApi {
   /** Answer the next list requests with this status and body (a Status object by default). */
   failNextLists(count: number, status: number, body = JSON.stringify({ kind: 'Status', code: status })): void {
     for (let i = 0; i < count; i++) this.failLists.push({ status, body });
+  }
+
+  /**
+   * The open watches stay open but hear nothing more (a stuck proxy, a wedged
+   * server): events go only to watches made after this.
+   */
+  silenceWatches(): void {
+    for (const w of this.watchers) w.silent = true;
+  }
+
+  /** Answer lists with this (not JSON) instead of a PodList, `count` times. */
+  garbageLists(count: number): void {
+    this.failNextLists(count, 200, '<html>not the API server</html>');
   }
 
   closeWatches(): void {
@@ -216,7 +233,7 @@ export class FakeKubeApi {
     for (const e of this.events) {
       if (e.rv > from && (e.type === 'BOOKMARK' || !node || e.pod.nodeName === node)) this.send(res, e.type, e.pod, e.rv);
     }
-    const watcher = { res, node };
+    const watcher = { res, node, silent: false };
     this.watchers.add(watcher);
     req.on('close', () => this.watchers.delete(watcher));
   }

@@ -278,3 +278,26 @@ describePrivileged('start and stop, again and again', () => {
     expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(20 << 20);
   });
 });
+
+describePrivileged('node faults', () => {
+  it('-K with no cgroup v2 mounted: says so, keeps tracing, and attributes nothing', async () => {
+    const pinDir = `/sys/fs/bpf/bindsnoop-nocgroup-${process.pid}`;
+    try {
+      const agent = Agent.spawn(['-K', '-o', 'json'], { BINDSNOOP_KUBERNETES_PIN_DIR: pinDir, BINDSNOOP_KUBERNETES_POD_LOGS_DIR: dir, BINDSNOOP_KUBERNETES_CONTAINER_LOGS_DIR: dir }, [
+        'unshare',
+        '-m',
+        'sh',
+        '-c',
+        'umount -l /sys/fs/cgroup && exec "$0" "$@"',
+      ]);
+      await agent.waitFor(() => agent.stderr.includes('Tracing binds'), 'bindsnoop to attach', 15_000);
+      expect(agent.stderr).toContain('no cgroup v2 mount found: pinned pod maps stay empty (set kubernetes.cgroupRoot)');
+      const run = runBinds(['--netns', 'tcp,4,127.0.0.1,0']);
+      const [r] = await agent.recordsOf(run.pid, 1);
+      expect(r).not.toHaveProperty('k8s.pod.uid');
+      expect((await agent.stop()).code).toBe(0);
+    } finally {
+      rmSync(pinDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -33,12 +33,12 @@ const pod = (n: number, over: Partial<FakePod> = {}): FakePod => ({
 
 const until = (what: string, ok: () => boolean, timeoutMs?: number): Promise<true> => waitUntil(what, ok, timeoutMs) as Promise<true>;
 
-async function started(graceMillis = 60_000): Promise<{ api: FakeKubeApi; watch: PodWatch; warnings: string[] }> {
+async function started(graceMillis = 60_000, watchIdleMillis = 300_000): Promise<{ api: FakeKubeApi; watch: PodWatch; warnings: string[] }> {
   api = await FakeKubeApi.start();
   const warnings: string[] = [];
   kubeDir = mkdtempSync(path.join(tmpdir(), 'kube-'));
   const kubeconfig = api.writeKubeconfig(path.join(kubeDir, 'config'));
-  watch = new PodWatch({ kubeconfig, nodeName: 'node-a', graceMillis, restartDelayMillis: 50, warn: (l) => warnings.push(l) });
+  watch = new PodWatch({ kubeconfig, nodeName: 'node-a', graceMillis, restartDelayMillis: 50, watchIdleMillis, warn: (l) => warnings.push(l) });
   return { api, watch, warnings };
 }
 
@@ -133,5 +133,47 @@ describe('watching this node\'s pods', () => {
       expect(w).toMatch(/^Kubernetes pod watch failed \((HTTP 403|.*\(\d+ characters\))\); retrying in \d+ ms$/);
     }
     expect(warnings.join('\n').length).toBeLessThan(5000);
+  });
+
+  it('a watch kept open but silent is made again after watchIdleMillis, and catches up', async () => {
+    const { api, watch, warnings } = await started(60_000, 400);
+    await watch.start();
+    api.addPod(pod(1));
+    await until('the first pod', () => watch.pod(pod(1).uid) !== undefined);
+    api.silenceWatches();
+    api.addPod(pod(2));
+    await until('the pod the silent watch never brought', () => watch.pod(pod(2).uid) !== undefined, 5000);
+    expect(warnings.some((w) => /^Kubernetes pod watch silent for 400 ms; watching again$/.test(w))).toBe(true);
+  });
+
+  it.each<[string, (api: FakeKubeApi) => void, RegExp]>([
+    ['401 Unauthorized', (api) => api.failNextLists(2, 401), /\(HTTP 401\)/],
+    ['a reply that is not the API (garbage)', (api) => api.garbageLists(2), /failed \(/],
+  ])('a list answered with %s is retried with backoff, and the watch recovers', async (_what, fault, line) => {
+    const { api, watch, warnings } = await started();
+    fault(api);
+    await watch.start();
+    api.addPod(pod(3));
+    await until('recovery', () => watch.pod(pod(3).uid) !== undefined, 10_000);
+    expect(warnings.length).toBeGreaterThanOrEqual(1);
+    for (const w of warnings) expect(w).toMatch(line);
+  });
+
+  it('an API server that goes away is retried until it is back, without piling up watches', async () => {
+    const first = await started();
+    const { watch, warnings } = first;
+    await watch.start();
+    first.api.addPod(pod(5));
+    await until('the pod', () => watch.pod(pod(5).uid) !== undefined);
+    const port = Number(new URL(first.api.url).port);
+    await first.api.stop();
+    await until('the failure to be noticed', () => warnings.length >= 2, 10_000);
+    const back = await FakeKubeApi.start(port);
+    api = back; // stopped after the test
+    // resource versions go on where they were (this stand-in starts from 0 again: one event on another node first)
+    back.addPod(pod(7, { nodeName: 'node-b' }));
+    back.addPod(pod(6));
+    await until('the pod after the server came back', () => watch.pod(pod(6).uid) !== undefined, 15_000);
+    expect(back.watchCount()).toBe(1);
   });
 });

@@ -41,4 +41,26 @@ describe("the kubelet's log trees", () => {
     index.refresh();
     expect(warnings).toEqual([`cannot read the kubelet's log tree ${notADir} (ENOTDIR): pods and containers are not named from it`]);
   });
+
+  it('takes hostile names from the tree as text, never as control of the terminal, and skips what does not parse', () => {
+    const pods = path.join(dir, 'hostile-pods');
+    const containers = path.join(dir, 'hostile-containers');
+    const uid = '99999999-2222-4333-8444-555555555555';
+    const evil = 'x\u001b]0;owned\u0007\r\nFAKE ROW';
+    mkdirSync(path.join(pods, `ns_${evil}_${uid}`, `c\u001b[31m`), { recursive: true });
+    // no uid, too many parts, a 250-byte name, and an unreadable pod directory
+    mkdirSync(path.join(pods, 'no-uid-here'), { recursive: true });
+    mkdirSync(path.join(pods, `a_b_c_d_${uid}`), { recursive: true });
+    mkdirSync(path.join(pods, `${'n'.repeat(200)}_p_${uid.replace('9', '8')}`), { recursive: true });
+    mkdirSync(path.join(pods, `ns_locked_${uid.replace('9', '7')}`), { recursive: true, mode: 0 });
+    mkdirSync(containers, { recursive: true });
+    writeFileSync(path.join(containers, `not-a-container-log.txt`), '');
+    const warnings: string[] = [];
+    const index = new PodLogIndex(pods, containers, 1000, 0, Date.now, (w) => warnings.push(w));
+    expect(() => index.refresh()).not.toThrow();
+    // kept as the bytes it was: the outputs escape it (the table test shows \x1b; JSON and OTLP escape by construction)
+    expect(index.pod(uid)?.pod).toBe(evil);
+    expect(index.pod('no-uid-here')).toBeUndefined();
+    expect(index.podCount()).toBeGreaterThanOrEqual(1);
+  });
 });
