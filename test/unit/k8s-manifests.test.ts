@@ -5,6 +5,7 @@ import { parseAllDocuments } from 'yaml';
 import { Namespace, ServiceAccount, ConfigMap } from 'kubernetes-models/v1';
 import { DaemonSet } from 'kubernetes-models/apps/v1';
 import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { loadConfig } from '../../src/config/load';
 
 const K8S = path.resolve(__dirname, '..', '..', 'k8s');
@@ -99,5 +100,31 @@ describe('the kustomize base in k8s/', () => {
     const grace = podSpec.terminationGracePeriodSeconds * 1000;
     expect(config.otlp.shutdownTimeoutMillis).toBeLessThan(grace);
     expect(config.server.port).toBe(9090);
+  });
+
+  it('SECURITY.md names every capability and host path the DaemonSet uses, and the endpoint it listens on', () => {
+    const security = readFileSync(path.resolve(K8S, '..', 'SECURITY.md'), 'utf8');
+    for (const cap of container.securityContext.capabilities.add) expect(security, cap).toContain(`\`CAP_${cap}\``);
+    const volumes = (podSpec as unknown as { volumes: { name: string; hostPath?: { path: string } }[] }).volumes;
+    for (const v of volumes.filter((x) => x.hostPath)) {
+      const mount = container.volumeMounts.find((m) => m.name === v.name);
+      const row = security.split('\n').find((l) => l.startsWith(`| \`${v.hostPath?.path}\` |`));
+      expect(row, v.hostPath?.path).toBeDefined();
+      expect(row).toContain(mount?.readOnly ? '| read-only |' : '| read-write |');
+    }
+    expect(podSpec.hostPID).toBe(true);
+    expect(security).toContain('`hostPID: true`');
+    expect(podSpec.hostNetwork).toBeUndefined();
+    expect(security).toContain('the pod network (not `hostNetwork`)');
+  });
+
+  it('ships an example NetworkPolicy, valid, that admits only the monitoring namespace to the agent\'s port', () => {
+    const policy = parseAllDocuments(readFileSync(path.join(K8S, 'examples', 'networkpolicy.yaml'), 'utf8'))[0].toJS() as Obj & {
+      spec: { podSelector: { matchLabels: Record<string, string> }; ingress: { ports: { port: number }[] }[] };
+    };
+    expect(() => new NetworkPolicy(policy as never).validate()).not.toThrow();
+    const ds = byKind('DaemonSet') as unknown as { spec: { selector: { matchLabels: Record<string, string> } } };
+    expect(policy.spec.podSelector.matchLabels).toEqual(ds.spec.selector.matchLabels);
+    expect(policy.spec.ingress[0].ports[0].port).toBe(9090);
   });
 });
