@@ -28,8 +28,8 @@ const outIndex = args.indexOf('--out');
 const outDir = outIndex >= 0 ? args[outIndex + 1] : undefined;
 
 const P = smoke
-  ? { loopBinds: 2000, rounds: 1, rates: [2000], stepSeconds: 1, idleSeconds: 2, latencyRate: 1000, latencySeconds: 1 }
-  : { loopBinds: 50000, rounds: 5, rates: [10000, 20000, 30000, 40000, 50000, 60000], stepSeconds: long ? 30 : 10, idleSeconds: 10, latencyRate: 2000, latencySeconds: 10 };
+  ? { loopBinds: 2000, rounds: 1, rates: [2000], stepSeconds: 1, idleSeconds: 2, latencyRate: 1000, latencySeconds: 1, scalePods: 200 }
+  : { loopBinds: 50000, rounds: 5, rates: [10000, 20000, 30000, 40000, 50000, 60000], stepSeconds: long ? 30 : 10, idleSeconds: 10, latencyRate: 2000, latencySeconds: 10, scalePods: 10000 };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -214,6 +214,23 @@ for (const rate of P.rates) {
 }
 const whole = throughput.filter((t) => t.lost === 0).map((t) => t.rate);
 
+// the same load through the SDK pipeline (otlp.pipeline: sdk), side by side at the first rate
+const sdkRate = P.rates[0];
+const sdkAgent = await agent(['-q', '--backend', backend], { ...exportEnv, BINDSNOOP_OTLP_PIPELINE: 'sdk' });
+const sdkBefore = sdkAgent.usage();
+await loop(sdkRate * P.stepSeconds, sdkRate);
+await sleep(1500);
+const sdkSteady = sdkAgent.usage();
+const sdkReport = await sdkAgent.stop();
+const sdkPipeline = {
+  rate: sdkRate,
+  seen: sdkReport.seen,
+  exported: sdkReport.exported,
+  cpuMsPer100k: ((sdkSteady.cpuMs - sdkBefore.cpuMs) / sdkReport.seen) * 100000,
+  steadyRssMiB: sdkSteady.rssMiB,
+  peakRssMiB: sdkReport.peakRssMiB,
+};
+
 // ---- group 3: idle cost, daemon mode with Kubernetes on ----
 const idleDir = mkdtempSync(path.join(os.tmpdir(), 'bindsnoop-bench-'));
 mkdirSync(path.join(idleDir, 'pods'));
@@ -246,8 +263,20 @@ await lat.stop();
 const latency = { rate: P.latencyRate, records: sink.delaysMs.length, p50Ms: percentile(sink.delaysMs, 50), p99Ms: percentile(sink.delaysMs, 99) };
 sink.close();
 
+// ---- scale: pods listed and watched from a local API server (test/integration/scale.test.ts, which asserts too) ----
+const scaleOut = path.join(mkdtempSync(path.join(os.tmpdir(), 'bindsnoop-scale-')), 'scale.json');
+const scaleRun = spawnSync(process.execPath, [path.join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/integration/scale.test.ts'], {
+  cwd: root,
+  env: { ...process.env, BINDSNOOP_SCALE_PODS: String(P.scalePods), BINDSNOOP_SCALE_OUT: scaleOut },
+  encoding: 'utf8',
+  timeout: 600_000,
+});
+if (scaleRun.status !== 0) throw new Error(`the scale run failed:\n${scaleRun.stdout}\n${scaleRun.stderr}`);
+const scale = JSON.parse(readFileSync(scaleOut, 'utf8'));
+rmSync(path.dirname(scaleOut), { recursive: true, force: true });
+
 // ---- record ----
-const results = { meta, params: P, kernelCost, throughput, highestWholeRate: whole.length ? Math.max(...whole) : 0, idle, latency };
+const results = { meta, params: P, kernelCost, throughput, highestWholeRate: whole.length ? Math.max(...whole) : 0, sdkPipeline, idle, latency, scale };
 const jsonOut = outDir ? path.join(outDir, 'results.json') : path.join(root, 'bench', smoke ? 'results-smoke.json' : 'results.json');
 const mdOut = outDir ? path.join(outDir, 'BENCHMARKS.md') : smoke ? undefined : path.join(root, 'docs', 'BENCHMARKS.md');
 if (outDir) mkdirSync(outDir, { recursive: true });
@@ -265,8 +294,10 @@ lines.push('', '## Throughput, agent cost and memory', '', `Paced binds for ${P.
 lines.push('| binds/s | seen | exported | lost | agent CPU per 100,000 binds | RSS steady | RSS peak |', '|---|---|---|---|---|---|---|');
 for (const t of throughput) lines.push(`| ${t.rate} | ${t.seen} | ${t.exported} | ${t.lost} (${f(t.lostPercent, 1)}%${t.losses ? `: ${t.losses}` : ''}) | ${f(t.cpuMsPer100k, 0)} ms (${f(t.cpuMsPer100k / 100000 * 1000, 1)} µs/bind) | ${f(t.steadyRssMiB, 0)} MiB | ${f(t.peakRssMiB, 0)} MiB |`);
 lines.push('', `Highest rate exported whole: ${results.highestWholeRate} binds/s.`, '');
+lines.push(`The same ${sdkPipeline.rate} binds/s through the SDK pipeline (\`otlp.pipeline: sdk\`): ${sdkPipeline.exported} of ${sdkPipeline.seen} exported, ${f(sdkPipeline.cpuMsPer100k, 0)} ms of agent CPU per 100,000 binds (${f(sdkPipeline.cpuMsPer100k / 100000 * 1000, 1)} µs/bind), ${f(sdkPipeline.steadyRssMiB, 0)} MiB steady, ${f(sdkPipeline.peakRssMiB, 0)} MiB peak.`, '');
 lines.push(`Idle (daemon mode, Kubernetes on, no binds, ${P.idleSeconds} s): ${f(idle.millicores, 1)} millicores, ${f(idle.rssMiB, 0)} MiB resident.`, '');
 lines.push('## Latency', '', `Bind to record at the receiver at default batching (flush every 1 s), ${latency.rate} binds/s, ${latency.records} records (OTLP/JSON, to read the record times): p50 ${f(latency.p50Ms, 0)} ms, p99 ${f(latency.p99Ms, 0)} ms.`, '');
+lines.push('## Scale', '', `${scale.pods} pods of ${scale.containers / scale.pods} containers (${scale.containers} containers) listed and watched from a local API server by the daemon with -K (test/integration/scale.test.ts): every pod known ${f(scale.startupMillis / 1000, 1)} s after start; ${f(scale.idleRssMiB, 0)} MiB resident idle (heap ${f(scale.heapUsedMiB, 0)} MiB); ${scale.binds} binds from pods among them, each resolved and exported, at ${f(scale.cpuPerBindMicros, 1)} µs of agent CPU a bind; ${f(scale.peakRssMiB, 0)} MiB resident after.`, '');
 if (mdOut) {
   const notes = existsSync(mdOut) ? readFileSync(mdOut, 'utf8').split('<!-- notes -->')[1] : undefined;
   writeFileSync(mdOut, lines.join('\n') + '\n<!-- notes -->' + (notes ?? '\n'));

@@ -19,6 +19,8 @@ describePrivileged('the benchmark suite', () => {
       throughput: { seen: number; exported: number; cpuMsPer100k: number; peakRssMiB: number }[];
       idle: { millicores: number; rssMiB: number };
       latency: { records: number; p50Ms: number; p99Ms: number };
+      sdkPipeline: { seen: number; exported: number; cpuMsPer100k: number };
+      scale: { pods: number; startupMillis: number; idleRssMiB: number; cpuPerBindMicros: number };
     };
     expect(results.meta.backends.length).toBeGreaterThan(0);
     expect(results.meta.kernel).not.toBe('');
@@ -37,6 +39,12 @@ describePrivileged('the benchmark suite', () => {
     expect(Number.isFinite(results.idle.millicores)).toBe(true);
     expect(results.latency.records).toBeGreaterThan(0);
     expect(Number.isFinite(results.latency.p99Ms)).toBe(true);
+    // the SDK pipeline side by side, and the scale run
+    expect(results.sdkPipeline.seen).toBeGreaterThan(0);
+    expect(Number.isFinite(results.sdkPipeline.cpuMsPer100k)).toBe(true);
+    expect(results.scale.pods).toBeGreaterThan(0);
+    expect(Number.isFinite(results.scale.startupMillis) && Number.isFinite(results.scale.cpuPerBindMicros)).toBe(true);
+    expect(results.scale.idleRssMiB).toBeGreaterThan(0);
     expect(readFileSync(path.join(out, 'BENCHMARKS.md'), 'utf8')).toContain('## Kernel-side cost');
   }, 300_000);
 });
