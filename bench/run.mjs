@@ -267,7 +267,7 @@ sink.close();
 const scaleOut = path.join(mkdtempSync(path.join(os.tmpdir(), 'bindsnoop-scale-')), 'scale.json');
 const scaleRun = spawnSync(process.execPath, [path.join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/integration/scale.test.ts'], {
   cwd: root,
-  env: { ...process.env, BINDSNOOP_SCALE_PODS: String(P.scalePods), BINDSNOOP_SCALE_OUT: scaleOut },
+  env: { ...process.env, BENCH_SCALE_PODS: String(P.scalePods), BENCH_SCALE_OUT: scaleOut },
   encoding: 'utf8',
   timeout: 600_000,
 });
