@@ -54,6 +54,8 @@ export class Router {
   route(batch: readonly BindEvent[]): void {
     const s = this.stages;
     this.delivered += batch.length;
+    // -q without export: nothing reads the binds; seen and lost still come from the kernel's and reader's counters
+    if (s.outputs.length === 0) return;
     const selected: SelectedBind[] = s.kubernetes ? s.kubernetes.select(batch) : batch.map((event) => ({ event }));
     this.outsideSelection += batch.length - selected.length;
     if (s.outputs.length > 0 && s.outputs.every((o) => o.saturated?.() === true)) {

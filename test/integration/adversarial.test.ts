@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, expect, it } from 'vitest';
+import { FakeKubeApi } from '../helpers/kube-api';
 import { OtlpReceiver, type Behaviour } from '../helpers/otlp-receiver';
 import { Agent as AgentCore } from '../../src/agent/agent';
 import { loadConfig } from '../../src/config/load';
@@ -15,9 +16,15 @@ import { Agent, describePrivileged, endReport, expectReleased, heldBy, metric, r
  * exported or counted as lost under the reason the receiver earned.
  */
 let receiver: OtlpReceiver | undefined;
+let kubeApi: FakeKubeApi | undefined;
+const cleanups: (() => void)[] = [];
+const onCleanup = (f: () => void): void => void cleanups.push(f);
 afterEach(async () => {
   await receiver?.stop();
   receiver = undefined;
+  await kubeApi?.stop();
+  kubeApi = undefined;
+  for (const f of cleanups.splice(0)) f();
 });
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bindsnoop-adversarial-'));
@@ -142,10 +149,26 @@ function daemonSetMemoryLimitBytes(): number {
 }
 
 describePrivileged('the daemon under a flood and hostile clients', () => {
-  it('a 10 s flood from two processes: healthy throughout, within the DaemonSet\'s memory limit, loss counted, pending back to zero within 5 s', async () => {
+  it('a 10 s flood from two processes, -K with 110 pods watched: healthy throughout, within the DaemonSet\'s memory limit, loss counted, pending back to zero within 5 s', async () => {
     receiver = await OtlpReceiver.start();
     receiver.keepBodies(false);
-    const { agent, base } = await startDaemon({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url });
+    // as the DaemonSet runs: Kubernetes mode, the API watch of a full node's pods (the kubelet's default maximum)
+    kubeApi = await FakeKubeApi.start();
+    for (let n = 0; n < 110; n++) {
+      const uid = `00000000-0000-4000-9000-${n.toString(16).padStart(12, '0')}`;
+      kubeApi.addPod({ uid, name: `pod-${n}`, namespace: 'flood', nodeName: 'node-a', containers: [{ name: 'app', id: n.toString(16).padStart(64, 'e') }] });
+    }
+    const pinDir = `/sys/fs/bpf/bindsnoop-flood-${process.pid}`;
+    const { agent, base } = await startDaemon({
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      BINDSNOOP_KUBERNETES_ENABLED: 'true',
+      NODE_NAME: 'node-a',
+      BINDSNOOP_KUBERNETES_API_KUBECONFIG: kubeApi.writeKubeconfig(path.join(dir, 'kubeconfig')),
+      BINDSNOOP_KUBERNETES_PIN_DIR: pinDir,
+      BINDSNOOP_KUBERNETES_POD_LOGS_DIR: dir,
+      BINDSNOOP_KUBERNETES_CONTAINER_LOGS_DIR: dir,
+    });
+    onCleanup(() => rmSync(pinDir, { recursive: true, force: true }));
     const limit = daemonSetMemoryLimitBytes();
     let peakRss = 0;
     let unhealthy = 0;
