@@ -8,6 +8,10 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "bindsnoop.h"
 #include "bindsnoop.skel.h"
 #include "lock.h"
@@ -78,6 +82,13 @@ Napi::Value ClockPair(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+#ifdef __GLIBC__
+  // JS thread, at load. Batches of records (up to 377 KB) are allocated by the reader thread and freed on the JS
+  // thread; glibc's dynamic mmap threshold soon serves such blocks from heap arenas it seldom returns, and a bind
+  // flood left the agent ~100 MB larger (measured: 284 -> 190 MB peak). A fixed threshold keeps blocks of 64 KiB and
+  // more mmap'd, so that freed, they go back to the kernel.
+  mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+#endif
   exports.Set("Tracer", Tracer::Define(env));
   Napi::Value layouts = Layouts(env);
   if (env.IsExceptionPending()) return exports;
