@@ -47,23 +47,63 @@ function writeAnyValue(w: ProtobufWriter, value: AttributeValue): void {
   }
 }
 
+/**
+ * The key fields of a list of keys, by the list: a record's attributes come in
+ * a handful of shapes (bound, failed, with an interface...), each the same keys
+ * in the same order, so the last few lists are kept and compared key by key
+ * (the keys of an object literal are the same string objects every time).
+ */
+const keyShapes: { keys: string[]; fields: Buffer[] }[] = [];
+const MAX_KEY_SHAPES = 8;
+
+function keyFieldsOf(keys: string[]): Buffer[] {
+  for (const shape of keyShapes) {
+    if (shape.keys.length !== keys.length) continue;
+    let same = true;
+    for (let i = 0; i < keys.length; i++) {
+      if (shape.keys[i] !== keys[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return shape.fields;
+  }
+  const fields = keys.map(keyField);
+  if (keyShapes.length >= MAX_KEY_SHAPES) keyShapes.pop();
+  keyShapes.unshift({ keys, fields });
+  return fields;
+}
+
+function isUint32(value: number): boolean {
+  return value >>> 0 === value;
+}
+
 /** repeated KeyValue `field`, in the attributes' own order. */
 function writeAttributes(w: ProtobufWriter, attributes: Attributes, field: number): void {
-  for (const key of Object.keys(attributes)) {
-    w.tag(field, 2);
+  const keys = Object.keys(attributes);
+  // one pass over the object (a keyed load per key costs more)
+  const values = Object.values(attributes);
+  const fields = keyFieldsOf(keys);
+  const tag = (field << 3) | 2; // fields 1, 3 and 6: one byte
+  for (let i = 0; i < keys.length; i++) {
+    const value = values[i];
+    const keyBytes = fields[i];
+    // the common values in one step, lengths known before writing
+    if (typeof value === 'string' ? w.keyValueAscii(tag, keyBytes, value) : typeof value === 'boolean' ? w.keyValueBool(tag, keyBytes, value) : isUint32(value) && w.keyValueUint32(tag, keyBytes, value)) continue;
+    w.byte(tag);
     const kv = w.begin();
-    w.raw(keyField(key));
+    w.raw(keyBytes);
     w.byte(0x12); // KeyValue.value
-    const value = w.begin();
-    writeAnyValue(w, attributes[key]);
-    w.end(value);
+    const at = w.begin();
+    writeAnyValue(w, value);
+    w.end(at);
     w.end(kv);
   }
 }
 
 /** One LogRecord message (without its tag), as the SDK's serializer writes a record with no span context. */
 export function logRecordProtobuf(w: ProtobufWriter, r: BindLogRecord): Buffer {
-  w.reset();
+  w.startRecord();
   w.byte(0x09); // time_unix_nano, fixed64
   w.fixed64Time(r.timestamp[0], r.timestamp[1]);
   if (r.severityNumber) {
@@ -87,7 +127,7 @@ export function logRecordProtobuf(w: ProtobufWriter, r: BindLogRecord): Buffer {
     w.byte(0x62);
     w.string(r.eventName);
   }
-  return w.copy();
+  return w.finishRecord();
 }
 
 /** ResourceLogs.resource (field 1) with its tag: attributes, then dropped_attributes_count 0. */
@@ -250,9 +290,12 @@ export interface RequestEncoding<Encoded> {
   size(encoded: Encoded): number;
 }
 
-/** OTLP/HTTP protobuf; one writer reused for every record. */
+/** Records are written into slabs of this size (about 80 records each). */
+const SLAB_BYTES = 65536;
+
+/** OTLP/HTTP protobuf; one writer for every record. */
 export function protobufEncoding(): RequestEncoding<Buffer> {
-  const writer = new ProtobufWriter(8192);
+  const writer = new ProtobufWriter(SLAB_BYTES);
   const schemaFields = new Map<string, Buffer>();
   const schemaField = (url: string): Buffer => {
     let field = schemaFields.get(url);

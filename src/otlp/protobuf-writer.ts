@@ -5,17 +5,26 @@
  * byte for byte: varints as it writes them (negative int64 as ten bytes of
  * two's complement), nested messages with one length byte reserved and the
  * content shifted when the length needs more.
+ *
+ * Records are written one after another into slabs (startRecord/finishRecord)
+ * and handed out as views: no allocation or copy per record. A slab is freed
+ * when the last record written in it is; records leave the queue in order, so
+ * at most one slab is held beyond the bytes queued. Positions handed out by
+ * begin() are relative to the record's start, so a record that outgrows its
+ * slab moves to a new one whole.
  */
 export class ProtobufWriter {
   private buffer: Buffer;
   pos = 0;
+  private recordStart = 0;
 
-  constructor(initialBytes = 4096) {
+  constructor(private readonly initialBytes = 4096) {
     this.buffer = Buffer.allocUnsafe(initialBytes);
   }
 
   reset(): void {
     this.pos = 0;
+    this.recordStart = 0;
   }
 
   /** A copy of what was written since `start` (the writer is reused). */
@@ -25,14 +34,34 @@ export class ProtobufWriter {
     return out;
   }
 
+  /** Begins a record after the last one, in a new slab when this one is nearly full. */
+  startRecord(): void {
+    if (this.buffer.length - this.pos < MIN_SLAB_ROOM) {
+      this.buffer = Buffer.allocUnsafe(this.initialBytes);
+      this.pos = 0;
+    }
+    this.recordStart = this.pos;
+  }
+
+  /** The record written since startRecord(), as a view of its slab (never written again). */
+  finishRecord(): Buffer {
+    const record = this.buffer.subarray(this.recordStart, this.pos);
+    this.recordStart = this.pos;
+    return record;
+  }
+
   private ensure(bytes: number): void {
     const needed = this.pos + bytes;
     if (needed <= this.buffer.length) return;
-    let size = this.buffer.length * 2;
-    while (size < needed) size *= 2;
+    // only the record being written moves: what is before it belongs to records handed out
+    const used = this.pos - this.recordStart;
+    let size = Math.max(this.initialBytes, this.buffer.length - this.recordStart);
+    while (size < used + bytes) size *= 2;
     const grown = Buffer.allocUnsafe(size);
-    this.buffer.copy(grown, 0, 0, this.pos);
+    this.buffer.copy(grown, 0, this.recordStart, this.pos);
     this.buffer = grown;
+    this.pos = used;
+    this.recordStart = 0;
   }
 
   byte(value: number): void {
@@ -134,14 +163,89 @@ export class ProtobufWriter {
     this.pos += bytes;
   }
 
+  /**
+   * A whole KeyValue (its one-byte tag, then key and AnyValue) whose value is
+   * a string, when every length fits one byte and the text is ASCII: the
+   * lengths are known before writing, so nothing is moved. False, with
+   * nothing written, otherwise (the caller takes the general path).
+   */
+  keyValueAscii(tag: number, keyField: Uint8Array, text: string): boolean {
+    const n = text.length;
+    const kvLength = keyField.length + 4 + n;
+    if (kvLength > 0x7f) return false;
+    this.ensure(2 + kvLength);
+    const b = this.buffer;
+    const start = this.pos;
+    let p = start + 2 + keyField.length;
+    for (let i = 0; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c > 127) return false;
+      b[p + 4 + i] = c;
+    }
+    b[start] = tag;
+    b[start + 1] = kvLength;
+    b.set(keyField, start + 2);
+    b[p++] = 0x12; // KeyValue.value
+    b[p++] = n + 2;
+    b[p++] = 0x0a; // AnyValue.string_value
+    b[p++] = n;
+    this.pos = p + n;
+    return true;
+  }
+
+  /** A whole KeyValue whose value is a bool (AnyValue.bool_value), when the key's length fits one byte. */
+  keyValueBool(tag: number, keyField: Uint8Array, value: boolean): boolean {
+    const kvLength = keyField.length + 4;
+    if (kvLength > 0x7f) return false;
+    this.ensure(2 + kvLength);
+    const b = this.buffer;
+    let p = this.pos;
+    b[p++] = tag;
+    b[p++] = kvLength;
+    b.set(keyField, p);
+    p += keyField.length;
+    b[p++] = 0x12;
+    b[p++] = 2;
+    b[p++] = 0x10;
+    b[p++] = value ? 1 : 0;
+    this.pos = p;
+    return true;
+  }
+
+  /** A whole KeyValue whose value is a whole number in [0, 2^32) (AnyValue.int_value), when lengths fit one byte. */
+  keyValueUint32(tag: number, keyField: Uint8Array, value: number): boolean {
+    const size = varintSize(value);
+    const kvLength = keyField.length + 3 + size;
+    if (kvLength > 0x7f) return false;
+    this.ensure(2 + kvLength);
+    const b = this.buffer;
+    let p = this.pos;
+    b[p++] = tag;
+    b[p++] = kvLength;
+    b.set(keyField, p);
+    p += keyField.length;
+    b[p++] = 0x12;
+    b[p++] = 1 + size;
+    b[p++] = 0x18;
+    let v = value;
+    while (v > 0x7f) {
+      b[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    b[p++] = v;
+    this.pos = p;
+    return true;
+  }
+
   /** Starts a nested message (its tag already written): returns where its length goes. */
   begin(): number {
     this.ensure(1);
-    return this.pos++;
+    return this.pos++ - this.recordStart;
   }
 
   /** Ends the nested message begun at `at`: writes its length, moving the content when it needs more than a byte. */
-  end(at: number): void {
+  end(relativeAt: number): void {
+    let at = this.recordStart + relativeAt;
     const length = this.pos - at - 1;
     if (length < 0x80) {
       this.buffer[at] = length;
@@ -150,6 +254,7 @@ export class ProtobufWriter {
     let size = 1;
     for (let v = length; v > 0x7f; v >>>= 7) size++;
     this.ensure(size - 1);
+    at = this.recordStart + relativeAt; // the record may have moved
     this.buffer.copy(this.buffer, at + size, at + 1, this.pos);
     this.pos += size - 1;
     let v = length;
@@ -161,6 +266,9 @@ export class ProtobufWriter {
     this.buffer[p] = v;
   }
 }
+
+/** Room left in a slab below which the next record starts a new one. */
+const MIN_SLAB_ROOM = 2048;
 
 /** Bytes of a varint of a non-negative whole number below 2^32. */
 export function varintSize(value: number): number {

@@ -170,6 +170,28 @@ describe('the direct OTLP encoder, given any attributes', () => {
     );
   });
 
+  it('keeps every record it handed out intact while later ones share or outgrow its slab', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.dictionary(fc.string({ minLength: 1, maxLength: 30 }), valueArb, { maxKeys: 30 }), fc.string({ maxLength: 200 }), fc.boolean()), { minLength: 1, maxLength: 30 }), (inputs) => {
+        const records: BindLogRecord[] = inputs.map(([attributes, text, big], i) => ({
+          eventName: 'bindsnoop.bind',
+          timestamp: [1_800_000_000 + i, 1],
+          observedTimestamp: [1_800_000_001, 2],
+          severityNumber: 9,
+          severityText: 'INFO',
+          body: big ? text.padEnd(3000, 'x') : text,
+          attributes,
+        }));
+        // one slab of 4 KiB: small records share it, a large one moves to a new slab mid-record
+        const shared = new ProtobufWriter(4096);
+        const views = records.map((r) => logRecordProtobuf(shared, r));
+        const alone = records.map((r) => logRecordProtobuf(new ProtobufWriter(16), r));
+        expect(views.map((v) => v.toString('hex'))).toEqual(alone.map((v) => v.toString('hex')));
+      }),
+      RUNS,
+    );
+  });
+
   it('writes, for any attributes, the bytes the official SDK serializer writes for the same records', () => {
     const schemaUrl = 'https://opentelemetry.io/schemas/1.37.0';
     fc.assert(
