@@ -13,7 +13,7 @@
 // binds end to end, idle millicores in daemon mode with Kubernetes on, resident memory steady and peak); latency
 // (bind to record at the receiver, p50 and p99, default batching). Run as root after a build.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -29,7 +29,7 @@ const outDir = outIndex >= 0 ? args[outIndex + 1] : undefined;
 
 const P = smoke
   ? { loopBinds: 2000, rounds: 1, rates: [2000], stepSeconds: 1, idleSeconds: 2, latencyRate: 1000, latencySeconds: 1, scalePods: 200 }
-  : { loopBinds: 50000, rounds: 5, rates: [10000, 20000, 30000, 40000, 50000, 60000], stepSeconds: long ? 30 : 10, idleSeconds: 10, latencyRate: 2000, latencySeconds: 10, scalePods: 10000 };
+  : { loopBinds: 50000, rounds: 5, rates: [10000, 20000, 30000, 40000, 50000, 60000], stepSeconds: long ? 30 : 10, idleSeconds: long ? 60 : 20, latencyRate: 2000, latencySeconds: 10, scalePods: 10000 };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -64,6 +64,17 @@ function usage(pid) {
   const ticks = Number(fields[11]) + Number(fields[12]);
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
   return { cpuMs: (ticks * 1000) / 100, rssMiB: rssKb / 1024 };
+}
+
+/** CPU time of the process's threads in ms, to the nanosecond (/proc/PID/task/TID/schedstat), for short spans. */
+function threadsCpuMs(pid) {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {} // a thread that ended meanwhile
+  }
+  return ns / 1e6;
 }
 
 /** bindsnoop with these flags, once attached; stop() returns its end report and the resource figures sampled meanwhile. */
@@ -246,13 +257,14 @@ const daemon = await agent(['--daemon', '-K'], {
   BINDSNOOP_KUBERNETES_CONTAINER_LOGS_DIR: path.join(idleDir, 'containers'),
 });
 await sleep(2000); // start-up settles
-const idleBefore = daemon.usage();
+// clock ticks (10 ms) are too coarse for a few dozen ms of CPU: the threads' own nanosecond counters
+const idleBefore = threadsCpuMs(daemon.pid);
 await sleep(P.idleSeconds * 1000);
-const idleAfter = daemon.usage();
+const idleAfter = { cpuMs: threadsCpuMs(daemon.pid), rssMiB: daemon.usage().rssMiB };
 await daemon.stop();
 rmSync(idleDir, { recursive: true, force: true });
 rmSync(pinDir, { recursive: true, force: true });
-const idle = { millicores: ((idleAfter.cpuMs - idleBefore.cpuMs) / (P.idleSeconds * 1000)) * 1000, rssMiB: idleAfter.rssMiB };
+const idle = { millicores: ((idleAfter.cpuMs - idleBefore) / (P.idleSeconds * 1000)) * 1000, rssMiB: idleAfter.rssMiB };
 
 // ---- group 4: latency, bind to record at the receiver, default batching (OTLP/JSON, to read the times) ----
 const lat = await agent(['-q', '--backend', backend], { ...exportEnv, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });
