@@ -302,6 +302,28 @@ static __always_inline bool in_kubelet_hierarchy(struct kernfs_node *kn)
 	       name[5] == 'o' && name[6] == 'd' && name[7] == 's';
 }
 
+/*
+ * The port filter, decided before the bind when the request names a port: a
+ * TCP, UDP, UDP-Lite, SCTP, DCCP or MPTCP bind to port P either binds P or
+ * fails, and a failed bind is matched by 0 and P, so when neither is selected
+ * nothing is kept for it (no map entry, nothing read at return). A request for
+ * port 0 waits for the port the kernel picks; a raw socket's "port" is its
+ * protocol number whatever it asked, so it waits too.
+ */
+static __always_inline bool port_may_be_selected(struct sock *sk, __u16 req_port)
+{
+	__u16 zero = 0;
+	__u16 protocol;
+
+	if (!filter_ports || !req_port)
+		return true;
+	protocol = read_sk_protocol(sk);
+	if (protocol != IPPROTO_TCP && protocol != 17 /* UDP */ && protocol != 136 /* UDP-Lite */ &&
+	    protocol != 132 /* SCTP */ && protocol != 33 /* DCCP */ && protocol != IPPROTO_MPTCP)
+		return true;
+	return bpf_map_lookup_elem(&ports, &req_port) || bpf_map_lookup_elem(&ports, &zero);
+}
+
 /* One bind, from whichever backend: filters, then the record, written in place. */
 static __always_inline void submit_bind(struct sock *sk, __u8 family, const struct bind_request *req, int ret)
 {
@@ -456,6 +478,8 @@ static __always_inline void remember(struct sock *sk, const void *uaddr, long ad
 		return;
 	in.sk = sk;
 	read_request(&in.req, uaddr, addrlen, family, user);
+	if (!port_may_be_selected(sk, in.req.port))
+		return;
 	if (!bpf_map_update_elem(&inflight, &tid, &in, BPF_NOEXIST))
 		return;
 	/*

@@ -5,7 +5,7 @@
  *   bind_helper [--netns] [--mntns] [--cgroup DIR] [--uid UID] [--comm NAME]
  *               [--wait] [--repeat N] [--rate PER_SECOND] [--seconds S] [--thread] SPEC...
  *
- * SPEC is PROTO,FAMILY,ADDR,PORT[,OPTS[,DEV]] (PROTO tcp|udp|mptcp|udplite, FAMILY 4|6, or
+ * SPEC is PROTO,FAMILY,ADDR,PORT[,OPTS[,DEV]] (PROTO tcp|udp|mptcp|udplite|raw, FAMILY 4|6, or
  * 6a4|4a6 for a socket of one family given a sockaddr of the other (EAFNOSUPPORT),
  * OPTS any of "FTNRr" or "-") or unix,PATH. Every socket stays open until the
  * helper exits, so a later SPEC can collide with an earlier one; with
@@ -108,8 +108,9 @@ static int bind_one(char *spec)
 		exit(2);
 	}
 	int dgram = !strcmp(fields[0], "udp") || !strcmp(fields[0], "udplite");
-	int type = dgram ? SOCK_DGRAM : SOCK_STREAM;
-	int protocol = !strcmp(fields[0], "mptcp") ? 262 /* IPPROTO_MPTCP */ : !strcmp(fields[0], "udplite") ? 136 : 0;
+	int raw = !strcmp(fields[0], "raw"); /* IPPROTO_RAW: its "port" is its protocol number, 255 */
+	int type = raw ? SOCK_RAW : dgram ? SOCK_DGRAM : SOCK_STREAM;
+	int protocol = raw ? 255 : !strcmp(fields[0], "mptcp") ? 262 /* IPPROTO_MPTCP */ : !strcmp(fields[0], "udplite") ? 136 : 0;
 	int v6 = fields[1][0] == '6';
 	int family = v6 ? AF_INET6 : AF_INET;
 	/* the sockaddr's family: the socket's, or the other one ("6a4": an IPv6 socket, an IPv4 address) */

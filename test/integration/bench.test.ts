@@ -24,7 +24,7 @@ describePrivileged('the benchmark suite', () => {
     };
     expect(results.meta.backends.length).toBeGreaterThan(0);
     expect(results.meta.kernel).not.toBe('');
-    for (const mode of ['untraced', 'bindsnoop -q', 'every bind filtered in the kernel (-P 1)', 'full agent exporting OTLP']) {
+    for (const mode of ['untraced', 'bindsnoop -q', 'every bind filtered in the kernel (-P 1)', 'full agent exporting OTLP', 'untraced, binding port 40000', 'every bind of port 40000 filtered before the bind (-P 1)']) {
       const row = results.kernelCost.find((k) => k.mode === mode);
       expect(row, mode).toBeDefined();
       expect(Number.isFinite(row!.usPerBind) && row!.usPerBind > 0, mode).toBe(true);

@@ -44,7 +44,8 @@ describePrivileged('in-kernel filters', () => {
   });
 
   it('-P matches the bound port or, for a failed bind, the requested one', async () => {
-    const agent = await Agent.start(['-o', 'json', '-E', '-P', '4300,4301']);
+    // 255: a raw socket's port is its protocol number, whatever port it asked for (the filter cannot decide early)
+    const agent = await Agent.start(['-o', 'json', '-E', '-P', '4300,4301,255']);
     const run = runBinds([
       '--netns',
       'tcp,4,127.0.0.1,4300',
@@ -52,14 +53,26 @@ describePrivileged('in-kernel filters', () => {
       'tcp,4,127.0.0.1,4300', // EADDRINUSE: requested 4300
       'tcp,4,127.0.0.1,0',
       'udp,4,127.0.0.1,4301',
+      'udp,4,127.0.0.1,4302',
+      'raw,4,127.0.0.1,4399',
     ]);
-    expect(run.results).toEqual(['ok 4300', 'ok 4399', 'err 98', expect.stringMatching(/^ok \d+$/), 'ok 4301']);
-    const records = await agent.recordsOf(run.pid, 3);
+    expect(run.results).toEqual(['ok 4300', 'ok 4399', 'err 98', expect.stringMatching(/^ok \d+$/), 'ok 4301', 'ok 4302', expect.stringMatching(/^ok \d+$/)]);
+    const records = await agent.recordsOf(run.pid, 4);
     expect(records.map((r) => [r['bindsnoop.requested.port'], r['network.local.port'], r['bindsnoop.return_code']])).toEqual([
       [4300, 4300, 0],
       [4300, undefined, -98], // nothing was bound: no network.local.*
       [4301, 4301, 0],
+      [4399, 255, 0],
     ]);
+    await agent.stop();
+  });
+
+  it('-P 0 with -E shows every failed bind (a failed bind bound port 0) and no other', async () => {
+    const agent = await Agent.start(['-o', 'json', '-E', '-P', '0']);
+    const run = runBinds(['--netns', 'tcp,4,127.0.0.1,4300', 'tcp,4,127.0.0.1,4300', 'udp,4,127.0.0.1,4301']);
+    expect(run.results).toEqual(['ok 4300', 'err 98', 'ok 4301']);
+    const records = await agent.recordsOf(run.pid, 1);
+    expect(records.map((r) => [r['bindsnoop.requested.port'], r['bindsnoop.return_code']])).toEqual([[4300, -98]]);
     await agent.stop();
   });
 
