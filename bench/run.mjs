@@ -264,13 +264,14 @@ const daemon = await agent(['--daemon', '-K'], {
 });
 await sleep(2000); // start-up settles
 // clock ticks (10 ms) are too coarse for a few dozen ms of CPU: the threads' own nanosecond counters
-const idleBefore = threadsCpuMs(daemon.pid);
+const idleCpuBefore = threadsCpuMs(daemon.pid);
 await sleep(P.idleSeconds * 1000);
-const idleAfter = { cpuMs: threadsCpuMs(daemon.pid), rssMiB: daemon.usage().rssMiB };
+const idleCpuMs = threadsCpuMs(daemon.pid) - idleCpuBefore;
+const idleRssMiB = daemon.usage().rssMiB;
 await daemon.stop();
 rmSync(idleDir, { recursive: true, force: true });
 rmSync(pinDir, { recursive: true, force: true });
-const idle = { millicores: ((idleAfter.cpuMs - idleBefore) / (P.idleSeconds * 1000)) * 1000, rssMiB: idleAfter.rssMiB };
+const idle = { millicores: (idleCpuMs / (P.idleSeconds * 1000)) * 1000, rssMiB: idleRssMiB };
 
 // ---- group 4: latency, bind to record at the receiver, default batching (OTLP/JSON, to read the times) ----
 const lat = await agent(['-q', '--backend', backend], { ...exportEnv, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });

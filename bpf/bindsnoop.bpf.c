@@ -318,8 +318,8 @@ static __always_inline bool port_may_be_selected(struct sock *sk, __u16 req_port
 	if (!filter_ports || !req_port)
 		return true;
 	protocol = read_sk_protocol(sk);
-	if (protocol != IPPROTO_TCP && protocol != 17 /* UDP */ && protocol != 136 /* UDP-Lite */ &&
-	    protocol != 132 /* SCTP */ && protocol != 33 /* DCCP */ && protocol != IPPROTO_MPTCP)
+	if (protocol != IPPROTO_TCP && protocol != IPPROTO_UDP && protocol != IPPROTO_UDPLITE &&
+	    protocol != IPPROTO_SCTP && protocol != IPPROTO_DCCP && protocol != IPPROTO_MPTCP)
 		return true;
 	return bpf_map_lookup_elem(&ports, &req_port) || bpf_map_lookup_elem(&ports, &zero);
 }

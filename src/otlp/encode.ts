@@ -1,5 +1,5 @@
 import type { AttributeValue, Attributes } from '../model/attributes';
-import { ProtobufWriter, varintSize } from './protobuf-writer';
+import { ProtobufWriter, putVarint32, varintSize } from './protobuf-writer';
 import type { BindLogRecord } from './record';
 
 /*
@@ -186,14 +186,8 @@ function lengthDelimited(length: number): number {
 }
 
 function putTagged(out: Buffer, pos: number, tag: number, length: number): number {
-  out[pos++] = tag;
-  let v = length;
-  while (v > 0x7f) {
-    out[pos++] = (v & 0x7f) | 0x80;
-    v >>>= 7;
-  }
-  out[pos++] = v;
-  return pos;
+  out[pos] = tag;
+  return putVarint32(out, pos + 1, length);
 }
 
 /**

@@ -22,11 +22,6 @@ export class ProtobufWriter {
     this.buffer = Buffer.allocUnsafe(initialBytes);
   }
 
-  reset(): void {
-    this.pos = 0;
-    this.recordStart = 0;
-  }
-
   /** A copy of what was written since `start` (the writer is reused). */
   copy(start = 0): Buffer {
     const out = Buffer.allocUnsafe(this.pos - start);
@@ -84,12 +79,7 @@ export class ProtobufWriter {
     this.ensure(10);
     const b = this.buffer;
     if (value >= 0 && value <= 0xffffffff) {
-      let v = value >>> 0;
-      while (v > 0x7f) {
-        b[this.pos++] = (v & 0x7f) | 0x80;
-        v >>>= 7;
-      }
-      b[this.pos++] = v;
+      this.pos = putVarint32(b, this.pos, value >>> 0);
       return;
     }
     let low: number;
@@ -175,21 +165,17 @@ export class ProtobufWriter {
     if (kvLength > 0x7f) return false;
     this.ensure(2 + kvLength);
     const b = this.buffer;
-    const start = this.pos;
-    let p = start + 2 + keyField.length;
+    // the text first, where it goes after the head: a character past ASCII leaves nothing written
+    const textAt = this.pos + 2 + keyField.length + 4;
     for (let i = 0; i < n; i++) {
       const c = text.charCodeAt(i);
       if (c > 127) return false;
-      b[p + 4 + i] = c;
+      b[textAt + i] = c;
     }
-    b[start] = tag;
-    b[start + 1] = kvLength;
-    b.set(keyField, start + 2);
-    b[p++] = 0x12; // KeyValue.value
-    b[p++] = n + 2;
-    b[p++] = 0x0a; // AnyValue.string_value
-    b[p++] = n;
-    this.pos = p + n;
+    const p = this.keyValueHead(tag, keyField, kvLength, n + 2);
+    b[p] = 0x0a; // AnyValue.string_value
+    b[p + 1] = n;
+    this.pos = textAt + n;
     return true;
   }
 
@@ -198,17 +184,10 @@ export class ProtobufWriter {
     const kvLength = keyField.length + 4;
     if (kvLength > 0x7f) return false;
     this.ensure(2 + kvLength);
-    const b = this.buffer;
-    let p = this.pos;
-    b[p++] = tag;
-    b[p++] = kvLength;
-    b.set(keyField, p);
-    p += keyField.length;
-    b[p++] = 0x12;
-    b[p++] = 2;
-    b[p++] = 0x10;
-    b[p++] = value ? 1 : 0;
-    this.pos = p;
+    const p = this.keyValueHead(tag, keyField, kvLength, 2);
+    this.buffer[p] = 0x10;
+    this.buffer[p + 1] = value ? 1 : 0;
+    this.pos = p + 2;
     return true;
   }
 
@@ -218,23 +197,27 @@ export class ProtobufWriter {
     const kvLength = keyField.length + 3 + size;
     if (kvLength > 0x7f) return false;
     this.ensure(2 + kvLength);
+    const p = this.keyValueHead(tag, keyField, kvLength, 1 + size);
+    this.buffer[p] = 0x18;
+    this.pos = putVarint32(this.buffer, p + 1, value);
+    return true;
+  }
+
+  /**
+   * The head every one-step KeyValue shares (room already ensured): its tag and
+   * one-byte length, the key field, then KeyValue.value's tag and the AnyValue's
+   * one-byte length. Returns where the AnyValue goes.
+   */
+  private keyValueHead(tag: number, keyField: Uint8Array, kvLength: number, anyValueLength: number): number {
     const b = this.buffer;
     let p = this.pos;
     b[p++] = tag;
     b[p++] = kvLength;
     b.set(keyField, p);
     p += keyField.length;
-    b[p++] = 0x12;
-    b[p++] = 1 + size;
-    b[p++] = 0x18;
-    let v = value;
-    while (v > 0x7f) {
-      b[p++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    b[p++] = v;
-    this.pos = p;
-    return true;
+    b[p++] = 0x12; // KeyValue.value
+    b[p++] = anyValueLength;
+    return p;
   }
 
   /** Starts a nested message (its tag already written): returns where its length goes. */
@@ -251,24 +234,28 @@ export class ProtobufWriter {
       this.buffer[at] = length;
       return;
     }
-    let size = 1;
-    for (let v = length; v > 0x7f; v >>>= 7) size++;
+    const size = varintSize(length);
     this.ensure(size - 1);
     at = this.recordStart + relativeAt; // the record may have moved
     this.buffer.copy(this.buffer, at + size, at + 1, this.pos);
     this.pos += size - 1;
-    let v = length;
-    let p = at;
-    while (v > 0x7f) {
-      this.buffer[p++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    this.buffer[p] = v;
+    putVarint32(this.buffer, at, length);
   }
 }
 
 /** Room left in a slab below which the next record starts a new one. */
 const MIN_SLAB_ROOM = 2048;
+
+/** Writes the varint of a whole number in [0, 2^32) at `pos` (room already there); returns the position after it. */
+export function putVarint32(out: Uint8Array, pos: number, value: number): number {
+  let v = value;
+  while (v > 0x7f) {
+    out[pos++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  out[pos++] = v;
+  return pos;
+}
 
 /** Bytes of a varint of a non-negative whole number below 2^32. */
 export function varintSize(value: number): number {

@@ -95,11 +95,14 @@ describePrivileged('bounded state', () => {
       await waitUntil('every bind exported', () => receiver!.records().filter((r) => pids.has(r.attributes['process.pid'] as number)).length === count, 60_000);
       // the API watch streams the pods' ADDED events on its own time: a bind can be exported (a batch goes every
       // 50 ms here) before the watch has delivered its pod, so wait for the count rather than read it once
-      let peakPods = await metric(base, 'bindsnoop_pods_known');
-      for (const deadline = Date.now() + 30_000; peakPods < count && Date.now() < deadline; ) {
-        await new Promise((r) => setTimeout(r, 100));
-        peakPods = await metric(base, 'bindsnoop_pods_known');
-      }
+      const peakPods = await waitUntil(
+        'the API watch to deliver every pod',
+        async () => {
+          const known = await metric(base, 'bindsnoop_pods_known');
+          return known >= count && known;
+        },
+        30_000,
+      );
       const peakResources = await metric(base, 'bindsnoop_otlp_resources');
       for (const p of pods) {
         api!.deletePod(p.uid);
