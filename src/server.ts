@@ -88,6 +88,34 @@ export function agentMetrics(status: AgentStatus): Registry {
       this.set(status.containersKnown());
     },
   });
+  new Counter({
+    name: 'bindsnoop_kubernetes_events_rejected_total',
+    help: 'Kubernetes API watch events and list items skipped: not JSON, of no known type, or a pod without metadata, uid, name or namespace.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(status.podWatch()?.eventsRejected ?? 0);
+    },
+  });
+  new Counter({
+    name: 'bindsnoop_kubernetes_values_rejected_total',
+    help: "Values of a pod from the Kubernetes API of the wrong type (a label that is not a string, a null container status), skipped.",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(status.podWatch()?.valuesRejected ?? 0);
+    },
+  });
+  new Counter({
+    name: 'bindsnoop_kubernetes_api_failures_total',
+    help: 'Failed lists and watches of the Kubernetes API, by reason (http, network, timeout, too_large, malformed, watch_error, expired, short_watch); each is retried with backoff.',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of status.podWatch()?.failures ?? []) this.inc({ reason }, n);
+    },
+  });
   new Gauge({
     name: 'bindsnoop_backend_info',
     help: 'The kernel backend in use: 1 for the one attached (fentry, kprobe or tracepoint).',

@@ -8,6 +8,7 @@ import type { CountEntry } from '../kernel/decode';
 import { loadAddon, type BackendInfo, type NativeTracerStats } from '../kernel/native';
 import { BindSource } from '../kernel/source';
 import { Kubernetes, KubernetesSetupError } from '../kubernetes/kubernetes';
+import type { PodWatchCounts } from '../kubernetes/pod-watch';
 import { InterfaceNames } from '../naming/net/interfaces';
 import { otlpOutput } from '../otlp/output';
 import { baseResourceAttributes } from '../otlp/resource';
@@ -228,6 +229,10 @@ export class Agent implements AgentStatus {
 
   containersKnown(): number {
     return this.kubernetes?.containersKnown() ?? 0;
+  }
+
+  podWatch(): PodWatchCounts | undefined {
+    return this.kubernetes?.watchCounts();
   }
 
   resourcesKnown(): number {

@@ -1,3 +1,4 @@
+import type { PodWatchCounts } from '../kubernetes/pod-watch';
 import type { Accounting } from './accounting';
 
 /** What the HTTP endpoints report on; read at request time. */
@@ -13,6 +14,8 @@ export interface AgentStatus {
   resourcesKnown(): number;
   /** records waiting for export or being exported (0 when export is off) */
   exportQueueDepth(): number;
+  /** the Kubernetes API watch's books (skipped events and values, failures by reason), when the API is watched */
+  podWatch(): PodWatchCounts | undefined;
   /** the kernel backend in use (fentry, kprobe, tracepoint), once attached */
   backend(): { name: string } | undefined;
 }

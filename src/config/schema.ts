@@ -227,6 +227,16 @@ export const SCHEMA: Schema<AppConfig> = {
         format: integerIn(100, 86_400_000, 'milliseconds'),
         default: 300_000,
       },
+      listTimeoutMillis: {
+        doc: "A list of this node's pods not whole within this fails, is counted and is retried with the backoff (a server that never ends a reply).",
+        format: integerIn(100, 3_600_000, 'milliseconds'),
+        default: 60_000,
+      },
+      maxListBytes: {
+        doc: "A list of this node's pods larger than this fails, is counted and is retried with the backoff (a node's pods are a few MiB at most).",
+        format: integerIn(65_536, 1024 * 1024 * 1024, 'bytes'),
+        default: 64 * 1024 * 1024,
+      },
     },
     podRescanIntervalMillis: { doc: 'How often the pod log trees are rescanned (also on a miss, at most once a second).', format: integerIn(10, 3_600_000, 'milliseconds'), default: 5000 },
   },

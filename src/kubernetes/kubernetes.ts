@@ -8,7 +8,8 @@ import { findCgroupPath } from './cgroup-path';
 import { findCgroup2Mount, NodeMaps } from './node-maps';
 import { lockPinDir, PinDirInUse } from './pin-lock';
 import { PodLogIndex } from './pod-logs';
-import { PodWatch } from './pod-watch';
+import { ApiAccessError, loadApiAccess } from './api-access';
+import { PodWatch, type PodWatchCounts } from './pod-watch';
 import { PodResolver } from './resolver';
 
 /** statfs f_type of a BPF filesystem (include/uapi/linux/magic.h) */
@@ -29,13 +30,13 @@ export interface KubernetesSettings {
   labelSelector: string;
   mapSyncIntervalMillis: number;
   labels: string;
-  api: { enabled: 'auto' | 'true' | 'false'; kubeconfig: string; restartDelayMillis: number; watchIdleMillis: number };
+  api: { enabled: 'auto' | 'true' | 'false'; kubeconfig: string; restartDelayMillis: number; watchIdleMillis: number; listTimeoutMillis: number; maxListBytes: number };
 }
 
 /** Why the stage cannot start; the front end words it for the user. */
 export class KubernetesSetupError extends Error {
   constructor(
-    readonly setting: 'nodeName' | 'pinDir',
+    readonly setting: 'nodeName' | 'pinDir' | 'api.kubeconfig' | 'api.enabled',
     message: string,
   ) {
     super(message);
@@ -94,12 +95,24 @@ export class Kubernetes {
       this.warn('no node name (NODE_NAME): not watching the Kubernetes API; pods are named from the kubelet log tree only');
       return undefined;
     }
+    let access;
+    try {
+      access = loadApiAccess(s.api.kubeconfig, env);
+    } catch (e) {
+      if (!(e instanceof ApiAccessError)) throw e;
+      if (s.api.kubeconfig) throw new KubernetesSetupError('api.kubeconfig', e.message);
+      if (setting === 'true') throw new KubernetesSetupError('api.enabled', `cannot reach the API: ${e.message}`);
+      this.warn(`cannot watch the Kubernetes API (${e.message}); pods are named from the kubelet log tree only`);
+      return undefined;
+    }
     return new PodWatch({
-      kubeconfig: s.api.kubeconfig,
+      access,
       nodeName: s.nodeName,
       graceMillis: s.deletedPodGraceMillis,
       restartDelayMillis: s.api.restartDelayMillis,
       watchIdleMillis: s.api.watchIdleMillis,
+      listTimeoutMillis: s.api.listTimeoutMillis,
+      maxListBytes: s.api.maxListBytes,
       warn: this.warn,
     });
   }
@@ -182,7 +195,7 @@ export class Kubernetes {
     // notice deleted pods (kept for the grace period) even when no bind asks
     const index = this.index;
     this.every(s.podRescanIntervalMillis, () => index.refresh());
-    this.watch?.start().catch((e: Error) => this.warn(`cannot watch the Kubernetes API: ${e.message}`));
+    this.watch?.start();
   }
 
   private every(millis: number, task: () => void): void {
@@ -221,6 +234,11 @@ export class Kubernetes {
       this.cgroupPaths.set(event.cgroupId, found);
     }
     return found;
+  }
+
+  /** The API watch's books, when the API is watched. */
+  watchCounts(): PodWatchCounts | undefined {
+    return this.watch?.counts();
   }
 
   podsKnown(): number {

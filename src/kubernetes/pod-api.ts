@@ -20,24 +20,6 @@ interface OwnerReference {
   controller?: boolean;
 }
 
-interface ContainerStatus {
-  name?: string;
-  containerID?: string;
-}
-
-/** The fields of a v1 Pod this reads (a structural subset of V1Pod). */
-export interface PodObject {
-  metadata?: {
-    uid?: string;
-    name?: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    ownerReferences?: OwnerReference[];
-  };
-  status?: { containerStatuses?: ContainerStatus[]; initContainerStatuses?: ContainerStatus[]; ephemeralContainerStatuses?: ContainerStatus[] };
-}
-
 /**
  * The owner workload, as the collector's k8sattributes processor names it:
  * a ReplicaSet named <deployment>-<pod-template-hash> belongs to that
@@ -79,19 +61,77 @@ export function containerIdOf(runtimeId: string | undefined): string | undefined
   return m?.[1];
 }
 
-export function apiPod(obj: PodObject): ApiPod | undefined {
-  const md = obj.metadata;
-  if (!md?.uid || !md.name || !md.namespace) return undefined;
-  const labels = md.labels ?? {};
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A pod read from the API, and how many of its values were of the wrong type (skipped). */
+export interface ParsedPod {
+  pod?: ApiPod;
+  rejectedValues: number;
+}
+
+/**
+ * What the agent keeps of a v1 Pod from the API, the server trusted for
+ * nothing: a pod without a uid, name and namespace (strings) is no pod; a
+ * label or annotation that is not a string, an owner reference or container
+ * status that is not an object, or their fields of the wrong type, are
+ * skipped and counted. Pure.
+ */
+export function apiPod(obj: unknown): ParsedPod {
+  let rejectedValues = 0;
+  const md = isObj(obj) ? obj.metadata : undefined;
+  if (!isObj(md)) return { rejectedValues };
+  const { uid, name, namespace } = md;
+  if (typeof uid !== 'string' || typeof name !== 'string' || typeof namespace !== 'string' || !uid || !name || !namespace) return { rejectedValues };
+  /** the string values of a map; the others counted */
+  const strings = (v: unknown, keep: (k: string) => boolean = () => true): Record<string, string> => {
+    const out: Record<string, string> = {};
+    if (v === undefined || v === null) return out;
+    if (!isObj(v)) {
+      rejectedValues++;
+      return out;
+    }
+    for (const [k, x] of Object.entries(v)) {
+      if (!keep(k)) continue;
+      if (typeof x === 'string') out[k] = x;
+      else rejectedValues++;
+    }
+    return out;
+  };
+  /** the object entries of a list; the others counted */
+  const objects = (v: unknown): Obj[] => {
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) {
+      rejectedValues++;
+      return [];
+    }
+    const out = v.filter(isObj);
+    rejectedValues += v.length - out.length;
+    return out;
+  };
+  const text = (o: Obj, key: string): string | undefined => {
+    const v = o[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v === 'string') return v;
+    rejectedValues++;
+    return undefined;
+  };
+  const labels = strings(md.labels);
+  const annotations = strings(md.annotations, (k) => k.startsWith('resource.opentelemetry.io/'));
+  const owners: OwnerReference[] = objects(md.ownerReferences).map((o) => ({ kind: text(o, 'kind'), name: text(o, 'name'), controller: o.controller === true }));
   const containers = new Map<string, string>();
-  const s = obj.status ?? {};
-  for (const c of [...(s.initContainerStatuses ?? []), ...(s.containerStatuses ?? []), ...(s.ephemeralContainerStatuses ?? [])]) {
-    const id = containerIdOf(c.containerID);
-    if (id && c.name) containers.set(id, c.name);
+  const status = isObj(obj) && isObj(obj.status) ? obj.status : {};
+  for (const list of ['initContainerStatuses', 'containerStatuses', 'ephemeralContainerStatuses']) {
+    for (const c of objects(status[list])) {
+      const id = containerIdOf(text(c, 'containerID'));
+      const cname = text(c, 'name');
+      if (id && cname) containers.set(id, cname);
+    }
   }
-  const annotations: Record<string, string> = {};
-  for (const [k, v] of Object.entries(md.annotations ?? {})) if (k.startsWith('resource.opentelemetry.io/')) annotations[k] = v;
-  return { uid: md.uid, namespace: md.namespace, name: md.name, labels, annotations, owners: ownerAttributes(md.ownerReferences, labels), containers };
+  return { pod: { uid, namespace, name, labels, annotations, owners: ownerAttributes(owners, labels), containers }, rejectedValues };
 }
 
 /** k8s.pod.label.<key> for the configured label keys the pod has. */

@@ -1,124 +1,286 @@
-import { apiPod, type ApiPod, type PodObject } from './pod-api';
+import { ApiClient, ApiError, type ApiFailure } from './api-client';
+import type { ApiAccess } from './api-access';
+import { apiPod, type ApiPod } from './pod-api';
 
 export interface PodWatchOptions {
-  /** kubeconfig file; empty = in-cluster service account */
-  kubeconfig: string;
+  /** how to reach the API (a kubeconfig's current context, or the in-cluster service account) */
+  access: ApiAccess;
   nodeName: string;
   graceMillis: number;
+  /** the first retry's delay; it doubles with each failure in a row (see backoffMillis) */
   restartDelayMillis: number;
   /**
    * A watch that has brought nothing this long is made again, from where it
-   * was (client-go's watches end after 5-10 minutes for the same reason): a
-   * connection a proxy or a wedged server keeps open but silent is not trusted.
+   * was: a connection a proxy or a wedged server keeps open but silent is not
+   * trusted.
    */
   watchIdleMillis: number;
+  /** a list not whole within this fails (and is retried with the backoff) */
+  listTimeoutMillis: number;
+  /** a list larger than this fails (and is retried with the backoff) */
+  maxListBytes: number;
   warn: (line: string) => void;
 }
+
+/**
+ * Why the watch failed, as counted: the client's failures, a watch `ERROR`
+ * event (`watch_error`), history compacted (`expired`, 410 Gone: the pods are
+ * listed again), a watch that ended at once with nothing (`short_watch`).
+ */
+export type WatchFailure = ApiFailure | 'watch_error' | 'expired' | 'short_watch';
+
+/** The watch's books, for /metrics. */
+export interface PodWatchCounts {
+  /** watch events (and list items) skipped: not JSON, of no known type, a pod without metadata, uid, name or namespace */
+  eventsRejected: number;
+  /** values of a pod of the wrong type (a label that is a number, a container status that is null), skipped */
+  valuesRejected: number;
+  failures: ReadonlyMap<WatchFailure, number>;
+}
+
+/**
+ * One watch event, as bounded: the API's objects are at most 1.5 MiB (etcd's
+ * request limit); a line past this is no pod event and fails the watch.
+ */
+export const MAX_WATCH_EVENT_BYTES = 4 * 1024 * 1024;
+/** A watch that ends sooner than this is a failure (client-go's VeryShortWatchError), so a server cannot make the agent spin. */
+const SHORT_WATCH_MILLIS = 1000;
+/** Each watch asks the server to end it after a random 5 to 10 minutes (client-go's reflector), spreading a fleet's re-watches. */
+const WATCH_TIMEOUT_SECONDS = [300, 600] as const;
+/** At most one line a minute about skipped events. */
+const REJECTED_LOG_MILLIS = 60_000;
 
 interface Entry extends ApiPod {
   deletedAtMs?: number;
 }
 
-interface InformerLike {
-  on(verb: string, cb: (arg: unknown) => void): void;
-  start(): Promise<void>;
-  stop(): Promise<void>;
+class Expired extends Error {}
+
+/** A watch that failed without a failed request: an ERROR event, or an end at once with nothing. */
+class WatchFault extends Error {
+  constructor(
+    readonly reason: 'watch_error' | 'short_watch',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A Status's code 410 (or reason Expired/Gone): the resource version is too old. */
+function isExpiredStatus(status: unknown): boolean {
+  return isObj(status) && (status.code === 410 || status.reason === 'Expired' || status.reason === 'Gone');
 }
 
 /**
- * This node's pods from the Kubernetes API: a list+watch with
- * fieldSelector=spec.nodeName=<node> through @kubernetes/client-node's
- * ListWatch (re-listing on 410 Gone and resuming after a closed watch); after
- * any other error the library stops, so it is started again after a delay.
- * Deleted pods are kept for graceMillis so late events still resolve.
+ * This node's pods from the Kubernetes API, read as client-go's reflector
+ * reads them and trusting the server for nothing: a list (fieldSelector
+ * spec.nodeName=<node>, bounded in bytes and time), then a watch from its
+ * resourceVersion with bookmarks and a random timeout; events of an unknown
+ * type or without a pod's metadata are skipped and counted; a 410 (an ERROR
+ * event or the status) lists again; every other failure, a watch ERROR event
+ * included, is retried after a jittered backoff that doubles to a minute and
+ * starts over once a watch brings events; one warning per episode of
+ * failures and one when it is over. Deleted pods are kept for graceMillis so
+ * late binds still resolve.
  */
 export class PodWatch {
   private readonly pods = new Map<string, Entry>();
-  private informer?: InformerLike;
+  private client?: ApiClient;
+  private readonly abort = new AbortController();
   private stopped = false;
-  private restartTimer?: NodeJS.Timeout;
   private sweepTimer?: NodeJS.Timeout;
+  private sleepTimer?: { timer: NodeJS.Timeout; resolve: () => void };
   private synced = false;
-  private errors = 0;
-  /** failures since the last pod event: the backoff grows with them */
+  private readonly syncedListeners: (() => void)[] = [];
+  private readonly failures = new Map<WatchFailure, number>();
+  private eventsRejected = 0;
+  private valuesRejected = 0;
+  private lastRejectedLogMs = -Infinity;
+  /** failures since a watch last brought an event: the backoff grows with them */
   private failuresInARow = 0;
-  private lastActivityMs = Date.now();
-  private idleTimer?: NodeJS.Timeout;
-  private restarting = false;
+  private running?: Promise<void>;
 
   constructor(private readonly options: PodWatchOptions) {}
 
-  async start(): Promise<void> {
-    // the client is an ES module; this package is CommonJS
-    const k8s = await import('@kubernetes/client-node');
-    const kc = new k8s.KubeConfig();
-    if (this.options.kubeconfig) kc.loadFromFile(this.options.kubeconfig);
-    else kc.loadFromCluster();
-    const api = kc.makeApiClient(k8s.CoreV1Api);
-    const fieldSelector = `spec.nodeName=${this.options.nodeName}`;
-    const informer = new k8s.ListWatch(
-      '/api/v1/pods',
-      new k8s.Watch(kc),
-      () => api.listPodForAllNamespaces({ fieldSelector }),
-      false,
-      undefined,
-      fieldSelector,
-    ) as unknown as InformerLike;
-    // a pod event proves the list or watch works again: the backoff starts over
-    informer.on('add', (p) => {
-      this.heard();
-      this.upsert(p as PodObject);
-    });
-    informer.on('update', (p) => {
-      this.heard();
-      this.upsert(p as PodObject);
-    });
-    informer.on('delete', (p) => {
-      this.heard();
-      this.remove(p as PodObject);
-    });
-    informer.on('connect', () => {
-      this.synced = true;
-      this.lastActivityMs = Date.now();
-    });
-    informer.on('error', (err) => {
-      this.errors++;
-      const delay = backoffMillis(this.options.restartDelayMillis, this.failuresInARow++);
-      this.options.warn(`Kubernetes pod watch failed (${describeWatchError(err)}); retrying in ${delay} ms`);
-      if (this.stopped) return;
-      this.restartTimer = setTimeout(() => void informer.start(), delay);
-      this.restartTimer.unref();
-    });
-    this.informer = informer;
+  /** Starts listing and watching (in the background, until stop()). */
+  start(): void {
+    this.client = new ApiClient(this.options.access);
     // deleted pods leave after their grace period whether or not a bind asks for them
     this.sweepTimer = setInterval(() => this.evictExpired(), Math.max(1000, Math.min(this.options.graceMillis, 30_000)));
     this.sweepTimer.unref();
-    const idle = this.options.watchIdleMillis;
-    this.idleTimer = setInterval(() => void this.restartIfSilent(), Math.max(50, Math.min(idle / 4, 30_000)));
-    this.idleTimer.unref();
-    await informer.start();
+    this.running = this.run(this.client);
   }
 
-  /** A pod event proves the list or watch works: the backoff starts over. */
-  private heard(): void {
-    this.failuresInARow = 0;
-    this.lastActivityMs = Date.now();
+  private podsPath(query: Record<string, string>): string {
+    const q = new URLSearchParams({ fieldSelector: `spec.nodeName=${this.options.nodeName}`, ...query });
+    return `/api/v1/pods?${q}`;
   }
 
-  private async restartIfSilent(): Promise<void> {
-    const informer = this.informer;
-    if (!informer || this.stopped || this.restarting || Date.now() - this.lastActivityMs < this.options.watchIdleMillis) return;
-    this.restarting = true;
-    try {
-      this.options.warn(`Kubernetes pod watch silent for ${this.options.watchIdleMillis} ms; watching again`);
-      this.lastActivityMs = Date.now();
-      await informer.stop();
-      if (!this.stopped) await informer.start();
-    } catch {
-      // start() reports its own failures through 'error', which retries
-    } finally {
-      this.restarting = false;
+  private async run(client: ApiClient): Promise<void> {
+    // client-go's sequence: the first list from the API server's cache ("0"), after a 410 a consistent one ("")
+    let listFrom: string | undefined = '0';
+    let version = '';
+    while (!this.stopped) {
+      try {
+        if (listFrom !== undefined) {
+          version = await this.list(client, listFrom);
+          listFrom = undefined;
+        }
+        version = await this.watch(client, version);
+      } catch (e) {
+        if (this.stopped) return;
+        if (e instanceof Expired) listFrom = '';
+        this.failed(e);
+        await this.sleep(backoffMillis(this.options.restartDelayMillis, this.failuresInARow - 1));
+      }
     }
+  }
+
+  /** Lists the node's pods, replaces what is known with them, and returns the list's resourceVersion. */
+  private async list(client: ApiClient, from: string): Promise<string> {
+    const query: Record<string, string> = from ? { resourceVersion: from } : {};
+    let body: unknown;
+    try {
+      body = await client.getJson(this.podsPath(query), { maxBytes: this.options.maxListBytes, timeoutMillis: this.options.listTimeoutMillis, signal: this.abort.signal });
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 410) throw new Expired('HTTP 410');
+      throw e;
+    }
+    const items = isObj(body) ? body.items : undefined;
+    const version = isObj(body) && isObj(body.metadata) ? body.metadata.resourceVersion : undefined;
+    if (!Array.isArray(items) || typeof version !== 'string') throw new ApiError('malformed', 'the reply is not a PodList');
+    const listed = new Set<string>();
+    for (const item of items) {
+      const pod = this.parse(item);
+      if (!pod) {
+        this.eventsRejected++;
+        continue;
+      }
+      listed.add(pod.uid);
+      this.pods.set(pod.uid, pod);
+    }
+    // pods gone while the agent was not watching: deleted now, kept for the grace period
+    const now = Date.now();
+    for (const [uid, entry] of this.pods) if (!listed.has(uid)) entry.deletedAtMs ??= now;
+    if (!this.synced) {
+      this.synced = true;
+      for (const listener of this.syncedListeners.splice(0)) listener();
+    }
+    return version;
+  }
+
+  /** One watch from `from`; returns the last resourceVersion seen when the server ends it. */
+  private async watch(client: ApiClient, from: string): Promise<string> {
+    const [min, max] = WATCH_TIMEOUT_SECONDS;
+    const timeoutSeconds = String(min + Math.floor(Math.random() * (max - min)));
+    let version = from;
+    let events = 0;
+    const startedMs = Date.now();
+    // a watch still open after SHORT_WATCH_MILLIS works, events or not: the episode of failures is over
+    const calm = setTimeout(() => this.recovered(), SHORT_WATCH_MILLIS);
+    try {
+      await client.stream(this.podsPath({ watch: 'true', resourceVersion: from, allowWatchBookmarks: 'true', timeoutSeconds }), {
+        maxLineBytes: MAX_WATCH_EVENT_BYTES,
+        idleMillis: this.options.watchIdleMillis,
+        signal: this.abort.signal,
+        onLine: (line) => {
+          const v = this.event(line);
+          if (v === undefined) return;
+          version = v;
+          events++;
+          this.recovered();
+        },
+      });
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 410) throw new Expired('HTTP 410');
+      if (e instanceof ApiError && e.failure === 'timeout') {
+        // silent past watchIdleMillis: made again from where it was, after the backoff's first step
+        this.options.warn(`Kubernetes pod watch silent for ${this.options.watchIdleMillis} ms; watching again`);
+      }
+      throw e;
+    } finally {
+      clearTimeout(calm);
+    }
+    if (Date.now() - startedMs < SHORT_WATCH_MILLIS && events === 0) throw new WatchFault('short_watch', 'the watch ended at once with no event');
+    return version;
+  }
+
+  /** Applies one watch event; returns its resourceVersion, or undefined for an event skipped. Throws on ERROR. */
+  private event(line: string): string | undefined {
+    let event: unknown;
+    try {
+      event = JSON.parse(line);
+    } catch {
+      return this.reject('not JSON');
+    }
+    if (!isObj(event)) return this.reject('not an object');
+    const { type, object } = event;
+    if (type === 'ERROR') {
+      if (isExpiredStatus(object)) throw new Expired('ERROR 410');
+      const message = isObj(object) && typeof object.message === 'string' ? object.message : 'no message';
+      const code = isObj(object) && typeof object.code === 'number' ? ` ${object.code}` : '';
+      throw new WatchFault('watch_error', `watch ERROR${code}: ${message}`);
+    }
+    const md = isObj(object) ? object.metadata : undefined;
+    const version = isObj(md) && typeof md.resourceVersion === 'string' ? md.resourceVersion : undefined;
+    if (type === 'BOOKMARK') return version ?? this.reject('a bookmark without a resourceVersion');
+    if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') return this.reject(`type ${JSON.stringify(type)?.slice(0, 40)}`);
+    const pod = this.parse(object);
+    if (!pod) return this.reject(`a ${type} event with no pod metadata`);
+    if (type === 'DELETED') {
+      const entry = this.pods.get(pod.uid);
+      if (entry) entry.deletedAtMs ??= Date.now();
+    } else {
+      this.pods.set(pod.uid, pod);
+    }
+    return version ?? '';
+  }
+
+  private parse(object: unknown): ApiPod | undefined {
+    const { pod, rejectedValues } = apiPod(object);
+    this.valuesRejected += rejectedValues;
+    return pod;
+  }
+
+  /** Counts and (at most once a minute) says why an event was skipped. */
+  private reject(why: string): undefined {
+    this.eventsRejected++;
+    const now = Date.now();
+    if (now - this.lastRejectedLogMs >= REJECTED_LOG_MILLIS) {
+      this.lastRejectedLogMs = now;
+      this.options.warn(`Kubernetes pod watch skipped an event (${why}); skipped events are counted in bindsnoop_kubernetes_events_rejected_total`);
+    }
+    return undefined;
+  }
+
+  private failed(e: unknown): void {
+    const reason: WatchFailure = e instanceof Expired ? 'expired' : e instanceof WatchFault ? e.reason : e instanceof ApiError ? e.failure : 'network';
+    this.failures.set(reason, (this.failures.get(reason) ?? 0) + 1);
+    // one warning per episode: its first failure, then the line saying it is over
+    if (this.failuresInARow++ === 0) {
+      const why = e instanceof Expired ? 'history expired (410 Gone); listing again' : describeWatchError(e);
+      this.options.warn(`Kubernetes pod watch failed (${why}); retrying with backoff from ${this.options.restartDelayMillis} ms`);
+    }
+  }
+
+  /** A watch brought an event: the episode of failures, if any, is over. */
+  private recovered(): void {
+    if (this.failuresInARow > 0) this.options.warn(`Kubernetes pod watch recovered after ${this.failuresInARow} failed attempts`);
+    this.failuresInARow = 0;
+  }
+
+  private sleep(millis: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.sleepTimer = undefined;
+        resolve();
+      }, millis);
+      this.sleepTimer = { timer, resolve };
+    });
   }
 
   /** Forgets the pods deleted longer than the grace period ago. */
@@ -126,17 +288,6 @@ export class PodWatch {
     for (const [uid, entry] of this.pods) {
       if (entry.deletedAtMs !== undefined && nowMs - entry.deletedAtMs > this.options.graceMillis) this.pods.delete(uid);
     }
-  }
-
-  private upsert(obj: PodObject): void {
-    const pod = apiPod(obj);
-    if (pod) this.pods.set(pod.uid, pod);
-  }
-
-  private remove(obj: PodObject): void {
-    const uid = obj.metadata?.uid;
-    const entry = uid ? this.pods.get(uid) : undefined;
-    if (entry) entry.deletedAtMs ??= Date.now();
   }
 
   pod(uid: string): ApiPod | undefined {
@@ -152,20 +303,37 @@ export class PodWatch {
     return this.pods.size;
   }
 
+  /** The first list has answered. */
   isSynced(): boolean {
     return this.synced;
   }
 
+  /** Calls `listener` once the first list has answered (at once if it has). */
+  onSynced(listener: () => void): void {
+    if (this.synced) listener();
+    else this.syncedListeners.push(listener);
+  }
+
   errorCount(): number {
-    return this.errors;
+    let n = 0;
+    for (const v of this.failures.values()) n += v;
+    return n;
+  }
+
+  counts(): PodWatchCounts {
+    return { eventsRejected: this.eventsRejected, valuesRejected: this.valuesRejected, failures: this.failures };
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.abort.abort();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    if (this.idleTimer) clearInterval(this.idleTimer);
-    await this.informer?.stop();
+    if (this.sleepTimer) {
+      clearTimeout(this.sleepTimer.timer);
+      this.sleepTimer.resolve();
+    }
+    await this.running;
+    this.client?.close();
   }
 }
 
@@ -173,7 +341,7 @@ const MAX_BACKOFF_MILLIS = 60_000;
 
 /** base * 2^failures, capped at a minute, with +-20% jitter so a fleet of agents does not retry in step. */
 export function backoffMillis(baseMillis: number, failures: number, random: () => number = Math.random): number {
-  const delay = Math.min(MAX_BACKOFF_MILLIS, baseMillis * 2 ** Math.min(failures, 16));
+  const delay = Math.min(MAX_BACKOFF_MILLIS, baseMillis * 2 ** Math.max(0, Math.min(failures, 16)));
   return Math.round(delay * (0.8 + 0.4 * random()));
 }
 
@@ -181,17 +349,13 @@ export function backoffMillis(baseMillis: number, failures: number, random: () =
 export const MAX_LOGGED_ERROR_CHARS = 300;
 
 /**
- * One short line for a watch error: the HTTP status (ApiException's numeric
- * code, or statusCode), else the errno-like code, else the message's first
+ * One short line for a watch error: the message's first
  * MAX_LOGGED_ERROR_CHARS characters with control characters escaped. Pure.
  */
 export function describeWatchError(err: unknown): string {
-  const e = err as { statusCode?: unknown; code?: unknown; message?: unknown } | undefined;
-  const status = typeof e?.statusCode === 'number' ? e.statusCode : typeof e?.code === 'number' ? e.code : undefined;
-  if (status !== undefined) return `HTTP ${status}`;
-  if (typeof e?.code === 'string') return e.code.slice(0, 64);
-  const text = typeof e?.message === 'string' ? e.message : String(err);
+  const e = err as { code?: unknown; message?: unknown } | undefined;
+  const text = typeof e?.message === 'string' ? e.message : typeof e?.code === 'string' ? e.code : String(err);
   // eslint-disable-next-line no-control-regex
-  const line = text.slice(0, MAX_LOGGED_ERROR_CHARS).replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  const line = text.slice(0, MAX_LOGGED_ERROR_CHARS).replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return text.length > MAX_LOGGED_ERROR_CHARS ? `${line}... (${text.length} characters)` : line;
 }

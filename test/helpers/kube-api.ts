@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Socket } from 'node:net';
 
 /**
@@ -18,8 +19,15 @@ export interface FakePod {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[];
-  containers?: { name: string; id: string }[];
+  containers?: { name: string; id: string; image?: string; imageID?: string }[];
+  /** merged into the object's metadata as is (values of any type, as a hostile server sends them) */
+  rawMetadata?: Record<string, unknown>;
+  /** merged into the object's status as is */
+  rawStatus?: Record<string, unknown>;
 }
+
+/** Answers one list or watch request itself (a hostile server). */
+export type RawHandler = (res: ServerResponse, req: IncomingMessage) => void;
 
 type EventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
 
@@ -40,9 +48,13 @@ export interface ApiRequest {
   path: string;
   query: URLSearchParams;
   authorization?: string;
+  /** the CN of the client certificate, over TLS with one */
+  clientCertificate?: string;
+  /** when it came (Date.now()) */
+  at: number;
 }
 
-function podObject(p: FakePod, rv: number): Record<string, unknown> {
+export function podObject(p: FakePod, rv: number): Record<string, unknown> {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -54,11 +66,13 @@ function podObject(p: FakePod, rv: number): Record<string, unknown> {
       labels: p.labels ?? {},
       annotations: p.annotations ?? {},
       ownerReferences: p.ownerReferences ?? [],
+      ...p.rawMetadata,
     },
     spec: { nodeName: p.nodeName, containers: (p.containers ?? []).map((c) => ({ name: c.name, image: 'example' })) },
     status: {
       phase: 'Running',
-      containerStatuses: (p.containers ?? []).map((c) => ({ name: c.name, containerID: `containerd://${c.id}`, ready: true, restartCount: 0, image: 'example', imageID: 'example' })),
+      containerStatuses: (p.containers ?? []).map((c) => ({ name: c.name, containerID: `containerd://${c.id}`, ready: true, restartCount: 0, image: c.image ?? 'example', imageID: c.imageID ?? 'example' })),
+      ...p.rawStatus,
     },
   };
 }
@@ -74,7 +88,12 @@ export class FakeKubeApi {
   private oldestKept = 0;
   private failWatches: number[] = [];
   private failLists: { status: number; body: string }[] = [];
+  private rawLists: RawHandler[] = [];
+  private rawWatches: RawHandler[] = [];
+  /** every watch from now on is answered by this (until cleared with undefined) */
+  private everyWatch?: RawHandler;
   private port = 0;
+  private scheme = 'http';
 
   private constructor(private readonly server: Server) {
     server.on('connection', (s: Socket) => {
@@ -83,19 +102,21 @@ export class FakeKubeApi {
     });
   }
 
-  /** On `port` (0: any free one; a port again: a server that came back). */
-  static async start(port = 0): Promise<FakeKubeApi> {
-    const api: FakeKubeApi = new FakeKubeApi(createServer((req, res) => api.handle(req, res)));
+  /** On `port` (0: any free one; a port again: a server that came back); over TLS with this key and certificate. */
+  static async start(port = 0, tls?: { key: Buffer; cert: Buffer; ca?: Buffer; requestCert?: boolean }): Promise<FakeKubeApi> {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => api.handle(req, res);
+    const api: FakeKubeApi = new FakeKubeApi(tls ? (createTlsServer({ ...tls, rejectUnauthorized: tls.requestCert ?? false }, handler) as unknown as Server) : createServer(handler));
+    if (tls) api.scheme = 'https';
     await new Promise<void>((resolve) => api.server.listen(port, '127.0.0.1', resolve));
     api.port = (api.server.address() as { port: number }).port;
     return api;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.scheme}://127.0.0.1:${this.port}`;
   }
 
-  /** A kubeconfig for the real client, pointing here. */
+  /** A kubeconfig for the agent, pointing here. */
   writeKubeconfig(file: string): string {
     writeFileSync(
       file,
@@ -173,6 +194,26 @@ export class FakeKubeApi {
     for (const w of this.watchers) w.silent = true;
   }
 
+  /** The next list requests are answered by these handlers, one each. */
+  rawNextLists(...handlers: RawHandler[]): void {
+    this.rawLists.push(...handlers);
+  }
+
+  /** The next watch requests are answered by these handlers, one each. */
+  rawNextWatches(...handlers: RawHandler[]): void {
+    this.rawWatches.push(...handlers);
+  }
+
+  /** Every watch request is answered by this handler (undefined: the real protocol again). */
+  rawEveryWatch(handler: RawHandler | undefined): void {
+    this.everyWatch = handler;
+  }
+
+  /** Watch requests made so far. */
+  watchRequests(): number {
+    return this.requests.filter((r) => r.path === '/api/v1/pods' && r.query.get('watch') === 'true').length;
+  }
+
   /** Answer lists with this (not JSON) instead of a PodList, `count` times. */
   garbageLists(count: number): void {
     this.failNextLists(count, 200, '<html>not the API server</html>');
@@ -199,7 +240,8 @@ export class FakeKubeApi {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', this.url);
-    this.requests.push({ path: url.pathname, query: url.searchParams, authorization: req.headers.authorization });
+    const peer = (req.socket as { getPeerCertificate?: () => { subject?: { CN?: string } } }).getPeerCertificate?.();
+    this.requests.push({ path: url.pathname, query: url.searchParams, authorization: req.headers.authorization, clientCertificate: peer?.subject?.CN, at: Date.now() });
     if (url.pathname !== '/api/v1/pods') {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', code: 404 }));
       return;
@@ -207,6 +249,11 @@ export class FakeKubeApi {
     const selector = url.searchParams.get('fieldSelector') ?? '';
     const node = /^spec\.nodeName=(.+)$/.exec(selector)?.[1];
     if (url.searchParams.get('watch') !== 'true') {
+      const rawList = this.rawLists.shift();
+      if (rawList) {
+        rawList(res, req);
+        return;
+      }
       const failList = this.failLists.shift();
       if (failList) {
         res.writeHead(failList.status, { 'content-type': 'application/json' }).end(failList.body);
@@ -215,6 +262,11 @@ export class FakeKubeApi {
       const items = [...this.pods.values()].filter((e) => !node || e.pod.nodeName === node).map((e) => podObject(e.pod, e.rv));
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items }));
+      return;
+    }
+    const rawWatch = this.rawWatches.shift() ?? this.everyWatch;
+    if (rawWatch) {
+      rawWatch(res, req);
       return;
     }
     const fail = this.failWatches.shift();

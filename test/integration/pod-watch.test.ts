@@ -1,12 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAX_LOGGED_ERROR_CHARS, PodWatch } from '../../src/kubernetes/pod-watch';
-import { FakeKubeApi, type FakePod } from '../helpers/kube-api';
+import { accessFromKubeconfig, loadApiAccess } from '../../src/kubernetes/api-access';
+import type { ServerResponse } from 'node:http';
+import { MAX_LOGGED_ERROR_CHARS, MAX_WATCH_EVENT_BYTES, PodWatch, type PodWatchOptions } from '../../src/kubernetes/pod-watch';
+import { FakeKubeApi, podObject, type FakePod, type RawHandler } from '../helpers/kube-api';
 import { waitUntil } from '../helpers/wait';
 
-/** @kubernetes/client-node's list+watch against a local API server speaking the real protocol. */
+/** The agent's list+watch against a local API server speaking the real protocol. */
 let api: FakeKubeApi | undefined;
 let watch: PodWatch | undefined;
 let kubeDir: string | undefined;
@@ -33,12 +36,22 @@ const pod = (n: number, over: Partial<FakePod> = {}): FakePod => ({
 
 const until = (what: string, ok: () => boolean, timeoutMs?: number): Promise<true> => waitUntil(what, ok, timeoutMs) as Promise<true>;
 
-async function started(graceMillis = 60_000, watchIdleMillis = 300_000): Promise<{ api: FakeKubeApi; watch: PodWatch; warnings: string[] }> {
+async function started(graceMillis = 60_000, watchIdleMillis = 300_000, over: Partial<PodWatchOptions> = {}): Promise<{ api: FakeKubeApi; watch: PodWatch; warnings: string[] }> {
   api = await FakeKubeApi.start();
   const warnings: string[] = [];
   kubeDir = mkdtempSync(path.join(tmpdir(), 'kube-'));
   const kubeconfig = api.writeKubeconfig(path.join(kubeDir, 'config'));
-  watch = new PodWatch({ kubeconfig, nodeName: 'node-a', graceMillis, restartDelayMillis: 50, watchIdleMillis, warn: (l) => warnings.push(l) });
+  watch = new PodWatch({
+    access: loadApiAccess(kubeconfig),
+    nodeName: 'node-a',
+    graceMillis,
+    restartDelayMillis: 50,
+    watchIdleMillis,
+    listTimeoutMillis: 60_000,
+    maxListBytes: 64 * 1024 * 1024,
+    warn: (l) => warnings.push(l),
+    ...over,
+  });
   return { api, watch, warnings };
 }
 
@@ -105,34 +118,40 @@ describe('watching this node\'s pods', () => {
     expect(api.listCount()).toBe(1); // no re-list needed
   });
 
-  it('starts again after a failed watch, and says so', async () => {
+  it('starts again after a failed watch, backing off, and says so once per episode', async () => {
     const { api, watch, warnings } = await started();
-    api.failNextWatches(500, 503);
+    api.failNextWatches(500, 503, 500);
     await watch.start();
+    await until('the failed watches', () => api.watchRequests() >= 4);
     api.addPod(pod(9));
     await until('recovery', () => watch.pod(pod(9).uid) !== undefined);
-    expect(watch.errorCount()).toBeGreaterThanOrEqual(2);
-    // backing off: 50 ms, then twice that, each with up to 20% jitter
-    const delays = warnings.map((w) => Number(/^Kubernetes pod watch failed \(HTTP 50[03]\); retrying in (\d+) ms$/.exec(w)?.[1]));
-    expect(delays[0]).toBeGreaterThanOrEqual(40);
-    expect(delays[0]).toBeLessThanOrEqual(60);
-    expect(delays[1]).toBeGreaterThanOrEqual(80);
-    expect(delays[1]).toBeLessThanOrEqual(120);
+    expect(watch.counts().failures.get('http')).toBe(3);
+    // backing off: 50 ms, then twice that, then four times, each with up to 20% jitter
+    const at = api.requests.filter((r) => r.query.get('watch') === 'true').map((r) => r.at);
+    const gaps = at.slice(1, 4).map((t, i) => t - at[i]);
+    expect(gaps[0]).toBeGreaterThanOrEqual(40);
+    expect(gaps[1]).toBeGreaterThanOrEqual(80);
+    expect(gaps[2]).toBeGreaterThanOrEqual(160);
+    // one line when the episode starts, one when it is over
+    expect(warnings).toEqual([
+      'Kubernetes pod watch failed (HTTP 500: {"kind":"Status","code":500}); retrying with backoff from 50 ms',
+      'Kubernetes pod watch recovered after 3 failed attempts',
+    ]);
   });
 
-  it('logs a refused list (403 with a 2 MB body) as one short line per retry, backing off', async () => {
+  it('logs a refused list (403 with a 2 MB body) as one short line for the episode, backing off', async () => {
     const { api, watch, warnings } = await started();
     const huge = JSON.stringify({ kind: 'Status', code: 403, message: 'pods is forbidden: ' + 'x'.repeat(2_000_000) });
     api.failNextLists(3, 403, huge);
     await watch.start();
     api.addPod(pod(4));
     await until('recovery', () => watch.pod(pod(4).uid) !== undefined, 10_000);
-    expect(warnings.length).toBeGreaterThanOrEqual(3);
-    for (const w of warnings) {
-      expect(w.length).toBeLessThan(MAX_LOGGED_ERROR_CHARS + 100);
-      expect(w).toMatch(/^Kubernetes pod watch failed \((HTTP 403|.*\(\d+ characters\))\); retrying in \d+ ms$/);
-    }
-    expect(warnings.join('\n').length).toBeLessThan(5000);
+    await until('the end of the episode', () => warnings.length === 2);
+    expect(api.listCount()).toBe(4);
+    expect(watch.counts().failures.get('http')).toBe(3);
+    expect(warnings[0]).toMatch(/^Kubernetes pod watch failed \(HTTP 403: pods is forbidden: x+\.\.\. \(\d+ characters\)\); retrying with backoff from 50 ms$/);
+    expect(warnings[0].length).toBeLessThan(MAX_LOGGED_ERROR_CHARS + 100);
+    expect(warnings.slice(1)).toEqual(['Kubernetes pod watch recovered after 3 failed attempts']);
   });
 
   it('a watch kept open but silent is made again after watchIdleMillis, and catches up', async () => {
@@ -146,17 +165,19 @@ describe('watching this node\'s pods', () => {
     expect(warnings.some((w) => /^Kubernetes pod watch silent for 400 ms; watching again$/.test(w))).toBe(true);
   });
 
-  it.each<[string, (api: FakeKubeApi) => void, RegExp]>([
-    ['401 Unauthorized', (api) => api.failNextLists(2, 401), /\(HTTP 401\)/],
-    ['a reply that is not the API (garbage)', (api) => api.garbageLists(2), /failed \(/],
-  ])('a list answered with %s is retried with backoff, and the watch recovers', async (_what, fault, line) => {
+  it.each<[string, (api: FakeKubeApi) => void, string, RegExp]>([
+    ['401 Unauthorized', (api) => api.failNextLists(2, 401), 'http', /\(HTTP 401: /],
+    ['a reply that is not the API (garbage)', (api) => api.garbageLists(2), 'malformed', /\(the reply is not JSON\)/],
+  ])('a list answered with %s is retried with backoff, and the watch recovers', async (_what, fault, reason, line) => {
     const { api, watch, warnings } = await started();
     fault(api);
     await watch.start();
     api.addPod(pod(3));
     await until('recovery', () => watch.pod(pod(3).uid) !== undefined, 10_000);
-    expect(warnings.length).toBeGreaterThanOrEqual(1);
-    for (const w of warnings) expect(w).toMatch(line);
+    await until('the end of the episode', () => warnings.length === 2);
+    expect(watch.counts().failures.get(reason as never)).toBe(2);
+    expect(warnings[0]).toMatch(line);
+    expect(warnings.slice(1)).toEqual(['Kubernetes pod watch recovered after 2 failed attempts']);
   });
 
   it('an API server that goes away is retried until it is back, without piling up watches', async () => {
@@ -167,7 +188,8 @@ describe('watching this node\'s pods', () => {
     await until('the pod', () => watch.pod(pod(5).uid) !== undefined);
     const port = Number(new URL(first.api.url).port);
     await first.api.stop();
-    await until('the failure to be noticed', () => warnings.length >= 2, 10_000);
+    await until('the failure to be noticed', () => watch.errorCount() >= 2, 10_000);
+    expect(warnings).toHaveLength(1);
     const back = await FakeKubeApi.start(port);
     api = back; // stopped after the test
     // resource versions go on where they were (this stand-in starts from 0 again: one event on another node first)
@@ -175,5 +197,187 @@ describe('watching this node\'s pods', () => {
     back.addPod(pod(6));
     await until('the pod after the server came back', () => watch.pod(pod(6).uid) !== undefined, 15_000);
     expect(back.watchCount()).toBe(1);
+  });
+});
+
+/** Writes these watch lines and keeps the watch open (as a server streaming events does). */
+const streaming =
+  (...lines: string[]) =>
+  (res: ServerResponse): void => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    for (const l of lines) res.write(l + '\n');
+  };
+
+describe('a hostile API server', () => {
+  it.each<[string, unknown]>([
+    ['a null object', { type: 'ADDED', object: null }],
+    ['an object without metadata', { type: 'MODIFIED', object: { kind: 'Pod' } }],
+    ['an empty object', { type: 'DELETED', object: {} }],
+    ['a bookmark without a version', { type: 'BOOKMARK', object: null }],
+    ['an unknown type', { type: 'EXPLODED', object: {} }],
+    ['no type', { object: {} }],
+    ['a number', 42],
+    ['null', null],
+  ])('an event with %s is skipped and counted, and the watch goes on', async (_what, event) => {
+    const { api, watch, warnings } = await started();
+    api.rawNextWatches(streaming(JSON.stringify(event), 'not json {', JSON.stringify({ type: 'ADDED', object: podObject(pod(1), 2000) })));
+    await watch.start();
+    await until('the good event after the bad ones', () => watch.pod(pod(1).uid) !== undefined);
+    expect(watch.counts().eventsRejected).toBe(2);
+    expect(watch.errorCount()).toBe(0);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^Kubernetes pod watch skipped an event \(.+\); skipped events are counted in bindsnoop_kubernetes_events_rejected_total$/);
+  });
+
+  it('a pod whose container statuses hold null, or whose labels are numbers, keeps what is right and counts the rest', async () => {
+    const { api, watch } = await started();
+    api.addPod(pod(2, { labels: { app: 'cart' }, rawMetadata: { labels: { app: 'cart', version: 3, team: { a: 1 } } }, rawStatus: { containerStatuses: [null, { name: 'app', containerID: `containerd://${hex('2')}` }] } }));
+    await watch.start();
+    await until('the pod', () => watch.pod(pod(2).uid) !== undefined);
+    const p = watch.pod(pod(2).uid)!;
+    expect(p.labels).toEqual({ app: 'cart' });
+    expect([...p.containers]).toEqual([[hex('2'), 'app']]);
+    expect(watch.counts().valuesRejected).toBe(3);
+  });
+
+  it.each<[string, RawHandler]>([
+    ['items that are not a list', (res) => res.writeHead(200).end(JSON.stringify({ kind: 'PodList', metadata: { resourceVersion: '5' }, items: null }))],
+    ['no resourceVersion', (res) => res.writeHead(200).end(JSON.stringify({ kind: 'PodList', items: [] }))],
+    ['a JSON null', (res) => res.writeHead(200).end('null')],
+    ['a body cut in the middle of a chunk', (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"kind":"PodList","items":[{"metadata":');
+      setTimeout(() => res.socket?.destroy(), 20);
+    }],
+  ])('a first list with %s is retried with the backoff until one answers', async (_what, handler) => {
+    const { api, watch } = await started();
+    api.rawNextLists(handler, handler);
+    api.addPod(pod(3));
+    await watch.start();
+    await until('the pod from the third list', () => watch.pod(pod(3).uid) !== undefined);
+    expect(api.listCount()).toBe(3);
+    expect(watch.errorCount()).toBe(2);
+    expect(watch.isSynced()).toBe(true);
+  });
+
+  it('a list that never ends fails at listTimeoutMillis, and one past maxListBytes at once; both are retried', async () => {
+    const { api, watch } = await started(60_000, 300_000, { listTimeoutMillis: 300, maxListBytes: 1024 * 1024 });
+    const trickle: RawHandler = (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"kind":"PodList","items":[');
+      const t = setInterval(() => res.write(' '), 20);
+      res.on('close', () => clearInterval(t));
+    };
+    const flood: RawHandler = (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"kind":"PodList","items":["');
+      const chunk = 'x'.repeat(64 * 1024);
+      const t = setInterval(() => res.write(chunk), 1);
+      res.on('close', () => clearInterval(t));
+    };
+    api.rawNextLists(trickle, flood);
+    api.addPod(pod(4));
+    await watch.start();
+    await until('the pod from the third list', () => watch.pod(pod(4).uid) !== undefined, 10_000);
+    expect(watch.counts().failures.get('timeout')).toBe(1);
+    expect(watch.counts().failures.get('too_large')).toBe(1);
+  });
+
+  it('a watch event past the event bound fails the watch, which is made again', async () => {
+    const { api, watch } = await started();
+    const huge: RawHandler = (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"type":"ADDED","object":{"metadata":{"name":"' + 'y'.repeat(MAX_WATCH_EVENT_BYTES) + '"}}}\n');
+    };
+    api.rawNextWatches(huge);
+    await watch.start();
+    await until('the watch after the huge event', () => api.watchCount() === 1 && watch.counts().failures.get('too_large') === 1);
+    api.addPod(pod(5));
+    await until('the pod', () => watch.pod(pod(5).uid) !== undefined);
+  });
+
+  it.each<[string, object, string, number]>([
+    ['ERROR 500', { type: 'ERROR', object: { kind: 'Status', code: 500, message: 'internal error' } }, 'watch_error', 0],
+    ['ERROR 410 Gone', { type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' } }, 'expired', 1],
+  ])('a server answering every watch with %s is backed off (no request storm), warned of once, and lists again on 410', async (_what, event, reason, relists) => {
+    const { api, watch, warnings } = await started();
+    api.rawEveryWatch((res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(event) + '\n'));
+    await watch.start();
+    await new Promise((r) => setTimeout(r, 3000));
+    const watches = api.watchRequests();
+    // 50 ms doubling: at most 7 attempts in 3 s (with 20% jitter); without backoff, thousands
+    expect(watches).toBeGreaterThanOrEqual(4);
+    expect(watches).toBeLessThanOrEqual(8);
+    expect(watch.counts().failures.get(reason as never)).toBe(watches);
+    // on 410 every failed watch lists again (client-go's relist); on other errors it watches again from where it was
+    // (the list after the last failed watch may still be waiting for its backoff)
+    expect(api.listCount()).toBeGreaterThanOrEqual(1 + relists * (watches - 1));
+    expect(api.listCount()).toBeLessThanOrEqual(1 + relists * watches);
+    expect(warnings).toHaveLength(1);
+    api.rawEveryWatch(undefined);
+    api.addPod(pod(6));
+    await until('the pod once the server behaves', () => watch.pod(pod(6).uid) !== undefined, 10_000);
+  });
+
+  it('a watch the server ends at once with nothing is backed off too', async () => {
+    const { api, watch } = await started();
+    api.rawEveryWatch((res) => res.writeHead(200).end());
+    await watch.start();
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(api.watchRequests()).toBeLessThanOrEqual(7);
+    expect(watch.counts().failures.get('short_watch')).toBe(api.watchRequests());
+  });
+
+  it('stopping while a list hangs ends at once and logs nothing', async () => {
+    const { api, watch, warnings } = await started();
+    api.rawNextLists((res) => res.writeHead(200).write('{'));
+    await watch.start();
+    await until('the list request', () => api.listCount() === 1);
+    const t0 = Date.now();
+    await watch.stop();
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(warnings).toEqual([]);
+  });
+});
+
+describe('over TLS', () => {
+  /** A self-signed certificate (and its key) made with openssl, for `cn` at 127.0.0.1. */
+  function selfSigned(dir: string, cn: string): { key: Buffer; cert: Buffer } {
+    const key = path.join(dir, `${cn}.key`);
+    const cert = path.join(dir, `${cn}.crt`);
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', `/CN=${cn}`, '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    return { key: readFileSync(key), cert: readFileSync(cert) };
+  }
+
+  it('verifies the server with the kubeconfig CA and presents a client certificate; a wrong CA is a counted failure', async () => {
+    kubeDir = mkdtempSync(path.join(tmpdir(), 'kube-tls-'));
+    const server = selfSigned(kubeDir, 'api');
+    const client = selfSigned(kubeDir, 'agent');
+    api = await FakeKubeApi.start(0, { ...server, ca: client.cert, requestCert: true });
+    api.addPod(pod(1));
+    const b64 = (b: Buffer): string => b.toString('base64');
+    const config = (ca: Buffer): string =>
+      [
+        'apiVersion: v1',
+        'current-context: c',
+        'contexts: [{name: c, context: {cluster: k, user: u}}]',
+        `clusters: [{name: k, cluster: {server: "${api!.url}", certificate-authority-data: ${b64(ca)}}}]`,
+        `users: [{name: u, user: {client-certificate-data: ${b64(client.cert)}, client-key-data: ${b64(client.key)}}}]`,
+      ].join('\n');
+    const options = { nodeName: 'node-a', graceMillis: 60_000, restartDelayMillis: 50, watchIdleMillis: 300_000, listTimeoutMillis: 5000, maxListBytes: 1 << 20 };
+    const warnings: string[] = [];
+    watch = new PodWatch({ ...options, access: accessFromKubeconfig(config(server.cert), kubeDir), warn: (l) => warnings.push(l) });
+    watch.start();
+    await until('the pod over TLS', () => watch!.pod(pod(1).uid) !== undefined);
+    expect(api.requests[0].clientCertificate).toBe('agent');
+    expect(warnings).toEqual([]);
+    await watch.stop();
+    // a server the CA does not vouch for
+    const other = selfSigned(kubeDir, 'other');
+    watch = new PodWatch({ ...options, access: accessFromKubeconfig(config(other.cert), kubeDir), warn: (l) => warnings.push(l) });
+    watch.start();
+    await until('the refused server', () => (watch!.counts().failures.get('network') ?? 0) > 0);
+    expect(watch.pod(pod(1).uid)).toBeUndefined();
+    expect(warnings[0]).toMatch(/^Kubernetes pod watch failed \((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_TLS_CERT_ALTNAME_INVALID|[A-Z_]*CERT[A-Z_]*)\)/);
   });
 });

@@ -29,8 +29,44 @@ describe('pod objects', () => {
       metadata: { uid: 'u', name: 'p', namespace: 'n' },
       status: { initContainerStatuses: [{ name: 'init', containerID: `docker://${'b'.repeat(64)}` }], containerStatuses: [{ name: 'app', containerID: `containerd://${id}` }, { name: 'waiting' }] },
     });
-    expect([...p!.containers]).toEqual([['b'.repeat(64), 'init'], [id, 'app']]);
-    expect(apiPod({ metadata: { name: 'no-uid' } })).toBeUndefined();
+    expect([...p.pod!.containers]).toEqual([['b'.repeat(64), 'init'], [id, 'app']]);
+    expect(p.rejectedValues).toBe(0);
+    expect(apiPod({ metadata: { name: 'no-uid' } }).pod).toBeUndefined();
+  });
+
+  it.each<[string, unknown]>([
+    ['null', null],
+    ['{}', {}],
+    ['a string', 'pod'],
+    ['an array', [1, 2]],
+    ['metadata null', { metadata: null }],
+    ['metadata a number', { metadata: 7 }],
+    ['a uid that is a number', { metadata: { uid: 1, name: 'p', namespace: 'n' } }],
+    ['an empty name', { metadata: { uid: 'u', name: '', namespace: 'n' } }],
+    ['a namespace that is an object', { metadata: { uid: 'u', name: 'p', namespace: { a: 1 } } }],
+  ])('an object that is no pod (%s) gives none, and never throws', (_what, obj) => {
+    expect(apiPod(obj)).toEqual({ pod: undefined, rejectedValues: 0 });
+  });
+
+  it('skips and counts values of the wrong type: labels, annotations, owners, container statuses', () => {
+    const id = 'c'.repeat(64);
+    const { pod, rejectedValues } = apiPod({
+      metadata: {
+        uid: 'u',
+        name: 'p',
+        namespace: 'n',
+        labels: { app: 'cart', 'app.kubernetes.io/name': 7, tier: { deep: true }, empty: null },
+        annotations: { 'resource.opentelemetry.io/service.name': ['x'], 'resource.opentelemetry.io/team': 'pay', other: 5 },
+        ownerReferences: [null, { kind: 'ReplicaSet', name: 42, controller: true }, 'rs'],
+      },
+      status: { containerStatuses: [null, { name: 'app', containerID: `containerd://${id}` }, { name: 3, containerID: `containerd://${id}` }], initContainerStatuses: 'none' },
+    });
+    expect(pod?.labels).toEqual({ app: 'cart' });
+    expect(pod?.annotations).toEqual({ 'resource.opentelemetry.io/team': 'pay' });
+    expect(pod?.owners).toEqual({});
+    expect([...pod!.containers]).toEqual([[id, 'app']]);
+    // 3 labels, 1 annotation of ours (the other annotation is not read), 2 owners and a name, 1 null status, 1 name, 1 list
+    expect(rejectedValues).toBe(3 + 1 + 3 + 1 + 1 + 1);
   });
   it('attaches only the configured labels', () => {
     expect(labelAttributes({ app: 'cart', tier: 'web', secret: 'x' }, ['app', 'tier', 'absent'])).toEqual({ 'k8s.pod.label.app': 'cart', 'k8s.pod.label.tier': 'web' });

@@ -29,7 +29,7 @@ describe('resolving a bind to its pod', () => {
       apiPod({
         metadata: { uid: UID, name: 'cart-1', namespace: 'shop' },
         status: { containerStatuses: Object.entries(containers).map(([id, name]) => ({ name, containerID: `containerd://${id}` })) },
-      });
+      }).pod;
     let current = pod({ ['b'.repeat(64)]: 'other' });
     const resolver = new PodResolver(index, { pod: () => current });
     const event = makeEvent({ ...names, flags: FLAG_KUBELET_CGROUP });

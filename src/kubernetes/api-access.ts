@@ -1,0 +1,187 @@
+import { readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+
+/**
+ * How to reach the Kubernetes API: the server, its CA, and the agent's
+ * credentials. The two sources a node agent has: the in-cluster service
+ * account (a projected token the kubelet rotates, so it is read again on each
+ * request, at most once a minute, as client-go does) and a kubeconfig file
+ * with a token, a token file, a client certificate or a user name and
+ * password. exec plugins and auth providers are refused: an agent on every
+ * node should not run programs named in a file to get its credentials.
+ */
+export interface ApiAccess {
+  server: URL;
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  /** insecure-skip-tls-verify */
+  insecure: boolean;
+  /** tls-server-name */
+  serverName?: string;
+  /** The Authorization header's value now, if any. */
+  authorization(): string | undefined;
+}
+
+/** A kubeconfig that cannot be used; the message names the field. */
+export class ApiAccessError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ApiAccessError';
+  }
+}
+
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+/** A credential or kubeconfig file larger than this is not one (a device, a mistake). */
+const MAX_CREDENTIAL_FILE_BYTES = 1024 * 1024;
+/** How long a token read from a file is used before it is read again (the kubelet rotates projected tokens). */
+const TOKEN_REREAD_MILLIS = 60_000;
+
+/** A regular file of at most 1 MiB, read whole; the error names what it is for. */
+export function readCredentialFile(file: string, what: string): Buffer {
+  let st;
+  try {
+    st = statSync(file);
+  } catch (e) {
+    throw new ApiAccessError(`${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (!st.isFile()) throw new ApiAccessError(`${what} ${file} is not a regular file`);
+  if (st.size > MAX_CREDENTIAL_FILE_BYTES) throw new ApiAccessError(`${what} ${file} is larger than 1 MiB`);
+  return readFileSync(file);
+}
+
+/** A bearer token read from a file, read again once a minute. */
+export function tokenFromFile(file: string, now: () => number = Date.now): () => string | undefined {
+  let token: string | undefined;
+  let readAt = -Infinity;
+  return () => {
+    if (now() - readAt >= TOKEN_REREAD_MILLIS) {
+      try {
+        token = readCredentialFile(file, 'token file').toString('utf8').trim() || undefined;
+      } catch {
+        // keep the last token: the kubelet replaces the file atomically, a failed read is a passing state
+      }
+      readAt = now();
+    }
+    return token === undefined ? undefined : `Bearer ${token}`;
+  };
+}
+
+/** The in-cluster service account (KUBERNETES_SERVICE_HOST/PORT, the mounted token and CA). */
+export function inClusterAccess(env: NodeJS.ProcessEnv = process.env, dir = SERVICE_ACCOUNT_DIR): ApiAccess {
+  const host = env.KUBERNETES_SERVICE_HOST;
+  const port = env.KUBERNETES_SERVICE_PORT;
+  if (!host || !port) throw new ApiAccessError('not in a cluster (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set) and no kubeconfig given');
+  const server = new URL(`https://${host.includes(':') ? `[${host}]` : host}:${port}`);
+  const ca = readCredentialFile(path.join(dir, 'ca.crt'), 'service account CA');
+  const token = path.join(dir, 'token');
+  readCredentialFile(token, 'service account token');
+  return { server, ca, insecure: false, authorization: tokenFromFile(token) };
+}
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The entry of a kubeconfig list (clusters, users, contexts) with this name. */
+function named(config: Obj, list: string, name: string, inner: string): Obj {
+  const entries = config[list];
+  if (!Array.isArray(entries)) throw new ApiAccessError(`kubeconfig has no ${list} list`);
+  const entry = entries.find((e) => isObj(e) && e.name === name) as Obj | undefined;
+  if (!entry) throw new ApiAccessError(`kubeconfig has no ${list.slice(0, -1)} named "${name}"`);
+  const body = entry[inner];
+  if (!isObj(body)) throw new ApiAccessError(`kubeconfig ${list.slice(0, -1)} "${name}" has no ${inner}`);
+  return body;
+}
+
+function optionalString(o: Obj, key: string, where: string): string | undefined {
+  const v = o[key];
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string') throw new ApiAccessError(`kubeconfig ${where}.${key} must be a string`);
+  return v;
+}
+
+/** base64 data of a kubeconfig field, or a file it names (relative to the kubeconfig). */
+function dataOrFile(o: Obj, field: string, where: string, baseDir: string): Buffer | undefined {
+  const data = optionalString(o, `${field}-data`, where);
+  if (data !== undefined) {
+    if (!/^[A-Za-z0-9+/=\s]*$/.test(data)) throw new ApiAccessError(`kubeconfig ${where}.${field}-data is not base64`);
+    return Buffer.from(data, 'base64');
+  }
+  const file = optionalString(o, field, where);
+  return file === undefined ? undefined : readCredentialFile(path.resolve(baseDir, file), `kubeconfig ${where}.${field}`);
+}
+
+/**
+ * The current context of a kubeconfig's text: its cluster's server and CA, its
+ * user's credentials. Files it names are read relative to `baseDir`. Pure but
+ * for those files.
+ */
+export function accessFromKubeconfig(text: string, baseDir: string): ApiAccess {
+  let config: unknown;
+  try {
+    config = parseYaml(text);
+  } catch (e) {
+    throw new ApiAccessError(`kubeconfig is not YAML (${(e as Error).message.split('\n')[0]})`);
+  }
+  if (!isObj(config)) throw new ApiAccessError('kubeconfig is not a mapping');
+  const contextName = optionalString(config, 'current-context', 'kubeconfig');
+  if (!contextName) throw new ApiAccessError('kubeconfig has no current-context');
+  const context = named(config, 'contexts', contextName, 'context');
+  const clusterName = optionalString(context, 'cluster', `context "${contextName}"`);
+  if (!clusterName) throw new ApiAccessError(`kubeconfig context "${contextName}" names no cluster`);
+  const cluster = named(config, 'clusters', clusterName, 'cluster');
+  const where = `cluster "${clusterName}"`;
+  const serverText = optionalString(cluster, 'server', where);
+  if (!serverText) throw new ApiAccessError(`kubeconfig ${where} has no server`);
+  let server: URL;
+  try {
+    server = new URL(serverText);
+  } catch {
+    throw new ApiAccessError(`kubeconfig ${where}.server is not a URL`);
+  }
+  if (server.protocol !== 'https:' && server.protocol !== 'http:') throw new ApiAccessError(`kubeconfig ${where}.server must be https:// (or http://)`);
+  const insecure = cluster['insecure-skip-tls-verify'] === true;
+  const access: ApiAccess = {
+    server,
+    ca: dataOrFile(cluster, 'certificate-authority', where, baseDir),
+    insecure,
+    serverName: optionalString(cluster, 'tls-server-name', where),
+    authorization: () => undefined,
+  };
+  const userName = optionalString(context, 'user', `context "${contextName}"`);
+  if (!userName) return access;
+  const user = named(config, 'users', userName, 'user');
+  const uw = `user "${userName}"`;
+  if (user.exec !== undefined || user['auth-provider'] !== undefined) {
+    throw new ApiAccessError(`kubeconfig ${uw} gets its credentials from ${user.exec !== undefined ? 'an exec plugin' : 'an auth provider'}, which bindsnoop does not run: give it a token, a token file or a client certificate`);
+  }
+  access.cert = dataOrFile(user, 'client-certificate', uw, baseDir);
+  access.key = dataOrFile(user, 'client-key', uw, baseDir);
+  if ((access.cert === undefined) !== (access.key === undefined)) throw new ApiAccessError(`kubeconfig ${uw} needs both client-certificate and client-key`);
+  const token = optionalString(user, 'token', uw);
+  const tokenFile = optionalString(user, 'tokenFile', uw);
+  const username = optionalString(user, 'username', uw);
+  if (token !== undefined) {
+    if (/[\r\n]/.test(token)) throw new ApiAccessError(`kubeconfig ${uw}.token holds a line break`);
+    access.authorization = () => `Bearer ${token}`;
+  } else if (tokenFile !== undefined) {
+    const file = path.resolve(baseDir, tokenFile);
+    readCredentialFile(file, `kubeconfig ${uw}.tokenFile`);
+    access.authorization = tokenFromFile(file);
+  } else if (username !== undefined) {
+    const basic = `Basic ${Buffer.from(`${username}:${optionalString(user, 'password', uw) ?? ''}`).toString('base64')}`;
+    access.authorization = () => basic;
+  }
+  return access;
+}
+
+/** The access of a kubeconfig file, or of the in-cluster service account when `kubeconfig` is empty. */
+export function loadApiAccess(kubeconfig: string, env: NodeJS.ProcessEnv = process.env): ApiAccess {
+  if (!kubeconfig) return inClusterAccess(env);
+  const text = readCredentialFile(kubeconfig, 'kubeconfig').toString('utf8');
+  return accessFromKubeconfig(text, path.dirname(path.resolve(kubeconfig)));
+}

@@ -1,0 +1,97 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { accessFromKubeconfig, ApiAccessError, inClusterAccess, loadApiAccess, tokenFromFile } from '../../src/kubernetes/api-access';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'access-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const kubeconfig = (user: string, cluster = 'server: https://10.0.0.1:6443'): string =>
+  [
+    'apiVersion: v1',
+    'kind: Config',
+    'current-context: c',
+    'contexts: [{name: c, context: {cluster: k, user: u}}]',
+    `clusters: [{name: k, cluster: {${cluster}}}]`,
+    `users: [{name: u, user: {${user}}}]`,
+  ].join('\n');
+
+describe('reaching the API from a kubeconfig', () => {
+  it('takes the current context: server, CA data, a token', () => {
+    const ca = Buffer.from('-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n');
+    const a = accessFromKubeconfig(kubeconfig('token: abc', `server: "https://10.0.0.1:6443", certificate-authority-data: ${ca.toString('base64')}, tls-server-name: api`), dir);
+    expect(a.server.href).toBe('https://10.0.0.1:6443/');
+    expect(a.ca).toEqual(ca);
+    expect(a.serverName).toBe('api');
+    expect(a.insecure).toBe(false);
+    expect(a.authorization()).toBe('Bearer abc');
+  });
+
+  it('reads a token file, a client certificate and key by path relative to the kubeconfig, or a user name and password', () => {
+    writeFileSync(path.join(dir, 'token'), 'from-file\n');
+    writeFileSync(path.join(dir, 'c.pem'), 'CERT');
+    writeFileSync(path.join(dir, 'k.pem'), 'KEY');
+    expect(accessFromKubeconfig(kubeconfig('tokenFile: token'), dir).authorization()).toBe('Bearer from-file');
+    const mtls = accessFromKubeconfig(kubeconfig('client-certificate: c.pem, client-key: k.pem'), dir);
+    expect([mtls.cert?.toString(), mtls.key?.toString(), mtls.authorization()]).toEqual(['CERT', 'KEY', undefined]);
+    expect(accessFromKubeconfig(kubeconfig('username: admin, password: s3cret'), dir).authorization()).toBe(`Basic ${Buffer.from('admin:s3cret').toString('base64')}`);
+  });
+
+  it('reads a token file again once a minute (the kubelet rotates projected tokens)', () => {
+    const file = path.join(dir, 'rotating');
+    writeFileSync(file, 'one');
+    let now = 0;
+    const token = tokenFromFile(file, () => now);
+    expect(token()).toBe('Bearer one');
+    writeFileSync(file, 'two');
+    now = 59_000;
+    expect(token()).toBe('Bearer one');
+    now = 60_000;
+    expect(token()).toBe('Bearer two');
+    rmSync(file);
+    now = 200_000;
+    expect(token()).toBe('Bearer two'); // a failed read keeps the last token
+  });
+
+  it.each<[string, string, RegExp]>([
+    ['not YAML', 'a: [', /kubeconfig is not YAML/],
+    ['not a mapping', '- 1', /kubeconfig is not a mapping/],
+    ['no current context', 'clusters: []', /no current-context/],
+    ['a context that does not exist', kubeconfig('token: x').replace('current-context: c', 'current-context: other'), /no context named "other"/],
+    ['an exec plugin', kubeconfig('exec: {command: aws, apiVersion: client.authentication.k8s.io/v1}'), /user "u" gets its credentials from an exec plugin, which bindsnoop does not run/],
+    ['an auth provider', kubeconfig('auth-provider: {name: gcp}'), /from an auth provider/],
+    ['a certificate without its key', kubeconfig('client-certificate-data: QQ=='), /needs both client-certificate and client-key/],
+    ['a server that is not a URL', kubeconfig('token: x', 'server: "not a url"'), /cluster "k"\.server is not a URL/],
+    ['a server of another scheme', kubeconfig('token: x', 'server: "ftp://x"'), /must be https:\/\//],
+    ['CA data that is not base64', kubeconfig('token: x', 'server: "https://x", certificate-authority-data: "*&^"'), /certificate-authority-data is not base64/],
+    ['a token with a line break', kubeconfig('token: "a\\r\\nX-Evil: 1"'), /token holds a line break/],
+    ['a token that is a number', kubeconfig('token: 5'), /user "u"\.token must be a string/],
+    ['a missing token file', kubeconfig('tokenFile: /nonexistent/token'), /tokenFile \/nonexistent\/token: ENOENT/],
+    ['a CA that is a device', kubeconfig('token: x', 'server: "https://x", certificate-authority: /dev/zero'), /\/dev\/zero is not a regular file/],
+  ])('refuses a kubeconfig with %s, naming what is wrong', (_what, text, message) => {
+    expect(() => accessFromKubeconfig(text, dir)).toThrow(ApiAccessError);
+    expect(() => accessFromKubeconfig(text, dir)).toThrow(message);
+  });
+
+  it('refuses a kubeconfig file that is a FIFO, a device or larger than 1 MiB', () => {
+    expect(() => loadApiAccess('/dev/zero')).toThrow(/kubeconfig \/dev\/zero is not a regular file/);
+    const big = path.join(dir, 'big');
+    writeFileSync(big, 'x'.repeat(1024 * 1024 + 1));
+    expect(() => loadApiAccess(big)).toThrow(/larger than 1 MiB/);
+  });
+});
+
+describe('reaching the API from inside the cluster', () => {
+  it('uses KUBERNETES_SERVICE_HOST/PORT, the mounted CA and token', () => {
+    const sa = mkdtempSync(path.join(dir, 'sa-'));
+    writeFileSync(path.join(sa, 'ca.crt'), 'CA');
+    writeFileSync(path.join(sa, 'token'), 'sa-token');
+    const a = inClusterAccess({ KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' }, sa);
+    expect(a.server.href).toBe('https://[fd00::1]/');
+    expect(a.ca?.toString()).toBe('CA');
+    expect(a.authorization()).toBe('Bearer sa-token');
+    expect(() => inClusterAccess({}, sa)).toThrow(/not in a cluster/);
+    expect(() => inClusterAccess({ KUBERNETES_SERVICE_HOST: 'h', KUBERNETES_SERVICE_PORT: '1' }, path.join(dir, 'none'))).toThrow(/service account CA .*ENOENT/);
+  });
+});
