@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { LOSS_STAGES, type Accounting } from './agent/accounting';
 import type { AgentStatus } from './agent/status';
@@ -160,15 +161,56 @@ const SERVER_LIMITS = {
   maxHeaderSize: 16 * 1024,
   keepAliveTimeout: 5_000,
 };
-const MAX_CONNECTIONS = 256;
+/** Connections kept at most; past it the least recently active one is closed to admit a new one. */
+export const MAX_CONNECTIONS = 256;
+
+/**
+ * The open connections, least recently active first. A full server does not
+ * refuse a new connection (a neighbour holding every slot would starve the
+ * kubelet's probes, which come from the same node address): it closes the
+ * connection that has waited longest since its last request. A probe connects
+ * and asks at once, so it is the last to go.
+ */
+class Connections {
+  private readonly open = new Set<Socket>();
+  evicted = 0;
+
+  admit(socket: Socket): void {
+    if (this.open.size >= MAX_CONNECTIONS) {
+      const oldest = this.open.values().next().value as Socket;
+      this.open.delete(oldest);
+      oldest.destroy();
+      this.evicted++;
+    }
+    this.open.add(socket);
+    socket.once('close', () => this.open.delete(socket));
+  }
+
+  /** A request came on this connection: it is the most recently active. */
+  active(socket: Socket): void {
+    if (this.open.delete(socket)) this.open.add(socket);
+  }
+}
 
 /** /healthz, /readyz and /metrics on `port` (0 = any free port). */
 export async function startAgentServer(status: AgentStatus, port: number, host: string): Promise<{ server: Server; port: number }> {
   const registry = agentMetrics(status);
+  const connections = new Connections();
+  new Counter({
+    name: 'bindsnoop_http_connections_evicted_total',
+    help: `Connections to these endpoints closed to admit a new one past ${MAX_CONNECTIONS} (the least recently active goes).`,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(connections.evicted);
+    },
+  });
   const server = createServer(SERVER_LIMITS, (req, res) => {
+    connections.active(req.socket);
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      // only probes and scrapers are expected: a client asking for anything else does not keep its connection
+      res.writeHead(405, { allow: 'GET, HEAD', connection: 'close' }).end();
       return;
     }
     if (path === '/healthz' || path === '/readyz') {
@@ -183,9 +225,9 @@ export async function startAgentServer(status: AgentStatus, port: number, host: 
         .catch((e: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${e.message}\n`));
       return;
     }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz or /metrics\n');
+    res.writeHead(404, { 'content-type': 'text/plain', connection: 'close' }).end('not found: try /healthz, /readyz or /metrics\n');
   });
-  server.maxConnections = MAX_CONNECTIONS;
+  server.on('connection', (socket: Socket) => connections.admit(socket));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

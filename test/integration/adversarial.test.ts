@@ -1,10 +1,11 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { FakeKubeApi } from '../helpers/kube-api';
+import { waitUntil } from '../helpers/wait';
 import { OtlpReceiver, type Behaviour } from '../helpers/otlp-receiver';
 import { Agent as AgentCore } from '../../src/agent/agent';
 import { loadConfig } from '../../src/config/load';
@@ -212,7 +213,10 @@ describePrivileged('the endpoints against hostile clients', () => {
   it('404 elsewhere, 405 for other methods, 431 for huge headers; slow clients are cut off while probes are answered', async () => {
     const { agent, base } = await startDaemon({});
     const port = Number(new URL(base).port);
-    expect((await fetch(`${base}/admin`)).status).toBe(404);
+    const notFound = await fetch(`${base}/admin`);
+    expect(notFound.status).toBe(404);
+    // only probes and scrapers keep their connections
+    expect(notFound.headers.get('connection')).toBe('close');
     const post = await fetch(`${base}/metrics`, { method: 'POST', body: 'x' });
     expect(post.status).toBe(405);
     expect(post.headers.get('allow')).toBe('GET, HEAD');
@@ -249,6 +253,48 @@ describePrivileged('the endpoints against hostile clients', () => {
     // cut off (headersTimeout 5 s, checked every second; Node then answers 408 and closes): here at about 8 s,
     // where a server without the limits keeps them for its 60 s default or, trickling, for ever
     for (const t of closedAt) expect(t - started).toBeLessThan(15_000);
+    expect((await agent.stop('SIGTERM')).code).toBe(0);
+  });
+});
+
+describePrivileged('the endpoints against a greedy neighbour', () => {
+  it('an unprivileged local user holding 300 keep-alive connections cannot keep the probes from being answered', async () => {
+    const { agent, base } = await startDaemon({});
+    const port = Number(new URL(base).port);
+    // the neighbour: user nobody, 300 connections, each asking for /healthz every 3 s (a connection asking for anything
+    // else is closed after its 404), reconnecting whenever one is closed
+    const script = path.join(dir, 'greedy.js');
+    writeFileSync(
+      script,
+      `const net = require('node:net');
+       let replies = 0;
+       function open(i) {
+         const s = net.connect(${port}, '127.0.0.1');
+         const ask = () => s.writable && s.write('GET /healthz HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n');
+         s.on('connect', ask);
+         s.on('data', () => replies++);
+         const t = setInterval(ask, 3000);
+         s.on('error', () => {});
+         s.on('close', () => { clearInterval(t); setTimeout(() => open(i), 100); });
+       }
+       for (let i = 0; i < 300; i++) open(i);
+       setInterval(() => process.stdout.write(replies + '\\n'), 1000);`,
+    );
+    chmodSync(dir, 0o755);
+    chmodSync(script, 0o644);
+    const greedy = spawn(process.execPath, [script], { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'inherit'] });
+    onCleanup(() => greedy.kill('SIGKILL'));
+    let replies = 0;
+    greedy.stdout.on('data', (d: Buffer) => (replies = Number(d.toString().trim().split('\n').pop())));
+    await waitUntil('the neighbour to hold its connections', () => replies >= 300, 15_000);
+    // the kubelet's probes, a fresh connection each, every 500 ms for 8 s: every one answered within a second
+    for (let i = 0; i < 16; i++) {
+      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1000), headers: { connection: 'close' } });
+      expect(res.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(await metric(base, 'bindsnoop_http_connections_evicted_total')).toBeGreaterThan(0);
+    greedy.kill('SIGKILL');
     expect((await agent.stop('SIGTERM')).code).toBe(0);
   });
 });
