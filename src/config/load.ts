@@ -1,7 +1,7 @@
 import convict from 'convict';
-import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { BindsnoopError } from '../model/errors';
+import { readSmallFile, type SmallFileError } from '../host/small-file';
 import { envName, NON_KEY_ENV, OTEL_ENV, SCHEMA, type AppConfig } from './schema';
 
 export type FlagValues = Partial<Record<string, unknown>>;
@@ -67,15 +67,12 @@ const MAX_CONFIG_BYTES = 1 << 20;
 function readConfigFile(file: string): Record<string, unknown> {
   let text: string;
   try {
-    // a device or a huge file would be read until memory runs out
-    const st = statSync(file);
-    if (!st.isFile()) throw new BindsnoopError('CONFIG', `config file ${file} is not a regular file: give the path of a JSON or YAML file`);
-    if (st.size > MAX_CONFIG_BYTES) throw new BindsnoopError('CONFIG', `config file ${file} is ${st.size} bytes: a configuration is at most ${MAX_CONFIG_BYTES} bytes`);
-    text = readFileSync(file, 'utf8');
+    text = readSmallFile(file, MAX_CONFIG_BYTES).toString('utf8');
   } catch (e) {
-    if (e instanceof BindsnoopError) throw e;
-    const code = (e as NodeJS.ErrnoException).code ?? 'error';
-    throw new BindsnoopError('CONFIG', `cannot read config file ${file} (${code}): give the path of a JSON or YAML file`);
+    const { reason, size } = e as SmallFileError;
+    if (reason === 'not a regular file') throw new BindsnoopError('CONFIG', `config file ${file} is not a regular file: give the path of a JSON or YAML file`);
+    if (reason.startsWith('larger than')) throw new BindsnoopError('CONFIG', `config file ${file} is ${size ?? 'more than that'} bytes: a configuration is at most ${MAX_CONFIG_BYTES} bytes`);
+    throw new BindsnoopError('CONFIG', `cannot read config file ${file} (${reason}): give the path of a JSON or YAML file`);
   }
   try {
     // YAML is a superset of JSON: one parser reads both

@@ -1,6 +1,7 @@
 import type { Schema } from 'convict';
 import { isIP } from 'node:net';
 import type { KubernetesSettings } from '../kubernetes/kubernetes';
+import { parseHeaders } from './headers';
 import { parseLabelSelector } from '../kubernetes/label-selector';
 
 /**
@@ -120,7 +121,15 @@ export const SCHEMA: Schema<AppConfig> = {
     endpoint: { doc: 'Base URL of an OTLP/HTTP receiver (/v1/logs is appended); empty = export off. OTEL_EXPORTER_OTLP_ENDPOINT.', format: String, default: '' },
     logsEndpoint: { doc: 'Full URL for logs, used as is; wins over endpoint. OTEL_EXPORTER_OTLP_LOGS_ENDPOINT.', format: String, default: '' },
     protocol: { doc: 'http/protobuf or http/json. OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL.', format: ['http/protobuf', 'http/json'], default: 'http/protobuf' },
-    headers: { doc: 'Request headers as k1=v1,k2=v2 (values URL-encoded). Secret: never printed. OTEL_EXPORTER_OTLP_[LOGS_]HEADERS.', format: String, default: '', sensitive: true },
+    headers: {
+      doc: 'Request headers as k1=v1,k2=v2 (values URL-encoded). Secret: never printed. OTEL_EXPORTER_OTLP_[LOGS_]HEADERS.',
+      format: (value: unknown): void => {
+        if (typeof value !== 'string') throw new Error('must be a string of name=value pairs');
+        parseHeaders(value);
+      },
+      default: '',
+      sensitive: true,
+    },
     compression: { doc: 'none or gzip. OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION.', format: ['none', 'gzip'], default: 'none' },
     timeoutMillis: { doc: 'Deadline of one export, retries included. OTEL_EXPORTER_OTLP_[LOGS_]TIMEOUT.', format: integerIn(1, 600_000, 'milliseconds'), default: 10_000 },
     certificate: { doc: 'PEM file of the CA that signs the receiver. OTEL_EXPORTER_OTLP_[LOGS_]CERTIFICATE.', format: String, default: '' },

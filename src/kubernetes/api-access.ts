@@ -1,6 +1,6 @@
-import { readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { readSmallFile, type SmallFileError } from '../host/small-file';
 
 /**
  * How to reach the Kubernetes API: the server, its CA, and the agent's
@@ -40,15 +40,11 @@ const TOKEN_REREAD_MILLIS = 60_000;
 
 /** A regular file of at most 1 MiB, read whole; the error names what it is for. */
 export function readCredentialFile(file: string, what: string): Buffer {
-  let st;
   try {
-    st = statSync(file);
+    return readSmallFile(file, MAX_CREDENTIAL_FILE_BYTES);
   } catch (e) {
-    throw new ApiAccessError(`${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new ApiAccessError(`${what} ${file}${(e as SmallFileError).reason.startsWith('not a') || (e as SmallFileError).reason.startsWith('larger') ? ' is ' : ': '}${(e as SmallFileError).reason}`);
   }
-  if (!st.isFile()) throw new ApiAccessError(`${what} ${file} is not a regular file`);
-  if (st.size > MAX_CREDENTIAL_FILE_BYTES) throw new ApiAccessError(`${what} ${file} is larger than 1 MiB`);
-  return readFileSync(file);
 }
 
 /** A bearer token read from a file, read again once a minute. */

@@ -1,18 +1,23 @@
-import { parseKeyPairsIntoRecord } from '@opentelemetry/core';
-import { readFileSync } from 'node:fs';
+import { parseHeaders } from '../config/headers';
 import { logsUrl } from '../config/load';
 import type { AppConfig } from '../config/schema';
 import { BindsnoopError } from '../model/errors';
+import { readSmallFile, type SmallFileError } from '../host/small-file';
 import type { ExporterSettings } from './exporter';
+
+/** A PEM file is at most this large (a chain of a few certificates is a few KiB). */
+const MAX_PEM_BYTES = 1 << 20;
 
 /** A PEM file's text, checked at start to hold what it should (a certificate, or a private key). */
 function readPem(key: string, path: string, what: 'certificate' | 'key'): string | undefined {
   if (!path) return undefined;
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readSmallFile(path, MAX_PEM_BYTES).toString('utf8');
   } catch (e) {
-    throw new BindsnoopError('CONFIG', `invalid configuration:\n  ${key}: cannot read ${path} (${(e as NodeJS.ErrnoException).code})`);
+    const reason = (e as SmallFileError).reason;
+    const why = /^[A-Z]+$/.test(reason) ? `cannot read ${path} (${reason})` : `${path} is ${reason}: give the path of a PEM file`;
+    throw new BindsnoopError('CONFIG', `invalid configuration:\n  ${key}: ${why}`);
   }
   const ok = what === 'certificate' ? /-----BEGIN CERTIFICATE-----/.test(text) : /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text);
   if (!ok) throw new BindsnoopError('CONFIG', `invalid configuration:\n  ${key}: ${path} holds no PEM ${what === 'certificate' ? 'certificate' : 'private key'} (-----BEGIN ...-----)`);
@@ -27,7 +32,7 @@ export function exporterSettings(config: AppConfig, version: string): ExporterSe
   return {
     url,
     protocol: o.protocol,
-    headers: o.headers ? parseKeyPairsIntoRecord(o.headers) : {},
+    headers: parseHeaders(o.headers),
     compression: o.compression,
     timeoutMillis: o.timeoutMillis,
     ca: readPem('otlp.certificate', o.certificate, 'certificate'),

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -76,9 +77,12 @@ describe('reaching the API from a kubeconfig', () => {
 
   it('refuses a kubeconfig file that is a FIFO, a device or larger than 1 MiB', () => {
     expect(() => loadApiAccess('/dev/zero')).toThrow(/kubeconfig \/dev\/zero is not a regular file/);
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    expect(() => loadApiAccess(fifo)).toThrow(/kubeconfig .*fifo is not a regular file/);
     const big = path.join(dir, 'big');
     writeFileSync(big, 'x'.repeat(1024 * 1024 + 1));
-    expect(() => loadApiAccess(big)).toThrow(/larger than 1 MiB/);
+    expect(() => loadApiAccess(big)).toThrow(/kubeconfig .*big is larger than 1048576 bytes/);
   });
 });
 

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -137,6 +138,28 @@ describe('configuration', () => {
     expect(e2.message).not.toContain('topsecret');
   });
 
+  it.each<[string, string, RegExp]>([
+    ['a raw CR/LF', 'authorization=Bearer topsecret\r\nX-Injected: 1', /header authorization: its value holds a line break or another control character/],
+    ['an escaped CR/LF', 'authorization=Bearer%20topsecret%0D%0AX-Injected:%201', /header authorization: its value holds a line break/],
+    ['an escape that is not UTF-8', 'authorization=topsecret%FF', /header authorization: its value has a bad percent escape or is not UTF-8/],
+    ['a bad escape', 'authorization=topsecret%ZZ', /bad percent escape/],
+    ['a name that is no HTTP header name', 'bad name=topsecret', /entry 1: its name is not a valid HTTP header name/],
+    ['an entry without =', 'api-key=topsecret,other', /entry 2 has no '='/],
+  ])('refuses OTLP headers with %s at start (exit 2), naming the setting and never the value', (_what, headers, why) => {
+    for (const name of ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_LOGS_HEADERS', 'BINDSNOOP_OTLP_HEADERS']) {
+      const e = configError({ env: { [name]: headers, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' }, flags: {} });
+      expect(e.code).toBe('CONFIG');
+      expect(e.message).toContain(`otlp.headers (from ${name}): `);
+      expect(e.message).toMatch(why);
+      expect(e.message).not.toContain('topsecret');
+    }
+  });
+
+  it('takes well-formed headers, percent-decoded, skipping empty entries', () => {
+    const config = loadConfig({ env: { OTEL_EXPORTER_OTLP_HEADERS: 'api-key=a%20b%3D, x-tenant = t1 ,,', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' }, flags: {} });
+    expect(exporterSettings(config, '0')?.headers).toEqual({ 'api-key': 'a b=', 'x-tenant': 't1' });
+  });
+
   it('says what is wrong with an unreadable or malformed file', () => {
     expect(configError({ file: path.join(dir, 'missing.yaml'), env: {}, flags: {} }).message).toMatch(/cannot read config file .*missing\.yaml \(ENOENT\)/);
     expect(configError({ file: file('broken.yaml', 'otlp: [\n'), env: {}, flags: {} }).message).toMatch(/is not valid JSON or YAML/);
@@ -205,6 +228,23 @@ describe('configuration', () => {
     expect(() => exporterSettings(config, '0')).toThrow(`otlp.certificate: ${notPem} holds no PEM certificate`);
     const key = loadConfig({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318', OTEL_EXPORTER_OTLP_CLIENT_KEY: notPem }, flags: {} });
     expect(() => exporterSettings(key, '0')).toThrow(`otlp.clientKey: ${notPem} holds no PEM private key`);
+  });
+
+  it('refuses a certificate or key on a device, a FIFO or past 1 MiB at once, instead of reading it forever or hanging', () => {
+    const fifo = path.join(dir, 'cert-fifo');
+    execFileSync('mkfifo', [fifo]);
+    const big = file('big.pem', '-----BEGIN CERTIFICATE-----\n' + 'A'.repeat(1 << 20));
+    const cases: [string, string, string][] = [
+      ['OTEL_EXPORTER_OTLP_CERTIFICATE', '/dev/zero', 'otlp.certificate: /dev/zero is not a regular file: give the path of a PEM file'],
+      ['OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE', fifo, `otlp.clientCertificate: ${fifo} is not a regular file: give the path of a PEM file`],
+      ['OTEL_EXPORTER_OTLP_CLIENT_KEY', big, `otlp.clientKey: ${big} is larger than 1048576 bytes: give the path of a PEM file`],
+      ['OTEL_EXPORTER_OTLP_CERTIFICATE', path.join(dir, 'absent.pem'), `otlp.certificate: cannot read ${path.join(dir, 'absent.pem')} (ENOENT)`],
+    ];
+    for (const [name, value, message] of cases) {
+      const config = loadConfig({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318', [name]: value }, flags: {} });
+      // (before: /dev/zero was read until memory ran out, the FIFO blocked the start for ever)
+      expect(() => exporterSettings(config, '0')).toThrow(message);
+    }
   });
 
   it('never shows the credentials of an endpoint URL', () => {
