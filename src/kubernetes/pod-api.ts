@@ -1,4 +1,5 @@
 import type { Attributes } from '../model/attributes';
+import { wellFormed } from '../model/text';
 
 /** What the agent keeps of a pod from the Kubernetes API. */
 export interface ApiPod {
@@ -84,8 +85,9 @@ export function apiPod(obj: unknown): ParsedPod {
   let rejectedValues = 0;
   const md = isObj(obj) ? obj.metadata : undefined;
   if (!isObj(md)) return { rejectedValues };
-  const { uid, name, namespace } = md;
-  if (typeof uid !== 'string' || typeof name !== 'string' || typeof namespace !== 'string' || !uid || !name || !namespace) return { rejectedValues };
+  if (typeof md.uid !== 'string' || typeof md.name !== 'string' || typeof md.namespace !== 'string' || !md.uid || !md.name || !md.namespace) return { rejectedValues };
+  // every string kept is well-formed: a strict OTLP/JSON receiver refuses a whole request for one lone surrogate
+  const [uid, name, namespace] = [wellFormed(md.uid), wellFormed(md.name), wellFormed(md.namespace)];
   /** the string values of a map; the others counted */
   const strings = (v: unknown, keep: (k: string) => boolean = () => true): Record<string, string> => {
     const out: Record<string, string> = {};
@@ -96,7 +98,7 @@ export function apiPod(obj: unknown): ParsedPod {
     }
     for (const [k, x] of Object.entries(v)) {
       if (!keep(k)) continue;
-      if (typeof x === 'string') out[k] = x;
+      if (typeof x === 'string') out[wellFormed(k)] = wellFormed(x);
       else rejectedValues++;
     }
     return out;
@@ -115,7 +117,7 @@ export function apiPod(obj: unknown): ParsedPod {
   const text = (o: Obj, key: string): string | undefined => {
     const v = o[key];
     if (v === undefined || v === null) return undefined;
-    if (typeof v === 'string') return v;
+    if (typeof v === 'string') return wellFormed(v);
     rejectedValues++;
     return undefined;
   };

@@ -1,4 +1,5 @@
 import type { AttributeValue, Attributes } from '../model/attributes';
+import { wellFormedJson } from '../model/text';
 import { ProtobufWriter, putVarint32, varintSize } from './protobuf-writer';
 import type { BindLogRecord } from './record';
 
@@ -244,7 +245,7 @@ function nanosText(time: readonly [number, number]): string {
 
 /** One LogRecord as OTLP/JSON text. */
 export function logRecordJson(r: BindLogRecord): string {
-  return JSON.stringify({
+  return wellFormedJson(JSON.stringify({
     timeUnixNano: nanosText(r.timestamp),
     observedTimeUnixNano: nanosText(r.observedTimestamp),
     severityNumber: r.severityNumber,
@@ -253,17 +254,17 @@ export function logRecordJson(r: BindLogRecord): string {
     eventName: r.eventName,
     attributes: attributesJson(r.attributes),
     droppedAttributesCount: 0,
-  });
+  }));
 }
 
 /** A Resource as OTLP/JSON text (the SDK also writes its schemaUrl there). */
 export function resourceJson(attributes: Attributes, schemaUrl: string): string {
-  return JSON.stringify({ attributes: attributesJson(attributes), droppedAttributesCount: 0, ...(schemaUrl ? { schemaUrl } : {}) });
+  return wellFormedJson(JSON.stringify({ attributes: attributesJson(attributes), droppedAttributesCount: 0, ...(schemaUrl ? { schemaUrl } : {}) }));
 }
 
 export function scopeJson(scope: ScopeInput): string {
   const hasAttributes = Object.keys(scope.attributes).length > 0;
-  return JSON.stringify({ name: scope.name, version: scope.version, ...(hasAttributes ? { attributes: attributesJson(scope.attributes), droppedAttributesCount: 0 } : {}) });
+  return wellFormedJson(JSON.stringify({ name: scope.name, version: scope.version, ...(hasAttributes ? { attributes: attributesJson(scope.attributes), droppedAttributesCount: 0 } : {}) }));
 }
 
 export function requestJson(groups: readonly ResourceGroup<string>[], scope: string, schemaUrl: string): Buffer {
