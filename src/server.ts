@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { LOSS_STAGES, type Accounting } from './agent/accounting';
 import type { AgentStatus } from './agent/status';
+import { DELIVERY_UNKNOWN_REASONS } from './otlp/exporter';
 
 /**
  * Resolution of the event-loop lag metrics (bindsnoop_nodejs_eventloop_lag_*): a sample a second. Under load the
@@ -49,12 +50,12 @@ export function agentMetrics(status: AgentStatus): Registry {
   });
   new Counter({
     name: 'bindsnoop_export_failures_total',
-    help: 'Records lost at the export stage, by reason (http_400, network, timeout, retries_exhausted, rejected, shutdown, ...).',
-    labelNames: ['reason'],
+    help: 'Records not exported, by reason (http_400, network, timeout, retries_exhausted, rejected, shutdown, delivery_unknown, ...); delivery="unknown" for records the receiver may have kept (a reply past the deadline, cut off or not understood), "lost" for the rest.',
+    labelNames: ['reason', 'delivery'],
     registers: [registry],
     collect() {
       this.reset();
-      for (const [reason, n] of snapshot?.exportFailures ?? []) this.inc({ reason }, n);
+      for (const [reason, n] of snapshot?.exportFailures ?? []) this.inc({ reason, delivery: DELIVERY_UNKNOWN_REASONS.has(reason) ? 'unknown' : 'lost' }, n);
     },
   });
   new Gauge({

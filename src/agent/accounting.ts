@@ -1,4 +1,5 @@
 import type { SourceStats } from '../kernel/source';
+import { DELIVERY_UNKNOWN_REASONS } from '../otlp/exporter';
 import type { OtlpCounts } from '../otlp/log-sink';
 
 export type LossStage = 'kernel' | 'reader' | 'export_queue' | 'export';
@@ -56,7 +57,11 @@ export function describeLosses(lost: Record<LossStage, number>, failures: Map<st
     if (!lost[stage]) continue;
     let part = `${stage} ${lost[stage]}`;
     if (stage === 'export' && failures.size) {
-      part += ` (${[...failures].map(([reason, n]) => `${reason} ${n}`).join(', ')})`;
+      const reasons = (unknown: boolean): string[] => [...failures].filter(([reason]) => DELIVERY_UNKNOWN_REASONS.has(reason) === unknown).map(([reason, n]) => `${reason} ${n}`);
+      const known = reasons(false);
+      const unknown = reasons(true);
+      // records whose fate is unknown may have reached the receiver: said apart from those known to be lost
+      part += ` (${[...known, ...(unknown.length ? [`delivery unknown: ${unknown.join(', ')}`] : [])].join(', ')})`;
     }
     parts.push(part);
   }

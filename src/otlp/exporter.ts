@@ -8,7 +8,8 @@ import {
   type ISerializer,
 } from '@opentelemetry/otlp-transformer';
 import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
-import type { Agent } from 'node:http';
+import type { Agent, ClientRequest } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 
 export interface ExporterSettings {
   url: string;
@@ -54,6 +55,26 @@ export function rejectedCount(value: unknown): number | undefined {
   return Number(text);
 }
 
+/** A reply past this, unpacked, is not an ExportLogsServiceResponse (the transport also caps replies at 4 MB). */
+const MAX_REPLY_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A reply body as sent, or unpacked when it is gzip (1f 8b) though nobody asked
+ * for it: some proxies compress every reply. Unpacking is bounded; a broken
+ * gzip throws, read as a reply that cannot be understood.
+ */
+export function gunzipIfGzip(data: Uint8Array): Uint8Array {
+  if (data.length < 2 || data[0] !== 0x1f || data[1] !== 0x8b) return data;
+  return gunzipSync(data, { maxOutputLength: MAX_REPLY_BYTES });
+}
+
+/**
+ * Export failures whose records may have reached the receiver: their fate is
+ * unknown, not known to be lost (a reply past the deadline, cut off, or not
+ * understood). The other reasons are known losses.
+ */
+export const DELIVERY_UNKNOWN_REASONS: ReadonlySet<string> = new Set(['delivery_unknown', 'incomplete_response', 'malformed_response']);
+
 /** past the transport's own deadline, so that its verdict wins when it has one in time */
 const DEADLINE_SLACK_MILLIS = 250;
 
@@ -85,6 +106,8 @@ export class OtlpHttpTransport<Request> {
   private readonly inner: OTLPExporterBase<Request>;
   private agent?: Agent;
   private readonly timeoutMillis: number;
+  /** requests sent whole so far (see the agent factory) */
+  private requestsSent = 0;
   /**
    * The reply just read: set by deserializeResponse, which the transport calls
    * right before the same export's result callback, synchronously, and taken
@@ -106,7 +129,7 @@ export class OtlpHttpTransport<Request> {
       deserializeResponse: (data) => {
         // a 200 whose body cannot be read: whether some records were rejected is unknown
         this.lastReply = { rejected: undefined };
-        const response = base.deserializeResponse(data);
+        const response = base.deserializeResponse(gunzipIfGzip(data));
         this.lastReply = { rejected: rejectedCount(response.partialSuccess?.rejectedLogRecords) };
         return response;
       },
@@ -129,7 +152,19 @@ export class OtlpHttpTransport<Request> {
     // the transport's own timeout is per socket read: a receiver trickling its reply never trips it. Keep the
     // agent, so that at the export's deadline its sockets can be closed (see send()).
     const makeAgent = options.agentFactory;
-    options.agentFactory = async (protocol: string) => (this.agent = await makeAgent(protocol));
+    options.agentFactory = async (protocol: string) => {
+      const agent = await makeAgent(protocol);
+      // count requests sent whole (their last byte handed to a connection that is up), so that an export ended at
+      // its deadline can tell a request the receiver may have from one that never left
+      const addRequest = (agent as unknown as { addRequest: (req: ClientRequest, ...rest: unknown[]) => void }).addRequest.bind(agent);
+      (agent as unknown as { addRequest: (req: ClientRequest, ...rest: unknown[]) => void }).addRequest = (req, ...rest) => {
+        req.once('finish', () => {
+          if (req.socket && !req.socket.connecting) this.requestsSent++;
+        });
+        addRequest(req, ...rest);
+      };
+      return (this.agent = agent);
+    };
     this.timeoutMillis = settings.timeoutMillis;
     this.inner = new OTLPExporterBase(
       createOtlpHttpExportDelegate(options, serializer, 'bindsnoop_otlp_http_log_exporter', { name: 'log', countItems: countRecords }, undefined),
@@ -144,11 +179,16 @@ export class OtlpHttpTransport<Request> {
    */
   send(request: Request, done: (outcome: ExportOutcome, result: ExportResult) => void): void {
     const count = this.countRecords(request);
+    const sentBefore = this.requestsSent;
+    // a timeout after a request went out whole: the receiver may have kept the records (delivery_unknown); none
+    // went out (connecting, a handshake that never ended, waiting to retry): a known loss (timeout)
+    const timedOut = (): string => (this.requestsSent > sentBefore ? 'delivery_unknown' : 'timeout');
     let settled = false;
     const deadline = setTimeout(() => {
       settled = true;
+      const reason = timedOut();
       for (const sockets of Object.values(this.agent?.sockets ?? {})) for (const socket of sockets ?? []) socket.destroy();
-      done({ exported: 0, failed: count, reason: 'timeout' }, { code: ExportResultCode.FAILED, error: new Error(`the export took longer than ${this.timeoutMillis} ms`) });
+      done({ exported: 0, failed: count, reason }, { code: ExportResultCode.FAILED, error: new Error(`the export took longer than ${this.timeoutMillis} ms`) });
     }, this.timeoutMillis + DEADLINE_SLACK_MILLIS);
     deadline.unref();
     this.inner.export(request, (result) => {
@@ -168,7 +208,8 @@ export class OtlpHttpTransport<Request> {
           done({ exported: count - reply.rejected, failed: reply.rejected, reason: reply.rejected ? 'rejected' : undefined }, result);
         }
       } else {
-        done({ exported: 0, failed: count, reason: failureReason(result.error) }, result);
+        const reason = failureReason(result.error);
+        done({ exported: 0, failed: count, reason: reason === 'timeout' ? timedOut() : reason }, result);
       }
     });
   }

@@ -1,3 +1,5 @@
+import { createServer as createNetServer } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../helpers/wait';
 import type { ExporterSettings } from '../../src/otlp/exporter';
@@ -146,22 +148,48 @@ describe.each(PIPELINES)('OTLP export outcomes, each record accounted for (%s pi
     },
   );
 
-  it('a receiver that trickles its reply (a byte a second) is timed out over the whole exchange, counted, and its connection closed', async () => {
+  it('a receiver that trickles its reply (a byte a second) is timed out over the whole exchange, counted as delivery unknown, and its connection closed', async () => {
     receiver = await OtlpReceiver.start();
     receiver.answerAlways({ kind: 'trickle' });
     const counts = await sendAll(sink(receiver.url, { timeoutMillis: 1000 }, {}, pipeline), 4);
-    // counted at the export's deadline as a timeout (the trickle never ends: the shutdown deadline would say shutdown)
+    // counted at the export's deadline (the trickle never ends: the shutdown deadline would say shutdown); the
+    // request went out whole, so the records' fate is unknown, not a known loss
     expect(counts).toMatchObject({ exported: 0, lostExport: 4 });
-    expect(counts.failures.get('timeout')).toBe(4);
+    expect(counts.failures.get('delivery_unknown')).toBe(4);
     await waitUntil('the connection to close', () => receiver!.openConnections() === 0, 3000);
   });
 
-  it('a receiver that hangs: the export times out and is counted', async () => {
+  it('a receiver that takes the request and never answers: counted as delivery unknown at the deadline', async () => {
     receiver = await OtlpReceiver.start();
     receiver.answerAlways({ kind: 'hang' });
     const counts = await sendAll(sink(receiver.url, { timeoutMillis: 500 }, {}, pipeline), 4);
     expect(counts).toMatchObject({ exported: 0, lostExport: 4 });
-    expect(counts.failures.get('timeout')).toBe(4);
+    expect(counts.failures.get('delivery_unknown')).toBe(4);
+    expect(counts.failures.get('timeout')).toBeUndefined();
+  });
+
+  it('a TLS receiver that never finishes the handshake: nothing was sent, so a known timeout', async () => {
+    // a TCP server that accepts and never speaks TLS
+    const silent = createNetServer((s) => s.on('error', () => undefined));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const port = (silent.address() as { port: number }).port;
+      const counts = await sendAll(sink(`https://127.0.0.1:${port}/v1/logs`, { timeoutMillis: 500 }, {}, pipeline), 4);
+      expect(counts).toMatchObject({ exported: 0, lostExport: 4 });
+      expect(counts.failures.get('timeout')).toBe(4);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it.each<[string, Buffer]>([
+    ['protobuf', gzipSync(Buffer.alloc(0))],
+    ['JSON', gzipSync('{}')],
+  ])('a 200 whose %s reply is gzip, though nobody asked for it, is read: the records are exported', async (kind, body) => {
+    receiver = await OtlpReceiver.start();
+    receiver.answerAlways({ kind: 'raw', contentType: kind === 'JSON' ? 'application/json' : 'application/x-protobuf', body });
+    const counts = await sendAll(sink(receiver.url, kind === 'JSON' ? { protocol: 'http/json' } : {}, {}, pipeline), 4);
+    expect(counts).toMatchObject({ exported: 4, lostExport: 0 });
   });
 
   it('connections refused, then the receiver comes back: retried and exported', async () => {

@@ -21,6 +21,11 @@ describe('accounting', () => {
     expect(describeLosses(a.lost, a.exportFailures)).toBe('kernel 4, reader 6, export_queue 4, export 3 (network 3)');
   });
 
+  it('says which export failures are of unknown delivery, apart from known losses', () => {
+    const failures = new Map([['network', 3], ['delivery_unknown', 5], ['incomplete_response', 1]]);
+    expect(describeLosses({ kernel: 0, reader: 0, export_queue: 0, export: 9 }, failures)).toBe('export 9 (network 3, delivery unknown: delivery_unknown 5, incomplete_response 1)');
+  });
+
   it('counts records the decoder refused as lost at the reader, not as pending', () => {
     const otlp = { exported: 95, lostExportQueue: 0, lostExport: 0, failures: new Map<string, number>(), pending: 0 };
     const a = account(native({ recordsRead: 100, recordsRejected: 5 }), otlp, 95);
