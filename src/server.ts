@@ -119,6 +119,25 @@ export function agentMetrics(status: AgentStatus): Registry {
     },
   });
   new Gauge({
+    name: 'bindsnoop_kubernetes_binds_held',
+    help: 'Binds waiting for the Kubernetes API to describe their pod (counted in bindsnoop_events_pending).',
+    registers: [registry],
+    collect() {
+      this.set(status.podHold()?.held ?? 0);
+    },
+  });
+  new Counter({
+    name: 'bindsnoop_kubernetes_hold_total',
+    help: 'Binds of pods the API had not described yet, by outcome: described (released when it did), expired (released after kubernetes.api.holdMillis, named from the log tree), overflowed (not held: kubernetes.api.holdMaxRecords reached).',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const h = status.podHold();
+      if (h) for (const outcome of ['described', 'expired', 'overflowed'] as const) this.inc({ outcome }, h[outcome]);
+    },
+  });
+  new Gauge({
     name: 'bindsnoop_backend_info',
     help: 'The kernel backend in use: 1 for the one attached (fentry, kprobe or tracepoint).',
     labelNames: ['backend'],

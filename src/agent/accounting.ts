@@ -23,9 +23,10 @@ export interface Accounting {
 /**
  * `outsideSelection`: binds of containers the Kubernetes selection leaves out
  * that passed the kernel before the agent knew (dropped in user space, and,
- * like those the kernel drops, not counted as seen).
+ * like those the kernel drops, not counted as seen). `heldForApi`: binds the
+ * Kubernetes stage holds until the API describes their pod (pending).
  */
-export function account(native: SourceStats, otlp: OtlpCounts | undefined, deliveredToJs: number, outsideSelection = 0): Accounting {
+export function account(native: SourceStats, otlp: OtlpCounts | undefined, deliveredToJs: number, outsideSelection = 0, heldForApi = 0): Accounting {
   const kernel = native.kernelRingFull + native.kernelInflightFull + native.kernelInflightOrphaned;
   // a ring record of another size than this build's, or one the decoder refuses, is read but not delivered: lost at the reader
   const reader = native.readerQueueFull + native.recordsMalformed + native.recordsRejected;
@@ -41,7 +42,7 @@ export function account(native: SourceStats, otlp: OtlpCounts | undefined, deliv
     seen,
     exported: otlp?.exported ?? 0,
     lost,
-    pending: onTheirWay + (otlp?.pending ?? 0),
+    pending: onTheirWay + heldForApi + (otlp?.pending ?? 0),
     exportFailures: otlp?.failures ?? new Map(),
   };
 }

@@ -8,6 +8,7 @@ import type { CountEntry } from '../kernel/decode';
 import { loadAddon, type BackendInfo, type NativeTracerStats } from '../kernel/native';
 import { BindSource } from '../kernel/source';
 import { Kubernetes, KubernetesSetupError } from '../kubernetes/kubernetes';
+import type { HoldCounts } from '../kubernetes/hold';
 import type { PodWatchCounts } from '../kubernetes/pod-watch';
 import { InterfaceNames } from '../naming/net/interfaces';
 import { otlpOutput } from '../otlp/output';
@@ -235,6 +236,10 @@ export class Agent implements AgentStatus {
     return this.kubernetes?.watchCounts();
   }
 
+  podHold(): HoldCounts | undefined {
+    return this.kubernetes?.holdCounts();
+  }
+
   resourcesKnown(): number {
     return this.otlp?.resourceCount() ?? 0;
   }
@@ -245,7 +250,8 @@ export class Agent implements AgentStatus {
 
   accounting(): Accounting | undefined {
     if (!this.source || !this.router) return undefined;
-    return account(this.source.stats(), this.otlp?.snapshot(), this.router.delivered, this.router.outsideSelection);
+    const k = this.kubernetes;
+    return account(this.source.stats(), this.otlp?.snapshot(), this.router.delivered, k?.droppedOutsideSelection() ?? 0, k?.holdCounts()?.held ?? 0);
   }
 
   /** Rate-limited: at most one warning per interval, only when something new was lost. */

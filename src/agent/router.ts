@@ -26,8 +26,6 @@ export interface RouterStages {
 export class Router {
   /** records that reached JavaScript */
   delivered = 0;
-  /** binds the Kubernetes selection dropped in user space (not seen, as those the kernel drops) */
-  outsideSelection = 0;
 
   /** the agent's resource without its service.*: what a pod's resource shares with it (host, node, cluster) */
   private readonly shared: Attributes;
@@ -36,6 +34,7 @@ export class Router {
 
   constructor(private readonly stages: RouterStages) {
     this.shared = Object.fromEntries(Object.entries(stages.baseResource).filter(([k]) => !k.startsWith('service.')));
+    stages.kubernetes?.onRelease((selected) => this.output(selected));
   }
 
   private resourceFor(pod: PodIdentity | undefined): Attributes {
@@ -56,9 +55,14 @@ export class Router {
     this.delivered += batch.length;
     // -q without export: nothing reads the binds; seen and lost still come from the kernel's and reader's counters
     if (s.outputs.length === 0) return;
-    const selected: SelectedBind[] = s.kubernetes ? s.kubernetes.select(batch) : batch.map((event) => ({ event }));
-    this.outsideSelection += batch.length - selected.length;
-    if (s.outputs.length > 0 && s.outputs.every((o) => o.saturated?.() === true)) {
+    this.output(s.kubernetes ? s.kubernetes.select(batch) : batch.map((event) => ({ event })));
+  }
+
+  /** Names the binds selected (now, or released by the Kubernetes stage's hold) and writes them to every output. */
+  private output(selected: readonly SelectedBind[]): void {
+    const s = this.stages;
+    if (selected.length === 0) return;
+    if (s.outputs.every((o) => o.saturated?.() === true)) {
       for (const o of s.outputs) o.drop?.(selected.length);
       return;
     }

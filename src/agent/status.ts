@@ -1,3 +1,4 @@
+import type { HoldCounts } from '../kubernetes/hold';
 import type { PodWatchCounts } from '../kubernetes/pod-watch';
 import type { Accounting } from './accounting';
 
@@ -16,6 +17,8 @@ export interface AgentStatus {
   exportQueueDepth(): number;
   /** the Kubernetes API watch's books (skipped events and values, failures by reason), when the API is watched */
   podWatch(): PodWatchCounts | undefined;
+  /** binds held until the API describes their pod, and what became of the others, when the API is watched */
+  podHold(): HoldCounts | undefined;
   /** the kernel backend in use (fentry, kprobe, tracepoint), once attached */
   backend(): { name: string } | undefined;
 }

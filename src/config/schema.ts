@@ -241,6 +241,16 @@ export const SCHEMA: Schema<AppConfig> = {
         format: integerIn(100, 3_600_000, 'milliseconds'),
         default: 60_000,
       },
+      holdMillis: {
+        doc: "Binds of a pod (or container) the API has not described yet wait for it at most this long, so a pod's resource (service.name, labels) is the same for its life; then they go out named from the kubelet's log tree. 0 = never wait.",
+        format: integerIn(0, 600_000, 'milliseconds'),
+        default: 5000,
+      },
+      holdMaxRecords: {
+        doc: 'At most this many binds wait for the API at once; past it a bind goes out at once, named from the log tree (bindsnoop_kubernetes_hold_total{outcome="overflowed"}).',
+        format: integerIn(0, 1_000_000, 'records'),
+        default: 16_384,
+      },
       maxListBytes: {
         doc: "A list of this node's pods larger than this fails, is counted and is retried with the backoff (a node's pods are a few MiB at most).",
         format: integerIn(65_536, 1024 * 1024 * 1024, 'bytes'),

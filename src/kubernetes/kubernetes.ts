@@ -7,6 +7,7 @@ import type { NativeTracer } from '../kernel/native';
 import { findCgroupPath } from './cgroup-path';
 import { findCgroup2Mount, NodeMaps } from './node-maps';
 import { lockPinDir, PinDirInUse } from './pin-lock';
+import { BindHold, type HoldCounts } from './hold';
 import { PodLogIndex } from './pod-logs';
 import { ApiAccessError, loadApiAccess } from './api-access';
 import { PodWatch, type PodWatchCounts } from './pod-watch';
@@ -30,7 +31,16 @@ export interface KubernetesSettings {
   labelSelector: string;
   mapSyncIntervalMillis: number;
   labels: string;
-  api: { enabled: 'auto' | 'true' | 'false'; kubeconfig: string; restartDelayMillis: number; watchIdleMillis: number; listTimeoutMillis: number; maxListBytes: number };
+  api: {
+    enabled: 'auto' | 'true' | 'false';
+    kubeconfig: string;
+    restartDelayMillis: number;
+    watchIdleMillis: number;
+    listTimeoutMillis: number;
+    maxListBytes: number;
+    holdMillis: number;
+    holdMaxRecords: number;
+  };
 }
 
 /** Why the stage cannot start; the front end words it for the user. */
@@ -43,6 +53,9 @@ export class KubernetesSetupError extends Error {
     this.name = 'KubernetesSetupError';
   }
 }
+
+/** How often binds held for the API are looked at again. */
+const HOLD_CHECK_MILLIS = 100;
 
 /** Look-alike cgroups whose path is remembered at most (the oldest goes first). */
 const MAX_REMEMBERED_CGROUP_PATHS = 1024;
@@ -70,6 +83,9 @@ export class Kubernetes {
   private readonly watch?: PodWatch;
   private readonly resolver: PodResolver;
   private selection?: NodeMaps;
+  private readonly hold?: BindHold;
+  private release?: (binds: SelectedBind[]) => void;
+  private outsideSelection = 0;
   private readonly timers: NodeJS.Timeout[] = [];
   private pinLock?: { release(): void };
 
@@ -82,6 +98,14 @@ export class Kubernetes {
     this.index.refresh();
     this.watch = this.makeWatch(env);
     this.resolver = new PodResolver(this.index, this.watch, commaList(settings.labels));
+    if (this.watch) {
+      const resolver = this.resolver;
+      this.hold = new BindHold(
+        { maxMillis: settings.api.holdMillis, maxRecords: settings.api.holdMaxRecords, checkMillis: HOLD_CHECK_MILLIS },
+        (e) => resolver.describedByApi(e),
+        (events) => this.released(events),
+      );
+    }
   }
 
   /** The API watch when configured (or, on auto, when in a cluster or given a kubeconfig). */
@@ -204,22 +228,51 @@ export class Kubernetes {
     this.timers.push(timer);
   }
 
+  /** Where binds the hold releases go (the router names and outputs them as it does a batch). */
+  onRelease(release: (binds: SelectedBind[]) => void): void {
+    this.release = release;
+  }
+
   /**
    * Resolves each bind to its pod and drops those of containers the selection
-   * leaves out that passed the kernel before the maps knew them.
+   * leaves out that passed the kernel before the maps knew them. With the API
+   * watched, binds of pods (or containers) it has not described yet are held
+   * until it has, or until kubernetes.api.holdMillis, and come out through
+   * onRelease.
    */
   select(events: readonly BindEvent[]): SelectedBind[] {
     const out: SelectedBind[] = [];
-    for (const event of events) {
-      const pod = this.resolver.resolve(event);
-      if (pod && this.selection) {
-        if (this.selection.excluded(pod.podUid)) continue;
-        this.selection.learn(event.cgroupId, event.mntnsId);
-      }
-      if (!pod && this.resolver.namedLikeAPod(event)) out.push({ event, unattributedCgroupPath: this.cgroupPath(event) });
-      else out.push({ event, pod });
-    }
+    for (const event of events) if (!this.hold?.take(event)) this.selectOne(event, out);
     return out;
+  }
+
+  private selectOne(event: BindEvent, out: SelectedBind[]): void {
+    const pod = this.resolver.resolve(event);
+    if (pod && this.selection) {
+      if (this.selection.excluded(pod.podUid)) {
+        this.outsideSelection++;
+        return;
+      }
+      this.selection.learn(event.cgroupId, event.mntnsId);
+    }
+    if (!pod && this.resolver.namedLikeAPod(event)) out.push({ event, unattributedCgroupPath: this.cgroupPath(event) });
+    else out.push({ event, pod });
+  }
+
+  private released(events: BindEvent[]): void {
+    const out: SelectedBind[] = [];
+    for (const event of events) this.selectOne(event, out);
+    if (out.length > 0) this.release?.(out);
+  }
+
+  /** Binds the selection dropped in user space (not seen, as those the kernel drops are not). */
+  droppedOutsideSelection(): number {
+    return this.outsideSelection;
+  }
+
+  /** Binds held for the API now, and what became of the others. */
+  holdCounts(): HoldCounts | undefined {
+    return this.hold?.snapshot();
   }
 
   /** cgroup id -> path, of look-alike cgroups (few: a walk each, then remembered) */
@@ -252,6 +305,8 @@ export class Kubernetes {
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
+    // what waits for the API goes out as it can be named now: nothing read is dropped at stop
+    this.hold?.flush();
     await this.watch?.stop();
     this.pinLock?.release();
   }

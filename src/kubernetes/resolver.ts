@@ -36,6 +36,21 @@ export class PodResolver {
    */
   private readonly cache = new Map<string, { ref?: ContainerRef; identity?: PodIdentity; api?: ApiPod; logs?: PodNames }>();
 
+  /**
+   * Whether the API has described this bind's pod and container (true where
+   * there is nothing to wait for: no API watch, or not a container of the
+   * kubelet's hierarchy): a pod it knows, with this container among its
+   * statuses or none listed yet.
+   */
+  describedByApi(e: BindEvent): boolean {
+    if (!this.api || !(e.flags & FLAG_KUBELET_CGROUP)) return true;
+    const cached = this.cache.get(`${e.flags & FLAG_KUBELET_CGROUP}/${e.cgroupParentName}/${e.cgroupName}`);
+    const ref = cached ? cached.ref : parseContainerCgroup(e.cgroupName, e.cgroupParentName);
+    if (!ref) return true;
+    const pod = this.api.pod(ref.podUid);
+    return pod !== undefined && (pod.containers.size === 0 || pod.containers.has(ref.containerId));
+  }
+
   /** The cgroup is named as the kubelet names a pod's container (whether or not it is one). */
   namedLikeAPod(e: BindEvent): boolean {
     return parseContainerCgroup(e.cgroupName, e.cgroupParentName) !== undefined;

@@ -3,7 +3,7 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, statS
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FakeKubeApi } from '../helpers/kube-api';
+import { FakeKubeApi, podObject } from '../helpers/kube-api';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
 import { waitUntil } from '../helpers/wait';
 import { Agent, bpftool, cgroup2Mount, CLI, describePrivileged, endReport, removeCgroupTree, runBinds, runTracingBpf, WaitingHelper } from './harness';
@@ -220,6 +220,62 @@ describePrivileged('binds resolved to their pods', () => {
       // only this node's pods were asked for
       expect(api.requests.every((q) => q.query.get('fieldSelector') === 'spec.nodeName=node-a')).toBe(true);
       await agent.stop();
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('a pod bound before the first API list answered keeps one resource for its life: its binds wait for the API (bounded)', async () => {
+    const api = await FakeKubeApi.start();
+    try {
+      // the cart pod's app container has a log tree (names without the API) and, in the API, the label that names its service
+      const cart = { uid: UID.cart, name: 'cart-1', namespace: 'shop', nodeName: 'node-a', labels: { 'app.kubernetes.io/name': 'cart' }, containers: [{ name: 'app', id: ID.cartApp }] };
+      api.addPod(cart);
+      // the first list answers only when the test lets it
+      let answerList: (() => void) | undefined;
+      api.rawNextLists((res) => {
+        answerList = () => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '1001' }, items: [podObject(cart, 1001)] }));
+        };
+      });
+      const agent = await Agent.start(['-K', '-o', 'json'], { ...env, BINDSNOOP_KUBERNETES_API_KUBECONFIG: api.writeKubeconfig(path.join(logs, 'kubeconfig-hold')) });
+      await agent.waitFor(() => answerList, 'the first list request');
+      const early = runBinds(['--netns', '--cgroup', cg.cartApp, 'tcp,4,127.0.0.1,0']);
+      await new Promise((r) => setTimeout(r, 300));
+      // waiting for the API, not named from the log tree
+      expect(agent.stdout).not.toContain(`"process.pid":${early.pid}`);
+      answerList!();
+      const [first] = await agent.recordsOf(early.pid, 1);
+      const late = runBinds(['--netns', '--cgroup', cg.cartApp, 'tcp,4,127.0.0.1,0']);
+      const [second] = await agent.recordsOf(late.pid, 1);
+      // one service for the pod's life: from its label, before the list answered as after
+      for (const r of [first, second]) expect(r).toMatchObject({ 'service.name': 'cart', 'k8s.pod.name': 'cart-1', 'k8s.container.name': 'app' });
+      await agent.stop();
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('a pod the API never describes is named from the log tree after kubernetes.api.holdMillis, and the books stay exact', async () => {
+    const api = await FakeKubeApi.start();
+    receiver = await OtlpReceiver.start();
+    try {
+      const agent = await Agent.start(['-K', '-q'], {
+        ...env,
+        BINDSNOOP_KUBERNETES_API_KUBECONFIG: api.writeKubeconfig(path.join(logs, 'kubeconfig-expire')),
+        BINDSNOOP_KUBERNETES_API_HOLD_MILLIS: '500',
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      });
+      await agent.waitFor(() => api.watchCount() === 1, 'the agent to watch the API');
+      const run = runBinds(['--netns', '--cgroup', cg.cartApp, 'tcp,4,127.0.0.1,0']);
+      const r = await waitUntil('the record', () => receiver!.records().find((x) => x.attributes['process.pid'] === run.pid), 10_000);
+      // from the log tree: the pod's name is its service's
+      expect(r.resource).toMatchObject({ 'k8s.pod.name': 'cart-1', 'service.name': 'cart-1', 'k8s.container.name': 'app' });
+      const exit = await agent.stop();
+      expect(exit.code).toBe(0);
+      const report = endReport(agent.stderr);
+      expect(report.exported + Object.values(report.lost).reduce((a, b) => a + b, 0)).toBe(report.seen);
     } finally {
       await api.stop();
     }

@@ -1,0 +1,107 @@
+import type { BindEvent } from '../model/event';
+
+export interface HoldOptions {
+  /** a bind is held at most this long, then released as it resolves then */
+  maxMillis: number;
+  /** at most this many binds are held; past it a bind is not held (and counted) */
+  maxRecords: number;
+  /** how often held binds are looked at again */
+  checkMillis: number;
+}
+
+/** What became of the binds the hold took. */
+export interface HoldCounts {
+  /** held now */
+  held: number;
+  /** released because the API described their pod in time */
+  described: number;
+  /** released at maxMillis without the API's word (named from the kubelet's log tree) */
+  expired: number;
+  /** not held because the hold was full (named from the log tree at once) */
+  overflowed: number;
+}
+
+/**
+ * A record's views into its batch, copied: a held bind must not keep the
+ * reader's whole batch alive.
+ */
+function detached(e: BindEvent): BindEvent {
+  return { ...e, boundAddr: e.boundAddr.slice(), reqAddr: e.reqAddr.slice(), comm: e.comm.slice() };
+}
+
+/**
+ * Binds of pods the Kubernetes API has not described yet, held until it has
+ * (bounded in time and in records), so that a pod's resource is the same for
+ * its life: without it, binds made before the first list answers, or before
+ * the watch brings a new container's id, would be named from the kubelet's
+ * log tree alone (another service.name, no labels) and later ones from the
+ * API. Owns its timer; releases in arrival order.
+ */
+export class BindHold {
+  private readonly queue: { event: BindEvent; untilMs: number }[] = [];
+  private timer?: NodeJS.Timeout;
+  private closed = false;
+  private readonly counts: Omit<HoldCounts, 'held'> = { described: 0, expired: 0, overflowed: 0 };
+
+  constructor(
+    private readonly options: HoldOptions,
+    /** whether the API has described this bind's pod and container */
+    private readonly described: (e: BindEvent) => boolean,
+    /** where released binds go */
+    private readonly release: (events: BindEvent[]) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Takes the bind if it must wait; false when it can go on now (described, or the hold is full). */
+  take(e: BindEvent): boolean {
+    if (this.closed || this.described(e)) return false;
+    if (this.queue.length >= this.options.maxRecords) {
+      this.counts.overflowed++;
+      return false;
+    }
+    this.queue.push({ event: detached(e), untilMs: this.now() + this.options.maxMillis });
+    if (!this.timer) {
+      this.timer = setInterval(() => this.check(), this.options.checkMillis);
+      this.timer.unref();
+    }
+    return true;
+  }
+
+  /** Releases the binds now described, and those past their time. */
+  check(): void {
+    const now = this.now();
+    const out: BindEvent[] = [];
+    let kept = 0;
+    for (const h of this.queue) {
+      if (this.described(h.event)) this.counts.described++;
+      else if (now >= h.untilMs) this.counts.expired++;
+      else {
+        this.queue[kept++] = h;
+        continue;
+      }
+      out.push(h.event);
+    }
+    this.queue.length = kept;
+    if (kept === 0) this.stopTimer();
+    if (out.length > 0) this.release(out);
+  }
+
+  /** Releases everything held now and holds nothing more (the agent is stopping): named as well as they can be. */
+  flush(): void {
+    this.closed = true;
+    const out = this.queue.map((h) => h.event);
+    this.counts.expired += out.length;
+    this.queue.length = 0;
+    this.stopTimer();
+    if (out.length > 0) this.release(out);
+  }
+
+  private stopTimer(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  snapshot(): HoldCounts {
+    return { held: this.queue.length, ...this.counts };
+  }
+}
