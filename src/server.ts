@@ -120,7 +120,7 @@ export function agentMetrics(status: AgentStatus): Registry {
   });
   new Gauge({
     name: 'bindsnoop_kubernetes_binds_held',
-    help: 'Binds waiting for the Kubernetes API to describe their pod (counted in bindsnoop_events_pending).',
+    help: 'Binds waiting to be named: for the Kubernetes API to describe their pod, or for their look-alike cgroup to be placed (counted in bindsnoop_events_pending).',
     registers: [registry],
     collect() {
       this.set(status.podHold()?.held ?? 0);
@@ -128,7 +128,7 @@ export function agentMetrics(status: AgentStatus): Registry {
   });
   new Counter({
     name: 'bindsnoop_kubernetes_hold_total',
-    help: 'Binds of pods the API had not described yet, by outcome: described (released when it did), expired (released after kubernetes.api.holdMillis, named from the log tree), overflowed (not held: kubernetes.api.holdMaxRecords reached).',
+    help: 'Binds that waited to be named, by outcome: described (released once the API described their pod, or their cgroup was placed), expired (released after kubernetes.api.holdMillis, named from the log tree), overflowed (not held: kubernetes.api.holdMaxRecords reached).',
     labelNames: ['outcome'],
     registers: [registry],
     collect() {

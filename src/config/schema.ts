@@ -242,7 +242,7 @@ export const SCHEMA: Schema<AppConfig> = {
         default: 60_000,
       },
       holdMillis: {
-        doc: "Binds of a pod (or container) the API has not described yet wait for it at most this long, so a pod's resource (service.name, labels) is the same for its life; then they go out named from the kubelet's log tree. 0 = never wait.",
+        doc: "Binds of a pod (or container) the API has not described yet wait for it at most this long, so a pod's resource (service.name, labels) is the same for its life, and binds from look-alike cgroups wait as long for their real path; then they go out named as far as known. 0 = never wait.",
         format: integerIn(0, 600_000, 'milliseconds'),
         default: 5000,
       },

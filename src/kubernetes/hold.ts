@@ -13,9 +13,9 @@ export interface HoldOptions {
 export interface HoldCounts {
   /** held now */
   held: number;
-  /** released because the API described their pod in time */
+  /** released because they could be named in time (the API described their pod, their cgroup was placed) */
   described: number;
-  /** released at maxMillis without the API's word (named from the kubelet's log tree) */
+  /** released at maxMillis, named as far as known then (from the kubelet's log tree) */
   expired: number;
   /** not held because the hold was full (named from the log tree at once) */
   overflowed: number;
@@ -30,12 +30,13 @@ function detached(e: BindEvent): BindEvent {
 }
 
 /**
- * Binds of pods the Kubernetes API has not described yet, held until it has
- * (bounded in time and in records), so that a pod's resource is the same for
- * its life: without it, binds made before the first list answers, or before
- * the watch brings a new container's id, would be named from the kubelet's
- * log tree alone (another service.name, no labels) and later ones from the
- * API. Owns its timer; releases in arrival order.
+ * Binds that cannot be named well yet, held until they can (bounded in time
+ * and in records): binds of pods the Kubernetes API has not described yet, so
+ * that a pod's resource is the same for its life (without it, binds made
+ * before the first list answers, or before the watch brings a new container's
+ * id, would be named from the kubelet's log tree alone: another service.name,
+ * no labels), and binds from look-alike cgroups while their real path is
+ * looked up off the event loop. Owns its timer; releases in arrival order.
  */
 export class BindHold {
   private readonly queue: { event: BindEvent; untilMs: number }[] = [];
@@ -45,7 +46,7 @@ export class BindHold {
 
   constructor(
     private readonly options: HoldOptions,
-    /** whether the API has described this bind's pod and container */
+    /** whether the bind can be named now (the API has described its pod; its cgroup's path is known) */
     private readonly described: (e: BindEvent) => boolean,
     /** where released binds go */
     private readonly release: (events: BindEvent[]) => void,
@@ -54,7 +55,7 @@ export class BindHold {
 
   /** Takes the bind if it must wait; false when it can go on now (described, or the hold is full). */
   take(e: BindEvent): boolean {
-    if (this.closed || this.described(e)) return false;
+    if (this.closed || this.options.maxMillis === 0 || this.described(e)) return false;
     if (this.queue.length >= this.options.maxRecords) {
       this.counts.overflowed++;
       return false;

@@ -4,7 +4,7 @@ import type { PodIdentity } from '../model/attributes';
 import type { BindEvent } from '../model/event';
 import { commaList } from '../model/text';
 import type { NativeTracer } from '../kernel/native';
-import { findCgroupPath } from './cgroup-path';
+import { CgroupPaths } from './cgroup-path';
 import { findCgroup2Mount, NodeMaps } from './node-maps';
 import { lockPinDir, PinDirInUse } from './pin-lock';
 import { BindHold, type HoldCounts } from './hold';
@@ -57,8 +57,6 @@ export class KubernetesSetupError extends Error {
 /** How often binds held for the API are looked at again. */
 const HOLD_CHECK_MILLIS = 100;
 
-/** Look-alike cgroups whose path is remembered at most (the oldest goes first). */
-const MAX_REMEMBERED_CGROUP_PATHS = 1024;
 
 /** A bind that passed the selection, with its pod (none for a host process). */
 export interface SelectedBind {
@@ -83,7 +81,9 @@ export class Kubernetes {
   private readonly watch?: PodWatch;
   private readonly resolver: PodResolver;
   private selection?: NodeMaps;
-  private readonly hold?: BindHold;
+  private readonly hold: BindHold;
+  /** where look-alike cgroups really are (the cgroup v2 mount's paths) */
+  private readonly cgroupPaths = new CgroupPaths(() => findCgroup2Mount());
   private release?: (binds: SelectedBind[]) => void;
   private outsideSelection = 0;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -98,14 +98,21 @@ export class Kubernetes {
     this.index.refresh();
     this.watch = this.makeWatch(env);
     this.resolver = new PodResolver(this.index, this.watch, commaList(settings.labels));
-    if (this.watch) {
-      const resolver = this.resolver;
-      this.hold = new BindHold(
-        { maxMillis: settings.api.holdMillis, maxRecords: settings.api.holdMaxRecords, checkMillis: HOLD_CHECK_MILLIS },
-        (e) => resolver.describedByApi(e),
-        (events) => this.released(events),
-      );
-    }
+    this.hold = new BindHold(
+      { maxMillis: settings.api.holdMillis, maxRecords: settings.api.holdMaxRecords, checkMillis: HOLD_CHECK_MILLIS },
+      (e) => this.ready(e),
+      (events) => this.released(events),
+    );
+  }
+
+  /**
+   * A bind can be named now: the API (when watched) has described its pod, and
+   * a bind from a look-alike cgroup has its real path (looked up meanwhile).
+   */
+  private ready(e: BindEvent): boolean {
+    if (!this.resolver.describedByApi(e)) return false;
+    if (!this.resolver.namedLikeAPod(e) || this.resolver.resolve(e)) return true;
+    return this.cgroupPaths.lookup(e.cgroupId, e.cgroupName, e.pid) !== undefined;
   }
 
   /** The API watch when configured (or, on auto, when in a cluster or given a kubeconfig). */
@@ -210,8 +217,8 @@ export class Kubernetes {
       if (cgroupRoot) {
         const selection = new NodeMaps(maps, this.resolver, { cgroupRoot, namespaces: s.namespaces, excludeNamespaces: s.excludeNamespaces, labelSelector: s.labelSelector });
         this.selection = selection;
-        selection.sync();
-        this.every(s.mapSyncIntervalMillis, () => selection.sync());
+        void selection.sync();
+        this.every(s.mapSyncIntervalMillis, () => void selection.sync());
       } else {
         this.warn('no cgroup v2 mount found: pinned pod maps stay empty (set kubernetes.cgroupRoot)');
       }
@@ -238,11 +245,12 @@ export class Kubernetes {
    * leaves out that passed the kernel before the maps knew them. With the API
    * watched, binds of pods (or containers) it has not described yet are held
    * until it has, or until kubernetes.api.holdMillis, and come out through
-   * onRelease.
+   * onRelease; so are binds from look-alike cgroups while their real path is
+   * looked up.
    */
   select(events: readonly BindEvent[]): SelectedBind[] {
     const out: SelectedBind[] = [];
-    for (const event of events) if (!this.hold?.take(event)) this.selectOne(event, out);
+    for (const event of events) if (!this.hold.take(event)) this.selectOne(event, out);
     return out;
   }
 
@@ -271,22 +279,13 @@ export class Kubernetes {
   }
 
   /** Binds held for the API now, and what became of the others. */
-  holdCounts(): HoldCounts | undefined {
-    return this.hold?.snapshot();
+  holdCounts(): HoldCounts {
+    return this.hold.snapshot();
   }
 
-  /** cgroup id -> path, of look-alike cgroups (few: a walk each, then remembered) */
-  private readonly cgroupPaths = new Map<bigint, string>();
-
+  /** Where a look-alike cgroup really is; a bind released before its lookup ended says so. */
   private cgroupPath(event: BindEvent): string {
-    let found = this.cgroupPaths.get(event.cgroupId);
-    if (found === undefined) {
-      const mount = findCgroup2Mount();
-      found = (mount && findCgroupPath(mount, event.cgroupId, event.cgroupName)) || `(cgroup id ${event.cgroupId}, not found)`;
-      if (this.cgroupPaths.size >= MAX_REMEMBERED_CGROUP_PATHS) this.cgroupPaths.delete(this.cgroupPaths.keys().next().value as bigint);
-      this.cgroupPaths.set(event.cgroupId, found);
-    }
-    return found;
+    return this.cgroupPaths.lookup(event.cgroupId, event.cgroupName, event.pid) ?? `(cgroup id ${event.cgroupId}, still being looked up)`;
   }
 
   /** The API watch's books, when the API is watched. */
@@ -306,7 +305,9 @@ export class Kubernetes {
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
     // what waits for the API goes out as it can be named now: nothing read is dropped at stop
-    this.hold?.flush();
+    this.hold.flush();
+    this.cgroupPaths.stop();
+    await this.selection?.stop();
     await this.watch?.stop();
     this.pinLock?.release();
   }

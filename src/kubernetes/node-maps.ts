@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { commaList } from '../model/text';
 import type { K8sMapName, NativeTracer } from '../kernel/native';
@@ -15,13 +16,17 @@ function mayHoldContainers(name: string): boolean {
   return name.includes('kubepods') || name === 'burstable' || name === 'besteffort' || /^pod[0-9a-f-]{36}$/.test(name);
 }
 
-/** The kubelet-shaped container cgroups under `root` (systemd or cgroupfs driver). */
-export function scanContainerCgroups(root: string, maxDepth = 6): NodeContainer[] {
+/**
+ * The kubelet-shaped container cgroups under `root` (systemd or cgroupfs
+ * driver), read asynchronously (the reads run off the event loop, which keeps
+ * answering the probes however large the tree).
+ */
+export async function scanContainerCgroups(root: string, maxDepth = 6): Promise<NodeContainer[]> {
   const out: NodeContainer[] = [];
-  const walk = (dir: string, depth: number): void => {
+  const walk = async (dir: string, depth: number): Promise<void> => {
     let entries: string[];
     try {
-      entries = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+      entries = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
     } catch {
       return; // vanished meanwhile
     }
@@ -30,27 +35,27 @@ export function scanContainerCgroups(root: string, maxDepth = 6): NodeContainer[
       const ref = parseContainerCgroup(name, path.basename(dir));
       if (ref) {
         try {
-          out.push({ ...ref, cgroupId: BigInt(statSync(child).ino), dir: child });
+          out.push({ ...ref, cgroupId: BigInt((await stat(child)).ino), dir: child });
         } catch {
           // removed between readdir and stat
         }
       } else if (depth < maxDepth && mayHoldContainers(name)) {
-        walk(child, depth + 1);
+        await walk(child, depth + 1);
       }
     }
   };
-  walk(root, 0);
+  await walk(root, 0);
   return out;
 }
 
 /** The mount namespace of one of the container's processes, if it has any. */
-function containerMntns(dir: string): bigint | undefined {
+async function containerMntns(dir: string): Promise<bigint | undefined> {
   try {
-    for (const line of readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n')) {
+    for (const line of (await readFile(path.join(dir, 'cgroup.procs'), 'utf8')).split('\n')) {
       const pid = Number.parseInt(line, 10);
       if (!pid) continue;
       try {
-        return BigInt(statSync(`/proc/${pid}/ns/mnt`).ino);
+        return BigInt((await stat(`/proc/${pid}/ns/mnt`)).ino);
       } catch {
         // that process is gone: try the next
       }
@@ -88,6 +93,8 @@ export class NodeMaps {
   private readonly exclude: Set<string>;
   private readonly selector?: LabelSelector;
   private known = 0;
+  private running?: Promise<void>;
+  private stopped = false;
   /** mount namespaces seen in binds, by cgroup id: no /proc access (CAP_SYS_PTRACE) needed */
   private readonly learned = new Map<bigint, Set<bigint>>();
 
@@ -126,9 +133,25 @@ export class NodeMaps {
     for (const key of current.keys()) if (!desired.has(key)) this.maps.mapDelete(name, key);
   }
 
-  /** One reconciliation pass. */
-  sync(): void {
-    const containers = scanContainerCgroups(this.options.cgroupRoot);
+  /** One reconciliation pass; a pass asked for while one runs is skipped (the next interval does it). */
+  async sync(): Promise<void> {
+    if (this.running || this.stopped) return;
+    this.running = this.reconcile();
+    try {
+      await this.running;
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  /** No pass after this; waits for the one under way, which writes nothing more. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.running;
+  }
+
+  private async reconcile(): Promise<void> {
+    const containers = await scanContainerCgroups(this.options.cgroupRoot);
     // take back the slots a previous agent gave to pods still here
     const pinned = new Map(this.maps.mapEntries('cgroups'));
     for (const c of containers) {
@@ -148,7 +171,7 @@ export class NodeMaps {
         continue;
       }
       cgroups.set(c.cgroupId, slot);
-      const ns = containerMntns(c.dir);
+      const ns = await containerMntns(c.dir);
       if (ns !== undefined) mntns.set(ns, slot);
       for (const seen of this.learned.get(c.cgroupId) ?? []) mntns.set(seen, slot);
     }
@@ -157,6 +180,7 @@ export class NodeMaps {
     // a pod with no container cgroup left on the node gives its slot up
     const pods = new Set(containers.map((c) => c.podUid));
     for (const podUid of this.slots.keys()) if (!pods.has(podUid)) this.slots.delete(podUid);
+    if (this.stopped) return; // the tracer may be closing: nothing is written once stop() was called
     this.apply('cgroups', cgroups);
     this.apply('mntns', mntns);
     this.apply('excluded', excluded);

@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { waitUntil } from '../helpers/wait';
 import { OtlpReceiver, type Behaviour } from '../helpers/otlp-receiver';
 import { Agent as AgentCore } from '../../src/agent/agent';
 import { loadConfig } from '../../src/config/load';
-import { Agent, describePrivileged, endReport, expectReleased, heldBy, metric, runBinds, runBindsAsync, startDaemon, type HeldObjects } from './harness';
+import { Agent, cgroup2Mount, describePrivileged, endReport, expectReleased, heldBy, metric, removeCgroupTree, runBinds, runBindsAsync, startDaemon, type HeldObjects } from './harness';
 
 /*
  * The agent against dead, slow and hostile OTLP receivers, under a steady load
@@ -295,6 +295,60 @@ describePrivileged('the endpoints against a greedy neighbour', () => {
     }
     expect(await metric(base, 'bindsnoop_http_connections_evicted_total')).toBeGreaterThan(0);
     greedy.kill('SIGKILL');
+    expect((await agent.stop('SIGTERM')).code).toBe(0);
+  });
+});
+
+describePrivileged('the cgroup tree against a neighbour with delegated cgroups', () => {
+  it('look-alike cgroups among 5,000 others, each bound from once by a process gone at once: probes answered throughout, each placed', async () => {
+    // what a user with a delegated subtree can make: thousands of cgroups, and some named as the kubelet names containers
+    const top = path.join(cgroup2Mount(), `bindsnoop-lookalikes-${process.pid}.slice`);
+    onCleanup(() => removeCgroupTree(top));
+    for (let d = 0; d < 50; d++) for (let e = 0; e < 100; e++) mkdirSync(path.join(top, 'user.slice', `d${d}`, `e${e}`), { recursive: true });
+    const lookalikes = Array.from({ length: 20 }, (_, n) => {
+      const uid = `00000000-0000-4000-a000-${n.toString(16).padStart(12, '0')}`;
+      const leaf = path.join(top, 'user.slice', `d${n}`, `e${n}`, `kubepods-besteffort-pod${uid.replace(/-/g, '_')}.slice`, `cri-containerd-${n.toString(16).padStart(64, 'f')}.scope`);
+      mkdirSync(leaf, { recursive: true });
+      return leaf;
+    });
+    const pinDir = `/sys/fs/bpf/bindsnoop-lookalikes-${process.pid}`;
+    onCleanup(() => rmSync(pinDir, { recursive: true, force: true }));
+    receiver = await OtlpReceiver.start();
+    const { agent, base } = await startDaemon({
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      BINDSNOOP_OTLP_FLUSH_INTERVAL_MILLIS: '100',
+      BINDSNOOP_KUBERNETES_ENABLED: 'true',
+      BINDSNOOP_KUBERNETES_PIN_DIR: pinDir,
+      BINDSNOOP_KUBERNETES_POD_LOGS_DIR: dir,
+      BINDSNOOP_KUBERNETES_CONTAINER_LOGS_DIR: dir,
+      BINDSNOOP_KUBERNETES_API_HOLD_MILLIS: '60000',
+    });
+    let probing = true;
+    let probes = 0;
+    let unanswered = 0;
+    const prober = (async () => {
+      while (probing) {
+        probes++;
+        const ok = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.status === 200, () => false);
+        if (!ok) unanswered++;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const pids = lookalikes.map((leaf) => runBinds(['--netns', '--cgroup', leaf, 'tcp,4,127.0.0.1,0']).pid);
+    const records = await waitUntil('a record of each look-alike', () => {
+      const mine = receiver!.records().filter((r) => pids.includes(r.attributes['process.pid'] as number));
+      return mine.length === pids.length && mine.map((r) => r.attributes);
+    }, 60_000);
+    probing = false;
+    await prober;
+    expect(probes).toBeGreaterThan(5);
+    expect(unanswered).toBe(0);
+    // each is unattributed, and carries where its cgroup really is
+    for (const r of records) {
+      const leaf = lookalikes[pids.indexOf(r['process.pid'] as number)];
+      expect(r).not.toHaveProperty('k8s.pod.uid');
+      expect(r['bindsnoop.cgroup.path']).toBe('/' + path.relative(cgroup2Mount(), leaf));
+    }
     expect((await agent.stop('SIGTERM')).code).toBe(0);
   });
 });
