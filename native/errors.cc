@@ -52,6 +52,16 @@ void ThrowBpfError(Napi::Env env, int err, const std::string& op, const std::str
   error.ThrowAsJavaScriptException();
 }
 
+void ThrowReasonedError(Napi::Env env, int err, const std::string& op, const std::string& line) {
+  if (err < 0) err = -err;
+  Napi::Error error = Napi::Error::New(env, line);
+  error.Set("code", Napi::String::New(env, ErrnoName(err)));
+  error.Set("errno", Napi::Number::New(env, err));
+  error.Set("op", Napi::String::New(env, op));
+  error.Set("hint", Napi::String::New(env, ""));
+  error.ThrowAsJavaScriptException();
+}
+
 void ThrowKernelError(Napi::Env env, const std::string& line) {
   Napi::Error error = Napi::Error::New(env, line);
   error.Set("code", Napi::String::New(env, "ENOTSUP"));

@@ -14,6 +14,8 @@ void ThrowBpfError(Napi::Env env, int err, const std::string& op, const std::str
 // Throws an Error whose message is `line` as is (a kernel too old or built
 // without something bindsnoop needs), code ENOTSUP, op "check the kernel". JS thread.
 void ThrowKernelError(Napi::Env env, const std::string& line);
+// An error whose message is `line` as it is (it names its own errno), with that errno's code. Main thread.
+void ThrowReasonedError(Napi::Env env, int err, const std::string& op, const std::string& line);
 
 // What a user can do about errno `err` when loading or attaching.
 std::string HintFor(int err);

@@ -5,6 +5,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/bpf.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -51,8 +52,15 @@ std::string ErrnoText(int err) {
 }  // namespace
 
 std::string MissingBtf() {
-  if (access(kBtfPath, R_OK) != 0)
-    return Missing(std::string("BTF type information at ") + kBtfPath + " (CONFIG_DEBUG_INFO_BTF=y)", "5.4");
+  const std::string missing = Missing(std::string("BTF type information at ") + kBtfPath + " (CONFIG_DEBUG_INFO_BTF=y)", "5.4");
+  if (access(kBtfPath, R_OK) != 0) return missing;
+  // a file that is there but empty, or not BTF (its header's magic, 0xeB9F), is no better than none: every backend
+  // would fail later with an errno that says nothing of it
+  int fd = open(kBtfPath, O_RDONLY | O_CLOEXEC);
+  uint16_t magic = 0;
+  ssize_t n = fd < 0 ? -1 : read(fd, &magic, sizeof(magic));
+  if (fd >= 0) close(fd);
+  if (n != static_cast<ssize_t>(sizeof(magic)) || magic != BTF_MAGIC) return missing + " (" + kBtfPath + " is empty or not BTF)";
   return "";
 }
 
@@ -82,8 +90,9 @@ bool KernelHasFunction(const char* name) {
 
 namespace {
 
-// Loads `r0 = 0; exit` as an fexit program on inet_bind and attaches it.
-std::string FentryUnavailable() {
+// Loads `r0 = 0; exit` as an fexit program on inet_bind and attaches it; `*err` is the errno of a refusal.
+std::string FentryUnavailable(int* err) {
+  *err = EOPNOTSUPP;
   struct btf* vmlinux = btf__load_vmlinux_btf();
   if (!vmlinux) return "no kernel BTF to find inet_bind in";
   int id = btf__find_by_name_kind(vmlinux, "inet_bind", BTF_KIND_FUNC);
@@ -97,17 +106,21 @@ std::string FentryUnavailable() {
   LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT,
               .attach_btf_id = static_cast<__u32>(id));
   int prog = bpf_prog_load(BPF_PROG_TYPE_TRACING, "bindsnoop_probe", "GPL", insns, 2, &opts);
-  if (prog < 0) return "the kernel refused a trial fexit program on inet_bind (" + ErrnoText(errno) + ")";
+  if (prog < 0) {
+    *err = errno;
+    return "the kernel refused a trial fexit program on inet_bind (" + ErrnoText(*err) + ")";
+  }
   int link = bpf_raw_tracepoint_open(nullptr, prog);
-  int err = errno;
+  *err = errno;
   close(prog);
   if (link < 0) {
-    if (err == kKernelENOTSUPP || err == EOPNOTSUPP || err == EINVAL)
-      return "the kernel cannot attach fexit programs to its functions here (" + ErrnoText(err) +
+    if (*err == kKernelENOTSUPP || *err == EOPNOTSUPP || *err == EINVAL)
+      return "the kernel cannot attach fexit programs to its functions here (" + ErrnoText(*err) +
              "; x86_64 can since Linux 5.5, arm64 since 6.4)";
-    return "the kernel refused to attach a trial fexit program on inet_bind (" + ErrnoText(err) + ")";
+    return "the kernel refused to attach a trial fexit program on inet_bind (" + ErrnoText(*err) + ")";
   }
   close(link);
+  *err = 0;
   return "";
 }
 
@@ -125,10 +138,11 @@ std::string TracepointUnavailable() {
 
 }  // namespace
 
-std::string BackendUnavailable(Backend backend) {
+std::string BackendUnavailable(Backend backend, int* err) {
+  *err = EOPNOTSUPP;
   switch (backend) {
     case Backend::kFentry:
-      return FentryUnavailable();
+      return FentryUnavailable(err);
     case Backend::kKprobe:
       return KprobeUnavailable();
     case Backend::kTracepoint:

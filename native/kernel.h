@@ -28,5 +28,6 @@ bool KernelHasFunction(const char* name);
 
 // "" when `backend` can attach here, else why not (one clause). The fentry
 // probe loads and attaches a trial no-op fexit program on inet_bind, as
-// libbpf-tools' fentry_can_attach() loads one, and removes it. Any thread.
-std::string BackendUnavailable(Backend backend);
+// libbpf-tools' fentry_can_attach() loads one, and removes it. `*err` is the
+// errno behind a refusal (EOPNOTSUPP where nothing refused). Any thread.
+std::string BackendUnavailable(Backend backend, int* err);

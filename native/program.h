@@ -39,6 +39,7 @@ struct LoadError {
   std::string hint;
   std::string details;  // libbpf's last lines (the verifier log)
   bool userMap = false;  // a --cgroupmap/--mntnsmap the user must fix
+  bool reasoned = false;  // `hint` is the whole reason, naming its errno (a backend found unavailable)
 };
 
 class Program {

@@ -65,12 +65,16 @@ bool Tracer::ReadOptions(Napi::Env env, Napi::Object o) {
 
 namespace {
 
-void ThrowLoadError(Napi::Env env, const LoadError& e) { ThrowBpfError(env, e.err, e.op, e.hint, e.details, e.userMap); }
-
 std::string Describe(const LoadError& e) {
+  if (e.reasoned) return std::string("cannot ") + e.op + ": " + e.hint;
   std::string s = std::string("cannot ") + e.op + ": " + strerror(e.err);
   if (!e.hint.empty()) s += " (" + e.hint + ")";
   return s;
+}
+
+void ThrowLoadError(Napi::Env env, const LoadError& e) {
+  if (e.reasoned) ThrowReasonedError(env, e.err, e.op, Describe(e));
+  else ThrowBpfError(env, e.err, e.op, e.hint, e.details, e.userMap);
 }
 
 }  // namespace
@@ -96,9 +100,11 @@ void Tracer::LoadAndAttach(Napi::Env env) {
   LoadError last;
   for (size_t i = 0; i < candidates.size(); i++) {
     Backend b = candidates[i];
-    std::string why = BackendUnavailable(b);
+    int unavailableErr = 0;
+    std::string why = BackendUnavailable(b, &unavailableErr);
     if (!why.empty()) {
-      last = LoadError{EOPNOTSUPP, std::string("use the ") + BackendName(b) + " backend", why, "", false};
+      // the reason names its own errno: the message is the reason, not strerror() before it
+      last = LoadError{unavailableErr, std::string("use the ") + BackendName(b) + " backend", why, "", false, true};
       backendNotes_.push_back(std::string(BackendName(b)) + ": " + why);
       continue;
     }

@@ -48,9 +48,25 @@ describePrivileged('attach backends on this host', () => {
     const exit = await agent.exited;
     expect(exit.code).toBe(1);
     expect(agent.stderr).toBe(
-      'bindsnoop: cannot use the kprobe backend: Operation not supported (this kernel has no kprobes (CONFIG_KPROBES and CONFIG_KPROBE_EVENTS are off))\n',
+      'bindsnoop: cannot use the kprobe backend: this kernel has no kprobes (CONFIG_KPROBES and CONFIG_KPROBE_EVENTS are off)\n',
     );
     expect(agent.stdout).toBe('');
+  });
+
+  it('a forced fentry the kernel refuses says why in the words of the errno it got, not another', async () => {
+    const agent = Agent.spawn(['--backend', 'fentry']);
+    const exit = await Promise.race([agent.exited, agent.waitFor(() => agent.stderr.includes('tracing with the fentry backend'), 'fentry to attach', 15_000).then(() => undefined)]);
+    if (!exit) {
+      expect((await agent.stop()).code).toBe(0);
+      return;
+    }
+    expect(exit.code).toBe(1);
+    // here: "the kernel refused a trial fexit program on inet_bind (EPERM: Operation not permitted)"; before, the line
+    // began "Operation not supported (" whatever the errno
+    const m = /^bindsnoop: cannot use the fentry backend: (the kernel [^(]+|inet_bind [^(]+|no kernel BTF[^(]*)(?:\((E[A-Z]+): ([^;)]+)[;)])?/.exec(agent.stderr);
+    expect(m, agent.stderr).not.toBeNull();
+    expect(agent.stderr).not.toContain('Operation not supported (');
+    expect(agent.stderr.trim().split('\n')).toHaveLength(1);
   });
 
   it('rejects an unknown backend as a usage error, status 2', async () => {

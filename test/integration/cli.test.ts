@@ -90,6 +90,14 @@ describePrivileged('privileges', () => {
     expect(r.stdout).toBe('');
   });
 
+  it('with an empty BTF file it fails with the missing-BTF line too, not a later errno, status 1', () => {
+    // a mount namespace of its own where /sys/kernel/btf/vmlinux is an empty file
+    const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount -t tmpfs none /sys/kernel/btf && touch /sys/kernel/btf/vmlinux && exec "${process.execPath}" "${CLI}"`], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^bindsnoop: this kernel \(Linux [^)]+\) lacks BTF type information at \/sys\/kernel\/btf\/vmlinux \(CONFIG_DEBUG_INFO_BTF=y\), .* \(\/sys\/kernel\/btf\/vmlinux is empty or not BTF\)\n$/);
+    expect(r.stdout).toBe('');
+  });
+
   it('mounts tracefs itself when it is missing (as root)', async () => {
     execFileSync('umount', ['/sys/kernel/tracing']);
     expect(existsSync('/sys/kernel/tracing/events/syscalls')).toBe(false);
