@@ -7,6 +7,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // a bound on a hang, not on speed: a property run of hundreds of cases is slower on a busy host
+          testTimeout: 120_000,
         },
       },
       {

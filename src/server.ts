@@ -12,21 +12,31 @@ import { DELIVERY_UNKNOWN_REASONS } from './otlp/exporter';
  */
 const EVENT_LOOP_SAMPLE_MILLIS = 1000;
 
-/** Prometheus metrics of the agent (contract section 5), in a registry of their own. */
-export function agentMetrics(status: AgentStatus): Registry {
+/** Prometheus metrics of the agent, in a registry of their own, and the scrape that reads them. */
+export interface AgentMetrics {
+  registry: Registry;
+  /**
+   * One scrape: the books (seen, exported, lost, pending) are read once, before
+   * any metric is collected, so that in one scrape they balance exactly
+   * whatever order the metrics are collected in.
+   */
+  scrape(): Promise<string>;
+}
+
+/** Prometheus metrics of the agent (docs: "Running as a service"). */
+export function agentMetrics(status: AgentStatus): AgentMetrics {
   const registry = new Registry();
   // the event-loop lag histogram samples with a timer: at prom-client's default (every 10 ms) that timer alone was
   // most of the idle agent's CPU; 100 ms still shows any lag that matters to a probe or a scrape
   collectDefaultMetrics({ register: registry, prefix: 'bindsnoop_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MILLIS });
   let snapshot: Accounting | undefined;
-  const refresh = (): Accounting | undefined => (snapshot = status.accounting());
   new Counter({
     name: 'bindsnoop_events_total',
     help: 'Binds that passed the kernel filters: read from the ring buffer or lost in the kernel.',
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(refresh()?.seen ?? 0);
+      this.inc(snapshot?.seen ?? 0);
     },
   });
   new Counter({
@@ -164,7 +174,13 @@ export function agentMetrics(status: AgentStatus): Registry {
       this.set(status.ready() ? 1 : 0);
     },
   });
-  return registry;
+  return {
+    registry,
+    scrape: () => {
+      snapshot = status.accounting();
+      return registry.metrics();
+    },
+  };
 }
 
 /**
@@ -214,7 +230,8 @@ class Connections {
 
 /** /healthz, /readyz and /metrics on `port` (0 = any free port). */
 export async function startAgentServer(status: AgentStatus, port: number, host: string): Promise<{ server: Server; port: number }> {
-  const registry = agentMetrics(status);
+  const metrics = agentMetrics(status);
+  const registry = metrics.registry;
   const connections = new Connections();
   new Counter({
     name: 'bindsnoop_http_connections_evicted_total',
@@ -239,8 +256,8 @@ export async function startAgentServer(status: AgentStatus, port: number, host: 
       return;
     }
     if (path === '/metrics') {
-      registry
-        .metrics()
+      metrics
+        .scrape()
         .then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text))
         .catch((e: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${e.message}\n`));
       return;

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { FakeKubeApi } from '../helpers/kube-api';
-import { waitUntil } from '../helpers/wait';
+import { scaledMillis, waitUntil } from '../helpers/wait';
 import { OtlpReceiver, type Behaviour } from '../helpers/otlp-receiver';
 import { Agent as AgentCore } from '../../src/agent/agent';
 import { loadConfig } from '../../src/config/load';
-import { Agent, cgroup2Mount, describePrivileged, endReport, expectReleased, heldBy, metric, removeCgroupTree, runBinds, runBindsAsync, startDaemon, type HeldObjects } from './harness';
+import { Agent, books, cgroup2Mount, describePrivileged, endReport, expectReleased, heldBy, metric, OWN_UID, removeCgroupTree, runBinds, runBindsAsync, startDaemon, type HeldObjects } from './harness';
 
 /*
  * The agent against dead, slow and hostile OTLP receivers, under a steady load
@@ -168,6 +168,8 @@ describePrivileged('the daemon under a flood and hostile clients', () => {
       BINDSNOOP_KUBERNETES_PIN_DIR: pinDir,
       BINDSNOOP_KUBERNETES_POD_LOGS_DIR: dir,
       BINDSNOOP_KUBERNETES_CONTAINER_LOGS_DIR: dir,
+      // only this test's binds (a neighbour may flood the same host): they are made as a user of the run's own
+      BINDSNOOP_FILTER_UID: String(OWN_UID),
     });
     onCleanup(() => rmSync(pinDir, { recursive: true, force: true }));
     const limit = daemonSetMemoryLimitBytes();
@@ -186,23 +188,22 @@ describePrivileged('the daemon under a flood and hostile clients', () => {
       }
     })();
     // each process binds as fast as it can for 10 s
-    const flood = (): Promise<unknown> => runBindsAsync(['--netns', '--repeat', '100000000', '--seconds', '10', 'tcp,4,127.0.0.1,0']);
+    const flood = (): Promise<unknown> => runBindsAsync(['--netns', '--uid', String(OWN_UID), '--repeat', '100000000', '--seconds', '10', 'tcp,4,127.0.0.1,0']);
     await Promise.all([flood(), flood()]);
     flooding = false;
     await watch;
-    expect(probes).toBeGreaterThan(10);
+    // (a probe every 250 ms, or every 2 s when none answers: on a loaded host fewer than the 40 of an idle one)
+    expect(probes).toBeGreaterThanOrEqual(5);
     expect(unhealthy).toBe(0);
     expect(peakRss).toBeLessThan(limit);
     // what the flood left waiting drains
-    const drainDeadline = Date.now() + 5000;
+    const drainDeadline = Date.now() + scaledMillis(5000);
     while ((await metric(base, 'bindsnoop_events_pending')) !== 0) {
       expect(Date.now()).toBeLessThan(drainDeadline);
       await new Promise((r) => setTimeout(r, 100));
     }
-    const seen = await metric(base, 'bindsnoop_events_total');
-    const exported = await metric(base, 'bindsnoop_events_exported_total');
-    let lost = 0;
-    for (const stage of ['kernel', 'reader', 'export_queue', 'export']) lost += await metric(base, `bindsnoop_events_lost_total{stage="${stage}"}`);
+    // the books from one scrape (a neighbour may still be binding)
+    const { seen, exported, lost } = await books(base);
     expect(seen).toBeGreaterThan(100_000);
     expect(exported + lost).toBe(seen);
     expect((await agent.stop('SIGTERM')).code).toBe(0);

@@ -323,9 +323,31 @@ export async function startDaemon(env: NodeJS.ProcessEnv, prefix: readonly strin
   return { agent, base: `http://127.0.0.1:${line.port as number}` };
 }
 
-export async function metric(base: string, name: string): Promise<number> {
-  const text = await (await fetch(`${base}/metrics`)).text();
+/** One sample's value in Prometheus text. */
+export function sampleOf(text: string, name: string): number {
   const m = new RegExp(`^${name.replace(/[{}"=]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
   if (!m) throw new Error(`no ${name} in /metrics`);
   return Number(m[1]);
 }
+
+export async function metric(base: string, name: string): Promise<number> {
+  return sampleOf(await (await fetch(`${base}/metrics`)).text(), name);
+}
+
+/**
+ * The books from one scrape of /metrics: seen, exported, lost (all stages) and
+ * pending, read together, as binds may flow between two scrapes (a busy host).
+ */
+export async function books(base: string): Promise<{ seen: number; exported: number; lost: number; pending: number }> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  let lost = 0;
+  for (const stage of ['kernel', 'reader', 'export_queue', 'export']) lost += sampleOf(text, `bindsnoop_events_lost_total{stage="${stage}"}`);
+  return { seen: sampleOf(text, 'bindsnoop_events_total'), exported: sampleOf(text, 'bindsnoop_events_exported_total'), lost, pending: sampleOf(text, 'bindsnoop_events_pending') };
+}
+
+/**
+ * A user id of this test run's own, that no other process binds as: a test that
+ * counts binds selects them with -u (and bind_helper --uid), as a user selects
+ * theirs, so a neighbour binding on the same host does not enter its counts.
+ */
+export const OWN_UID = 60_000 + (process.pid % 5000);

@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { FakeKubeApi } from '../helpers/kube-api';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
-import { waitUntil } from '../helpers/wait';
-import { Agent, cgroup2Mount, describePrivileged, HELPER, removeCgroupTree } from './harness';
+import { scaledMillis, waitUntil } from '../helpers/wait';
+import { Agent, cgroup2Mount, describePrivileged, HELPER, OWN_UID, removeCgroupTree } from './harness';
 
 /**
  * A long-running daemon's state is bounded: 2,000 pods go through create,
@@ -66,6 +66,8 @@ describePrivileged('bounded state', () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       BINDSNOOP_OTLP_FLUSH_INTERVAL_MILLIS: '50',
       BINDSNOOP_OTLP_RESOURCE_IDLE_MILLIS: '5000',
+      // only this test's binds (made as the run's own user): a neighbour binding on the host is not traced
+      BINDSNOOP_FILTER_UID: String(OWN_UID),
     });
     const serving = await agent.waitFor(() => /"port":(\d+)[^\n]*"msg":"serving/.exec(agent.stderr) ?? undefined, 'the HTTP server', 15_000);
     const base = `http://127.0.0.1:${serving[1]}`;
@@ -88,11 +90,11 @@ describePrivileged('bounded state', () => {
       }
       const pids = new Set<number>();
       for (const p of pods) {
-        const r = spawnSync(HELPER, ['--cgroup', p.cgroup, 'tcp,4,127.0.0.1,0'], { encoding: 'utf8' });
+        const r = spawnSync(HELPER, ['--cgroup', p.cgroup, '--uid', String(OWN_UID), 'tcp,4,127.0.0.1,0'], { encoding: 'utf8' });
         expect(r.status, r.stderr).toBe(0);
         pids.add(Number(/^pid (\d+)$/m.exec(r.stdout)?.[1]));
       }
-      await waitUntil('every bind exported', () => receiver!.records().filter((r) => pids.has(r.attributes['process.pid'] as number)).length === count, 60_000);
+      await waitUntil('every bind exported', () => receiver!.records().filter((r) => pids.has(r.attributes['process.pid'] as number)).length === count, scaledMillis(60_000));
       // the API watch streams the pods' ADDED events on its own time: a bind can be exported (a batch goes every
       // 50 ms here) before the watch has delivered its pod, so wait for the count rather than read it once
       const peakPods = await waitUntil(
@@ -101,7 +103,7 @@ describePrivileged('bounded state', () => {
           const known = await metric(base, 'bindsnoop_pods_known');
           return known >= count && known;
         },
-        30_000,
+        scaledMillis(30_000),
       );
       const peakResources = await metric(base, 'bindsnoop_otlp_resources');
       for (const p of pods) {
@@ -120,7 +122,7 @@ describePrivileged('bounded state', () => {
         resources: await metric(base, 'bindsnoop_otlp_resources'),
         containers: await metric(base, 'bindsnoop_containers_known'),
       });
-      const deadline = Date.now() + 30_000;
+      const deadline = Date.now() + scaledMillis(30_000);
       let last = await counts();
       while (!(last.pods === 0 && last.resources === 0 && last.containers === 0) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 200));

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { waitUntil } from '../helpers/wait';
-import { Agent, CLI, describePrivileged, expectReleased, heldBy, runBinds, type HeldObjects } from './harness';
+import { Agent, CLI, describePrivileged, expectReleased, heldBy, OWN_UID, runBinds, type HeldObjects } from './harness';
 
 /** The pid of a child process of `ppid` whose command line contains `needle`. */
 function childPid(ppid: number, needle: string): number | undefined {
@@ -61,7 +61,8 @@ describePrivileged('teardown leaves nothing in the kernel', () => {
 
   it('stdout that nobody reads: what cannot wait is dropped and counted, SIGTERM still ends it at once, and every bind is printed or counted', async () => {
     // stdout is a pipe this test does not read until the end: once it and the agent's backlog are full, lines are dropped
-    const proc = spawn(process.execPath, [CLI, '-o', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // only this test's binds, made as a user of the run's own: a neighbour binding meanwhile is not counted
+    const proc = spawn(process.execPath, [CLI, '-o', 'json', '-u', String(OWN_UID)], { stdio: ['ignore', 'pipe', 'pipe'] });
     // collected only at the end (a stream nobody listens to is drained by Node when the child exits)
     let out = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -70,7 +71,7 @@ describePrivileged('teardown leaves nothing in the kernel', () => {
     proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
     await waitUntil('bindsnoop to attach', () => err.includes('Tracing binds'), 15_000);
     const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))?.[1]) * 1024;
-    const run = runBinds(['--netns', '--repeat', '40000', 'tcp,4,127.0.0.1,0']);
+    const run = runBinds(['--netns', '--uid', String(OWN_UID), '--repeat', '40000', 'tcp,4,127.0.0.1,0']);
     await new Promise((r) => setTimeout(r, 1000)); // the reader drains every 50 ms
     // 40,000 JSON lines are about 40 MB: what waits is bounded (8 MiB) plus the agent's own
     expect(rss()).toBeLessThan(300 << 20);
