@@ -225,7 +225,11 @@ export class Kubernetes {
     }
     // notice deleted pods (kept for the grace period) even when no bind asks
     const index = this.index;
-    this.every(s.podRescanIntervalMillis, () => index.refresh());
+    const resolver = this.resolver;
+    this.every(s.podRescanIntervalMillis, () => {
+      index.refresh();
+      resolver.prune();
+    });
     this.watch?.start();
   }
 

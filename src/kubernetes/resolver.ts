@@ -51,6 +51,18 @@ export class PodResolver {
     return pod !== undefined && (pod.containers.size === 0 || pod.containers.has(ref.containerId));
   }
 
+  /**
+   * Forgets the identities of pods neither the API nor the log tree knows any
+   * more (deleted, past their grace period): the cache is bounded, and this
+   * keeps it from holding gone pods' API objects until newer ones push them out.
+   */
+  prune(): void {
+    for (const [key, entry] of this.cache) {
+      const uid = entry.ref?.podUid;
+      if (uid !== undefined && this.api?.pod(uid) === undefined && this.index.pod(uid) === undefined) this.cache.delete(key);
+    }
+  }
+
   /** The cgroup is named as the kubelet names a pod's container (whether or not it is one). */
   namedLikeAPod(e: BindEvent): boolean {
     return parseContainerCgroup(e.cgroupName, e.cgroupParentName) !== undefined;

@@ -1,6 +1,6 @@
 import { afterEach, expect, it } from 'vitest';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
-import { Agent, books, describePrivileged, expectReleased, logLines, metric, runBinds, startDaemon } from './harness';
+import { Agent, books, describePrivileged, expectReleased, logLines, metric, OWN_UID, runBinds, startDaemon } from './harness';
 
 /** The agent as the DaemonSet runs it: --daemon, JSON logs, /healthz /readyz /metrics. */
 let receiver: OtlpReceiver | undefined;
@@ -12,12 +12,13 @@ afterEach(async () => {
 describePrivileged('daemon mode', () => {
   it('answers /healthz and /readyz, counts binds in /metrics with the books balanced, and logs JSON', async () => {
     receiver = await OtlpReceiver.start();
-    const { agent, base } = await startDaemon({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, BINDSNOOP_OTLP_FLUSH_INTERVAL_MILLIS: '50' });
+    // only this test's binds, made as the run's own user: the queue drains to 0 while a neighbour binds on
+    const { agent, base } = await startDaemon({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, BINDSNOOP_OTLP_FLUSH_INTERVAL_MILLIS: '50', BINDSNOOP_FILTER_UID: String(OWN_UID) });
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     expect((await fetch(`${base}/nope`)).status).toBe(404);
     const before = await metric(base, 'bindsnoop_events_total');
-    const run = runBinds(['--netns', 'tcp,4,127.0.0.1,0', 'udp,4,127.0.0.1,0', 'tcp,6,::1,0']);
+    const run = runBinds(['--netns', '--uid', String(OWN_UID), 'tcp,4,127.0.0.1,0', 'udp,4,127.0.0.1,0', 'tcp,6,::1,0']);
     await agent.waitFor(() => receiver!.records().filter((r) => r.attributes['process.pid'] === run.pid).length === 3, 'the export');
     // the books from one scrape (other processes may bind meanwhile)
     const { seen, exported, lost, pending } = await books(base);

@@ -66,8 +66,9 @@ export class Agent {
     return agent;
   }
 
+  /** The whole lines printed so far (one still being written, not yet ended by its newline, is not one). */
   lines(): string[] {
-    return this.stdout.split('\n').filter((l) => l.length > 0);
+    return this.stdout.slice(0, this.stdout.lastIndexOf('\n') + 1).split('\n').filter((l) => l.length > 0);
   }
 
   jsonRecords(): Record<string, unknown>[] {
