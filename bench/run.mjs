@@ -27,6 +27,31 @@ const long = args.includes('--long');
 const outIndex = args.indexOf('--out');
 const outDir = outIndex >= 0 ? args[outIndex + 1] : undefined;
 
+const USAGE = `usage: npm run bench -- [--long | --smoke] [--out DIR]   (or ./dev bench, which builds first)
+  --long     throughput steps of 30 s (10 s by default)
+  --smoke    a few thousand binds per figure: it runs and records numbers (CI)
+  --out DIR  where results.json and BENCHMARKS.md go (default: bench/ and docs/)`;
+if (args.includes('-h') || args.includes('--help')) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const unknown = args.filter((a, i) => !['--long', '--smoke', '--out'].includes(a) && !(i > 0 && args[i - 1] === '--out'));
+if (unknown.length > 0 || (outIndex >= 0 && !outDir)) {
+  console.error(`bench: ${unknown.length ? `unknown argument ${unknown[0]}` : '--out needs a directory'}\n${USAGE}`);
+  process.exit(2);
+}
+// what the benchmark runs: the built CLI and the compiled bind loop (./dev bench builds both)
+for (const [file, what] of [[cli, 'the built CLI (npm run build)'], [helper, 'the bind loop (make -C test/helpers)']]) {
+  if (!existsSync(file)) {
+    console.error(`bench: ${file} is missing: build ${what} first, or run ./dev bench, which builds everything`);
+    process.exit(2);
+  }
+}
+if (process.getuid?.() !== 0) {
+  console.error('bench: run as root (it loads BPF programs)');
+  process.exit(2);
+}
+
 const P = smoke
   ? { loopBinds: 2000, rounds: 1, rates: [2000], stepSeconds: 1, idleSeconds: 2, latencyRate: 1000, latencySeconds: 1, scalePods: 200 }
   : { loopBinds: 50000, rounds: 5, rates: [10000, 20000, 30000, 40000, 50000, 60000], stepSeconds: long ? 30 : 10, idleSeconds: long ? 60 : 20, latencyRate: 2000, latencySeconds: 10, scalePods: 10000 };
@@ -305,7 +330,7 @@ const f = (x, d = 2) => (x === undefined ? '-' : Number(x).toFixed(d));
 const lines = [];
 lines.push('# Benchmarks', '');
 lines.push(`Measured by \`npm run bench\` (bench/run.mjs; \`--long\` for 30 s throughput steps), all in one run, on ${meta.machine},`);
-lines.push(`Linux ${meta.kernel}, Node.js ${meta.node}, backends here: ${backends.join(', ')}; commit ${meta.commit}, ${meta.date}. Raw figures: bench/results.json.`);
+lines.push(`Linux ${meta.kernel}, Node.js ${meta.node}, backends here: ${backends.join(', ')}; commit ${meta.commit}, ${meta.date}. Raw figures: ${outDir ? path.join(outDir, 'results.json') : 'bench/results.json'}.`);
 lines.push('', '## Kernel-side cost', '', `A compiled loop of socket()+bind(127.0.0.1:0)+close(), ${P.loopBinds} iterations, median of ${P.rounds} alternating rounds; the last two rows bind port 40000 instead (a port the request names, so a port filter can decide before the bind), each against its own untraced loop.`, '');
 lines.push('| backend | mode | µs per iteration | vs. untraced |', '|---|---|---|---|');
 for (const k of kernelCost) lines.push(`| ${k.backend} | ${k.mode} | ${f(k.usPerBind)} | ${f(k.ratio)}x |`);

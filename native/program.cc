@@ -93,11 +93,17 @@ bool IsMapFd(int fd) {
 
 // Our fd of the user's pinned map, checked against bcc's layout, or -1.
 int OpenFilterMap(const std::string& path, uint32_t valueSize, const char* flag, LoadError* error) {
-  const std::string create = "bpftool map create " + path + " type hash key 8 value " + std::to_string(valueSize) +
-                             " entries 128 name filter";
+  auto createAt = [valueSize](const std::string& at) {
+    return "bpftool map create " + at + " type hash key 8 value " + std::to_string(valueSize) + " entries 128 name filter";
+  };
+  const std::string create = createAt(path);
   if (access(path.c_str(), F_OK) == 0 && !OnBpffs(path)) {
+    // a map can only be pinned on a BPF filesystem: suggest one there, under the same name
+    const size_t slash = path.find_last_of('/');
+    const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
     Fail(error, EINVAL, std::string("open ") + flag + " map " + path,
-         path + " is not a pinned BPF object (it is not on a BPF filesystem); pin a map there first, e.g. " + create,
+         path + " is not a pinned BPF object (it is not on a BPF filesystem); pin a map on one and pass its path, e.g. " +
+             createAt("/sys/fs/bpf/" + (name.empty() ? std::string("filter") : name)),
          true);
     return -1;
   }

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { redactCredentials } from '../config/load';
 import type { AppConfig } from '../config/schema';
 import type { Attributes } from '../model/attributes';
 import { BindsnoopError } from '../model/errors';
@@ -19,6 +20,7 @@ import { createLogSink } from '../otlp/pipeline';
 import { jsonOutput, tableOutput } from '../output/stdout';
 import type { AgentStatus } from './status';
 import { account, describeLosses, totalLost, type Accounting } from './accounting';
+import { ExportHealth } from './export-health';
 import { Router } from './router';
 
 export interface AgentOptions {
@@ -94,7 +96,9 @@ export class Agent implements AgentStatus {
       this.outputs.push({ ...jsonOutput(() => this.scopeAttributes, (chunk, binds) => options.write(chunk, binds)), ...this.stdoutShedding() });
     }
     if (settings) {
-      const otlp = createLogSink(settings, config.otlp, options.version);
+      this.endpoint = redactCredentials(settings.url);
+      const health = new ExportHealth(this.endpoint, options.warn);
+      const otlp = createLogSink(settings, config.otlp, options.version, (failure) => health.attempt(failure));
       this.otlp = otlp;
       this.outputs.push(otlpOutput(otlp, () => this.clock.nowWallNs()));
     }
@@ -110,6 +114,9 @@ export class Agent implements AgentStatus {
   get exporting(): boolean {
     return this.otlp !== undefined;
   }
+
+  /** Where binds are exported (the logs URL, credentials redacted), when they are. */
+  endpoint?: string;
 
   /** bcc's table header, when the table is the output. */
   tableHeader(): string | undefined {

@@ -42,7 +42,7 @@ export const USAGE = `usage: bindsnoop [-h] [-t] [-w] [-p PID] [-P PORT] [-E] [-
 
 export const HELP = `${USAGE}
 
-Trace TCP binds
+Trace socket binds (every protocol: TCP, UDP, SCTP, MPTCP, raw, ...)
 
 optional arguments:
   -h, --help            show this help message and exit
@@ -53,14 +53,15 @@ optional arguments:
   -E, --errors          include errors in the output.
   -U, --print-uid       include UID on output
   -u UID, --uid UID     trace this UID only
-  --count               count binds per src ip and port
+  --count               count binds per src ip and port (-o json: as JSON
+                        lines)
   --cgroupmap CGROUPMAP
                         trace cgroups in this BPF map only
   --mntnsmap MNTNSMAP   trace mount namespaces in this BPF map only
   -o {table,json}, --output {table,json}
                         table (bcc's columns, the default) or one JSON object
                         per bind
-  -q, --quiet           print no table (for a daemon that only exports)
+  -q, --quiet           print no table (needs an OTLP endpoint: export only)
   -c CONFIG, --config CONFIG
                         configuration file (JSON or YAML); also BINDSNOOP_CONFIG
   -K, --kubernetes      resolve each bind to its pod: NAMESPACE, POD and
@@ -75,23 +76,23 @@ optional arguments:
   --version             show the version and exit
 
 examples:
-    ./bindsnoop           # trace all TCP bind()s
-    ./bindsnoop -t        # include timestamps
-    ./bindsnoop -w        # wider columns (fit IPv6)
-    ./bindsnoop -p 181    # only trace PID 181
-    ./bindsnoop -P 80     # only trace port 80
-    ./bindsnoop -P 80,81  # only trace port 80 and 81
-    ./bindsnoop -U        # include UID
-    ./bindsnoop -u 1000   # only trace UID 1000
-    ./bindsnoop -E        # report bind errors
-    ./bindsnoop --count   # count bind per src ip
-    ./bindsnoop --cgroupmap mappath  # only trace cgroups in this BPF map
-    ./bindsnoop --mntnsmap  mappath  # only trace mount namespaces in the map
-    ./bindsnoop -o json   # one JSON object per bind
-    OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 ./bindsnoop -q -E
+    bindsnoop             # trace all bind()s
+    bindsnoop -t          # include timestamps
+    bindsnoop -w          # wider columns (fit IPv6)
+    bindsnoop -p 181      # only trace PID 181
+    bindsnoop -P 80       # only trace port 80
+    bindsnoop -P 80,81    # only trace port 80 and 81
+    bindsnoop -U          # include UID
+    bindsnoop -u 1000     # only trace UID 1000
+    bindsnoop -E          # report bind errors
+    bindsnoop --count     # count bind per src ip
+    bindsnoop --cgroupmap mappath  # only trace cgroups in this BPF map
+    bindsnoop --mntnsmap mappath   # only trace mount namespaces in the map
+    bindsnoop -o json     # one JSON object per bind
+    OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 bindsnoop -q -E
                           # export every bind, failures too, as OTLP logs
 
-it is reporting socket options set before the bins call
+it is reporting socket options set before the bind call
 impacting system call behavior:
  SOL_IP     IP_FREEBIND              F....
  SOL_IP     IP_TRANSPARENT           .T...

@@ -5,12 +5,12 @@ import * as path from 'node:path';
 import pino from 'pino';
 import { Agent } from '../agent/agent';
 import { describeLosses, totalLost, type Accounting } from '../agent/accounting';
-import { loadConfig } from '../config/load';
+import { loadConfig, logsUrl } from '../config/load';
 import type { AppConfig } from '../config/schema';
 import { loadAddon } from '../kernel/native';
 import { describeBackend } from '../kernel/source';
 import { BindsnoopError } from '../model/errors';
-import { formatCountTable } from '../output/count';
+import { formatCountJson, formatCountTable } from '../output/count';
 import { TRACING_LINE } from '../output/table';
 import { startAgentServer } from '../server';
 import { flagsToConfig, HELP, parseArgs, USAGE, type CliOptions } from './args';
@@ -43,7 +43,7 @@ interface FrontEnd {
   /** once attached */
   started(agent: Agent, config: AppConfig): Promise<void>;
   /** told to stop (a signal, a closed pipe) */
-  stopping(signal: string): void;
+  stopping(signal: string, agent: Agent): void;
   /** after the agent stopped and flushed */
   stopped(agent: Agent, accounting: Accounting | undefined, signal: string): void | Promise<void>;
 }
@@ -89,6 +89,8 @@ function openStdout(onGone: () => void): StdoutWriter {
 
 function terminal(opts: CliOptions, onStdoutGone: () => void): FrontEnd {
   let readerGone = false;
+  /** --count with -o json: the counts as JSON lines instead of bcc's table */
+  let countAsJson = false;
   let out: StdoutWriter | undefined;
   const stdout = (): StdoutWriter =>
     (out ??= openStdout(() => {
@@ -114,15 +116,20 @@ function terminal(opts: CliOptions, onStdoutGone: () => void): FrontEnd {
     async started(agent, config) {
       process.stderr.write(`bindsnoop: ${describeBackend(agent.backend()!)}\n`);
       // the table goes to stdout as bcc's does; with JSON or -q stdout carries only data
-      const tableOnStdout = config.output.format === 'table' || opts.count;
+      countAsJson = config.output.format === 'json';
+      const tableOnStdout = config.output.format === 'table' || (opts.count && !countAsJson);
       if (tableOnStdout) stdout().print(`${TRACING_LINE}\n`, 0);
       else process.stderr.write(`${TRACING_LINE}\n`);
       const header = agent.tableHeader();
       if (header) stdout().print(header + '\n', 0);
     },
-    stopping() {},
+    stopping(signal, agent) {
+      // the flush can take up to otlp.shutdownTimeoutMillis: say what it waits for, and how not to wait
+      const pending = agent.exporting ? (agent.accounting()?.pending ?? 0) : 0;
+      if (pending > 0 && signal !== 'EPIPE') process.stderr.write(`bindsnoop: flushing ${pending} binds to ${agent.endpoint} (Ctrl-C again to stop)\n`);
+    },
     async stopped(agent, a) {
-      if (opts.count) stdout().print(formatCountTable(agent.counts()), 0);
+      if (opts.count) stdout().print(countAsJson ? formatCountJson(agent.counts()) : formatCountTable(agent.counts()), 0);
       // lines still waiting for a reader that does not read are dropped at exit: count them too
       const notPrinted = await stdout().finish(STDOUT_FINAL_DRAIN_MILLIS);
       // a reader that left (| head) chose not to read the rest: not worth a word
@@ -132,6 +139,7 @@ function terminal(opts: CliOptions, onStdoutGone: () => void): FrontEnd {
       const countFull = agent.kernelStats()?.kernelCountFull ?? 0;
       if (opts.count && countFull) process.stderr.write(`bindsnoop: ${countFull} binds not counted (count table full)\n`);
       if (agent.exporting) process.stderr.write(`bindsnoop: exported ${a.exported} of ${a.seen} binds\n`);
+      else if (opts.quiet && !opts.count) process.stderr.write(`bindsnoop: traced ${a.seen} binds (-q: none printed)\n`);
     },
   };
 }
@@ -210,6 +218,9 @@ export function run(argv: readonly string[]): void {
 
   // everything the user configured is checked before anything is loaded
   const config = orFail(() => loadConfig({ file: opts.config, env: process.env, flags: flagsToConfig(opts) }));
+  // -q in a terminal with nothing exported traces and prints nothing: say so, and say at the end what it saw
+  const silent = opts.quiet === true && !opts.daemon && !opts.count && !logsUrl(config);
+  if (silent) front.warn('-q and no OTLP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT, otlp.endpoint): binds are traced and counted, not printed or exported');
   const capabilities = effectiveCapabilities(readFileSync('/proc/self/status', 'utf8'));
   front.checkCapabilities(capabilities, missingCapabilities(capabilities));
   const agent = orFail(
@@ -241,7 +252,7 @@ export function run(argv: readonly string[]): void {
     }
     stopping = true;
     if (!started) process.exit(0);
-    front.stopping(signal);
+    front.stopping(signal, agent);
     try {
       await front.stopped(agent, await agent.stop(), signal);
     } catch (e) {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { decodeBatch, decodeCounts, type CountEntry } from './decode';
 import { BindsnoopError } from '../model/errors';
 import type { BindEvent } from '../model/event';
@@ -26,6 +27,28 @@ export interface SourceOptions {
   maxPendingBytes: number;
   /** Kubernetes mode: pin the pod maps under this bpffs directory */
   pinDir?: string;
+}
+
+
+/**
+ * Why a refusal (EPERM) may not be a missing capability: the capabilities are
+ * checked before anything loads, but a seccomp filter (a container runtime's
+ * default profile) can refuse bpf() or perf_event_open() whatever they are.
+ */
+export const SECCOMP_HINT =
+  'this process runs under a seccomp filter (Seccomp: 2 in /proc/self/status), which refuses bpf() or perf_event_open(): a container runtime\'s default profile that allows them only with CAP_SYS_ADMIN; run with the profile shipped as k8s/seccomp/bindsnoop.json (type Localhost), or unconfined';
+
+/** Whether /proc/self/status says a seccomp filter is on (Seccomp: 2). Pure. */
+export function seccompFiltered(status: string): boolean {
+  return /^Seccomp:\s*2$/m.test(status);
+}
+
+function readStatus(): string {
+  try {
+    return readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 /** One line for stderr and the daemon log: the backend in use and why each better one was not. */
@@ -76,7 +99,8 @@ export class BindSource {
       if (isNativeError(e)) {
         // a --cgroupmap/--mntnsmap that is missing or of the wrong shape is the user's to fix, found before loading
         const detail = process.env.BINDSNOOP_LIBBPF_DEBUG && e.details ? `\n${e.details}` : '';
-        throw new BindsnoopError(e.userInput ? 'USAGE' : 'KERNEL', e.message + detail, e.code);
+        const message = e.code === 'EPERM' && e.hint && seccompFiltered(readStatus()) ? e.message.replace(`(${e.hint})`, `(${SECCOMP_HINT})`) : e.message;
+        throw new BindsnoopError(e.userInput ? 'USAGE' : 'KERNEL', message + detail, e.code);
       }
       throw e;
     }

@@ -109,6 +109,11 @@ export class OtlpHttpTransport<Request> {
   /** requests sent whole so far (see the agent factory) */
   private requestsSent = 0;
   /**
+   * Told of each HTTP attempt as it ends: undefined for a reply of 2xx, else
+   * why it failed ("ECONNREFUSED", "HTTP 503"). Retries are attempts too.
+   */
+  onAttempt?: (failure: string | undefined) => void;
+  /**
    * The reply just read: set by deserializeResponse, which the transport calls
    * right before the same export's result callback, synchronously, and taken
    * (reset) by that callback. `rejected` undefined: not understood. None: the
@@ -161,6 +166,9 @@ export class OtlpHttpTransport<Request> {
         req.once('finish', () => {
           if (req.socket && !req.socket.connecting) this.requestsSent++;
         });
+        // each attempt, as it ends: the transport retries within the deadline, and a user wants to hear at once
+        req.once('response', (res) => this.onAttempt?.((res.statusCode ?? 0) < 300 ? undefined : `HTTP ${res.statusCode ?? 0}`));
+        req.once('error', (e: NodeJS.ErrnoException) => this.onAttempt?.(e.code ?? e.message));
         addRequest(req, ...rest);
       };
       return (this.agent = agent);
@@ -233,6 +241,7 @@ export class AccountingLogExporter implements LogRecordExporter {
   constructor(
     settings: ExporterSettings,
     private readonly onOutcome: (outcome: ExportOutcome) => void,
+    onAttempt?: (failure: string | undefined) => void,
   ) {
     const json = settings.protocol === 'http/json';
     this.transport = new OtlpHttpTransport<ReadableLogRecord[]>(settings, (records) => {
@@ -240,6 +249,7 @@ export class AccountingLogExporter implements LogRecordExporter {
       const body = JsonLogsSerializer.serializeRequest(records);
       return body && int64AsStrings(body);
     }, (records) => records.length);
+    this.transport.onAttempt = onAttempt;
   }
 
   export(records: ReadableLogRecord[], resultCallback: (result: ExportResult) => void): void {

@@ -7,9 +7,10 @@ import { OtlpSink } from './sink';
 
 /**
  * The export stage for otlp.pipeline: the direct encoder (default) or the
- * OpenTelemetry SDK's logs pipeline, over the same OTLP/HTTP transport.
+ * OpenTelemetry SDK's logs pipeline, over the same OTLP/HTTP transport;
+ * `onAttempt` hears of each HTTP attempt as it ends (see OtlpHttpTransport).
  */
-export function createLogSink(settings: ExporterSettings, otlp: AppConfig['otlp'], scopeVersion: string): LogSink {
+export function createLogSink(settings: ExporterSettings, otlp: AppConfig['otlp'], scopeVersion: string, onAttempt?: (failure: string | undefined) => void): LogSink {
   const common = {
     maxQueueSize: otlp.maxQueueSize,
     maxExportBatchSize: otlp.maxExportBatchSize,
@@ -22,11 +23,12 @@ export function createLogSink(settings: ExporterSettings, otlp: AppConfig['otlp'
   if (otlp.pipeline === 'sdk') {
     return new OtlpSink({
       ...common,
-      makeExporter: (onOutcome) => new AccountingLogExporter(settings, onOutcome),
+      makeExporter: (onOutcome) => new AccountingLogExporter(settings, onOutcome, onAttempt),
       exportTimeoutMillis: otlp.timeoutMillis,
     });
   }
   const transport = new OtlpHttpTransport<EncodedRequest>(settings, (request) => request.body, (request) => request.count);
+  transport.onAttempt = onAttempt;
   const sinkOptions = {
     ...common,
     maxQueueBytes: otlp.maxQueueBytes,

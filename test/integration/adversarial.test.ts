@@ -95,6 +95,10 @@ describePrivileged('hostile OTLP receivers under steady load', () => {
     const o = await underLoad(receiver.url);
     expect(o.exported).toBe(0);
     expect(reasons(o.stderr).network).toBe(o.lost.export);
+    // said once, at the first failed attempt, naming the endpoint and why; and, at Ctrl-C, what the flush waits for
+    const failing = o.stderr.split('\n').filter((l) => l.includes('failing'));
+    expect(failing).toEqual([`bindsnoop: export to ${receiver.url}/v1/logs failing: ECONNREFUSED; retrying, and counting what cannot be sent (bindsnoop_export_failures_total)`]);
+    expect(o.stderr).toMatch(new RegExp(`bindsnoop: flushing \\d+ binds to ${receiver.url.replace(/[.:/]/g, '\\$&')}/v1/logs \\(Ctrl-C again to stop\\)\n`));
   });
 
   it.each<[string, () => Behaviour]>([

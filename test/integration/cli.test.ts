@@ -37,9 +37,18 @@ describe('command line errors and help (no privileges needed)', () => {
     expect(r.status).toBe(0);
     for (const text of ['usage: bindsnoop', '-t, --timestamp', '-w, --wide', '-p PID, --pid PID', '-P PORT, --port PORT',
       '-E, --errors', '-U, --print-uid', '-u UID, --uid UID', '--count', '--cgroupmap CGROUPMAP', '--mntnsmap MNTNSMAP',
-      './bindsnoop -P 80,81  # only trace port 80 and 81', 'SOL_SOCKET SO_REUSEPORT             ....r']) {
+      'bindsnoop -P 80,81    # only trace port 80 and 81', 'SOL_SOCKET SO_REUSEPORT             ....r']) {
       expect(r.stdout).toContain(text);
     }
+  });
+
+  it('-h speaks of the installed command and of every protocol, without bcc\'s typo', () => {
+    const r = cli(['-h']);
+    expect(r.stdout).toContain('Trace socket binds (every protocol');
+    expect(r.stdout).not.toContain('./bindsnoop');
+    expect(r.stdout).not.toContain('Trace TCP binds');
+    expect(r.stdout).not.toContain('bins call');
+    expect(r.stdout).toMatch(/^ {4}bindsnoop -t {10}# include timestamps$/m);
   });
 
   it('--version prints the version', () => {

@@ -172,6 +172,9 @@ describePrivileged('in-kernel filters', () => {
       rmSync(file);
       expect(regular.status).toBe(2);
       expect(regular.stderr).toContain(`${file} is not a pinned BPF object (it is not on a BPF filesystem)`);
+      // the example it gives is a path where a map can be pinned, not the file's own
+      expect(regular.stderr).toContain(`e.g. bpftool map create /sys/fs/bpf/${tag}-not-a-map type hash key 8 value 8 entries 128 name filter`);
+      expect(regular.stderr).not.toContain(`bpftool map create ${file}`);
       // a program pinned where a map should be: one of a running agent's own
       const agent = await Agent.start(['-q']);
       const prog = `/sys/fs/bpf/${tag}-prog`;

@@ -5,7 +5,6 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
-import { containerdLikeRuntimeDefault } from '../helpers/seccomp';
 import { waitUntil } from '../helpers/wait';
 import { describePrivileged, expectReleased, heldBy, ROOT, runBinds } from './harness';
 
@@ -17,6 +16,7 @@ import { describePrivileged, expectReleased, heldBy, ROOT, runBinds } from './ha
  * mounts. Binds made on the host arrive at a test OTLP receiver.
  */
 const PODMAN = ['podman', '--runtime', 'runc'];
+const SHIPPED_SECCOMP = path.join(ROOT, 'k8s', 'seccomp', 'bindsnoop.json');
 
 type Container = { securityContext: { capabilities: { add: string[] } }; resources: { limits: { memory: string; cpu: string } } };
 
@@ -45,6 +45,17 @@ describePrivileged('the container image, run as the DaemonSet runs it', () => {
     rmSync(pinDir, { recursive: true, force: true });
   });
 
+  it('under a runtime default seccomp profile that refuses bpf() without CAP_SYS_ADMIN: says seccomp, not capabilities (exit 1)', () => {
+    // podman's own default (Debian 12's containers-common) is such a profile
+    const r = spawnSync(PODMAN[0], [...PODMAN.slice(1), 'run', '--rm', '--cap-drop', 'ALL', '--cap-add', 'BPF,PERFMON', '--pid', 'host', '--user', '0',
+      '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '-v', '/sys/kernel/tracing:/sys/kernel/tracing:ro', image], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toContain('this process runs under a seccomp filter (Seccomp: 2 in /proc/self/status)');
+    expect(r.stderr).toContain('k8s/seccomp/bindsnoop.json');
+    expect(r.stderr).not.toContain('run as root or with CAP_BPF and CAP_PERFMON');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('builds from the Dockerfile, runs with only the manifest\'s capabilities, and exports host binds', async () => {
     receiver = await OtlpReceiver.start();
     const ds = parseAllDocuments(require('node:fs').readFileSync(path.join(ROOT, 'k8s', 'daemonset.yaml'), 'utf8'))[0].toJS() as {
@@ -55,7 +66,6 @@ describePrivileged('the container image, run as the DaemonSet runs it', () => {
     mkdirSync(path.join(work, 'config'));
     mkdirSync(path.join(work, 'pods'));
     mkdirSync(path.join(work, 'containers'));
-    writeFileSync(path.join(work, 'seccomp.json'), containerdLikeRuntimeDefault());
     writeFileSync(
       path.join(work, 'config', 'config.yaml'),
       [
@@ -70,7 +80,8 @@ describePrivileged('the container image, run as the DaemonSet runs it', () => {
       ...PODMAN.slice(1), 'run', '--rm', '--name', name,
       '--cap-drop', 'ALL', '--cap-add', caps.join(','),
       '--read-only', '--pid', 'host', '--user', '0',
-      '--security-opt', 'no-new-privileges', '--security-opt', `seccomp=${path.join(work, 'seccomp.json')}`,
+      // the profile shipped for nodes whose runtime default refuses bpf() without CAP_SYS_ADMIN
+      '--security-opt', 'no-new-privileges', '--security-opt', `seccomp=${SHIPPED_SECCOMP}`,
       '--memory', c.resources.limits.memory.replace(/Mi$/, 'm'), '--cpus', c.resources.limits.cpu,
       '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024',
       // to reach the test receiver on the host's loopback (in a cluster: the collector Service)

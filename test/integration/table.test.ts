@@ -1,6 +1,6 @@
 import { sprintf } from 'sprintf-js';
 import { expect, it } from 'vitest';
-import { Agent, describePrivileged, runBinds, TRACING_LINE } from './harness';
+import { Agent, describePrivileged, OWN_UID, runBinds, TRACING_LINE } from './harness';
 
 // Expected text comes from bcc's bindsnoop.py format strings (and, for the
 // fixed lines, Python's own % operator), never from the code under test.
@@ -111,6 +111,30 @@ describePrivileged('the table, byte for byte as bcc prints it', () => {
     const mine = rows.filter((l) => / (4560|4561|4562)     /.test(l));
     expect(mine).toEqual([row('127.0.0.1', 4561, 3), row('127.0.0.1', 4560, 1), row('::1', 4562, 1)]);
     expect(mine[0]).toBe('127.0.0.1                                        4561     3         ');
+  });
+
+  it('--count -o json prints the counts as JSON lines (the records\' names), most first, and nothing else on stdout', async () => {
+    const agent = await Agent.start(['--count', '-o', 'json', '-P', '4563,4564']);
+    runBinds(['--netns', 'tcp,4,127.0.0.1,4563', 'udp,4,127.0.0.1,4563', 'tcp,6,::1,4564']);
+    await new Promise((r) => setTimeout(r, 150));
+    expect((await agent.stop('SIGTERM')).code).toBe(0);
+    // the tracing line goes to stderr, as with -o json: stdout is data only
+    expect(agent.stderr).toContain(TRACING_LINE);
+    expect(agent.jsonRecords()).toEqual([
+      { 'network.local.address': '127.0.0.1', 'network.local.port': 4563, 'network.type': 'ipv4', 'bindsnoop.binds': 2 },
+      { 'network.local.address': '::1', 'network.local.port': 4564, 'network.type': 'ipv6', 'bindsnoop.binds': 1 },
+    ]);
+    expect(agent.lines().every((l) => l.startsWith('{'))).toBe(true);
+  });
+
+  it('-q with nothing exported says so at start and what it traced at the end (it printed nothing before)', async () => {
+    const agent = await Agent.start(['-q', '-u', String(OWN_UID)]);
+    expect(agent.stderr).toContain('bindsnoop: -q and no OTLP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT, otlp.endpoint): binds are traced and counted, not printed or exported\n');
+    runBinds(['--netns', '--uid', String(OWN_UID), 'tcp,4,127.0.0.1,0', 'udp,4,127.0.0.1,0']);
+    await new Promise((r) => setTimeout(r, 150));
+    expect((await agent.stop('SIGTERM')).code).toBe(0);
+    expect(agent.stdout).toBe('');
+    expect(agent.stderr).toContain('bindsnoop: traced 2 binds (-q: none printed)\n');
   });
 
   it('decodes a request by its own family, in the table and --count -E alike (an IPv4 address given to an IPv6 socket and back)', async () => {
