@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadAddon, type NativeTracer, type NativeTracerOptions } from '../../src/kernel/native';
-import { describePrivileged } from './harness';
+import { describePrivileged, OWN_UID } from './harness';
 
 /**
  * The addon's own argument checks: whatever JavaScript passes, a wrong call is
@@ -91,7 +91,8 @@ describePrivileged('the addon on a loaded tracer', () => {
   });
 
   it('stop() wakes the reader instead of waiting out its drain interval, and delivers what was read', async () => {
-    const tracer = new Tracer(options({ backend: 'tracepoint', drainIntervalMillis: 60_000 }));
+    // only the run's own user's binds (none here): a neighbour binding meanwhile delivers nothing to this tracer
+    const tracer = new Tracer(options({ backend: 'tracepoint', drainIntervalMillis: 60_000, filterUid: true, uid: OWN_UID }));
     let batches = 0;
     tracer.start(() => batches++);
     const stopped = tracer.stop();

@@ -61,7 +61,9 @@ async function underLoad(url: string, env: NodeJS.ProcessEnv = {}): Promise<Outc
   let peakRssBytes = 0;
   const sampler = setInterval(() => {
     try {
-      peakRssBytes = Math.max(peakRssBytes, Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${agent.proc.pid}/status`, 'utf8'))?.[1]) * 1024);
+      // (a process exiting has no VmRSS line any more: not a sample)
+      const kib = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${agent.proc.pid}/status`, 'utf8'))?.[1]);
+      if (Number.isFinite(kib)) peakRssBytes = Math.max(peakRssBytes, kib * 1024);
     } catch {
       // exited
     }
@@ -185,7 +187,7 @@ describePrivileged('the daemon under a flood and hostile clients', () => {
     const watch = (async () => {
       while (flooding) {
         const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${agent.proc.pid}/status`, 'utf8'))?.[1]) * 1024;
-        peakRss = Math.max(peakRss, rss);
+        if (Number.isFinite(rss)) peakRss = Math.max(peakRss, rss);
         probes++;
         const ok = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status === 200, () => false);
         if (!ok) unhealthy++;

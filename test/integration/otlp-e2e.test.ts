@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { afterEach, expect, it } from 'vitest';
 import { OtlpReceiver, type ReceivedRecord } from '../helpers/otlp-receiver';
-import { Agent, describePrivileged, endReport, runBinds } from './harness';
+import { Agent, describePrivileged, endReport, OWN_UID, runBinds } from './harness';
 
 /**
  * Real binds -> the bindsnoop CLI -> OTLP/HTTP -> a local receiver, configured
@@ -152,8 +152,9 @@ describePrivileged('OTLP export end to end', () => {
 
   it('SIGTERM right after a burst loses nothing when the receiver is up', async () => {
     receiver = await OtlpReceiver.start();
-    const agent = await Agent.start(['-q'], { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url });
-    const run = runBinds(['--netns', '--repeat', '3000', 'tcp,4,127.0.0.1,0']);
+    // only this test's binds (the run's own user): a neighbour's bind in flight at the stop would be a kernel loss
+    const agent = await Agent.start(['-q', '-u', String(OWN_UID)], { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url });
+    const run = runBinds(['--netns', '--uid', String(OWN_UID), '--repeat', '3000', 'tcp,4,127.0.0.1,0']);
     const exit = await agent.stop('SIGTERM');
     expect(exit.code).toBe(0);
     expect(receiver.records().filter((x) => x.attributes['process.pid'] === run.pid)).toHaveLength(3000);

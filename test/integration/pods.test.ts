@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeKubeApi, podObject } from '../helpers/kube-api';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
 import { waitUntil } from '../helpers/wait';
-import { Agent, bpftool, cgroup2Mount, CLI, describePrivileged, endReport, removeCgroupTree, runBinds, runTracingBpf, WaitingHelper } from './harness';
+import { Agent, bpftool, cgroup2Mount, CLI, describePrivileged, endReport, OWN_UID, removeCgroupTree, runBinds, runTracingBpf, WaitingHelper } from './harness';
 
 /**
  * A node-shaped setup: kubelet-shaped cgroups under the real cgroup v2 mount
@@ -427,27 +427,32 @@ describePrivileged('binds resolved to their pods', () => {
 
     it('drops in user space an excluded container that binds before the maps know it, and keeps the books exact', async () => {
       receiver = await OtlpReceiver.start();
+      // fresh maps: what an earlier agent pinned must not pass for this one's first pass
+      rmSync(pinDir, { recursive: true, force: true });
       // the maps are synced once at start and then not for a minute: a container made after that is unknown to the kernel
       const agent = await Agent.start(['-K', '-q'], {
         ...env,
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
         BINDSNOOP_KUBERNETES_EXCLUDE_NAMESPACES: 'web',
         BINDSNOOP_KUBERNETES_MAP_SYNC_INTERVAL_MILLIS: '60000',
+        // the books of this test's binds only (made as the run's own user): a neighbour's are not traced
+        BINDSNOOP_FILTER_UID: String(OWN_UID),
       });
       // the first pass (made at start, off the event loop) has put the web pod's existing container in the map
       await until('the first pass over the maps', () => dump('excluded').has(id(cg.webNginx)));
       const late = path.join(path.dirname(cg.webNginx), `crio-${hex('7')}.scope`);
       mkdirSync(late);
       try {
-        const web = runBinds(['--netns', '--cgroup', late, 'tcp,4,127.0.0.1,0', 'udp,4,127.0.0.1,0']);
-        const cart = runBinds(['--netns', '--cgroup', cg.cartApp, 'tcp,4,127.0.0.1,0']);
+        const web = runBinds(['--netns', '--cgroup', late, '--uid', String(OWN_UID), 'tcp,4,127.0.0.1,0', 'udp,4,127.0.0.1,0']);
+        const cart = runBinds(['--netns', '--cgroup', cg.cartApp, '--uid', String(OWN_UID), 'tcp,4,127.0.0.1,0']);
         await until('the cart bind', () => receiver!.records().some((r) => r.attributes['process.pid'] === cart.pid));
         expect(dump('excluded').has(id(late))).toBe(false); // the kernel did not know
         expect(receiver!.records().some((r) => r.attributes['process.pid'] === web.pid)).toBe(false);
       } finally {
         rmdirSync(late);
+        // stopped whatever happened: the next test needs the pin directory
+        await agent.stop('SIGTERM');
       }
-      await agent.stop('SIGTERM');
       const report = endReport(agent.stderr);
       expect(report.lost).toEqual({});
       expect(report.exported).toBe(report.seen);
