@@ -48,7 +48,7 @@ describePrivileged('the container image, run as the DaemonSet runs it', () => {
   it('under a runtime default seccomp profile that refuses bpf() without CAP_SYS_ADMIN: says seccomp, not capabilities (exit 1)', () => {
     // podman's own default (Debian 12's containers-common) is such a profile
     const r = spawnSync(PODMAN[0], [...PODMAN.slice(1), 'run', '--rm', '--cap-drop', 'ALL', '--cap-add', 'BPF,PERFMON', '--pid', 'host', '--user', '0',
-      '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '-v', '/sys/kernel/tracing:/sys/kernel/tracing:ro', image], { encoding: 'utf8', timeout: 60_000 });
+      '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '-v', '/sys/kernel/tracing:/sys/kernel/tracing:ro', image, '--daemon'], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(1);
     expect(r.stderr).toContain('this process runs under a seccomp filter (Seccomp: 2 in /proc/self/status)');
     expect(r.stderr).toContain('k8s/seccomp/bindsnoop.json');
