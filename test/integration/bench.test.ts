@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -46,5 +46,27 @@ describePrivileged('the benchmark suite', () => {
     expect(Number.isFinite(results.scale.startupMillis) && Number.isFinite(results.scale.cpuPerBindMicros)).toBe(true);
     expect(results.scale.idleRssMiB).toBeGreaterThan(0);
     expect(readFileSync(path.join(out, 'BENCHMARKS.md'), 'utf8')).toContain('## Kernel-side cost');
+    // the document says where its raw figures went
+    expect(readFileSync(path.join(out, 'BENCHMARKS.md'), 'utf8')).toContain(`Raw figures: ${path.join(out, 'results.json')}.`);
   }, 300_000);
+
+  it('says what it takes and refuses what it does not, with no stack trace; a missing bind loop is named (exit 2)', () => {
+    const bench = (args: string[], cwd = ROOT): ReturnType<typeof spawnSync> => spawnSync(process.execPath, [path.join(cwd, 'bench', 'run.mjs'), ...args], { encoding: 'utf8' });
+    const help = bench(['--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/--long[\s\S]*--smoke[\s\S]*--out DIR/);
+    const bogus = bench(['--fast']);
+    expect(bogus.status).toBe(2);
+    expect(bogus.stderr).toMatch(/^bench: unknown argument --fast\nusage: npm run bench/);
+    // a tree where the bind loop was never built (npm run bench right after a build, without ./dev bench)
+    const tree = path.join(out, 'tree');
+    mkdirSync(path.join(tree, 'bench'), { recursive: true });
+    mkdirSync(path.join(tree, 'dist', 'cli'), { recursive: true });
+    copyFileSync(path.join(ROOT, 'bench', 'run.mjs'), path.join(tree, 'bench', 'run.mjs'));
+    writeFileSync(path.join(tree, 'dist', 'cli', 'main.js'), '');
+    const missing = bench(['--smoke'], tree);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain(`bench: ${path.join(tree, 'test/helpers/bind_helper')} is missing: build the bind loop (make -C test/helpers) first, or run ./dev bench, which builds everything`);
+    expect(missing.stderr).not.toMatch(/\n\s+at /);
+  });
 });
