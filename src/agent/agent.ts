@@ -13,7 +13,7 @@ import type { HoldCounts } from '../kubernetes/hold';
 import type { PodWatchCounts } from '../kubernetes/pod-watch';
 import { InterfaceNames } from '../naming/net/interfaces';
 import { otlpOutput } from '../otlp/output';
-import { baseResourceAttributes } from '../otlp/resource';
+import { baseResourceAttributes, readMachineId } from '../otlp/resource';
 import { exporterSettings } from '../otlp/settings';
 import type { LogSink } from '../otlp/log-sink';
 import { createLogSink } from '../otlp/pipeline';
@@ -79,6 +79,7 @@ export class Agent implements AgentStatus {
       nodeName: config.kubernetes.nodeName || undefined,
       kubernetes: config.kubernetes.enabled,
       extra: config.service.resourceAttributes,
+      machineId: readMachineId(),
     });
     if (config.kubernetes.enabled) {
       try {

@@ -217,7 +217,7 @@ export function run(argv: readonly string[]): void {
   };
 
   // everything the user configured is checked before anything is loaded
-  const config = orFail(() => loadConfig({ file: opts.config, env: process.env, flags: flagsToConfig(opts) }));
+  const config = orFail(() => loadConfig({ file: opts.config, env: process.env, flags: flagsToConfig(opts), warn: (line) => front.warn(line) }));
   // -q in a terminal with nothing exported traces and prints nothing: say so, and say at the end what it saw
   const silent = opts.quiet === true && !opts.daemon && !opts.count && !logsUrl(config);
   if (silent) front.warn('-q and no OTLP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT, otlp.endpoint): binds are traced and counted, not printed or exported');

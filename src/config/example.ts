@@ -1,4 +1,5 @@
-import { envName, OTEL_ENV, SCHEMA } from './schema';
+import { OTEL_MAPPINGS } from './otel-env';
+import { envName, OTHER_ENV, SCHEMA } from './schema';
 
 /**
  * config/bindsnoop.example.yaml, generated from the schema: every key with its
@@ -17,7 +18,7 @@ export function exampleConfigYaml(): string {
       const spec = value as { doc?: string; default?: unknown; sensitive?: boolean };
       if (spec && typeof spec === 'object' && 'doc' in spec && 'default' in spec) {
         lines.push(`${indent}# ${spec.doc}`);
-        const vars = [envName(path), ...(OTEL_ENV[path] ?? [])];
+        const vars = [envName(path), ...(OTHER_ENV[path] ?? []), ...(OTEL_MAPPINGS.find((m) => m.key === path)?.names ?? [])];
         lines.push(`${indent}# env: ${vars.join(', ')}`);
         lines.push(`${indent}${key}: ${JSON.stringify(spec.default)}`);
       } else {

@@ -2,7 +2,8 @@ import convict from 'convict';
 import { parse as parseYaml } from 'yaml';
 import { BindsnoopError } from '../model/errors';
 import { readSmallFile, type SmallFileError } from '../host/small-file';
-import { envName, NON_KEY_ENV, OTEL_ENV, SCHEMA, type AppConfig } from './schema';
+import { readOtelEnvironment } from './otel-env';
+import { envName, NON_KEY_ENV, OTHER_ENV, SCHEMA, type AppConfig } from './schema';
 
 export type FlagValues = Partial<Record<string, unknown>>;
 
@@ -12,6 +13,8 @@ export interface ConfigSources {
   env: NodeJS.ProcessEnv;
   /** key path -> value, only for flags given on the command line */
   flags: FlagValues;
+  /** where the OTEL_ variables' warnings go (values ignored, variables not supported) */
+  warn?: (line: string) => void;
 }
 
 interface Leaf {
@@ -186,16 +189,29 @@ export function loadConfig(sources: ConfigSources): AppConfig {
       problems.push(`${name}: not a configuration variable (each key a.bCd is BINDSNOOP_A_B_CD)`);
     }
   }
+  // the SDK's variables by the specification's rules (warned about, never fatal), below the BINDSNOOP_ ones
+  const otel = readOtelEnvironment(sources.env);
+  for (const line of otel.warnings) sources.warn?.(line);
+  if (otel.console) otel.values.set('output.format', { value: 'json', from: 'OTEL_LOGS_EXPORTER' });
   for (const leaf of leaves) {
-    const names = [envName(leaf.path), ...(OTEL_ENV[leaf.path] ?? [])];
-    const name = names.find((n) => sources.env[n] !== undefined && sources.env[n] !== '');
-    if (!name) continue;
-    const { value, error } = coerce(leaf.kind, sources.env[name] as string);
-    if (error) problems.push(`${leaf.path} (from ${name}): ${leaf.sensitive ? 'invalid value' : error}`);
-    else {
-      config.set(leaf.path as never, value as never);
-      origin.set(leaf.path, name);
+    const strict = [envName(leaf.path), ...(OTHER_ENV[leaf.path] ?? [])].find((n) => sources.env[n] !== undefined && sources.env[n] !== '');
+    const fromOtel = otel.values.get(leaf.path);
+    if (strict && (strict === envName(leaf.path) || !fromOtel)) {
+      const { value, error } = coerce(leaf.kind, sources.env[strict] as string);
+      if (error) problems.push(`${leaf.path} (from ${strict}): ${leaf.sensitive ? 'invalid value' : error}`);
+      else {
+        config.set(leaf.path as never, value as never);
+        origin.set(leaf.path, strict);
+      }
+    } else if (fromOtel) {
+      config.set(leaf.path as never, fromOtel.value as never);
+      origin.set(leaf.path, fromOtel.from);
     }
+  }
+  if (otel.exportOff) {
+    sources.warn?.(`${otel.exportOff} turns OTLP export off`);
+    config.set('otlp.endpoint' as never, '' as never);
+    config.set('otlp.logsEndpoint' as never, '' as never);
   }
 
   for (const [path, value] of Object.entries(sources.flags)) {
@@ -244,9 +260,21 @@ export function redactCredentials(text: string): string {
   return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@'"]+@/gi, '$1***@');
 }
 
-/** The logs URL export goes to, or undefined when export is off. */
+/**
+ * The logs URL export goes to, or undefined when export is off: the logs
+ * endpoint as given; else the base endpoint with `v1/logs` appended to its
+ * path (after one `/` when the path does not end in one), its query and
+ * everything else unchanged, as the OTLP exporter specification builds it.
+ */
 export function logsUrl(config: AppConfig): string | undefined {
   if (config.otlp.logsEndpoint) return config.otlp.logsEndpoint;
   if (!config.otlp.endpoint) return undefined;
-  return config.otlp.endpoint.replace(/\/+$/, '') + '/v1/logs';
+  let url: URL;
+  try {
+    url = new URL(config.otlp.endpoint);
+  } catch {
+    return config.otlp.endpoint; // refused as a URL by the configuration check
+  }
+  url.pathname += url.pathname.endsWith('/') ? 'v1/logs' : '/v1/logs';
+  return url.toString();
 }

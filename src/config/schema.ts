@@ -7,7 +7,7 @@ import { parseLabelSelector } from '../kubernetes/label-selector';
 /**
  * The one configuration schema (contract section 3). Every key `a.bCd` can be
  * set from the environment as BINDSNOOP_A_B_CD (see envName); the standard
- * OTEL_* variables map onto the otlp.* and service.* keys (see OTEL_ENV).
+ * OTEL_* variables map onto the otlp.* and service.* keys (see otel-env.ts).
  * config/bindsnoop.example.yaml documents every key; a test keeps them in step.
  */
 export interface AppConfig {
@@ -273,21 +273,11 @@ export function envName(path: string): string {
 }
 
 /**
- * Standard OpenTelemetry variables, signal-specific first (contract section 2):
- * the first one set wins, and a BINDSNOOP_ variable of the same key wins over both.
+ * Variables of other tools that set a key (the first one set wins, below the
+ * key's BINDSNOOP_ variable), read as strictly as BINDSNOOP_ ones. The OTEL_
+ * ones are read by the specification's rules: see otel-env.ts.
  */
-export const OTEL_ENV: Readonly<Record<string, readonly string[]>> = {
-  'otlp.endpoint': ['OTEL_EXPORTER_OTLP_ENDPOINT'],
-  'otlp.logsEndpoint': ['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT'],
-  'otlp.protocol': ['OTEL_EXPORTER_OTLP_LOGS_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL'],
-  'otlp.headers': ['OTEL_EXPORTER_OTLP_LOGS_HEADERS', 'OTEL_EXPORTER_OTLP_HEADERS'],
-  'otlp.compression': ['OTEL_EXPORTER_OTLP_LOGS_COMPRESSION', 'OTEL_EXPORTER_OTLP_COMPRESSION'],
-  'otlp.timeoutMillis': ['OTEL_EXPORTER_OTLP_LOGS_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT'],
-  'otlp.certificate': ['OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE', 'OTEL_EXPORTER_OTLP_CERTIFICATE'],
-  'otlp.clientCertificate': ['OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE', 'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE'],
-  'otlp.clientKey': ['OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY', 'OTEL_EXPORTER_OTLP_CLIENT_KEY'],
-  'service.name': ['OTEL_SERVICE_NAME'],
-  'service.resourceAttributes': ['OTEL_RESOURCE_ATTRIBUTES'],
+export const OTHER_ENV: Readonly<Record<string, readonly string[]>> = {
   'kubernetes.nodeName': ['NODE_NAME'],
   'kubernetes.api.kubeconfig': ['KUBECONFIG'],
 };

@@ -226,7 +226,7 @@ export function requestProtobuf(groups: readonly ResourceGroup<Buffer>[], scopeF
   return out;
 }
 
-/* OTLP/JSON, as the SDK's JSON serializer writes it, with int64 values as decimal strings (see int64AsStrings). */
+/* OTLP/JSON, as the SDK's JSON serializer writes it, made strict (see strictOtlpJson): int64 values as decimal strings. */
 
 function anyValueJson(value: AttributeValue): Record<string, unknown> {
   if (typeof value === 'string') return { stringValue: value };
@@ -257,9 +257,13 @@ export function logRecordJson(r: BindLogRecord): string {
   }));
 }
 
-/** A Resource as OTLP/JSON text (the SDK also writes its schemaUrl there). */
-export function resourceJson(attributes: Attributes, schemaUrl: string): string {
-  return wellFormedJson(JSON.stringify({ attributes: attributesJson(attributes), droppedAttributesCount: 0, ...(schemaUrl ? { schemaUrl } : {}) }));
+/**
+ * A Resource as OTLP/JSON text: only the proto's fields (the schema URL belongs
+ * to ResourceLogs and ScopeLogs; the SDK's serializer also writes it here, which
+ * a strict decoder, protobuf's json_format, refuses).
+ */
+export function resourceJson(attributes: Attributes): string {
+  return wellFormedJson(JSON.stringify({ attributes: attributesJson(attributes), droppedAttributesCount: 0 }));
 }
 
 export function scopeJson(scope: ScopeInput): string {

@@ -9,6 +9,7 @@ import {
 } from '@opentelemetry/otlp-transformer';
 import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { Agent, ClientRequest } from 'node:http';
+import { wellFormedJson } from '../model/text';
 import { gunzipSync } from 'node:zlib';
 
 export interface ExporterSettings {
@@ -34,13 +35,18 @@ export interface ExportOutcome {
 }
 
 /**
- * The OTLP/JSON mapping encodes 64-bit integers (AnyValue.intValue) as decimal
- * strings, as protobuf's JSON mapping does; the SDK's JSON serializer writes
- * numbers, which strict decoders reject. Pure: bytes in, bytes out.
+ * The SDK's OTLP/JSON made what a strict decoder (protobuf's json_format)
+ * takes: 64-bit integers (AnyValue.intValue) as decimal strings, as protobuf's
+ * JSON mapping writes them (the SDK writes numbers), and no `schemaUrl` inside
+ * a Resource (the proto has none there; it belongs to ResourceLogs). Pure:
+ * bytes in, bytes out.
  */
-export function int64AsStrings(body: Uint8Array): Uint8Array {
-  const request: unknown = JSON.parse(new TextDecoder().decode(body));
-  return new TextEncoder().encode(JSON.stringify(request, (key, value: unknown) => (key === 'intValue' && typeof value === 'number' ? String(value) : value)));
+export function strictOtlpJson(body: Uint8Array): Uint8Array {
+  const request = JSON.parse(new TextDecoder().decode(body)) as { resourceLogs?: { resource?: { schemaUrl?: unknown } }[] };
+  for (const rl of request.resourceLogs ?? []) if (rl.resource) delete rl.resource.schemaUrl;
+  return new TextEncoder().encode(
+    wellFormedJson(JSON.stringify(request, (key, value: unknown) => (key === 'intValue' && typeof value === 'number' ? String(value) : value))),
+  );
 }
 
 /**
@@ -74,6 +80,24 @@ export function gunzipIfGzip(data: Uint8Array): Uint8Array {
  * understood). The other reasons are known losses.
  */
 export const DELIVERY_UNKNOWN_REASONS: ReadonlySet<string> = new Set(['delivery_unknown', 'incomplete_response', 'malformed_response']);
+
+/**
+ * Calls `make` with the OTEL_EXPORTER_OTLP_ variables out of the environment:
+ * the SDK's transport reads them itself and merges them with what it is given
+ * (headers from both), while the agent's configuration has already taken them,
+ * with its own precedence (BINDSNOOP_ over OTEL_, the spec's leniency), and
+ * must be the only source the transport sees. Synchronous: nothing else runs
+ * while they are out.
+ */
+function withoutOtlpEnvironment<T>(make: () => T): T {
+  const saved = Object.entries(process.env).filter(([name]) => name.startsWith('OTEL_EXPORTER_OTLP_'));
+  for (const [name] of saved) delete process.env[name];
+  try {
+    return make();
+  } finally {
+    for (const [name, value] of saved) process.env[name] = value;
+  }
+}
 
 /** past the transport's own deadline, so that its verdict wins when it has one in time */
 const DEADLINE_SLACK_MILLIS = 250;
@@ -141,7 +165,7 @@ export class OtlpHttpTransport<Request> {
     };
     const contentType = json ? 'application/json' : 'application/x-protobuf';
     const tls = settings.ca || settings.cert || settings.key ? { ca: settings.ca, cert: settings.cert, key: settings.key } : undefined;
-    const options = convertLegacyHttpOptions(
+    const options = withoutOtlpEnvironment(() => convertLegacyHttpOptions(
       {
         url: settings.url,
         headers: settings.headers,
@@ -153,7 +177,7 @@ export class OtlpHttpTransport<Request> {
       'LOGS',
       'v1/logs',
       { 'Content-Type': contentType },
-    );
+    ));
     // the transport's own timeout is per socket read: a receiver trickling its reply never trips it. Keep the
     // agent, so that at the export's deadline its sockets can be closed (see send()).
     const makeAgent = options.agentFactory;
@@ -247,7 +271,7 @@ export class AccountingLogExporter implements LogRecordExporter {
     this.transport = new OtlpHttpTransport<ReadableLogRecord[]>(settings, (records) => {
       if (!json) return ProtobufLogsSerializer.serializeRequest(records);
       const body = JsonLogsSerializer.serializeRequest(records);
-      return body && int64AsStrings(body);
+      return body && strictOtlpJson(body);
     }, (records) => records.length);
     this.transport.onAttempt = onAttempt;
   }

@@ -115,6 +115,62 @@ export interface ReceivedRequest {
 
 const INT64_FIELDS = new Set(['intValue', 'timeUnixNano', 'observedTimeUnixNano']);
 
+/** The fields of each OTLP/JSON message the logs request holds (opentelemetry-proto), in their JSON names. */
+const JSON_FIELDS: Record<string, readonly string[]> = {
+  request: ['resourceLogs'],
+  resourceLogs: ['resource', 'scopeLogs', 'schemaUrl'],
+  resource: ['attributes', 'droppedAttributesCount', 'entityRefs'],
+  scopeLogs: ['scope', 'logRecords', 'schemaUrl'],
+  scope: ['name', 'version', 'attributes', 'droppedAttributesCount'],
+  logRecord: ['timeUnixNano', 'observedTimeUnixNano', 'severityNumber', 'severityText', 'body', 'attributes', 'droppedAttributesCount', 'flags', 'traceId', 'spanId', 'eventName'],
+  keyValue: ['key', 'value'],
+  anyValue: ['stringValue', 'boolValue', 'intValue', 'doubleValue', 'arrayValue', 'kvlistValue', 'bytesValue'],
+};
+
+/**
+ * What a strict decoder (protobuf's json_format, as a collector built on it)
+ * refuses in OTLP/JSON: a field the message does not have, a string that is not
+ * well-formed (a lone surrogate). One line per problem; none for a good request.
+ */
+export function strictJsonProblems(request: unknown): string[] {
+  const out: string[] = [];
+  const wellFormed = (v: unknown, at: string): void => {
+    if (typeof v === 'string' && /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(v)) out.push(`${at}: not well-formed UTF-16`);
+  };
+  const message = (kind: string, v: unknown, at: string): void => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return;
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      if (!JSON_FIELDS[kind].includes(k)) out.push(`${at}.${k}: no such field in ${kind}`);
+      wellFormed(x, `${at}.${k}`);
+    }
+  };
+  const keyValues = (list: unknown, at: string): void => {
+    for (const [i, kv] of ((list as unknown[]) ?? []).entries()) {
+      message('keyValue', kv, `${at}[${i}]`);
+      const value = (kv as { value?: unknown }).value;
+      message('anyValue', value, `${at}[${i}].value`);
+      wellFormed((kv as { key?: unknown }).key, `${at}[${i}].key`);
+    }
+  };
+  message('request', request, '');
+  for (const [i, rl] of (((request as { resourceLogs?: unknown[] }).resourceLogs ?? []) as Record<string, unknown>[]).entries()) {
+    message('resourceLogs', rl, `.resourceLogs[${i}]`);
+    message('resource', rl.resource, `.resourceLogs[${i}].resource`);
+    keyValues((rl.resource as { attributes?: unknown } | undefined)?.attributes, `.resourceLogs[${i}].resource.attributes`);
+    for (const [j, sl] of ((rl.scopeLogs ?? []) as Record<string, unknown>[]).entries()) {
+      message('scopeLogs', sl, `.resourceLogs[${i}].scopeLogs[${j}]`);
+      message('scope', sl.scope, `.resourceLogs[${i}].scopeLogs[${j}].scope`);
+      for (const [k, lr] of ((sl.logRecords ?? []) as Record<string, unknown>[]).entries()) {
+        const at = `.resourceLogs[${i}].scopeLogs[${j}].logRecords[${k}]`;
+        message('logRecord', lr, at);
+        message('anyValue', lr.body, `${at}.body`);
+        keyValues(lr.attributes, `${at}.attributes`);
+      }
+    }
+  }
+  return out;
+}
+
 function int64AsNumbers(value: unknown, at: string, out: string[]): string[] {
   if (Array.isArray(value)) value.forEach((v, i) => int64AsNumbers(v, `${at}[${i}]`, out));
   else if (value && typeof value === 'object') {
@@ -191,6 +247,8 @@ function normalise(request: Record<string, unknown>): ReceivedRequest['resourceL
 
 export class OtlpReceiver {
   readonly requests: ReceivedRequest[] = [];
+  /** what a strict decoder refused (each such request answered 400): empty in every test of the suite */
+  readonly refusedAsStrict: string[] = [];
   private readonly queue: Behaviour[] = [];
   private fallback: Behaviour = { kind: 'ok' };
   private readonly sockets = new Set<Socket>();
@@ -265,6 +323,8 @@ export class OtlpReceiver {
     for (const res of this.hanging) res.destroy();
     for (const s of this.sockets) s.destroy();
     if (this.server.listening) await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // every test that exports over OTLP/JSON has what it sent checked by a strict decoder
+    if (this.refusedAsStrict.length > 0) throw new Error(`a strict OTLP/JSON decoder refused what was sent:\n${this.refusedAsStrict.slice(0, 10).join('\n')}`);
   }
 
   /**
@@ -305,9 +365,25 @@ export class OtlpReceiver {
       const json = contentType.startsWith('application/json');
       let decoded: Record<string, unknown>;
       if (json) {
-        decoded = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-        // what a collector does too: the JSON must map onto the official message
+        // bytes that are not UTF-8 are refused, as a strict decoder refuses them
+        let text: string;
+        try {
+          text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+        } catch {
+          res.writeHead(400, { 'content-type': 'text/plain' }).end('not UTF-8\n');
+          this.refusedAsStrict.push('the body is not UTF-8');
+          return;
+        }
+        decoded = JSON.parse(text) as Record<string, unknown>;
+        // what a collector does too: the JSON must map onto the official message, and a strict one refuses the
+        // whole request for an unknown field or a string that is no text
         ExportLogsServiceRequest.fromObject(decoded);
+        const problems = strictJsonProblems(decoded);
+        if (problems.length > 0) {
+          res.writeHead(400, { 'content-type': 'text/plain' }).end(problems.join('\n') + '\n');
+          this.refusedAsStrict.push(...problems);
+          return;
+        }
       } else {
         decoded = ExportLogsServiceRequest.toObject(ExportLogsServiceRequest.decode(body), { longs: String, bytes: String });
         const names = eventNames(body);

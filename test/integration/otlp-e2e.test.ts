@@ -103,6 +103,24 @@ describePrivileged('OTLP export end to end', () => {
     expect((await agent.stop('SIGTERM')).code).toBe(0);
   });
 
+  it('the agent\'s configuration is the only source of headers: BINDSNOOP_OTLP_HEADERS replaces the OTEL_ ones', async () => {
+    receiver = await OtlpReceiver.start();
+    const agent = await Agent.start(['-q'], {
+      ...FAST,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-from-otel=1,x-both=otel',
+      BINDSNOOP_OTLP_HEADERS: 'x-from-bindsnoop=1,x-both=bindsnoop',
+    });
+    const run = runBinds(['--netns', 'tcp,4,127.0.0.1,0']);
+    await recordsOf(receiver, run.pid, 1);
+    const { headers } = receiver.requests[0];
+    expect(headers['x-from-bindsnoop']).toBe('1');
+    expect(headers['x-both']).toBe('bindsnoop');
+    // before: the SDK's transport read OTEL_EXPORTER_OTLP_HEADERS itself and merged it in
+    expect(headers['x-from-otel']).toBeUndefined();
+    await agent.stop();
+  });
+
   it('speaks http/json with gzip and headers when configured, service name and resource attributes from OTEL_*', async () => {
     receiver = await OtlpReceiver.start();
     const agent = await Agent.start(['-q'], {

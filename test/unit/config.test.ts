@@ -134,8 +134,13 @@ describe('configuration', () => {
     const f = file('secret.yaml', 'otlp:\n  headers: [1, 2]\n');
     const e = configError({ file: f, env: {}, flags: {} });
     expect(e.message).toContain('otlp.headers');
-    const e2 = configError({ env: { OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer topsecret', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, flags: {} });
+    const e2 = configError({ env: { OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer topsecret', BINDSNOOP_OTLP_PROTOCOL: 'grpc' }, flags: {} });
     expect(e2.message).not.toContain('topsecret');
+    // nor in a warning about an OTEL_ variable
+    const warnings: string[] = [];
+    loadConfig({ env: { OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer topsecret', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, flags: {}, warn: (l) => warnings.push(l) });
+    expect(warnings.length).toBeGreaterThan(0);
+    expect(warnings.join('\n')).not.toContain('topsecret');
   });
 
   it.each<[string, string, RegExp]>([

@@ -49,15 +49,29 @@ describe('the resource', () => {
       nodeName: 'node-a',
       kubernetes: false,
       extra: 'service.name=from-attrs,team=net,deployment.environment.name=prod',
+      machineId: '0123456789abcdef0123456789abcdef',
+      instanceId: '9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d',
     });
     expect(attrs).toEqual({
       'service.name': 'audit',
       'service.version': '1.2.3',
+      'service.instance.id': '9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d',
       'host.name': 'h1',
+      'host.id': '0123456789abcdef0123456789abcdef',
+      'os.type': 'linux',
       'k8s.node.name': 'node-a',
+      // what an OpenTelemetry SDK is required to put on its resource
+      'telemetry.sdk.name': 'opentelemetry',
+      'telemetry.sdk.language': 'nodejs',
+      'telemetry.sdk.version': expect.stringMatching(/^\d+\.\d+\.\d+/),
       team: 'net',
       'deployment.environment.name': 'prod',
     });
+    // a random instance id when none is configured, a new one each run
+    const a = baseResourceAttributes({ serviceName: '', serviceVersion: '1', hostName: 'h', kubernetes: false, extra: '' });
+    const b = baseResourceAttributes({ serviceName: '', serviceVersion: '1', hostName: 'h', kubernetes: false, extra: '' });
+    expect(a['service.instance.id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(a['service.instance.id']).not.toBe(b['service.instance.id']);
     expect(baseResourceAttributes({ serviceName: 's', serviceVersion: 'v', hostName: 'h', kubernetes: false, extra: '' })).not.toHaveProperty('k8s.node.name');
   });
 
