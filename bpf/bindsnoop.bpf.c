@@ -315,7 +315,7 @@ static __always_inline bool port_may_be_selected(struct sock *sk, __u16 req_port
 	__u16 zero = 0;
 	__u16 protocol;
 
-	if (!filter_ports || !req_port)
+	if (!filter_ports || !req_port || read_sk_type(sk) == SOCK_RAW)
 		return true;
 	protocol = read_sk_protocol(sk);
 	if (protocol != IPPROTO_TCP && protocol != IPPROTO_UDP && protocol != IPPROTO_UDPLITE &&
@@ -363,6 +363,8 @@ static __always_inline void submit_bind(struct sock *sk, __u8 family, const stru
 		flags |= BINDSNOOP_FLAG_KERNEL_THREAD;
 	if (hide_kernel_binds && flags)
 		return;
+	if (read_sk_type(sk) == SOCK_RAW)
+		flags |= BINDSNOOP_FLAG_RAW_SOCKET;
 
 	if (count_mode) {
 		/* a failed bind (with -E) is counted under what it asked for, in the request's own family */

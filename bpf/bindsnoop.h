@@ -32,6 +32,8 @@
 /* the task's cgroup is under the kubelet's hierarchy: the path below the cgroup root the agent
  * was given starts with "kubepods" (kubepods.slice, kubepods), not some subtree elsewhere */
 #define BINDSNOOP_FLAG_KUBELET_CGROUP (1u << 2)
+/* a raw socket (SOCK_RAW): what its sockaddr calls a port is its protocol number */
+#define BINDSNOOP_FLAG_RAW_SOCKET (1u << 3)
 
 /* indexes of the per-CPU `stats` array: every kernel-side loss has one */
 enum bindsnoop_stat {

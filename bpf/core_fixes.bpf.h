@@ -61,17 +61,23 @@ static __always_inline __u8 read_inet_opts(void *inet_sock)
 }
 
 /*
- * sk_protocol: an 8-bit bitfield until Linux 5.6 made it a plain u16
+ * sk_protocol and sk_type: bitfields until Linux 5.6 made them plain u16s
  * (bf9765145b85 "sock: Make sk_protocol a 16-bit value", for MPTCP's 262).
  * The probed bitfield read takes either shape through one flavour.
  */
 struct sock___any {
 	__u16 sk_protocol;
+	__u16 sk_type;
 } __attribute__((preserve_access_index));
 
 static __always_inline __u16 read_sk_protocol(void *sk)
 {
 	return (__u16)BPF_CORE_READ_BITFIELD_PROBED((struct sock___any *)sk, sk_protocol);
+}
+
+static __always_inline __u16 read_sk_type(void *sk)
+{
+	return (__u16)BPF_CORE_READ_BITFIELD_PROBED((struct sock___any *)sk, sk_type);
 }
 
 /*

@@ -44,3 +44,7 @@ export const FLAG_KERNEL_SOCKET = 1 << 0;
 export const FLAG_KERNEL_THREAD = 1 << 1;
 /** the task's cgroup is under the kubelet's hierarchy below kubernetes.cgroupRoot (kubepods.slice, kubepods) */
 export const FLAG_KUBELET_CGROUP = 1 << 2;
+/** a raw socket (SOCK_RAW): what its sockaddr calls a port is its protocol number */
+export const FLAG_RAW_SOCKET = 1 << 3;
+/** every FLAG_* bit bindsnoop.h defines: a record with another bit set is not one of this build's */
+export const KNOWN_FLAGS = FLAG_KERNEL_SOCKET | FLAG_KERNEL_THREAD | FLAG_KUBELET_CGROUP | FLAG_RAW_SOCKET;

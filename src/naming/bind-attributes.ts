@@ -3,6 +3,7 @@ import type { BindEvent } from '../model/event';
 import {
   FLAG_KERNEL_SOCKET,
   FLAG_KERNEL_THREAD,
+  FLAG_RAW_SOCKET,
   OPT_BIND_ADDRESS_NO_PORT,
   OPT_FREEBIND,
   OPT_REUSEADDR,
@@ -70,7 +71,8 @@ export function bindAttributes(e: BindEvent, interfaceName?: string): Attributes
   // a failed bind bound nothing: the request is in bindsnoop.requested.*
   if (e.ret === 0) {
     a['network.local.address'] = formatAddress(e.family, e.boundAddr);
-    a['network.local.port'] = e.boundPort;
+    // a raw socket's "port" is its protocol number: no port (bcc's table still shows it in PORT)
+    if (!(e.flags & FLAG_RAW_SOCKET)) a['network.local.port'] = e.boundPort;
   }
   if (interfaceName) a['network.interface.name'] = interfaceName;
   if (e.ret !== 0) a['error.type'] = errnoName(e.ret);
@@ -86,6 +88,7 @@ export function bindAttributes(e: BindEvent, interfaceName?: string): Attributes
   a['bindsnoop.bound_dev_if'] = e.boundDevIf;
   a['bindsnoop.kernel_socket'] = (e.flags & FLAG_KERNEL_SOCKET) !== 0;
   a['bindsnoop.kernel_thread'] = (e.flags & FLAG_KERNEL_THREAD) !== 0;
+  a['bindsnoop.raw_socket'] = (e.flags & FLAG_RAW_SOCKET) !== 0;
   a['bindsnoop.cgroup.id'] = idNumber(e.cgroupId);
   a['bindsnoop.mntns.id'] = e.mntnsId;
   a['bindsnoop.netns.id'] = e.netnsId;

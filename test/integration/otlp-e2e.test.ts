@@ -74,6 +74,7 @@ describePrivileged('OTLP export end to end', () => {
       'bindsnoop.bound_dev_if': 0,
       'bindsnoop.kernel_socket': false,
       'bindsnoop.kernel_thread': false,
+      'bindsnoop.raw_socket': false,
       'bindsnoop.cgroup.id': expect.any(Number),
       'bindsnoop.mntns.id': run.mntns,
       'bindsnoop.netns.id': run.netns,

@@ -89,6 +89,15 @@ describePrivileged('what each bind record says', () => {
     expect(records[0]['network.local.port']).toBe(Number(run.results[0].split(' ')[1]));
   });
 
+  it('does not call a raw socket\'s protocol number a port: no network.local.port, bindsnoop.raw_socket true', async () => {
+    const run = runBinds(['--netns', 'raw,4,127.0.0.1,4399', 'udp,4,127.0.0.1,0']);
+    const [raw, udp] = await agent.recordsOf(run.pid, 2);
+    expect(raw).toMatchObject({ 'network.transport': 'raw', 'network.local.address': '127.0.0.1', 'bindsnoop.raw_socket': true, 'bindsnoop.requested.port': 4399 });
+    // before: network.local.port 255, IPPROTO_RAW's number, as if it were a port
+    expect(raw).not.toHaveProperty('network.local.port');
+    expect(udp).toMatchObject({ 'bindsnoop.raw_socket': false, 'network.local.port': Number(run.results[1].split(' ')[1]) });
+  });
+
   it('shows each socket option letter: F T N R r', async () => {
     const run = runBinds([
       '--netns',

@@ -59,6 +59,7 @@ describe('the log attributes of a bind (contract section 2)', () => {
       'bindsnoop.bound_dev_if': 2,
       'bindsnoop.kernel_socket': false,
       'bindsnoop.kernel_thread': false,
+      'bindsnoop.raw_socket': false,
       'bindsnoop.cgroup.id': 7788,
       'bindsnoop.mntns.id': 4026531841,
       'bindsnoop.netns.id': 4026531840,
