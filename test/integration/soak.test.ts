@@ -99,7 +99,13 @@ describePrivileged('bounded state', () => {
         expect(r.status, r.stderr).toBe(0);
         pids.add(Number(/^pid (\d+)$/m.exec(r.stdout)?.[1]));
       }
-      await waitUntil('every bind exported', () => receiver!.records().filter((r) => pids.has(r.attributes['process.pid'] as number)).length === count, scaledMillis(60_000));
+      const exported = (): number => receiver!.records().filter((r) => pids.has(r.attributes['process.pid'] as number)).length;
+      await waitUntil('every bind exported', () => exported() === count, scaledMillis(60_000)).catch(async (e: Error) => {
+        // what the agent knew and said, for whoever reads the failure
+        const metrics = await (await fetch(`${base}/metrics`)).text();
+        const lines = metrics.split('\n').filter((l) => /^bindsnoop_(events|kubernetes|export|pods)/.test(l));
+        throw new Error(`${e.message}: ${exported()} of ${count}\n${lines.join('\n')}\nagent stderr:\n${agent.stderr.slice(-3000)}`);
+      });
       // the API watch streams the pods' ADDED events on its own time: a bind can be exported (a batch goes every
       // 50 ms here) before the watch has delivered its pod, so wait for the count rather than read it once
       const peakPods = await waitUntil(
