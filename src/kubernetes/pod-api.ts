@@ -13,6 +13,8 @@ export interface ApiPod {
   owners: Attributes;
   /** container id (64 hex, no runtime:// prefix) -> container name */
   containers: Map<string, string>;
+  /** container id -> its image and imageID, as its status gives them */
+  images: Map<string, { image?: string; imageID?: string }>;
 }
 
 interface OwnerReference {
@@ -125,15 +127,19 @@ export function apiPod(obj: unknown): ParsedPod {
   const annotations = strings(md.annotations, (k) => k.startsWith('resource.opentelemetry.io/'));
   const owners: OwnerReference[] = objects(md.ownerReferences).map((o) => ({ kind: text(o, 'kind'), name: text(o, 'name'), controller: o.controller === true }));
   const containers = new Map<string, string>();
+  const images = new Map<string, { image?: string; imageID?: string }>();
   const status = isObj(obj) && isObj(obj.status) ? obj.status : {};
   for (const list of ['initContainerStatuses', 'containerStatuses', 'ephemeralContainerStatuses']) {
     for (const c of objects(status[list])) {
       const id = containerIdOf(text(c, 'containerID'));
       const cname = text(c, 'name');
-      if (id && cname) containers.set(id, cname);
+      if (id && cname) {
+        containers.set(id, cname);
+        images.set(id, { image: text(c, 'image'), imageID: text(c, 'imageID') });
+      }
     }
   }
-  return { pod: { uid, namespace, name, labels, annotations, owners: ownerAttributes(owners, labels), containers }, rejectedValues };
+  return { pod: { uid, namespace, name, labels, annotations, owners: ownerAttributes(owners, labels), containers, images }, rejectedValues };
 }
 
 /** k8s.pod.label.<key> for the configured label keys the pod has. */

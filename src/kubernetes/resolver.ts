@@ -101,7 +101,7 @@ export class PodResolver {
       container,
       containerId: ref.containerId,
       attributes: api ? { ...api.owners, ...labelAttributes(api.labels, this.labelKeys) } : undefined,
-      service: workloadService({ namespace, pod, container, owners: api?.owners, labels: api?.labels, annotations: api?.annotations }),
+      service: workloadService({ namespace, pod, container, owners: api?.owners, labels: api?.labels, annotations: api?.annotations, ...api?.images.get(ref.containerId) }),
     };
   }
 }

@@ -9,6 +9,9 @@ export interface ServiceFacts {
   owners?: Attributes;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  /** the container's image as its status gives it ("registry/repo:tag", "repo@sha256:...") and its imageID */
+  image?: string;
+  imageID?: string;
 }
 
 const ANNOTATION = 'resource.opentelemetry.io/';
@@ -16,25 +19,45 @@ const ANNOTATION = 'resource.opentelemetry.io/';
 const OWNERS = ['k8s.deployment.name', 'k8s.replicaset.name', 'k8s.statefulset.name', 'k8s.daemonset.name', 'k8s.cronjob.name', 'k8s.job.name'];
 
 /**
- * service.name, service.namespace, service.version and service.instance.id of a
- * pod's container, as the semantic conventions' Kubernetes guidance
- * (non-normative/k8s-attributes.md) derives them: the pod's
- * resource.opentelemetry.io/ annotations first; then for the name the
- * app.kubernetes.io/name label, the owner workload's name, the pod's, the
- * container's; the namespace from the Kubernetes namespace; the version from the
- * app.kubernetes.io/version label; the instance as namespace.pod.container. Pure.
+ * The tag of an image reference ("repo:1.4", "host:5000/repo:1.4@sha256:..."), else its digest
+ * ("repo@sha256:..."), else the digest of its imageID; undefined when none. Pure.
+ */
+export function imageVersion(image: string | undefined, imageID?: string): string | undefined {
+  const digestOf = (ref: string | undefined): string | undefined => /@(sha256:[0-9a-f]{64})$/.exec(ref ?? '')?.[1];
+  if (image) {
+    const name = image.split('@')[0];
+    // a tag follows the last ':' after the last '/' (a registry's port comes before a '/')
+    const tag = /:([\w][\w.-]{0,127})$/.exec(name.slice(name.lastIndexOf('/') + 1))?.[1];
+    if (tag) return tag;
+  }
+  return digestOf(image) ?? digestOf(imageID);
+}
+
+/**
+ * The resource attributes of a pod's container that the semantic conventions'
+ * Kubernetes guidance (non-normative/k8s-attributes.md) derives: every
+ * resource.opentelemetry.io/<key> annotation as <key>; then service.name from
+ * the app.kubernetes.io/instance label, the app.kubernetes.io/name label, the
+ * owner workload's name, the pod's, the container's; service.namespace from the
+ * Kubernetes namespace; service.version from the app.kubernetes.io/version
+ * label, else the container image's tag, else its digest; service.instance.id
+ * as namespace.pod.container. Pure.
  */
 export function workloadService(f: ServiceFacts): Attributes {
-  const note = (key: string): string | undefined => f.annotations?.[ANNOTATION + key] || undefined;
-  const owner = OWNERS.map((k) => f.owners?.[k]).find((v): v is string => typeof v === 'string' && v !== '');
-  const name = note('service.name') ?? (f.labels?.['app.kubernetes.io/name'] || undefined) ?? owner ?? f.pod ?? f.container;
   const a: Attributes = {};
+  for (const [k, v] of Object.entries(f.annotations ?? {})) {
+    const key = k.slice(ANNOTATION.length);
+    if (k.startsWith(ANNOTATION) && key && v) a[key] = v;
+  }
+  const label = (key: string): string | undefined => f.labels?.[key] || undefined;
+  const owner = OWNERS.map((k) => f.owners?.[k]).find((v): v is string => typeof v === 'string' && v !== '');
+  const name = a['service.name'] ?? label('app.kubernetes.io/instance') ?? label('app.kubernetes.io/name') ?? owner ?? f.pod ?? f.container;
   if (name) a['service.name'] = name;
-  const namespace = note('service.namespace') ?? f.namespace;
+  const namespace = a['service.namespace'] ?? f.namespace;
   if (namespace) a['service.namespace'] = namespace;
-  const version = note('service.version') ?? (f.labels?.['app.kubernetes.io/version'] || undefined);
+  const version = a['service.version'] ?? label('app.kubernetes.io/version') ?? imageVersion(f.image, f.imageID);
   if (version) a['service.version'] = version;
-  const instance = note('service.instance.id') ?? (f.namespace && f.pod && f.container ? `${f.namespace}.${f.pod}.${f.container}` : undefined);
+  const instance = a['service.instance.id'] ?? (f.namespace && f.pod && f.container ? `${f.namespace}.${f.pod}.${f.container}` : undefined);
   if (instance) a['service.instance.id'] = instance;
   return a;
 }

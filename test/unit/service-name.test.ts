@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { workloadService } from '../../src/kubernetes/service-name';
+import { imageVersion, workloadService } from '../../src/kubernetes/service-name';
 
 describe("a pod's service, as the semantic conventions' Kubernetes guidance derives it", () => {
   const pod = { namespace: 'shop', pod: 'cart-7d9f-x2k', container: 'app' };
@@ -18,6 +18,54 @@ describe("a pod's service, as the semantic conventions' Kubernetes guidance deri
         },
       }),
     ).toEqual({ 'service.name': 'checkout', 'service.namespace': 'store', 'service.version': '3.1', 'service.instance.id': 'c-1' });
+  });
+
+  it('makes every resource.opentelemetry.io/<key> annotation the resource attribute <key>', () => {
+    expect(
+      workloadService({
+        ...pod,
+        annotations: { 'resource.opentelemetry.io/deployment.environment.name': 'prod', 'resource.opentelemetry.io/team': 'payments', 'resource.opentelemetry.io/': 'no key' },
+      }),
+    ).toEqual({
+      'deployment.environment.name': 'prod',
+      team: 'payments',
+      'service.name': 'cart-7d9f-x2k',
+      'service.namespace': 'shop',
+      'service.instance.id': 'shop.cart-7d9f-x2k.app',
+    });
+  });
+
+  // each step of the guidance's order, with a pod that has only that step's source
+  it.each<[string, Parameters<typeof workloadService>[0], string]>([
+    ['the annotation', { ...pod, annotations: { 'resource.opentelemetry.io/service.name': 'a' } }, 'a'],
+    ['the app.kubernetes.io/instance label', { ...pod, labels: { 'app.kubernetes.io/instance': 'cart-prod' } }, 'cart-prod'],
+    ['the app.kubernetes.io/name label', { ...pod, labels: { 'app.kubernetes.io/name': 'cart' } }, 'cart'],
+    ['the owner workload', { ...pod, owners: { 'k8s.statefulset.name': 'db' } }, 'db'],
+    ['the pod', pod, 'cart-7d9f-x2k'],
+    ['the container', { container: 'app' }, 'app'],
+  ])('service.name from %s alone', (_step, facts, name) => {
+    expect(workloadService(facts)['service.name']).toBe(name);
+  });
+
+  it('takes app.kubernetes.io/instance before app.kubernetes.io/name', () => {
+    expect(workloadService({ ...pod, labels: { 'app.kubernetes.io/name': 'cart', 'app.kubernetes.io/instance': 'cart-eu' } })['service.name']).toBe('cart-eu');
+  });
+
+  it.each<[string, Parameters<typeof workloadService>[0], string | undefined]>([
+    ['the annotation', { ...pod, annotations: { 'resource.opentelemetry.io/service.version': '9' }, image: 'cart:1.0' }, '9'],
+    ['the app.kubernetes.io/version label', { ...pod, labels: { 'app.kubernetes.io/version': '2.1' }, image: 'cart:1.0' }, '2.1'],
+    ['the image tag', { ...pod, image: 'registry.example:5000/shop/cart:1.4.2' }, '1.4.2'],
+    ['the image tag beside a digest', { ...pod, image: `shop/cart:1.4.2@sha256:${'a'.repeat(64)}` }, '1.4.2'],
+    ['the image digest', { ...pod, image: `shop/cart@sha256:${'b'.repeat(64)}` }, `sha256:${'b'.repeat(64)}`],
+    ['the imageID digest', { ...pod, image: 'registry.example:5000/shop/cart', imageID: `docker.io/shop/cart@sha256:${'c'.repeat(64)}` }, `sha256:${'c'.repeat(64)}`],
+    ['nothing', pod, undefined],
+  ])('service.version from %s', (_step, facts, version) => {
+    expect(workloadService(facts)['service.version']).toBe(version);
+  });
+
+  it('reads an image reference\'s tag, not a registry port', () => {
+    expect(imageVersion('localhost:5000/cart')).toBeUndefined();
+    expect(imageVersion('localhost:5000/cart:v2')).toBe('v2');
   });
 
   it('then the app.kubernetes.io/name label, the owner workload, the pod, the container', () => {
