@@ -10,7 +10,7 @@
  * Pure.
  */
 
-type Kind = 'text' | 'protocol' | 'compression' | 'timeout' | 'millis' | 'count' | 'resource';
+type Kind = 'text' | 'protocol' | 'compression' | 'timeout' | 'millis' | 'count' | 'limit' | 'resource';
 
 interface Mapping {
   /** the configuration key the variable sets */
@@ -35,6 +35,8 @@ export const OTEL_MAPPINGS: readonly Mapping[] = [
   { key: 'otlp.flushIntervalMillis', names: ['OTEL_BLRP_SCHEDULE_DELAY'], kind: 'millis' },
   { key: 'otlp.maxQueueSize', names: ['OTEL_BLRP_MAX_QUEUE_SIZE'], kind: 'count' },
   { key: 'otlp.maxExportBatchSize', names: ['OTEL_BLRP_MAX_EXPORT_BATCH_SIZE'], kind: 'count' },
+  { key: 'otlp.attributeCountLimit', names: ['OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT', 'OTEL_ATTRIBUTE_COUNT_LIMIT'], kind: 'limit' },
+  { key: 'otlp.attributeValueLengthLimit', names: ['OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT', 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT'], kind: 'limit' },
   { key: 'service.name', names: ['OTEL_SERVICE_NAME'], kind: 'text' },
   { key: 'service.resourceAttributes', names: ['OTEL_RESOURCE_ATTRIBUTES'], kind: 'resource' },
 ];
@@ -94,11 +96,12 @@ function parse(kind: Kind, name: string, raw: string): { value?: unknown; warnin
     if (choices.includes(value)) return { value };
     return { warning: `${name}: '${text.slice(0, 40)}' is not one of ${choices.join(', ')}; ignored (the default applies)` };
   }
-  if (kind === 'timeout' || kind === 'millis' || kind === 'count') {
-    if (!/^\d+$/.test(text)) return { warning: `${name}: '${text.slice(0, 40)}' is not a whole number of ${kind === 'count' ? 'records' : 'milliseconds'} of 0 or more; ignored (the default applies)` };
+  if (kind === 'timeout' || kind === 'millis' || kind === 'count' || kind === 'limit') {
+    const unit = kind === 'count' ? 'records' : kind === 'limit' ? '(a limit)' : 'milliseconds';
+    if (!/^\d+$/.test(text)) return { warning: `${name}: '${text.slice(0, 40)}' is not a whole number ${unit} of 0 or more; ignored (the default applies)` };
     const n = Number(text);
     if (kind === 'timeout') return { value: n === 0 ? NO_LIMIT_TIMEOUT_MILLIS : Math.min(n, NO_LIMIT_TIMEOUT_MILLIS) };
-    if (n === 0) return { warning: `${name}: 0 is not allowed here; ignored (the default applies)` };
+    if (n === 0 && kind !== 'limit') return { warning: `${name}: 0 is not allowed here; ignored (the default applies)` };
     return { value: n };
   }
   if (kind === 'resource') {

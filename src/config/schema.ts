@@ -40,6 +40,8 @@ export interface AppConfig {
     maxQueueSize: number;
     maxQueueBytes: number;
     maxExportBatchSize: number;
+    attributeCountLimit: number;
+    attributeValueLengthLimit: number;
     flushIntervalMillis: number;
     shutdownTimeoutMillis: number;
     maxResources: number;
@@ -151,6 +153,16 @@ export const SCHEMA: Schema<AppConfig> = {
     // 2048 (the SDK's is 512): a quarter of the requests at high rates, about 1.6 MB each (protobuf), far under
     // receivers' limits (the Collector's OTLP/HTTP receiver takes 20 MiB)
     maxExportBatchSize: { doc: 'Records in one export request at most.', format: integerIn(1, 100_000, 'a record count'), default: 2048 },
+    attributeCountLimit: {
+      doc: "Attributes a log record keeps at most (the first ones); the others are counted in its droppedAttributesCount; 0 = no limit. OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT, OTEL_ATTRIBUTE_COUNT_LIMIT.",
+      format: integerIn(0, 100_000, 'an attribute count'),
+      default: 128,
+    },
+    attributeValueLengthLimit: {
+      doc: 'String attribute values are cut to this many characters; 0 = no limit. OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT, OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT.',
+      format: integerIn(0, 100_000_000, 'characters'),
+      default: 0,
+    },
     flushIntervalMillis: { doc: 'Longest a record waits before its batch is sent.', format: integerIn(1, 600_000, 'milliseconds'), default: 1000 },
     shutdownTimeoutMillis: { doc: 'On SIGTERM/SIGINT, how long to keep flushing what is queued.', format: integerIn(0, 600_000, 'milliseconds'), default: 10_000 },
     maxResources: {

@@ -2,7 +2,7 @@ import type { Attributes } from '../model/attributes';
 import type { RequestEncoding, ResourceGroup, ScopeInput } from './encode';
 import type { ExportOutcome } from './exporter';
 import type { LogSink, OtlpCounts } from './log-sink';
-import type { BindLogRecord } from './record';
+import { limitAttributes, type AttributeLimits, type BindLogRecord } from './record';
 import { resourceKey, SEMCONV_SCHEMA_URL } from './resource';
 
 /** An encoded request and how many records it carries. */
@@ -27,6 +27,8 @@ export interface DirectSinkOptions<Encoded> {
   flushIntervalMillis: number;
   scopeName: string;
   scopeVersion: string;
+  /** the log record limits, when any can apply (a bind has a few dozen attributes) */
+  limits?: AttributeLimits;
   /** resources (a pod each, and the host) kept encoded at most; the least recently used goes first */
   maxResources: number;
   /** a resource unused this long (its pod gone) is released */
@@ -111,7 +113,7 @@ export class DirectOtlpSink<Encoded> implements LogSink {
       this.counts.lostExportQueue++;
       return false;
     }
-    const encoded = this.options.encoding.record(record);
+    const encoded = this.options.encoding.record(this.options.limits ? limitAttributes(record, this.options.limits) : record);
     const bytes = this.options.encoding.size(encoded);
     if (this.queuedBytes + this.inFlightBytes + bytes > this.options.maxQueueBytes) {
       this.counts.lostExportQueue++;

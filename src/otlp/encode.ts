@@ -121,7 +121,7 @@ export function logRecordProtobuf(w: ProtobufWriter, r: BindLogRecord): Buffer {
   w.end(body);
   writeAttributes(w, r.attributes, 6);
   w.byte(0x38); // dropped_attributes_count, always written
-  w.byte(0);
+  w.varint(r.droppedAttributesCount ?? 0);
   w.byte(0x59); // observed_time_unix_nano, fixed64
   w.fixed64Time(r.observedTimestamp[0], r.observedTimestamp[1]);
   if (r.eventName) {
@@ -253,7 +253,7 @@ export function logRecordJson(r: BindLogRecord): string {
     body: anyValueJson(r.body),
     eventName: r.eventName,
     attributes: attributesJson(r.attributes),
-    droppedAttributesCount: 0,
+    droppedAttributesCount: r.droppedAttributesCount ?? 0,
   }));
 }
 

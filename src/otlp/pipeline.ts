@@ -3,6 +3,7 @@ import { DirectOtlpSink, type EncodedRequest } from './direct-sink';
 import { jsonEncoding, protobufEncoding } from './encode';
 import { AccountingLogExporter, OtlpHttpTransport, type ExportOutcome, type ExporterSettings } from './exporter';
 import type { LogSink } from './log-sink';
+import type { AttributeLimits } from './record';
 import { OtlpSink } from './sink';
 
 /**
@@ -19,6 +20,7 @@ export function createLogSink(settings: ExporterSettings, otlp: AppConfig['otlp'
     scopeVersion,
     maxResources: otlp.maxResources,
     resourceIdleMillis: otlp.resourceIdleMillis,
+    limits: attributeLimits(otlp),
   };
   if (otlp.pipeline === 'sdk') {
     return new OtlpSink({
@@ -38,4 +40,14 @@ export function createLogSink(settings: ExporterSettings, otlp: AppConfig['otlp'
   return settings.protocol === 'http/json'
     ? new DirectOtlpSink({ ...sinkOptions, encoding: jsonEncoding() })
     : new DirectOtlpSink({ ...sinkOptions, encoding: protobufEncoding() });
+}
+
+/** A bind's record has at most this many attributes: a count limit at or above it never applies. */
+const MOST_ATTRIBUTES_OF_A_BIND = 64;
+
+/** The log record limits, or undefined when they cannot apply (the hot path then skips them). */
+function attributeLimits(otlp: AppConfig['otlp']): AttributeLimits | undefined {
+  const countApplies = otlp.attributeCountLimit > 0 && otlp.attributeCountLimit < MOST_ATTRIBUTES_OF_A_BIND;
+  if (!countApplies && otlp.attributeValueLengthLimit === 0) return undefined;
+  return { countLimit: countApplies ? otlp.attributeCountLimit : 0, valueLengthLimit: otlp.attributeValueLengthLimit };
 }

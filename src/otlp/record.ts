@@ -18,6 +18,34 @@ export interface BindLogRecord {
   severityText: string;
   body: string;
   attributes: Attributes;
+  /** attributes left out by the attribute count limit (0 when none) */
+  droppedAttributesCount?: number;
+}
+
+/** The SDK's log record limits (OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT, ..._VALUE_LENGTH_LIMIT); 0 = no limit. */
+export interface AttributeLimits {
+  countLimit: number;
+  valueLengthLimit: number;
+}
+
+/**
+ * The record with its attributes as the SDK's limits make them: string values
+ * cut to valueLengthLimit characters, the attributes past countLimit left out
+ * (the first ones kept, as the SDK keeps them) and counted in
+ * droppedAttributesCount. The same record when no limit applies. Pure.
+ */
+export function limitAttributes(record: BindLogRecord, limits: AttributeLimits): BindLogRecord {
+  const keys = Object.keys(record.attributes);
+  const cut = limits.valueLengthLimit > 0 && keys.some((k) => typeof record.attributes[k] === 'string' && (record.attributes[k] as string).length > limits.valueLengthLimit);
+  const over = limits.countLimit > 0 && keys.length > limits.countLimit;
+  if (!cut && !over) return record;
+  const attributes: Attributes = {};
+  const kept = over ? keys.slice(0, limits.countLimit) : keys;
+  for (const k of kept) {
+    const v = record.attributes[k];
+    attributes[k] = cut && typeof v === 'string' && v.length > limits.valueLengthLimit ? v.slice(0, limits.valueLengthLimit) : v;
+  }
+  return { ...record, attributes, droppedAttributesCount: keys.length - kept.length };
 }
 
 export function hrTimeFromNs(ns: bigint): HrTime {

@@ -11,7 +11,7 @@ import {
 import type { Attributes } from '../model/attributes';
 import type { ExportOutcome } from './exporter';
 import type { LogSink, OtlpCounts } from './log-sink';
-import type { BindLogRecord } from './record';
+import type { AttributeLimits, BindLogRecord } from './record';
 import { resourceKey, SEMCONV_SCHEMA_URL } from './resource';
 
 export interface OtlpSinkOptions {
@@ -29,6 +29,8 @@ export interface OtlpSinkOptions {
   maxResources: number;
   /** a logger unused this long (its pod gone) is released */
   resourceIdleMillis: number;
+  /** the log record limits, when any can apply; the SDK's LoggerProvider applies them (and counts what it drops) */
+  limits?: AttributeLimits;
 }
 
 /**
@@ -154,9 +156,15 @@ export class OtlpSink implements LogSink {
         const oldest = this.loggers.keys().next().value;
         if (oldest !== undefined) this.loggers.delete(oldest);
       }
+      const limits = this.options.limits;
       const provider = new LoggerProvider({
         resource: resourceFromAttributes(resource, { schemaUrl: SEMCONV_SCHEMA_URL }),
         processors: [new SharedProcessorProxy(this.processor)],
+        // explicit, so the SDK's own defaults or environment never decide them (0 = no limit)
+        logRecordLimits: {
+          attributeCountLimit: limits?.countLimit || Number.POSITIVE_INFINITY,
+          attributeValueLengthLimit: limits?.valueLengthLimit || Number.POSITIVE_INFINITY,
+        },
       });
       entry = {
         provider,

@@ -92,6 +92,7 @@ export interface ReceivedRecord {
   body: AttrValue;
   attributes: Record<string, AttrValue>;
   attributeTypes: Record<string, AttrType>;
+  droppedAttributesCount: number;
 }
 
 export interface ReceivedRequest {
@@ -237,6 +238,7 @@ function normalise(request: Record<string, unknown>): ReceivedRequest['resourceL
           body: anyValue(lr.body as Record<string, unknown> | undefined).value,
           attributes: attrs.values,
           attributeTypes: attrs.types,
+          droppedAttributesCount: Number(lr.droppedAttributesCount ?? 0),
         });
       }
     }

@@ -32,6 +32,8 @@ interface QueueOptions {
   batch: number;
   maxResources: number;
   flushIntervalMillis: number;
+  attributeCountLimit: number;
+  attributeValueLengthLimit: number;
 }
 
 /** The export stage as the agent builds it (otlp.pipeline), with short timers. */
@@ -59,6 +61,8 @@ function sink(url: string, overrides: Partial<ExporterSettings> = {}, queue: Par
     maxQueueSize: queue.maxQueueSize ?? 1000,
     maxQueueBytes: queue.maxQueueBytes ?? 16 << 20,
     maxExportBatchSize: queue.batch ?? 100,
+    attributeCountLimit: queue.attributeCountLimit ?? 128,
+    attributeValueLengthLimit: queue.attributeValueLengthLimit ?? 0,
     flushIntervalMillis: queue.flushIntervalMillis ?? 20,
     shutdownTimeoutMillis: 10_000,
     maxResources: queue.maxResources ?? 1000,
@@ -290,6 +294,33 @@ describe.each(PIPELINES)('one ResourceLogs per resource (%s pipeline)', (pipelin
     }
   });
 
+});
+
+describe.each(PIPELINES)('the log record limits (%s pipeline)', (pipeline) => {
+  it.each(['http/protobuf', 'http/json'] as const)('cut string values and leave out attributes past the count, counting them (%s)', async (protocol) => {
+    receiver = await OtlpReceiver.start();
+    const s = sink(receiver.url, { protocol }, { attributeCountLimit: 5, attributeValueLengthLimit: 3 }, pipeline);
+    const [r] = records(1);
+    const n = Object.keys(r.attributes).length;
+    s.enqueue(r, BASE);
+    await s.shutdown(10_000);
+    const [got] = receiver.records();
+    expect(Object.keys(got.attributes)).toEqual(Object.keys(r.attributes).slice(0, 5));
+    expect(got.droppedAttributesCount).toBe(n - 5);
+    for (const v of Object.values(got.attributes)) if (typeof v === 'string') expect(v.length).toBeLessThanOrEqual(3);
+    expect(got.attributes['thread.name']).toBe(String(r.attributes['thread.name']).slice(0, 3));
+  });
+
+  it('by default keep every attribute of a bind, whole, and count none dropped', async () => {
+    receiver = await OtlpReceiver.start();
+    const s = sink(receiver.url, {}, {}, pipeline);
+    const [r] = records(1);
+    s.enqueue(r, BASE);
+    await s.shutdown(10_000);
+    const [got] = receiver.records();
+    expect(got.attributes).toEqual(r.attributes);
+    expect(got.droppedAttributesCount).toBe(0);
+  });
 });
 
 describe('the sdk pipeline', () => {

@@ -42,7 +42,7 @@ const VALID: Record<string, unknown> = {
   'kubernetes.deletedPodGraceMillis': 1000, 'kubernetes.pinDir': '/sys/fs/bpf/x', 'kubernetes.cgroupRoot': '/sys/fs/cgroup',
   'kubernetes.namespaces': 'a,b', 'kubernetes.excludeNamespaces': 'c', 'kubernetes.labelSelector': 'app=web',
   'kubernetes.mapSyncIntervalMillis': 250, 'kubernetes.labels': 'app', 'kubernetes.podServiceName': 'agent', 'kubernetes.api.enabled': 'false',
-  'kubernetes.api.kubeconfig': '/kube/config', 'kubernetes.api.restartDelayMillis': 100, 'kubernetes.api.watchIdleMillis': 60000, 'kubernetes.api.listTimeoutMillis': 5000, 'kubernetes.api.holdMillis': 1000, 'kubernetes.api.holdMaxRecords': 100, 'kubernetes.api.maxListBytes': 1048576, 'kubernetes.podRescanIntervalMillis': 100,
+  'kubernetes.api.kubeconfig': '/kube/config', 'kubernetes.api.restartDelayMillis': 100, 'kubernetes.api.watchIdleMillis': 60000, 'kubernetes.api.listTimeoutMillis': 5000, 'otlp.attributeCountLimit': 64, 'otlp.attributeValueLengthLimit': 256, 'kubernetes.api.holdMillis': 1000, 'kubernetes.api.holdMaxRecords': 100, 'kubernetes.api.maxListBytes': 1048576, 'kubernetes.podRescanIntervalMillis': 100,
 };
 
 /** The nested mapping a file writes for one key path. */
