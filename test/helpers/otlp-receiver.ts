@@ -172,6 +172,72 @@ export function strictJsonProblems(request: unknown): string[] {
   return out;
 }
 
+/** Each message's fields (opentelemetry-proto logs): number -> [name, a message's name | 'string' | 'scalar']. */
+const PROTO_FIELDS: Record<string, Record<number, [string, string]>> = {
+  request: { 1: ['resource_logs', 'resourceLogs'] },
+  resourceLogs: { 1: ['resource', 'resource'], 2: ['scope_logs', 'scopeLogs'], 3: ['schema_url', 'string'] },
+  resource: { 1: ['attributes', 'keyValue'], 2: ['dropped_attributes_count', 'scalar'], 3: ['entity_refs', 'scalar'] },
+  scopeLogs: { 1: ['scope', 'scope'], 2: ['log_records', 'logRecord'], 3: ['schema_url', 'string'] },
+  scope: { 1: ['name', 'string'], 2: ['version', 'string'], 3: ['attributes', 'keyValue'], 4: ['dropped_attributes_count', 'scalar'] },
+  logRecord: {
+    1: ['time_unix_nano', 'scalar'], 2: ['severity_number', 'scalar'], 3: ['severity_text', 'string'], 5: ['body', 'anyValue'],
+    6: ['attributes', 'keyValue'], 7: ['dropped_attributes_count', 'scalar'], 8: ['flags', 'scalar'], 9: ['trace_id', 'scalar'],
+    10: ['span_id', 'scalar'], 11: ['observed_time_unix_nano', 'scalar'], 12: ['event_name', 'string'],
+  },
+  keyValue: { 1: ['key', 'string'], 2: ['value', 'anyValue'] },
+  anyValue: { 1: ['string_value', 'string'], 2: ['bool_value', 'scalar'], 3: ['int_value', 'scalar'], 4: ['double_value', 'scalar'], 5: ['array_value', 'arrayValue'], 6: ['kvlist_value', 'kvList'], 7: ['bytes_value', 'scalar'] },
+  arrayValue: { 1: ['values', 'anyValue'] },
+  kvList: { 1: ['values', 'keyValue'] },
+};
+
+/**
+ * What a strict protobuf decoder refuses in an OTLP logs request: a field the
+ * message does not have, a string field that is not UTF-8. One line per
+ * problem; none for a good request.
+ */
+export function strictProtobufProblems(buf: Uint8Array, kind = 'request', at = '', out: string[] = []): string[] {
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  let i = 0;
+  const varint = (): bigint => {
+    let v = 0n;
+    for (let shift = 0n; i < buf.length; shift += 7n) {
+      const b = buf[i++];
+      v |= BigInt(b & 0x7f) << shift;
+      if (!(b & 0x80)) break;
+    }
+    return v;
+  };
+  while (i < buf.length) {
+    const tag = Number(varint());
+    const field = tag >> 3;
+    const wire = tag & 7;
+    const known = PROTO_FIELDS[kind][field];
+    const where = `${at}.${known?.[0] ?? field}`;
+    if (!known) out.push(`${where}: no field ${field} in ${kind}`);
+    if (wire === 0) varint();
+    else if (wire === 1) i += 8;
+    else if (wire === 5) i += 4;
+    else if (wire === 2) {
+      const len = Number(varint());
+      const body = buf.subarray(i, i + len);
+      i += len;
+      if (known?.[1] === 'string') {
+        try {
+          utf8.decode(body);
+        } catch {
+          out.push(`${where}: not UTF-8`);
+        }
+      } else if (known && known[1] !== 'scalar') {
+        strictProtobufProblems(body, known[1], where, out);
+      }
+    } else {
+      out.push(`${where}: wire type ${wire}`);
+      break;
+    }
+  }
+  return out;
+}
+
 function int64AsNumbers(value: unknown, at: string, out: string[]): string[] {
   if (Array.isArray(value)) value.forEach((v, i) => int64AsNumbers(v, `${at}[${i}]`, out));
   else if (value && typeof value === 'object') {
@@ -249,7 +315,7 @@ function normalise(request: Record<string, unknown>): ReceivedRequest['resourceL
 
 export class OtlpReceiver {
   readonly requests: ReceivedRequest[] = [];
-  /** what a strict decoder refused (each such request answered 400): empty in every test of the suite */
+  /** what a strict decoder refused, in either encoding (each such request answered 400): empty in every test of the suite */
   readonly refusedAsStrict: string[] = [];
   private readonly queue: Behaviour[] = [];
   private fallback: Behaviour = { kind: 'ok' };
@@ -387,6 +453,12 @@ export class OtlpReceiver {
           return;
         }
       } else {
+        const problems = strictProtobufProblems(body);
+        if (problems.length > 0) {
+          res.writeHead(400, { 'content-type': 'text/plain' }).end(problems.join('\n') + '\n');
+          this.refusedAsStrict.push(...problems);
+          return;
+        }
         decoded = ExportLogsServiceRequest.toObject(ExportLogsServiceRequest.decode(body), { longs: String, bytes: String });
         const names = eventNames(body);
         let i = 0;
