@@ -1,9 +1,10 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /*
  * THE record layout shared by the kernel program and the addon.
  * Fixed-width fields only, naturally aligned, no implicit padding: the addon
- * exports sizeof and every offsetof, and test/unit/decode.test.ts checks the
- * TypeScript decoder against them.
+ * reads struct bind_event's size and offsets from the object's BTF and the
+ * TypeScript decoder decodes by them (test/unit/decode.test.ts checks every
+ * field).
  *
  * The kernel sends raw facts; naming and formatting happen in TypeScript.
  */

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /*
  * Kernel-version shims. Every field whose name or shape differs across kernels
  * is read through the local ___new/___old flavours below, chosen at load time

@@ -7,8 +7,8 @@ import { DELIVERY_UNKNOWN_REASONS } from './otlp/exporter';
 
 /**
  * Resolution of the event-loop lag metrics (bindsnoop_nodejs_eventloop_lag_*): a sample a second. Under load the
- * loop is busy throughout, so a late sample still shows the lag; idle, each sample is a wake-up (prom-client's 10 ms
- * cost 6 millicores, 100 ms about 0.8, of an idle daemon's 5).
+ * loop is busy throughout, so a late sample still shows the lag; idle, each sample is a wake-up, and the idle cost
+ * is what a DaemonSet pays on every node (figures in docs/BENCHMARKS.md).
  */
 const EVENT_LOOP_SAMPLE_MILLIS = 1000;
 
@@ -27,7 +27,7 @@ export interface AgentMetrics {
 export function agentMetrics(status: AgentStatus): AgentMetrics {
   const registry = new Registry();
   // the event-loop lag histogram samples with a timer: at prom-client's default (every 10 ms) that timer alone was
-  // most of the idle agent's CPU; 100 ms still shows any lag that matters to a probe or a scrape
+  // most of the idle agent's CPU (see EVENT_LOOP_SAMPLE_MILLIS)
   collectDefaultMetrics({ register: registry, prefix: 'bindsnoop_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MILLIS });
   let snapshot: Accounting | undefined;
   new Counter({

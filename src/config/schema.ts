@@ -182,7 +182,11 @@ export const SCHEMA: Schema<AppConfig> = {
   },
   reader: {
     ringBufferBytes: { doc: 'Kernel ring buffer size (counts against the memory limit).', format: powerOfTwoPages, default: 1 << 20 },
-    wakeupBytes: { doc: 'Wake the reader once this much is pending (fewer wakeups, less overhead).', format: integerIn(112, 1 << 30, 'bytes'), default: 64 * 1024 },
+    wakeupBytes: {
+      doc: 'Wake the reader once this much is pending (fewer wakeups, less overhead); below one record\'s size, every record wakes it.',
+      format: integerIn(1, 1 << 30, 'bytes'),
+      default: 64 * 1024,
+    },
     drainIntervalMillis: { doc: 'Otherwise drain the ring this often: the longest a bind waits in the kernel.', format: integerIn(1, 10_000, 'milliseconds'), default: 50 },
     maxPendingBatches: {
       doc: 'Batches (of up to 1024 records) handed from the reader thread to JavaScript and not yet processed, at most; past it, or past maxPendingBytes, the records wait in the kernel ring, which counts what does not fit (stage kernel).',

@@ -235,11 +235,6 @@ export class DirectOtlpSink<Encoded> implements LogSink {
     return { ...this.counts, failures: new Map(this.counts.failures), pending: this.finalized ? 0 : this.queued + this.inFlightRecords };
   }
 
-  /** Bytes of encoded records waiting or being exported. */
-  heldBytes(): number {
-    return this.queuedBytes + this.inFlightBytes;
-  }
-
   async shutdown(timeoutMillis: number): Promise<OtlpCounts> {
     clearInterval(this.idleTimer);
     clearTimeout(this.flushTimer);

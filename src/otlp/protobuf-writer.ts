@@ -70,10 +70,6 @@ export class ProtobufWriter {
     this.pos += bytes.length;
   }
 
-  tag(field: number, wireType: number): void {
-    this.varint((field << 3) | wireType);
-  }
-
   /** An unsigned or int64 varint of a whole number (negative: two's complement, ten bytes). */
   varint(value: number): void {
     this.ensure(10);

@@ -51,7 +51,7 @@ export function returnCodeText(ret: number, wide: boolean): string {
 /**
  * Formats rows; remembers the first event's time for the TIME(s) column as bcc
  * does (microseconds since the first event printed). Strings are latin1 so a
- * comm's raw bytes come out byte for byte (see writeLatin1).
+ * comm's raw bytes come out byte for byte (see latin1Bytes).
  */
 export class TableFormatter {
   private startUs: bigint | undefined;
