@@ -10,7 +10,7 @@
  * Pure.
  */
 
-type Kind = 'text' | 'protocol' | 'compression' | 'timeout' | 'millis' | 'count' | 'limit' | 'resource';
+type Kind = 'text' | 'url' | 'protocol' | 'compression' | 'timeout' | 'millis' | 'count' | 'limit' | 'resource';
 
 interface Mapping {
   /** the configuration key the variable sets */
@@ -22,8 +22,8 @@ interface Mapping {
 
 /** Every OTEL_ variable that maps onto a configuration key, declared once. */
 export const OTEL_MAPPINGS: readonly Mapping[] = [
-  { key: 'otlp.endpoint', names: ['OTEL_EXPORTER_OTLP_ENDPOINT'], kind: 'text' },
-  { key: 'otlp.logsEndpoint', names: ['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT'], kind: 'text' },
+  { key: 'otlp.endpoint', names: ['OTEL_EXPORTER_OTLP_ENDPOINT'], kind: 'url' },
+  { key: 'otlp.logsEndpoint', names: ['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT'], kind: 'url' },
   { key: 'otlp.protocol', names: ['OTEL_EXPORTER_OTLP_LOGS_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL'], kind: 'protocol' },
   { key: 'otlp.headers', names: ['OTEL_EXPORTER_OTLP_LOGS_HEADERS', 'OTEL_EXPORTER_OTLP_HEADERS'], kind: 'text' },
   { key: 'otlp.compression', names: ['OTEL_EXPORTER_OTLP_LOGS_COMPRESSION', 'OTEL_EXPORTER_OTLP_COMPRESSION'], kind: 'compression' },
@@ -103,6 +103,17 @@ function parse(kind: Kind, name: string, raw: string): { value?: unknown; warnin
     if (kind === 'timeout') return { value: n === 0 ? NO_LIMIT_TIMEOUT_MILLIS : Math.min(n, NO_LIMIT_TIMEOUT_MILLIS) };
     if (n === 0 && kind !== 'limit') return { warning: `${name}: 0 is not allowed here; ignored (the default applies)` };
     return { value: n };
+  }
+  if (kind === 'url') {
+    let ok = false;
+    try {
+      ok = ['http:', 'https:'].includes(new URL(text).protocol);
+    } catch {
+      // not a URL
+    }
+    // a URL's user and password never reach a message
+    if (!ok) return { warning: `${name}: '${text.slice(0, 200).replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@'"]+@/gi, '$1***@')}' is not an http:// or https:// URL; ignored` };
+    return { value: text };
   }
   if (kind === 'resource') {
     const decoded = decodeResourceAttributes(text);

@@ -124,7 +124,6 @@ describe('configuration', () => {
       `filter.ports (from ${f}): must be a list of at most 64 port numbers`,
       "otlp.timeoutMillis (from BINDSNOOP_OTLP_TIMEOUT_MILLIS): 'soon' is not a whole number",
       'BINDSNOOP_NOPE: not a configuration variable',
-      "otlp.endpoint (from OTEL_EXPORTER_OTLP_ENDPOINT): 'localhost:4318' is not an http:// or https:// URL",
     ]) {
       expect(e.message).toContain(text);
     }
@@ -252,11 +251,16 @@ describe('configuration', () => {
     }
   });
 
-  it('never shows the credentials of an endpoint URL', () => {
-    const e = configError({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://alice:URLSECRET@collector:4318' }, flags: {} });
-    expect(e.message).toContain("otlp.endpoint (from OTEL_EXPORTER_OTLP_ENDPOINT): 'ftp://***@collector:4318' is not an http:// or https:// URL");
+  it('never shows the credentials of an endpoint URL, in an error or a warning', () => {
+    const e = configError({ env: { BINDSNOOP_OTLP_ENDPOINT: 'ftp://alice:URLSECRET@collector:4318' }, flags: {} });
+    expect(e.message).toContain("otlp.endpoint (from BINDSNOOP_OTLP_ENDPOINT): 'ftp://***@collector:4318' is not an http:// or https:// URL");
     expect(e.message).not.toContain('URLSECRET');
     expect(e.message).not.toContain('alice');
+    // an OTEL_ endpoint that is no http(s) URL is warned about and ignored (the SDK specification's rule): export stays off
+    const warnings: string[] = [];
+    const config = loadConfig({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://alice:URLSECRET@collector:4318' }, flags: {}, warn: (l) => warnings.push(l) });
+    expect(logsUrl(config)).toBeUndefined();
+    expect(warnings).toEqual(["OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://***@collector:4318' is not an http:// or https:// URL; ignored"]);
   });
 
   it('refuses kubernetes.api.enabled true with neither a kubeconfig nor a cluster', () => {

@@ -19,6 +19,9 @@ type Case = [variable: string, value: string, key: (c: AppConfig) => unknown, ex
 
 describe('the OpenTelemetry SDK environment, variable by variable', () => {
   it.each<Case>([
+    ['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'http://c:4318/logs', (c) => c.otlp.logsEndpoint, 'http://c:4318/logs', false],
+    ['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'c:4318', (c) => c.otlp.logsEndpoint, '', true],
+    ['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', '', (c) => c.otlp.logsEndpoint, '', false],
     // enums: case-insensitive; unknown warned and ignored (the default applies); empty is unset
     ['OTEL_EXPORTER_OTLP_PROTOCOL', 'http/json', (c) => c.otlp.protocol, 'http/json', false],
     ['OTEL_EXPORTER_OTLP_PROTOCOL', 'HTTP/JSON', (c) => c.otlp.protocol, 'http/json', false],
