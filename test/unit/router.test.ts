@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { Router } from '../../src/agent/router';
+import { BootClock } from '../../src/kernel/clock';
+import type { NamedBind, Output } from '../../src/model/named-bind';
+import { InterfaceNames } from '../../src/naming/net/interfaces';
+import { makeEvent } from './events';
+
+/** An output that records what it was given, full when told. */
+function output(full = false): Output & { written: NamedBind[]; dropped: number; full: boolean } {
+  const o = {
+    written: [] as NamedBind[],
+    dropped: 0,
+    full,
+    write(binds: readonly NamedBind[]) {
+      o.written.push(...binds);
+    },
+    saturated: () => o.full,
+    drop(n: number) {
+      o.dropped += n;
+    },
+  };
+  return o;
+}
+
+function router(outputs: Output[]): Router {
+  return new Router({
+    clock: new BootClock(() => ({ realtimeNs: 2_000_000_000n, boottimeNs: 1_000_000_000n })),
+    interfaces: new InterfaceNames('/nonexistent'),
+    baseResource: { 'service.name': 'bindsnoop' },
+    podService: 'workload',
+    outputs,
+  });
+}
+
+describe('the router', () => {
+  const batch = [makeEvent({ pid: 1 }), makeEvent({ pid: 2 }), makeEvent({ pid: 3 })];
+
+  it('names each bind once and gives every output the same named binds, with wall-clock time', () => {
+    const a = output();
+    const b = output();
+    const r = router([a, b]);
+    r.route(batch);
+    expect(r.delivered).toBe(3);
+    expect(a.written.map((n) => n.attributes['process.pid'])).toEqual([1, 2, 3]);
+    expect(b.written).toEqual(a.written);
+    expect(a.written[0].attributes).toBe(b.written[0].attributes); // named once, shared
+    expect(a.written[0].wallNs).toBe(2_000_000_000n);
+    expect(a.written[0].resource).toEqual({ 'service.name': 'bindsnoop' });
+  });
+
+  it('when every output is saturated, names nothing and has each count the binds as dropped', () => {
+    const a = output(true);
+    const b = output(true);
+    const r = router([a, b]);
+    r.route(batch);
+    expect(r.delivered).toBe(3);
+    expect([a.written.length, b.written.length]).toEqual([0, 0]);
+    expect([a.dropped, b.dropped]).toEqual([3, 3]);
+  });
+
+  it('when only some outputs are saturated, writes to all (each counts its own drops) and drops nothing itself', () => {
+    const full = output(true);
+    const open = output(false);
+    const r = router([full, open]);
+    r.route(batch);
+    expect(open.written).toHaveLength(3);
+    expect(full.written).toHaveLength(3); // a saturated output's write counts what it cannot take
+    expect(full.dropped).toBe(0);
+  });
+
+  it('with no output (-q without export) counts the batch as delivered and does nothing else', () => {
+    const r = router([]);
+    r.route(batch);
+    expect(r.delivered).toBe(3);
+  });
+});
