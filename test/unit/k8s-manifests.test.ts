@@ -42,6 +42,14 @@ const podSpec = (byKind('DaemonSet') as unknown as { spec: { template: { spec: P
 const container = podSpec.containers[0];
 
 describe('the kustomize base in k8s/', () => {
+  it('deploys the image of this version: the package\'s version is the tag in the DaemonSet and the kustomization', () => {
+    const version = (JSON.parse(readFileSync(path.join(K8S, '..', 'package.json'), 'utf8')) as { version: string }).version;
+    const kustomization = parseAllDocuments(readFileSync(path.join(K8S, 'kustomization.yaml'), 'utf8'))[0].toJS() as { images: { name: string; newTag: string }[] };
+    expect(kustomization.images).toEqual([{ name: 'bindsnoop-otel', newTag: version }]);
+    const ds = kustomizeResources().find((m) => m.kind === 'DaemonSet') as unknown as { spec: { template: { spec: { containers: { image: string }[] } } } };
+    expect(ds.spec.template.spec.containers.map((c) => c.image)).toEqual([`bindsnoop-otel:${version}`]);
+  });
+
   it('validates every manifest against the Kubernetes schemas', () => {
     expect(objects.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet', 'Namespace', 'ServiceAccount']);
     for (const o of objects) expect(() => new MODELS[o.kind](o as never).validate(), `${o.kind}/${o.metadata.name}`).not.toThrow();
