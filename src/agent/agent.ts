@@ -117,7 +117,7 @@ export class Agent implements AgentStatus {
   }
 
   /** Where binds are exported (the logs URL, credentials redacted), when they are. */
-  endpoint?: string;
+  readonly endpoint?: string;
 
   /** bcc's table header, when the table is the output. */
   tableHeader(): string | undefined {

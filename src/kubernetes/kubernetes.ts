@@ -57,7 +57,6 @@ export class KubernetesSetupError extends Error {
 /** How often binds held for the API are looked at again. */
 const HOLD_CHECK_MILLIS = 100;
 
-
 /** A bind that passed the selection, with its pod (none for a host process). */
 export interface SelectedBind {
   event: BindEvent;
@@ -217,8 +216,10 @@ export class Kubernetes {
       if (cgroupRoot) {
         const selection = new NodeMaps(maps, this.resolver, { cgroupRoot, namespaces: s.namespaces, excludeNamespaces: s.excludeNamespaces, labelSelector: s.labelSelector });
         this.selection = selection;
-        void selection.sync();
-        this.every(s.mapSyncIntervalMillis, () => void selection.sync());
+        // a pass that fails (a map write refused) is said and tried again at the next interval
+        const sync = (): void => void selection.sync().catch((e: Error) => this.warn(`cannot update the pinned maps: ${e.message}`));
+        sync();
+        this.every(s.mapSyncIntervalMillis, sync);
       } else {
         this.warn('no cgroup v2 mount found: pinned pod maps stay empty (set kubernetes.cgroupRoot)');
       }
