@@ -58,6 +58,12 @@ describe('the OpenTelemetry SDK environment, variable by variable', () => {
     // console alone: JSON lines on stdout, and (said) no OTLP export
     ['OTEL_LOGS_EXPORTER', 'console', (c) => c.output.format, 'json', true],
     ['OTEL_LOGS_EXPORTER', 'OTLP', (c) => c.output.format, defaults.output.format, false],
+    ['OTEL_LOGS_EXPORTER', '', (c) => c.output.format, defaults.output.format, false],
+    ['OTEL_EXPORTER_OTLP_HEADERS', 'api-key=k1', (c) => c.otlp.headers, 'api-key=k1', false],
+    ['OTEL_EXPORTER_OTLP_LOGS_HEADERS', '', (c) => c.otlp.headers, defaults.otlp.headers, false],
+    ['OTEL_EXPORTER_OTLP_CERTIFICATE', '/etc/ssl/ca.pem', (c) => c.otlp.certificate, '/etc/ssl/ca.pem', false],
+    ['OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY', '', (c) => c.otlp.clientKey, defaults.otlp.clientKey, false],
+    ['OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE', '/etc/ssl/c.pem', (c) => c.otlp.clientCertificate, '/etc/ssl/c.pem', false],
     ['OTEL_LOGS_EXPORTER', 'zipkin', (c) => c.output.format, defaults.output.format, true],
   ])('%s=%j', (name, value, key, expected, warned) => {
     const { config, warnings } = load({ [name]: value });
@@ -78,8 +84,9 @@ describe('the OpenTelemetry SDK environment, variable by variable', () => {
     expect(maybe.warnings).toContain("OTEL_SDK_DISABLED: 'yes' is not true or false; taken as false");
   });
 
-  it('OTEL_LOGS_EXPORTER=none, or console alone, turns OTLP export off; otlp,console keeps both', () => {
+  it('OTEL_LOGS_EXPORTER=none (any case), or console alone, turns OTLP export off; otlp,console keeps both', () => {
     expect(logsUrl(load({ OTEL_LOGS_EXPORTER: 'none' }).config)).toBeUndefined();
+    expect(logsUrl(load({ OTEL_LOGS_EXPORTER: 'NONE' }).config)).toBeUndefined();
     expect(logsUrl(load({ OTEL_LOGS_EXPORTER: 'console' }).config)).toBeUndefined();
     const both = load({ OTEL_LOGS_EXPORTER: 'otlp,console' }).config;
     expect(logsUrl(both)).toBe('http://127.0.0.1:4318/v1/logs');
