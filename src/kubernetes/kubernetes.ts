@@ -110,7 +110,8 @@ export class Kubernetes {
    */
   private ready(e: BindEvent): boolean {
     if (!this.resolver.describedByApi(e)) return false;
-    if (!this.resolver.namedLikeAPod(e) || this.resolver.resolve(e)) return true;
+    // a host process's bind (most of a flood) is decided by the two cached look-ups, in this order
+    if (this.resolver.resolve(e) || !this.resolver.namedLikeAPod(e)) return true;
     return this.cgroupPaths.lookup(e.cgroupId, e.cgroupName, e.pid) !== undefined;
   }
 

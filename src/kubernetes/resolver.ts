@@ -63,9 +63,19 @@ export class PodResolver {
     }
   }
 
+  /** per cgroup (by its names): whether it is named like a pod's container; asked of every bind, parsed once */
+  private readonly namedLike = new Map<string, boolean>();
+
   /** The cgroup is named as the kubelet names a pod's container (whether or not it is one). */
   namedLikeAPod(e: BindEvent): boolean {
-    return parseContainerCgroup(e.cgroupName, e.cgroupParentName) !== undefined;
+    const key = `${e.cgroupParentName}/${e.cgroupName}`;
+    let named = this.namedLike.get(key);
+    if (named === undefined) {
+      named = parseContainerCgroup(e.cgroupName, e.cgroupParentName) !== undefined;
+      if (this.namedLike.size >= MAX_CACHED_CGROUPS) this.namedLike.delete(this.namedLike.keys().next().value as string);
+      this.namedLike.set(key, named);
+    }
+    return named;
   }
 
   resolve(e: BindEvent): PodIdentity | undefined {
