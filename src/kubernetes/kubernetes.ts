@@ -1,7 +1,7 @@
 import { existsSync, lstatSync, mkdirSync, statfsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { PodIdentity } from '../model/attributes';
-import type { BindEvent } from '../model/event';
+import { FLAG_KUBELET_CGROUP, type BindEvent } from '../model/event';
 import { commaList } from '../model/text';
 import type { NativeTracer } from '../kernel/native';
 import { CgroupPaths } from './cgroup-path';
@@ -256,7 +256,12 @@ export class Kubernetes {
    */
   select(events: readonly BindEvent[]): SelectedBind[] {
     const out: SelectedBind[] = [];
-    for (const event of events) if (!this.hold.take(event)) this.selectOne(event, out);
+    for (const event of events) {
+      // only a bind of the kubelet's hierarchy, or from a cgroup named like one, can have to wait: a host process's
+      // bind (most of a flood) goes straight on
+      const mayWait = (event.flags & FLAG_KUBELET_CGROUP) !== 0 || this.resolver.namedLikeAPod(event);
+      if (!(mayWait && this.hold.take(event))) this.selectOne(event, out);
+    }
     return out;
   }
 
