@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
-import { redactCredentials } from '../config/load';
 import type { AppConfig } from '../config/schema';
 import type { Attributes } from '../model/attributes';
 import { BindsnoopError } from '../model/errors';
+import { redactCredentials } from '../model/text';
 import type { Output } from '../model/named-bind';
 import { BootClock } from '../kernel/clock';
 import type { CountEntry } from '../kernel/decode';

@@ -1,6 +1,7 @@
 import convict from 'convict';
 import { parse as parseYaml } from 'yaml';
 import { BindsnoopError } from '../model/errors';
+import { redactCredentials } from '../model/text';
 import { readSmallFile, type SmallFileError } from '../host/small-file';
 import { readOtelEnvironment } from './otel-env';
 import { envName, NON_KEY_ENV, OTHER_ENV, SCHEMA, type AppConfig } from './schema';
@@ -253,11 +254,6 @@ export function loadConfig(sources: ConfigSources): AppConfig {
     throw new BindsnoopError('CONFIG', redactCredentials(`invalid configuration:\n  ${problems.join('\n  ')}`));
   }
   return props;
-}
-
-/** A URL's user and password (scheme://user:password@host) never reach a message. Pure. */
-export function redactCredentials(text: string): string {
-  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@'"]+@/gi, '$1***@');
 }
 
 /**

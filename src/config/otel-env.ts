@@ -1,3 +1,5 @@
+import { redactCredentials } from '../model/text';
+
 /**
  * The OpenTelemetry SDK's environment variables, read as the specification
  * says an SDK reads them (sdk-environment-variables.md, common.md): an empty
@@ -9,6 +11,7 @@
  * it. (BINDSNOOP_ variables, flags and the configuration file stay strict.)
  * Pure.
  */
+
 
 type Kind = 'text' | 'url' | 'protocol' | 'compression' | 'timeout' | 'millis' | 'count' | 'limit' | 'resource';
 
@@ -112,7 +115,7 @@ function parse(kind: Kind, name: string, raw: string): { value?: unknown; warnin
       // not a URL
     }
     // a URL's user and password never reach a message
-    if (!ok) return { warning: `${name}: '${text.slice(0, 200).replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@'"]+@/gi, '$1***@')}' is not an http:// or https:// URL; ignored` };
+    if (!ok) return { warning: `${name}: '${redactCredentials(text.slice(0, 200))}' is not an http:// or https:// URL; ignored` };
     return { value: text };
   }
   if (kind === 'resource') {

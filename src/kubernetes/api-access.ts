@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { readSmallFile, type SmallFileError } from '../host/small-file';
+import { isRecord } from '../model/text';
 
 /**
  * How to reach the Kubernetes API: the server, its CA, and the agent's
@@ -78,18 +79,15 @@ export function inClusterAccess(env: NodeJS.ProcessEnv = process.env, dir = SERV
 
 type Obj = Record<string, unknown>;
 
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** The entry of a kubeconfig list (clusters, users, contexts) with this name. */
 function named(config: Obj, list: string, name: string, inner: string): Obj {
   const entries = config[list];
   if (!Array.isArray(entries)) throw new ApiAccessError(`kubeconfig has no ${list} list`);
-  const entry = entries.find((e) => isObj(e) && e.name === name) as Obj | undefined;
+  const entry = entries.find((e) => isRecord(e) && e.name === name) as Obj | undefined;
   if (!entry) throw new ApiAccessError(`kubeconfig has no ${list.slice(0, -1)} named "${name}"`);
   const body = entry[inner];
-  if (!isObj(body)) throw new ApiAccessError(`kubeconfig ${list.slice(0, -1)} "${name}" has no ${inner}`);
+  if (!isRecord(body)) throw new ApiAccessError(`kubeconfig ${list.slice(0, -1)} "${name}" has no ${inner}`);
   return body;
 }
 
@@ -123,7 +121,7 @@ export function accessFromKubeconfig(text: string, baseDir: string): ApiAccess {
   } catch (e) {
     throw new ApiAccessError(`kubeconfig is not YAML (${(e as Error).message.split('\n')[0]})`);
   }
-  if (!isObj(config)) throw new ApiAccessError('kubeconfig is not a mapping');
+  if (!isRecord(config)) throw new ApiAccessError('kubeconfig is not a mapping');
   const contextName = optionalString(config, 'current-context', 'kubeconfig');
   if (!contextName) throw new ApiAccessError('kubeconfig has no current-context');
   const context = named(config, 'contexts', contextName, 'context');

@@ -1,5 +1,5 @@
 import type { Attributes } from '../model/attributes';
-import { wellFormed } from '../model/text';
+import { isRecord, wellFormed } from '../model/text';
 
 /** What the agent keeps of a pod from the Kubernetes API. */
 export interface ApiPod {
@@ -66,9 +66,6 @@ export function containerIdOf(runtimeId: string | undefined): string | undefined
 
 type Obj = Record<string, unknown>;
 
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** A pod read from the API, and how many of its values were of the wrong type (skipped). */
 export interface ParsedPod {
@@ -85,8 +82,8 @@ export interface ParsedPod {
  */
 export function apiPod(obj: unknown): ParsedPod {
   let rejectedValues = 0;
-  const md = isObj(obj) ? obj.metadata : undefined;
-  if (!isObj(md)) return { rejectedValues };
+  const md = isRecord(obj) ? obj.metadata : undefined;
+  if (!isRecord(md)) return { rejectedValues };
   if (typeof md.uid !== 'string' || typeof md.name !== 'string' || typeof md.namespace !== 'string' || !md.uid || !md.name || !md.namespace) return { rejectedValues };
   // every string kept is well-formed: a strict OTLP/JSON receiver refuses a whole request for one lone surrogate
   const [uid, name, namespace] = [wellFormed(md.uid), wellFormed(md.name), wellFormed(md.namespace)];
@@ -94,7 +91,7 @@ export function apiPod(obj: unknown): ParsedPod {
   const strings = (v: unknown, keep: (k: string) => boolean = () => true): Record<string, string> => {
     const out: Record<string, string> = {};
     if (v === undefined || v === null) return out;
-    if (!isObj(v)) {
+    if (!isRecord(v)) {
       rejectedValues++;
       return out;
     }
@@ -112,7 +109,7 @@ export function apiPod(obj: unknown): ParsedPod {
       rejectedValues++;
       return [];
     }
-    const out = v.filter(isObj);
+    const out = v.filter(isRecord);
     rejectedValues += v.length - out.length;
     return out;
   };
@@ -128,7 +125,7 @@ export function apiPod(obj: unknown): ParsedPod {
   const owners: OwnerReference[] = objects(md.ownerReferences).map((o) => ({ kind: text(o, 'kind'), name: text(o, 'name'), controller: o.controller === true }));
   const containers = new Map<string, string>();
   const images = new Map<string, { image?: string; imageID?: string }>();
-  const status = isObj(obj) && isObj(obj.status) ? obj.status : {};
+  const status = isRecord(obj) && isRecord(obj.status) ? obj.status : {};
   for (const list of ['initContainerStatuses', 'containerStatuses', 'ephemeralContainerStatuses']) {
     for (const c of objects(status[list])) {
       const id = containerIdOf(text(c, 'containerID'));

@@ -1,5 +1,6 @@
 import { ApiClient, ApiError, type ApiFailure } from './api-client';
 import type { ApiAccess } from './api-access';
+import { isRecord } from '../model/text';
 import { apiPod, type ApiPod } from './pod-api';
 
 export interface PodWatchOptions {
@@ -66,13 +67,10 @@ class WatchFault extends Error {
   }
 }
 
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** A Status's code 410 (or reason Expired/Gone): the resource version is too old. */
 function isExpiredStatus(status: unknown): boolean {
-  return isObj(status) && (status.code === 410 || status.reason === 'Expired' || status.reason === 'Gone');
+  return isRecord(status) && (status.code === 410 || status.reason === 'Expired' || status.reason === 'Gone');
 }
 
 /**
@@ -150,8 +148,8 @@ export class PodWatch {
       if (e instanceof ApiError && e.status === 410) throw new Expired('HTTP 410');
       throw e;
     }
-    const items = isObj(body) ? body.items : undefined;
-    const version = isObj(body) && isObj(body.metadata) ? body.metadata.resourceVersion : undefined;
+    const items = isRecord(body) ? body.items : undefined;
+    const version = isRecord(body) && isRecord(body.metadata) ? body.metadata.resourceVersion : undefined;
     if (!Array.isArray(items) || typeof version !== 'string') throw new ApiError('malformed', 'the reply is not a PodList');
     const listed = new Set<string>();
     for (const item of items) {
@@ -217,16 +215,16 @@ export class PodWatch {
     } catch {
       return this.reject('not JSON');
     }
-    if (!isObj(event)) return this.reject('not an object');
+    if (!isRecord(event)) return this.reject('not an object');
     const { type, object } = event;
     if (type === 'ERROR') {
       if (isExpiredStatus(object)) throw new Expired('ERROR 410');
-      const message = isObj(object) && typeof object.message === 'string' ? object.message : 'no message';
-      const code = isObj(object) && typeof object.code === 'number' ? ` ${object.code}` : '';
+      const message = isRecord(object) && typeof object.message === 'string' ? object.message : 'no message';
+      const code = isRecord(object) && typeof object.code === 'number' ? ` ${object.code}` : '';
       throw new WatchFault('watch_error', `watch ERROR${code}: ${message}`);
     }
-    const md = isObj(object) ? object.metadata : undefined;
-    const version = isObj(md) && typeof md.resourceVersion === 'string' ? md.resourceVersion : undefined;
+    const md = isRecord(object) ? object.metadata : undefined;
+    const version = isRecord(md) && typeof md.resourceVersion === 'string' ? md.resourceVersion : undefined;
     if (type === 'BOOKMARK') return version ?? this.reject('a bookmark without a resourceVersion');
     if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') return this.reject(`type ${JSON.stringify(type)?.slice(0, 40)}`);
     const pod = this.parse(object);

@@ -33,3 +33,13 @@ export function wellFormed(text: string): string {
   LONE_SURROGATE.lastIndex = 0;
   return LONE_SURROGATE.test(text) ? text.replace(LONE_SURROGATE, '\ufffd') : text;
 }
+
+/** A URL's user and password (scheme://user:password@host) never reach a message. Pure. */
+export function redactCredentials(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@'"]+@/gi, '$1***@');
+}
+
+/** A JSON object (not null, not an array): what a field read from untrusted JSON must be before it is read. Pure. */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
