@@ -1,7 +1,7 @@
 import convict from 'convict';
 import { parse as parseYaml } from 'yaml';
 import { BindsnoopError } from '../model/errors';
-import { redactCredentials } from '../model/text';
+import { isHttpUrl, redactCredentials } from '../model/text';
 import { readSmallFile, type SmallFileError } from '../host/small-file';
 import { readOtelEnvironment } from './otel-env';
 import { envName, NON_KEY_ENV, OTHER_ENV, SCHEMA, type AppConfig } from './schema';
@@ -155,13 +155,7 @@ function checkShape(obj: Record<string, unknown>, file: string, leaves: Map<stri
 }
 
 function checkUrl(problems: string[], key: string, value: string, from: string | undefined): void {
-  if (!value) return;
-  try {
-    const url = new URL(value);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
-  } catch {
-    problems.push(`${key}${from ? ` (from ${from})` : ''}: '${value}' is not an http:// or https:// URL`);
-  }
+  if (value && !isHttpUrl(value)) problems.push(`${key}${from ? ` (from ${from})` : ''}: '${value}' is not an http:// or https:// URL`);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { redactCredentials } from '../model/text';
+import { isHttpUrl, redactCredentials } from '../model/text';
 
 /**
  * The OpenTelemetry SDK's environment variables, read as the specification
@@ -108,14 +108,8 @@ function parse(kind: Kind, name: string, raw: string): { value?: unknown; warnin
     return { value: n };
   }
   if (kind === 'url') {
-    let ok = false;
-    try {
-      ok = ['http:', 'https:'].includes(new URL(text).protocol);
-    } catch {
-      // not a URL
-    }
     // a URL's user and password never reach a message
-    if (!ok) return { warning: `${name}: '${redactCredentials(text.slice(0, 200))}' is not an http:// or https:// URL; ignored` };
+    if (!isHttpUrl(text)) return { warning: `${name}: '${redactCredentials(text.slice(0, 200))}' is not an http:// or https:// URL; ignored` };
     return { value: text };
   }
   if (kind === 'resource') {

@@ -43,3 +43,12 @@ export function redactCredentials(text: string): string {
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
+
+/** An http:// or https:// URL, the only kind an OTLP/HTTP endpoint can be. Pure. */
+export function isHttpUrl(text: string): boolean {
+  try {
+    return ['http:', 'https:'].includes(new URL(text).protocol);
+  } catch {
+    return false;
+  }
+}
