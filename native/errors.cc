@@ -30,12 +30,94 @@ int PrintToBuffer(enum libbpf_print_level level, const char* fmt, va_list args) 
   return n;
 }
 
-const char* ErrnoName(int err) {
-  const char* name = strerrorname_np(err);
-  return name ? name : "EUNKNOWN";
-}
-
 }  // namespace
+
+// strerrorname_np() is glibc 2.32+; the prebuilds run on 2.31, so the names the kernel and libbpf return are listed here
+const char* ErrnoName(int err) {
+  if (err < 0) err = -err;
+  switch (err) {
+#define ERRNO_NAME(e) \
+  case e:             \
+    return #e;
+    ERRNO_NAME(EPERM)
+    ERRNO_NAME(ENOENT)
+    ERRNO_NAME(ESRCH)
+    ERRNO_NAME(EINTR)
+    ERRNO_NAME(EIO)
+    ERRNO_NAME(ENXIO)
+    ERRNO_NAME(E2BIG)
+    ERRNO_NAME(ENOEXEC)
+    ERRNO_NAME(EBADF)
+    ERRNO_NAME(ECHILD)
+    ERRNO_NAME(EAGAIN)
+    ERRNO_NAME(ENOMEM)
+    ERRNO_NAME(EACCES)
+    ERRNO_NAME(EFAULT)
+    ERRNO_NAME(EBUSY)
+    ERRNO_NAME(EEXIST)
+    ERRNO_NAME(EXDEV)
+    ERRNO_NAME(ENODEV)
+    ERRNO_NAME(ENOTDIR)
+    ERRNO_NAME(EISDIR)
+    ERRNO_NAME(EINVAL)
+    ERRNO_NAME(ENFILE)
+    ERRNO_NAME(EMFILE)
+    ERRNO_NAME(ENOTTY)
+    ERRNO_NAME(EFBIG)
+    ERRNO_NAME(ENOSPC)
+    ERRNO_NAME(ESPIPE)
+    ERRNO_NAME(EROFS)
+    ERRNO_NAME(EMLINK)
+    ERRNO_NAME(EPIPE)
+    ERRNO_NAME(EDOM)
+    ERRNO_NAME(ERANGE)
+    ERRNO_NAME(EDEADLK)
+    ERRNO_NAME(ENAMETOOLONG)
+    ERRNO_NAME(ENOLCK)
+    ERRNO_NAME(ENOSYS)
+    ERRNO_NAME(ENOTEMPTY)
+    ERRNO_NAME(ELOOP)
+    ERRNO_NAME(ENOMSG)
+    ERRNO_NAME(EIDRM)
+    ERRNO_NAME(ENODATA)
+    ERRNO_NAME(ETIME)
+    ERRNO_NAME(EPROTO)
+    ERRNO_NAME(EBADMSG)
+    ERRNO_NAME(EOVERFLOW)
+    ERRNO_NAME(EILSEQ)
+    ERRNO_NAME(EUSERS)
+    ERRNO_NAME(ENOTSOCK)
+    ERRNO_NAME(EMSGSIZE)
+    ERRNO_NAME(EPROTOTYPE)
+    ERRNO_NAME(ENOPROTOOPT)
+    ERRNO_NAME(EPROTONOSUPPORT)
+    ERRNO_NAME(EOPNOTSUPP)
+    ERRNO_NAME(EAFNOSUPPORT)
+    ERRNO_NAME(EADDRINUSE)
+    ERRNO_NAME(EADDRNOTAVAIL)
+    ERRNO_NAME(ENETDOWN)
+    ERRNO_NAME(ENETUNREACH)
+    ERRNO_NAME(ECONNRESET)
+    ERRNO_NAME(ENOBUFS)
+    ERRNO_NAME(EISCONN)
+    ERRNO_NAME(ENOTCONN)
+    ERRNO_NAME(ETIMEDOUT)
+    ERRNO_NAME(ECONNREFUSED)
+    ERRNO_NAME(EHOSTUNREACH)
+    ERRNO_NAME(EALREADY)
+    ERRNO_NAME(EINPROGRESS)
+    ERRNO_NAME(ESTALE)
+    ERRNO_NAME(EDQUOT)
+    ERRNO_NAME(ECANCELED)
+    ERRNO_NAME(EOWNERDEAD)
+    ERRNO_NAME(ENOTRECOVERABLE)
+#undef ERRNO_NAME
+    case 524:  // the kernel's ENOTSUPP (include/linux/errno.h), which it returns for an unsupported BPF attach
+      return "ENOTSUPP";
+    default:
+      return "EUNKNOWN";
+  }
+}
 
 void ThrowBpfError(Napi::Env env, int err, const std::string& op, const std::string& hint,
                    const std::string& details, bool userInput) {

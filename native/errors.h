@@ -17,6 +17,9 @@ void ThrowKernelError(Napi::Env env, const std::string& line);
 // An error whose message is `line` as it is (it names its own errno), with that errno's code. Main thread.
 void ThrowReasonedError(Napi::Env env, int err, const std::string& op, const std::string& line);
 
+// errno's symbolic name (EPERM), "EUNKNOWN" for one it does not list. Any thread.
+const char* ErrnoName(int err);
+
 // What a user can do about errno `err` when loading or attaching.
 std::string HintFor(int err);
 

@@ -45,8 +45,7 @@ constexpr int kKernelENOTSUPP = 524;
 std::string ErrnoText(int err) {
   if (err < 0) err = -err;
   if (err == kKernelENOTSUPP) return "ENOTSUPP: operation not supported";
-  const char* name = strerrorname_np(err);
-  return std::string(name ? name : "error") + ": " + strerror(err);
+  return std::string(ErrnoName(err)) + ": " + strerror(err);
 }
 
 }  // namespace

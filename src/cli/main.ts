@@ -221,6 +221,8 @@ export function run(argv: readonly string[]): void {
   // -q in a terminal with nothing exported traces and prints nothing: say so, and say at the end what it saw
   const silent = opts.quiet === true && !opts.daemon && !opts.count && !logsUrl(config);
   if (silent) front.warn('-q and no OTLP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT, otlp.endpoint): binds are traced and counted, not printed or exported');
+  // a host that cannot run the addon is told what is missing before anything is loaded into the kernel
+  orFail(() => loadAddon());
   const capabilities = effectiveCapabilities(readFileSync('/proc/self/status', 'utf8'));
   front.checkCapabilities(capabilities, missingCapabilities(capabilities));
   const agent = orFail(

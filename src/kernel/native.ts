@@ -1,4 +1,4 @@
-import * as path from 'node:path';
+import { loadAddonFile } from './addon-file';
 import type { ClockPair } from './clock';
 
 /** Options the addon takes; validated in TypeScript first (native code takes primitives only). */
@@ -103,13 +103,11 @@ export interface NativeAddon {
   maxPorts: number;
 }
 
-export const ADDON_PATH = path.resolve(__dirname, '..', '..', 'native', 'build', 'Release', 'bindsnoop.node');
-
 let cached: NativeAddon | undefined;
 
+/** The addon, loaded once: a local build or the package's prebuild; a BindsnoopError when this host cannot load one. */
 export function loadAddon(): NativeAddon {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  cached ??= require(ADDON_PATH) as NativeAddon;
+  cached ??= loadAddonFile() as NativeAddon;
   return cached;
 }
 
