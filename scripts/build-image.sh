@@ -1,44 +1,64 @@
 #!/usr/bin/env bash
-# Builds the agent image from the project's Dockerfile with podman (runc), on a
-# stand-in base image made locally, since no image registry is reachable here:
-# Debian bookworm from Debian's archive (debootstrap, cached as an image) plus
-# the official Node.js 24 build from the npm registry (scripts/node-binary.sh,
-# pinned) and this machine's npm. Prints the image name.
-# Usage: scripts/build-image.sh [TAG]
+# Builds the agent image for amd64 and arm64 from the project's Dockerfile with
+# podman (runc), and assembles the two as one OCI image index.
+#   scripts/build-image.sh [NAME]     default localhost/bindsnoop-otel:<version>
+# Makes NAME-amd64 and NAME-arm64 (images) and NAME (the index), and prints NAME.
+# The image installs the npm package this checkout makes (scripts/pack.sh).
+# No image registry is reachable here, so the base is a stand-in made locally
+# per architecture and cached: Debian bookworm from Debian's archive
+# (scripts/debian-root.sh) with the official Node.js 24 build from the npm
+# registry (scripts/node-binary.sh) and npm. arm64 is built under emulation
+# (qemu-user through binfmt_misc, which ./dev sets up).
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
-TAG=${1:-localhost/bindsnoop-otel:test}
-NODE_DIR=$(scripts/node-binary.sh)
-NODE_VERSION=$("$NODE_DIR/bin/node" -p 'process.versions.node')
-BASE=localhost/bindsnoop-base:bookworm-node${NODE_VERSION}
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+VERSION=$(node -p 'require("./package.json").version')
+NAME=${1:-localhost/bindsnoop-otel:$VERSION}
 PODMAN=(podman --runtime runc)
+say() { printf 'build-image: %s\n' "$*" >&2; }
 
-if ! "${PODMAN[@]}" image exists "$BASE"; then
-  rootfs=$(mktemp -d /var/tmp/bindsnoop-rootfs.XXXXXX)
-  trap 'rm -rf "$rootfs"' EXIT
-  echo "build-image: debootstrap bookworm into $rootfs" >&2
-  debootstrap --variant=minbase bookworm "$rootfs" "$MIRROR" >/dev/null
-  # the official Node.js build and the headers node-gyp builds against; npm from this machine
-  install -D -m 0755 "$NODE_DIR/bin/node" "$rootfs/usr/bin/node"
-  mkdir -p "$rootfs/usr/lib/node_modules" "$rootfs/usr/include" "$rootfs/usr/etc"
-  cp -a "$(npm root -g)/npm" "$rootfs/usr/lib/node_modules/npm"
-  cp -a "$NODE_DIR/include/node" "$rootfs/usr/include/node"
-  ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$rootfs/usr/bin/npm"
-  ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$rootfs/usr/bin/npx"
-  # this machine's way to the npm registry: its CA bundle (kept apart from the image's own
-  # ca-certificates, which the build stage reinstalls) and its npm settings
-  install -D -m 0644 /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/machine-ca-bundle.crt"
-  { grep -v '^cafile=' "$(npm config get globalconfig)" 2>/dev/null || true; echo 'cafile=/etc/ssl/machine-ca-bundle.crt'; } \
-    > "$rootfs/usr/etc/npmrc"
-  tar -C "$rootfs" -c . | "${PODMAN[@]}" import --change 'CMD ["/bin/bash"]' - "$BASE" >/dev/null
-  echo "build-image: base image $BASE" >&2
-fi
+tarball=$(scripts/pack.sh build/pack)
+[ "$(basename "$tarball")" = "bindsnoop-otel-$VERSION.tgz" ] || { say "unexpected package $tarball"; exit 1; }
+REVISION=$(tar -xzOf "$tarball" package/dist/build-info.json | node -p 'JSON.parse(require("fs").readFileSync(0, "utf8")).commit')
+SOURCE=$(node -p 'const p = require("./package.json"); (p.repository && (p.repository.url || p.repository)) || ""')
 
-"${PODMAN[@]}" build --quiet \
-  --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
-  --build-arg BASE_IMAGE="$BASE" --build-arg RUNTIME_IMAGE="$BASE" \
-  -t "$TAG" . >/dev/null
+base_image() {
+  local arch=$1 nodearch=${1/amd64/x64}
+  local node_dir node_version base rootfs
+  node_dir=$(scripts/node-binary.sh "" "$nodearch")
+  node_version=$(basename "$node_dir" | sed 's/.*-//')
+  base=localhost/bindsnoop-base:bookworm-node$node_version-$arch
+  if ! "${PODMAN[@]}" image exists "$base"; then
+    rootfs=$(scripts/debian-root.sh bookworm "$arch")
+    local extra
+    extra=$(mktemp -d /var/tmp/bindsnoop-base.XXXXXX)
+    # the official Node.js build and npm; this machine's way to the npm registry: its CA bundle
+    # (apart from the image's own ca-certificates) and its npm settings
+    install -D -m 0755 "$node_dir/bin/node" "$extra/usr/bin/node"
+    mkdir -p "$extra/usr/lib/node_modules" "$extra/usr/etc"
+    cp -a "$(npm root -g)/npm" "$extra/usr/lib/node_modules/npm"
+    ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$extra/usr/bin/npm"
+    ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$extra/usr/bin/npx"
+    install -D -m 0644 /etc/ssl/certs/ca-certificates.crt "$extra/etc/ssl/machine-ca-bundle.crt"
+    { grep -v '^cafile=' "$(npm config get globalconfig)" 2>/dev/null || true; echo 'cafile=/etc/ssl/machine-ca-bundle.crt'; } > "$extra/usr/etc/npmrc"
+    { tar -C "$rootfs" --exclude=./.complete -c . ; } > "$extra.tar"
+    tar -C "$extra" -rf "$extra.tar" .
+    "${PODMAN[@]}" import --arch "$arch" --os linux --change 'CMD ["/bin/bash"]' "$extra.tar" "$base" >/dev/null
+    rm -rf "$extra" "$extra.tar"
+    say "base image $base"
+  fi
+  echo "$base"
+}
+
+"${PODMAN[@]}" manifest rm "$NAME" >/dev/null 2>&1 || true
+"${PODMAN[@]}" manifest create "$NAME" >/dev/null
+for arch in amd64 arm64; do
+  base=$(base_image "$arch")
+  "${PODMAN[@]}" build --quiet --platform "linux/$arch" \
+    --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+    --build-arg BASE_IMAGE="$base" --build-arg VERSION="$VERSION" --build-arg REVISION="$REVISION" --build-arg SOURCE="$SOURCE" \
+    -t "$NAME-$arch" . >/dev/null
+  "${PODMAN[@]}" manifest add "$NAME" "containers-storage:$NAME-$arch" >/dev/null
+done
 # keep the build cache of the last day; older dangling build stages only take disk
 "${PODMAN[@]}" image prune -f --filter until=24h >/dev/null 2>&1 || true
-echo "$TAG"
+echo "$NAME"

@@ -39,6 +39,13 @@ if [ -f "$OUT/.inputs" ] && [ "$(cat "$OUT/.inputs")" = "$inputs" ]; then
   echo "$OUT"
   exit 0
 fi
+# a fresh clone reuses the build of the same inputs (BINDSNOOP_PREBUILDS_FRESH=1 builds anew)
+CACHED=${BINDSNOOP_PREBUILD_CACHE:-/var/cache/bindsnoop-prebuilds}/$inputs
+if [ -z "${BINDSNOOP_PREBUILDS_FRESH:-}" ] && [ -f "$CACHED/.inputs" ]; then
+  rm -rf "$OUT" && mkdir -p "$(dirname "$OUT")" && cp -a "$CACHED" "$OUT"
+  echo "$OUT"
+  exit 0
+fi
 
 mkdir -p "$SRC_CACHE"
 tarballs=()
@@ -87,11 +94,11 @@ for arch in x64 arm64; do
   # zlib and libelf as position-independent static libraries, to be linked into a shared object
   # (Debian's libelf.a is not: its thread-local error state takes a relocation a shared object cannot have)
   cp -a /build/zlib-* /build/$arch/zlib && cd /build/$arch/zlib
-  CC=${cross}gcc AR=${cross}ar CFLAGS="-O2 -fPIC" ./configure --static --prefix="$deps" >/dev/null
+  CC=${cross}gcc AR=${cross}ar CFLAGS="-O2 -fPIC" ./configure --static --prefix="$deps" >configure.log 2>&1 || { tail -20 configure.log; exit 1; }
   make -s install >/dev/null
   cp -a /build/elfutils-* /build/$arch/elfutils && cd /build/$arch/elfutils
   ./configure --host=$host CFLAGS="-O2 -fPIC -ffile-prefix-map=/build=. -I$deps/include" LDFLAGS="-L$deps/lib" \
-    --disable-debuginfod --disable-libdebuginfod --without-bzlib --without-lzma --without-zstd --disable-nls >/dev/null
+    --disable-debuginfod --disable-libdebuginfod --without-bzlib --without-lzma --without-zstd --disable-nls >configure.log 2>&1 || { tail -20 configure.log; exit 1; }
   make -s -C lib >/dev/null 2>&1
   make -s -C libelf libelf_pic.a >/dev/null 2>&1
   install -m 0644 libelf/libelf_pic.a "$deps/lib/libelf.a"
@@ -125,7 +132,17 @@ for arch in x64 arm64; do
   install -D -m 0644 "$b/$arch/bindsnoop.node" "$tmp/linux-$arch/bindsnoop.napi.glibc.node"
   install -m 0644 "bpf/.output/$bpfarch/bindsnoop.bpf.o" "$tmp/linux-$arch/bindsnoop.bpf.o"
 done
+# the licenses of what the addons link statically
+mkdir -p "$tmp/licenses"
+for f in "$b"/libbpf-*/LICENSE*; do cp "$f" "$tmp/licenses/libbpf-$(basename "$f")"; done
+for f in "$b"/elfutils-*/COPYING "$b"/elfutils-*/COPYING-GPLV2 "$b"/elfutils-*/COPYING-LGPLV3; do cp "$f" "$tmp/licenses/elfutils-$(basename "$f")"; done
+cp "$b"/zlib-*/LICENSE "$tmp/licenses/zlib-LICENSE"
+# what the loader checks each prebuild against before it maps it (a damaged file can crash dlopen)
+(cd "$tmp" && sha256sum linux-*/*.node > SHA256SUMS)
 echo "$inputs" > "$tmp/.inputs"
 rm -rf "$b" "$OUT"
+if [ -z "${BINDSNOOP_PREBUILDS_FRESH:-}" ]; then
+  mkdir -p "$(dirname "$CACHED")" && rm -rf "$CACHED.tmp" && cp -a "$tmp" "$CACHED.tmp" && rm -rf "$CACHED" && mv "$CACHED.tmp" "$CACHED"
+fi
 mv "$tmp" "$OUT"
 echo "$OUT"

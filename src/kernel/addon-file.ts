@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { BindsnoopError } from '../model/errors';
@@ -69,6 +70,36 @@ export function loadFailure(file: string, error: unknown, s: PrebuildSupport): s
   return `the native addon ${file} cannot be loaded (${message.replace(`${file}: `, '')}): reinstall the package, ${FROM_SOURCE}`;
 }
 
+/**
+ * A prebuild whose bytes are not the ones the package lists (prebuilds/SHA256SUMS):
+ * a truncated or damaged shared object can crash the process inside dlopen
+ * (SIGBUS), so it is checked before it is mapped.
+ */
+function damaged(file: string): string | undefined {
+  const dir = path.dirname(path.dirname(file));
+  const name = path.relative(dir, file);
+  let listed: string | undefined;
+  try {
+    listed = sha256Listed(readFileSync(path.join(dir, 'SHA256SUMS'), 'utf8'), name);
+  } catch {
+    return `the native addon ${file} cannot be checked: ${path.join(dir, 'SHA256SUMS')} is missing; reinstall the package`;
+  }
+  if (listed === undefined) return `the native addon ${file} is not listed in ${path.join(dir, 'SHA256SUMS')}; reinstall the package`;
+  if (createHash('sha256').update(readFileSync(file)).digest('hex') !== listed) {
+    return `the native addon ${file} is damaged (its SHA-256 is not the one the package lists): reinstall the package, ${FROM_SOURCE}`;
+  }
+  return undefined;
+}
+
+/** The digest sha256sum(1) listed for `name`. */
+export function sha256Listed(sums: string, name: string): string | undefined {
+  for (const line of sums.split('\n')) {
+    const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
+    if (m && m[2] === name) return m[1];
+  }
+  return undefined;
+}
+
 export function hostPlatform(): HostPlatform {
   const header = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header;
   return { platform: process.platform, arch: process.arch, glibc: header?.glibcVersionRuntime };
@@ -87,10 +118,13 @@ export function loadAddonFile(): unknown {
   try {
     file = resolve(NATIVE_DIR);
   } catch {
-    throw new BindsnoopError('RUNTIME', prebuildProblem(host, support) ?? `no native addon in ${NATIVE_DIR} for ${host.platform}-${host.arch} (${supported(support)}); ${FROM_SOURCE}`);
+    // node-gyp-build takes the C library from LIBC, else glibc but on Alpine
+    const libc = process.env.LIBC ?? (host.glibc === undefined ? 'musl' : 'glibc');
+    const platform = `${host.platform}-${host.arch}${libc === 'glibc' ? '' : ` (${libc})`}`;
+    throw new BindsnoopError('RUNTIME', prebuildProblem(host, support) ?? `no native addon in ${NATIVE_DIR} for ${platform} (${supported(support)}); ${FROM_SOURCE}`);
   }
   if (file.includes(`${path.sep}prebuilds${path.sep}`)) {
-    const problem = prebuildProblem(host, support);
+    const problem = prebuildProblem(host, support) ?? damaged(file);
     if (problem) throw new BindsnoopError('RUNTIME', problem);
   }
   try {

@@ -23,3 +23,16 @@ export function elfSections(file: string): Map<string, Buffer> {
   }
   return out;
 }
+
+/** What binutils' readelf says of a shared object: its machine, the libraries it needs and the glibc symbol versions it asks for. */
+export function readElf(file: string): { machine: string; needed: string[]; glibcVersions: string[] } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
+  const out = (flag: string) => execFileSync('readelf', ['-W', flag, file], { encoding: 'utf8' });
+  const machine = /Machine:\s+(.*)/.exec(out('-h'))?.[1].trim() ?? '';
+  return {
+    machine: machine === 'Advanced Micro Devices X86-64' ? 'x86-64' : machine === 'AArch64' ? 'aarch64' : machine,
+    needed: [...out('-d').matchAll(/\(NEEDED\).*\[(.*)\]/g)].map((m) => m[1]),
+    glibcVersions: [...new Set([...out('-V').matchAll(/GLIBC_([\d.]+)/g)].map((m) => m[1]))],
+  };
+}

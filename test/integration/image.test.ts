@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -20,7 +20,11 @@ const SHIPPED_SECCOMP = path.join(ROOT, 'k8s', 'seccomp', 'bindsnoop.json');
 
 type Container = { securityContext: { capabilities: { add: string[] } }; resources: { limits: { memory: string; cpu: string } } };
 
+const PACKAGE = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+const podman = (args: string[], timeout = 120_000) => spawnSync(PODMAN[0], [...PODMAN.slice(1), ...args], { encoding: 'utf8', timeout, maxBuffer: 64 << 20 });
+
 describePrivileged('the container image, run as the DaemonSet runs it', () => {
+  let index = '';
   let image = '';
   let receiver: OtlpReceiver;
   const work = mkdtempSync(path.join(tmpdir(), 'bindsnoop-image-'));
@@ -28,19 +32,59 @@ describePrivileged('the container image, run as the DaemonSet runs it', () => {
   const name = `bindsnoop-image-test-${process.pid}`;
 
   beforeAll(() => {
-    const r = spawnSync(path.join(ROOT, 'scripts', 'build-image.sh'), [`localhost/bindsnoop-otel:test-${process.pid}`], { encoding: 'utf8', timeout: 600_000 });
+    const r = spawnSync(path.join(ROOT, 'scripts', 'build-image.sh'), [`localhost/bindsnoop-otel:test-${process.pid}`], { encoding: 'utf8', timeout: 1_500_000 });
     if (r.status !== 0) throw new Error(`image build failed (${r.status}): ${r.stderr.slice(-3000)}`);
-    image = r.stdout.trim().split('\n').pop() ?? '';
-  }, 600_000);
+    index = r.stdout.trim().split('\n').pop() ?? '';
+    image = `${index}-amd64`;
+  }, 1_500_000);
 
   it('runs on Node.js 24, the current LTS line', () => {
-    const r = spawnSync(PODMAN[0], [...PODMAN.slice(1), 'run', '--rm', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '--entrypoint', 'node', image, '--version'], { encoding: 'utf8' });
+    const r = podman(['run', '--rm', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '--entrypoint', 'node', image, '--version']);
     expect(r.stdout.trim(), r.stderr).toMatch(/^v24\./);
   });
 
+  it('is one OCI image index for amd64 and arm64, labelled with the version, the commit and the licence', () => {
+    const layout = path.join(work, 'oci');
+    const pushed = podman(['manifest', 'push', '--all', '--format', 'oci', index, `oci:${layout}`], 600_000);
+    expect(pushed.status, pushed.stderr).toBe(0);
+    const top = JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string; mediaType: string }[] };
+    const blob = (digest: string) => JSON.parse(readFileSync(path.join(layout, 'blobs', ...digest.split(':')), 'utf8')) as Record<string, unknown>;
+    expect(top.manifests).toHaveLength(1);
+    const imageIndex = blob(top.manifests[0].digest) as { mediaType: string; manifests: { digest: string; platform: { os: string; architecture: string } }[] };
+    expect(imageIndex.mediaType).toBe('application/vnd.oci.image.index.v1+json');
+    expect(imageIndex.manifests.map((m) => `${m.platform.os}/${m.platform.architecture}`).sort()).toEqual(['linux/amd64', 'linux/arm64']);
+    const commit = spawnSync('git', ['-C', ROOT, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
+    for (const m of imageIndex.manifests) {
+      const config = blob((blob(m.digest) as { config: { digest: string } }).config.digest) as { architecture: string; config: { Labels: Record<string, string> } };
+      expect(config.architecture).toBe(m.platform.architecture);
+      expect(config.config.Labels).toMatchObject({
+        'org.opencontainers.image.title': 'bindsnoop-otel',
+        'org.opencontainers.image.version': PACKAGE.version,
+        'org.opencontainers.image.licenses': 'Apache-2.0',
+      });
+      expect(config.config.Labels['org.opencontainers.image.revision']).toMatch(new RegExp(`^${commit}(-dirty)?$`));
+      expect(config.config.Labels).toHaveProperty('org.opencontainers.image.source');
+    }
+  }, 600_000);
+
+  it('arm64: starts under emulation, and carries the very addon and BPF object the package ships for arm64', () => {
+    const arm = `${index}-arm64`;
+    const v = podman(['run', '--rm', '--platform', 'linux/arm64', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', arm, '--version'], 300_000);
+    expect(v.stdout, v.stderr).toMatch(new RegExp(`^bindsnoop ${PACKAGE.version.replace(/\./g, '\\.')} \\(commit [0-9a-f]{40}(-dirty)?\\)\n$`));
+    const arch = podman(['run', '--rm', '--platform', 'linux/arm64', '--entrypoint', 'node', arm, '-p', 'process.arch'], 300_000);
+    expect(arch.stdout.trim(), arch.stderr).toBe('arm64');
+    const dir = '/usr/lib/node_modules/bindsnoop-otel/native/prebuilds/linux-arm64';
+    const sums = podman(['run', '--rm', '--platform', 'linux/arm64', '--entrypoint', 'sha256sum', arm, `${dir}/bindsnoop.napi.glibc.node`, `${dir}/bindsnoop.bpf.o`], 300_000);
+    const digest = (f: string) => require('node:crypto').createHash('sha256').update(readFileSync(path.join(ROOT, 'native', 'prebuilds', 'linux-arm64', f))).digest('hex') as string;
+    expect(sums.stdout.split('\n').filter(Boolean).map((l) => l.split(/\s+/)[0]), sums.stderr).toEqual([digest('bindsnoop.napi.glibc.node'), digest('bindsnoop.bpf.o')]);
+  }, 600_000);
+
   afterAll(() => {
     spawnSync(PODMAN[0], [...PODMAN.slice(1), 'rm', '-f', name]);
-    if (image) spawnSync(PODMAN[0], [...PODMAN.slice(1), 'rmi', image]);
+    if (index) {
+      podman(['manifest', 'rm', index]);
+      podman(['rmi', `${index}-amd64`, `${index}-arm64`]);
+    }
     rmSync(work, { recursive: true, force: true });
     rmSync(pinDir, { recursive: true, force: true });
   });
@@ -58,7 +102,7 @@ describePrivileged('the container image, run as the DaemonSet runs it', () => {
 
   it('builds from the Dockerfile, runs with only the manifest\'s capabilities, and exports host binds', async () => {
     receiver = await OtlpReceiver.start();
-    const ds = parseAllDocuments(require('node:fs').readFileSync(path.join(ROOT, 'k8s', 'daemonset.yaml'), 'utf8'))[0].toJS() as {
+    const ds = parseAllDocuments(readFileSync(path.join(ROOT, 'k8s', 'daemonset.yaml'), 'utf8'))[0].toJS() as {
       spec: { template: { spec: { containers: Container[] } } };
     };
     const c = ds.spec.template.spec.containers[0];

@@ -1,6 +1,8 @@
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installPackage, must, pack, PACKAGE, prepareRoot, type InstalledRoot } from '../helpers/package-root';
 import { describePrivileged, ROOT } from './harness';
 
 /**
@@ -21,7 +23,13 @@ interface Matrix {
   events: Map<string, Json[]>;
   /** a bindsnoop that did not exit on SIGINT: its threads and their kernel stacks */
   hangs: string[];
+  /** the npm package installed in a clean Debian 11 root: its --version, backend line, a bind by node and its records */
+  pkg: { version: string; auto: string; bind: number[]; events: Json[] };
 }
+
+/** the package, installed as a user installs it, shared with every guest (read-only over 9p) */
+let installed: InstalledRoot | undefined;
+const PKG_UID = 62000 + (process.pid % 3000);
 
 /**
  * Boots the matrix. An emulated guest kernel can stall (once, Debian's 5.10 under TCG reported a soft lockup on a
@@ -39,7 +47,8 @@ function bootMatrix(suite: string): Matrix {
 }
 
 function boot(suite: string): SpawnSyncReturns<string> {
-  return spawnSync(path.join(ROOT, 'test', 'vm', 'boot.sh'), [suite, path.join(ROOT, 'test', 'vm', 'matrix-guest.sh'), ROOT], {
+  const pkgArgs = installed ? [path.join(installed.state, 'upper'), installed.lower, String(PKG_UID)] : [];
+  return spawnSync(path.join(ROOT, 'test', 'vm', 'boot.sh'), [suite, path.join(ROOT, 'test', 'vm', 'matrix-guest.sh'), ROOT, ...pkgArgs], {
     encoding: 'utf8',
     timeout: 400_000,
     maxBuffer: 64 << 20,
@@ -49,7 +58,7 @@ function boot(suite: string): SpawnSyncReturns<string> {
 
 function parseMatrix(r: SpawnSyncReturns<string>): Matrix {
   const lines = r.stdout.replace(/\r/g, '').split('\n');
-  const m: Matrix = { kernel: '', auto: '', backends: new Map(), helper: new Map(), events: new Map(), hangs: [] };
+  const m: Matrix = { kernel: '', auto: '', backends: new Map(), helper: new Map(), events: new Map(), hangs: [], pkg: { version: '', auto: '', bind: [], events: [] } };
   for (const line of lines) {
     const [tag, name, ...rest] = line.split(' ');
     if (tag === 'KERNEL') m.kernel = name;
@@ -58,6 +67,10 @@ function parseMatrix(r: SpawnSyncReturns<string>): Matrix {
     else if (tag === 'HELPER') m.helper.set(name, [...(m.helper.get(name) ?? []), rest.join(' ')]);
     else if (tag === 'EVENT') m.events.set(name, [...(m.events.get(name) ?? []), JSON.parse(rest.join(' ')) as Json]);
     else if (tag === 'HANG') m.hangs.push(line);
+    else if (tag === 'PKGVERSION') m.pkg.version = line.slice(11);
+    else if (tag === 'PKGAUTO') m.pkg.auto = line.slice(8);
+    else if (tag === 'PKGBIND') m.pkg.bind = [Number(name), Number(rest[0])];
+    else if (tag === 'PKGEVENT') m.pkg.events.push(JSON.parse(line.slice(9)) as Json);
   }
   if (!lines.includes('MATRIX DONE')) throw new Error(`the VM did not finish (status ${r.status}):\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-2000)}`);
   return m;
@@ -116,6 +129,14 @@ const KERNELS = [
 ];
 
 describePrivileged('the shipped CLI on other kernels', () => {
+  const work = mkdtempSync('/var/tmp/bindsnoop-kernels-');
+  beforeAll(() => {
+    const root = prepareRoot('bullseye', 'amd64', path.join(work, 'root'), pack(path.join(work, 'pack')));
+    must(installPackage(root), 'npm install -g');
+    installed = root;
+  }, 1_500_000);
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
   for (const k of KERNELS) {
     describe(`Debian ${k.suite}`, () => {
       it('picks fentry, and every backend reports the same binds; fentry and kprobe also see io_uring and kernel binds', () => {
@@ -152,6 +173,24 @@ describePrivileged('the shipped CLI on other kernels', () => {
               : [],
           );
         }
+
+        // the npm package, installed on a clean Debian 11, with its prebuilt addon (libbpf inside) and its Node
+        expect(m.pkg.version).toMatch(new RegExp(`^bindsnoop ${PACKAGE.version.replace(/\./g, '\\.')} \\(commit [0-9a-f]{40}(-dirty)?\\)$`));
+        expect(m.pkg.auto).toBe(`bindsnoop: tracing with the fentry backend (fexit on ${k.hooks})`);
+        const [pid, port] = m.pkg.bind;
+        expect(m.pkg.events.filter((e) => e['process.pid'] === pid)).toEqual([
+          expect.objectContaining({
+            'service.version': PACKAGE.version,
+            'bindsnoop.backend': 'fentry',
+            'thread.name': 'MainThread',
+            'process.real_user.id': PKG_UID,
+            'network.transport': 'tcp',
+            'network.local.address': '127.0.0.1',
+            'network.local.port': port,
+            'bindsnoop.return_code': 0,
+            'bindsnoop.opts': '...R.',
+          }),
+        ]);
       }, 900_000);
     });
   }

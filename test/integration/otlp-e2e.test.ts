@@ -3,6 +3,8 @@ import { afterEach, expect, it } from 'vitest';
 import { OtlpReceiver, type ReceivedRecord } from '../helpers/otlp-receiver';
 import { Agent, describePrivileged, endReport, OWN_UID, runBinds } from './harness';
 
+const PACKAGE_VERSION = (JSON.parse(require('node:fs').readFileSync(require('node:path').join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+
 /**
  * Real binds -> the bindsnoop CLI -> OTLP/HTTP -> a local receiver, configured
  * the way OpenTelemetry users configure exporters.
@@ -39,9 +41,9 @@ describePrivileged('OTLP export end to end', () => {
     const [ok, failed, v6] = recs;
     for (const r of recs) {
       expect(r.eventName).toBe('bindsnoop.bind');
-      expect(r.scope.name).toBe('bindsnoop');
-      expect(r.resource).toMatchObject({ 'service.name': 'bindsnoop', 'host.name': hostname(), 'k8s.node.name': 'node-a' });
-      expect(typeof r.resource['service.version']).toBe('string');
+      // one version everywhere: the package's is the scope's and service.version
+      expect(r.scope).toMatchObject({ name: 'bindsnoop', version: PACKAGE_VERSION });
+      expect(r.resource).toMatchObject({ 'service.name': 'bindsnoop', 'service.version': PACKAGE_VERSION, 'host.name': hostname(), 'k8s.node.name': 'node-a' });
       expect(r.resource).not.toHaveProperty('k8s.pod.name'); // a host process
       // the bind's own time, within a second of when it happened, to the nanosecond
       const ms = Number(r.timeUnixNano / 1_000_000n);

@@ -5,7 +5,7 @@
 #   test/vm/boot.sh SUITE SCRIPT [ARG...]     SUITE: bullseye (5.10), bookworm (6.1), trixie (6.12)
 # SCRIPT and its arguments are absolute paths or words without spaces.
 # The kernel comes from scripts/debian-kernel.sh (cached); the initramfs holds
-# only init and the modules for 9p and VXLAN.
+# only init and the modules for 9p, VXLAN and overlayfs.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/../.."
 SUITE=${1:?suite} SCRIPT=${2:?script}
@@ -35,7 +35,7 @@ add_module() {
   esac
   echo "$name.ko" >> "$work/root/modules/order"
 }
-for m in virtio_pci 9pnet_virtio 9p vxlan; do add_module "$m"; done
+for m in virtio_pci 9pnet_virtio 9p vxlan overlay; do add_module "$m"; done
 (cd "$work/root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.gz"
 
 append="console=ttyS0 panic=-1 rdinit=/init quiet loglevel=1 bs.script=$SCRIPT"

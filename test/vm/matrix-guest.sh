@@ -9,9 +9,17 @@
 #   BACKEND <name> ok | BACKEND <name> unavailable: <bindsnoop's stderr>
 #   HELPER <name> [mptcp|uring] <bind_helper/uring_bind output line>
 #   EVENT <name> <one JSON object of bindsnoop -o json>
+# With PKG_UPPER PKG_LOWER UID, also the npm package as a user installed it in a
+# clean Debian root (test/helpers/package-root.ts: the root, and the overlay
+# directory holding Node.js and the package), its prebuilt addon and its Node:
+#   PKGVERSION <bindsnoop --version>
+#   PKGAUTO <its backend line>
+#   PKGBIND <pid> <port>        a bind by node in that root, as user UID
+#   PKGEVENT <one JSON object of its bindsnoop -o json -u UID>
 #   MATRIX DONE
 set -u
 ROOT=${1:?repo root}
+PKG_UPPER=${2:-} PKG_LOWER=${3:-} PKG_UID=${4:-}
 cd "$ROOT" || exit 1
 CLI=(node "$ROOT/dist/cli/main.js")
 HELPER=$ROOT/test/helpers/bind_helper
@@ -89,4 +97,26 @@ for b in fentry kprobe tracepoint hide; do
   stop
   sed "s/^/EVENT $b /" "$TMPDIR/$b.out"
 done
+
+if [ -n "$PKG_UPPER" ]; then
+  # a read-only overlay of the two: the installed root as the host's test saw it
+  m=/run/pkgroot
+  mkdir -p "$m"
+  mount -t overlay overlay -o "lowerdir=$PKG_UPPER:$PKG_LOWER" "$m"
+  mount --rbind /proc "$m/proc"
+  mount --rbind /sys "$m/sys"
+  mount --rbind /dev "$m/dev"
+  mount -t tmpfs tmpfs "$m/tmp"
+  in_pkg=(chroot "$m" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp)
+  echo "PKGVERSION $("${in_pkg[@]}" bindsnoop --version 2>&1)"
+  CLI=("${in_pkg[@]}" bindsnoop)
+  if start pkg -o json -u "$PKG_UID"; then
+    echo "PKGAUTO $(grep 'tracing with' "$TMPDIR/pkg.err")"
+    "${in_pkg[@]}" node -e "process.setuid($PKG_UID); const s = require('net').createServer().listen(0, '127.0.0.1', () => { console.log(process.pid, s.address().port); s.close(); })" | sed 's/^/PKGBIND /'
+    stop
+    sed 's/^/PKGEVENT /' "$TMPDIR/pkg.out"
+  else
+    echo "PKGAUTO failed: $(tr '\n' ' ' < "$TMPDIR/pkg.err")"
+  fi
+fi
 echo "MATRIX DONE"
