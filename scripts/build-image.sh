@@ -29,21 +29,21 @@ base_image() {
   base=localhost/bindsnoop-base:bookworm-node$node_version-$arch
   if ! "${PODMAN[@]}" image exists "$base"; then
     rootfs=$(scripts/debian-root.sh bookworm "$arch")
-    local extra
-    extra=$(mktemp -d /var/tmp/bindsnoop-base.XXXXXX)
+    local tree
+    tree=$(mktemp -d /var/tmp/bindsnoop-base.XXXXXX)
+    cp -a "$rootfs/." "$tree/"
+    rm -f "$tree/.complete"
     # the official Node.js build and npm; this machine's way to the npm registry: its CA bundle
     # (apart from the image's own ca-certificates) and its npm settings
-    install -D -m 0755 "$node_dir/bin/node" "$extra/usr/bin/node"
-    mkdir -p "$extra/usr/lib/node_modules" "$extra/usr/etc"
-    cp -a "$(npm root -g)/npm" "$extra/usr/lib/node_modules/npm"
-    ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$extra/usr/bin/npm"
-    ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$extra/usr/bin/npx"
-    install -D -m 0644 /etc/ssl/certs/ca-certificates.crt "$extra/etc/ssl/machine-ca-bundle.crt"
-    { grep -v '^cafile=' "$(npm config get globalconfig)" 2>/dev/null || true; echo 'cafile=/etc/ssl/machine-ca-bundle.crt'; } > "$extra/usr/etc/npmrc"
-    { tar -C "$rootfs" --exclude=./.complete -c . ; } > "$extra.tar"
-    tar -C "$extra" -rf "$extra.tar" .
-    "${PODMAN[@]}" import --arch "$arch" --os linux --change 'CMD ["/bin/bash"]' "$extra.tar" "$base" >/dev/null
-    rm -rf "$extra" "$extra.tar"
+    install -D -m 0755 "$node_dir/bin/node" "$tree/usr/bin/node"
+    mkdir -p "$tree/usr/lib/node_modules" "$tree/usr/etc"
+    cp -a "$(npm root -g)/npm" "$tree/usr/lib/node_modules/npm"
+    ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$tree/usr/bin/npm"
+    ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$tree/usr/bin/npx"
+    install -D -m 0644 /etc/ssl/certs/ca-certificates.crt "$tree/etc/ssl/machine-ca-bundle.crt"
+    { grep -v '^cafile=' "$(npm config get globalconfig)" 2>/dev/null || true; echo 'cafile=/etc/ssl/machine-ca-bundle.crt'; } > "$tree/usr/etc/npmrc"
+    tar -C "$tree" -c . | "${PODMAN[@]}" import --arch "$arch" --os linux --change 'CMD ["/bin/bash"]' - "$base" >/dev/null
+    rm -rf "$tree"
     say "base image $base"
   fi
   echo "$base"

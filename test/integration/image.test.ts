@@ -71,10 +71,10 @@ describePrivileged('the container image, run as the DaemonSet runs it', () => {
     const arm = `${index}-arm64`;
     const v = podman(['run', '--rm', '--platform', 'linux/arm64', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', arm, '--version'], 300_000);
     expect(v.stdout, v.stderr).toMatch(new RegExp(`^bindsnoop ${PACKAGE.version.replace(/\./g, '\\.')} \\(commit [0-9a-f]{40}(-dirty)?\\)\n$`));
-    const arch = podman(['run', '--rm', '--platform', 'linux/arm64', '--entrypoint', 'node', arm, '-p', 'process.arch'], 300_000);
+    const arch = podman(['run', '--rm', '--platform', 'linux/arm64', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '--entrypoint', 'node', arm, '-p', 'process.arch'], 300_000);
     expect(arch.stdout.trim(), arch.stderr).toBe('arm64');
     const dir = '/usr/lib/node_modules/bindsnoop-otel/native/prebuilds/linux-arm64';
-    const sums = podman(['run', '--rm', '--platform', 'linux/arm64', '--entrypoint', 'sha256sum', arm, `${dir}/bindsnoop.napi.glibc.node`, `${dir}/bindsnoop.bpf.o`], 300_000);
+    const sums = podman(['run', '--rm', '--platform', 'linux/arm64', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '--entrypoint', 'sha256sum', arm, `${dir}/bindsnoop.napi.glibc.node`, `${dir}/bindsnoop.bpf.o`], 300_000);
     const digest = (f: string) => require('node:crypto').createHash('sha256').update(readFileSync(path.join(ROOT, 'native', 'prebuilds', 'linux-arm64', f))).digest('hex') as string;
     expect(sums.stdout.split('\n').filter(Boolean).map((l) => l.split(/\s+/)[0]), sums.stderr).toEqual([digest('bindsnoop.napi.glibc.node'), digest('bindsnoop.bpf.o')]);
   }, 600_000);
