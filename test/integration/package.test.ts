@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readElf } from '../helpers/elf';
@@ -161,6 +161,46 @@ describePrivileged('the npm package', () => {
     }
     expect(tracer.exitCode, err).toBe(0);
   }, 900_000);
+
+  it('arm64: installed in a clean Debian 12 arm64 root, its prebuilt addon loads and traces a bind in an arm64 guest (Debian\'s 6.1 under qemu)', () => {
+    // npm install -g runs in the arm64 root under qemu-user; the guest boots with that root over virtio-9p
+    const root = prepareRoot('bookworm', 'arm64', path.join(work, 'arm64'), tarball);
+    must(installPackage(root), 'npm install -g (arm64)');
+    const merged = path.join(work, 'arm64-root');
+    must(sh('cp', ['-a', `${root.lower}/.`, merged]), 'copy the root');
+    must(sh('cp', ['-a', `${root.state}/upper/.`, `${merged}/`]), 'copy the install');
+    copyFileSync(path.join(ROOT, 'test', 'vm', 'package-guest.sh'), path.join(merged, 'root', 'package-guest.sh'));
+    const boot = spawnSync(path.join(ROOT, 'test', 'vm', 'boot.sh'), ['bookworm', '/root/package-guest.sh', String(UID)], {
+      encoding: 'utf8',
+      timeout: 1_200_000,
+      maxBuffer: 64 << 20,
+      env: { ...process.env, BINDSNOOP_VM_ARCH: 'arm64', BINDSNOOP_VM_ROOT: merged, BINDSNOOP_VM_TIMEOUT: '1100' },
+    });
+    const lines = boot.stdout.replace(/\r/g, '').split('\n');
+    const value = (tag: string) => lines.filter((l) => l.startsWith(`${tag} `)).map((l) => l.slice(tag.length + 1));
+    expect(lines, boot.stdout.slice(-4000) + boot.stderr.slice(-2000)).toContain('MATRIX DONE');
+    expect(value('KERNEL')[0]).toMatch(/^6\.1\..*-arm64 aarch64$/);
+    expect(value('PKGVERSION')[0]).toMatch(new RegExp(`^bindsnoop ${pkg.version.replace(/\./g, '\\.')} \\(commit [0-9a-f]{40}(-dirty)?\\)$`));
+    // arm64's BPF trampolines need 6.4 to attach to kernel functions: auto takes kprobes here
+    expect(value('PKGAUTO')[0]).toMatch(/^bindsnoop: tracing with the kprobe backend/);
+    const [pid, port] = value('PKGBIND')[0].split(' ').map(Number);
+    const events = value('PKGEVENT').map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e['process.pid'] === pid);
+    expect(events).toEqual([
+      expect.objectContaining({
+        'service.version': pkg.version,
+        'bindsnoop.backend': 'kprobe',
+        'thread.name': 'MainThread',
+        'process.real_user.id': UID,
+        'network.transport': 'tcp',
+        'network.local.address': '0.0.0.0',
+        'network.local.port': port,
+        'bindsnoop.return_code': 0,
+        'bindsnoop.opts': '...R.',
+      }),
+    ]);
+    expect(value('PKGEXIT')[0]).toBe('0');
+    rmSync(merged, { recursive: true, force: true });
+  }, 2_400_000);
 
   describe('bad prebuilds and hosts, in the Debian 12 root', () => {
     const state = path.join(work, 'bookworm');
