@@ -72,20 +72,33 @@ export interface AppConfig {
   };
 }
 
-function integerIn(min: number, max: number, what: string) {
-  return (value: unknown): void => {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      throw new Error(`must be ${what}, a whole number from ${min} to ${max}`);
-    }
-  };
+/** A format check that also says, as JSON Schema, what it accepts (the Helm chart's values.schema.json is made from it). */
+export type DescribedFormat = ((value: unknown) => void) & { jsonSchema: Record<string, unknown> };
+
+function described(check: (value: unknown) => void, jsonSchema: Record<string, unknown>): DescribedFormat {
+  return Object.assign(check, { jsonSchema });
 }
 
-function powerOfTwoPages(value: unknown): void {
-  const v = value as number;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 4096 || v > 1 << 30 || (v & (v - 1)) !== 0) {
-    throw new Error('must be a power of two from 4096 (one page) to 1073741824');
-  }
+function integerIn(min: number, max: number, what: string): DescribedFormat {
+  return described(
+    (value: unknown): void => {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+        throw new Error(`must be ${what}, a whole number from ${min} to ${max}`);
+      }
+    },
+    { type: 'integer', minimum: min, maximum: max },
+  );
 }
+
+const powerOfTwoPages = described(
+  (value: unknown): void => {
+    const v = value as number;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 4096 || v > 1 << 30 || (v & (v - 1)) !== 0) {
+      throw new Error('must be a power of two from 4096 (one page) to 1073741824');
+    }
+  },
+  { type: 'integer', enum: Array.from({ length: 19 }, (_, i) => 4096 * 2 ** i) },
+);
 
 export const SCHEMA: Schema<AppConfig> = {
   filter: {
@@ -93,11 +106,14 @@ export const SCHEMA: Schema<AppConfig> = {
     uid: { doc: 'Trace only this user; -1 = every user. Flag -u.', format: integerIn(-1, 0xfffffffe, 'a UID or -1'), default: -1 },
     ports: {
       doc: 'Trace only binds whose bound or requested port is listed (at most 64); empty = every port. Flag -P.',
-      format: (value: unknown): void => {
-        if (!Array.isArray(value) || value.length > 64 || !value.every((p) => Number.isInteger(p) && p >= 0 && p <= 65535)) {
-          throw new Error('must be a list of at most 64 port numbers from 0 to 65535');
-        }
-      },
+      format: described(
+        (value: unknown): void => {
+          if (!Array.isArray(value) || value.length > 64 || !value.every((p) => Number.isInteger(p) && p >= 0 && p <= 65535)) {
+            throw new Error('must be a list of at most 64 port numbers from 0 to 65535');
+          }
+        },
+        { type: 'array', maxItems: 64, items: { type: 'integer', minimum: 0, maximum: 65535 } },
+      ),
       default: [],
     },
     errors: { doc: 'Include failed binds (table RC column; exported as WARN records). Flag -E.', format: Boolean, default: false },
@@ -125,10 +141,13 @@ export const SCHEMA: Schema<AppConfig> = {
     protocol: { doc: 'http/protobuf or http/json. OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL.', format: ['http/protobuf', 'http/json'], default: 'http/protobuf' },
     headers: {
       doc: 'Request headers as k1=v1,k2=v2 (values URL-encoded). Secret: never printed. OTEL_EXPORTER_OTLP_[LOGS_]HEADERS.',
-      format: (value: unknown): void => {
-        if (typeof value !== 'string') throw new Error('must be a string of name=value pairs');
-        parseHeaders(value);
-      },
+      format: described(
+        (value: unknown): void => {
+          if (typeof value !== 'string') throw new Error('must be a string of name=value pairs');
+          parseHeaders(value);
+        },
+        { type: 'string' },
+      ),
       default: '',
       sensitive: true,
     },
@@ -206,9 +225,12 @@ export const SCHEMA: Schema<AppConfig> = {
     port: { doc: 'Port of /healthz, /readyz and /metrics in daemon mode (--daemon); 0 = any free port.', format: integerIn(0, 65535, 'a port'), default: 9090 },
     host: {
       doc: 'Address the daemon-mode HTTP server listens on (an IPv4 or IPv6 address).',
-      format: (value: unknown): void => {
-        if (typeof value !== 'string' || isIP(value) === 0) throw new Error('must be an IP address such as 0.0.0.0, 127.0.0.1 or ::');
-      },
+      format: described(
+        (value: unknown): void => {
+          if (typeof value !== 'string' || isIP(value) === 0) throw new Error('must be an IP address such as 0.0.0.0, 127.0.0.1 or ::');
+        },
+        { type: 'string', anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }] },
+      ),
       default: '0.0.0.0',
     },
   },
@@ -224,10 +246,13 @@ export const SCHEMA: Schema<AppConfig> = {
     excludeNamespaces: { doc: 'Never these namespaces (comma-separated): dropped in the kernel.', format: String, default: '' },
     labelSelector: {
       doc: 'Only pods matching this label selector (kubectl -l syntax; labels come from the API); empty = all. Others are dropped in the kernel.',
-      format: (value: unknown): void => {
-        if (typeof value !== 'string') throw new Error('must be a label selector string');
-        parseLabelSelector(value);
-      },
+      format: described(
+        (value: unknown): void => {
+          if (typeof value !== 'string') throw new Error('must be a label selector string');
+          parseLabelSelector(value);
+        },
+        { type: 'string' },
+      ),
       default: '',
     },
     mapSyncIntervalMillis: { doc: 'How often the pinned maps are reconciled with the containers on this node.', format: integerIn(10, 60_000, 'milliseconds'), default: 500 },
@@ -240,9 +265,12 @@ export const SCHEMA: Schema<AppConfig> = {
     api: {
       enabled: {
         doc: 'Watch this node\'s pods in the Kubernetes API for labels, owners and container ids: auto (when in a cluster or given a kubeconfig), true or false.',
-        format: (value: unknown): void => {
-          if (!['auto', 'true', 'false', true, false].includes(value as string)) throw new Error('must be auto, true or false');
-        },
+        format: described(
+          (value: unknown): void => {
+            if (!['auto', 'true', 'false', true, false].includes(value as string)) throw new Error('must be auto, true or false');
+          },
+          { enum: ['auto', 'true', 'false', true, false] },
+        ),
         default: 'auto',
       },
       kubeconfig: { doc: 'A kubeconfig file for the API; empty = the in-cluster service account. KUBECONFIG.', format: String, default: '' },
