@@ -174,6 +174,14 @@ export function agentMetrics(status: AgentStatus): AgentMetrics {
       this.set(status.ready() ? 1 : 0);
     },
   });
+  new Gauge({
+    name: 'bindsnoop_live',
+    help: '1 while the reader thread is alive and has drained the ring buffer recently (what /healthz answers 200 to).',
+    registers: [registry],
+    collect() {
+      this.set(status.live() ? 1 : 0);
+    },
+  });
   return {
     registry,
     scrape: () => {

@@ -25,6 +25,7 @@ describePrivileged('daemon mode', () => {
     expect(seen - before).toBeGreaterThanOrEqual(3);
     expect(exported + lost + pending).toBe(seen);
     expect(await metric(base, 'bindsnoop_ready')).toBe(1);
+    expect(await metric(base, 'bindsnoop_live')).toBe(1);
     // everything was exported: once the receiver's answer is in, nothing waits
     let depth = await metric(base, 'bindsnoop_export_queue_depth');
     for (let i = 0; depth !== 0 && i < 50; i++) {

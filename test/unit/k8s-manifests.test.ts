@@ -2,43 +2,20 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { Namespace, ServiceAccount, ConfigMap } from 'kubernetes-models/v1';
-import { DaemonSet } from 'kubernetes-models/apps/v1';
-import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { loadConfig } from '../../src/config/load';
+import { expectLeastPrivilege, expectValid, podSpecOf, type Obj } from '../helpers/deployment';
 
 const K8S = path.resolve(__dirname, '..', '..', 'k8s');
-
-type Obj = { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: unknown };
 
 function kustomizeResources(): Obj[] {
   const kustomization = parseAllDocuments(readFileSync(path.join(K8S, 'kustomization.yaml'), 'utf8'))[0].toJS() as { resources: string[] };
   return kustomization.resources.flatMap((f) => parseAllDocuments(readFileSync(path.join(K8S, f), 'utf8')).map((d) => d.toJS() as Obj));
 }
 
-const MODELS: Record<string, new (o: never) => { validate(): void }> = {
-  Namespace: Namespace as never,
-  ServiceAccount: ServiceAccount as never,
-  ConfigMap: ConfigMap as never,
-  DaemonSet: DaemonSet as never,
-  ClusterRole: ClusterRole as never,
-  ClusterRoleBinding: ClusterRoleBinding as never,
-};
-
 const objects = kustomizeResources();
 const byKind = (kind: string): Obj => objects.find((o) => o.kind === kind)!;
-type Container = {
-  args: string[];
-  env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
-  securityContext: Record<string, unknown> & { capabilities: { drop: string[]; add: string[] } };
-  livenessProbe: { httpGet: { path: string } };
-  readinessProbe: { httpGet: { path: string } };
-  resources: { requests: Record<string, string>; limits: Record<string, string> };
-  volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
-};
-type PodSpec = Record<string, unknown> & { containers: Container[]; serviceAccountName: string; terminationGracePeriodSeconds: number };
-const podSpec = (byKind('DaemonSet') as unknown as { spec: { template: { spec: PodSpec } } }).spec.template.spec;
+const podSpec = podSpecOf(objects);
 const container = podSpec.containers[0];
 
 describe('the kustomize base in k8s/', () => {
@@ -52,39 +29,15 @@ describe('the kustomize base in k8s/', () => {
 
   it('validates every manifest against the Kubernetes schemas', () => {
     expect(objects.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet', 'Namespace', 'ServiceAccount']);
-    for (const o of objects) expect(() => new MODELS[o.kind](o as never).validate(), `${o.kind}/${o.metadata.name}`).not.toThrow();
+    expectValid(objects, 'k8s/');
   });
 
-  it('grants the API nothing but reading pods', () => {
-    const role = byKind('ClusterRole') as unknown as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
-    expect(role.rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }]);
+  it('grants the API nothing but reading pods, and runs with the least privilege that works: CAP_BPF and CAP_PERFMON only, host paths read-only but bpffs', () => {
+    expectLeastPrivilege(objects, 'k8s/');
     const binding = byKind('ClusterRoleBinding') as unknown as { subjects: { name: string }[]; roleRef: { name: string } };
     expect(binding.roleRef.name).toBe('bindsnoop');
     expect(binding.subjects[0].name).toBe(podSpec.serviceAccountName);
-  });
-
-  it('runs with the least privilege that works: CAP_BPF and CAP_PERFMON only, nothing privileged', () => {
-    const sc = container.securityContext;
-    expect(sc.capabilities.drop).toEqual(['ALL']);
-    expect(sc.capabilities.add.sort()).toEqual(['BPF', 'PERFMON']);
-    expect(sc.privileged).toBe(false);
-    expect(sc.allowPrivilegeEscalation).toBe(false);
-    expect(sc.readOnlyRootFilesystem).toBe(true);
-    expect((sc.seccompProfile as { type: string }).type).toBe('RuntimeDefault');
-    expect(JSON.stringify(objects)).not.toMatch(/SYS_ADMIN|"privileged":true|hostNetwork/);
-    expect(podSpec.hostPID).toBe(true);
-  });
-
-  it('mounts host paths read-only except bpffs, where the pinned maps live', () => {
-    const mounts = Object.fromEntries(container.volumeMounts.map((m) => [m.mountPath, m.readOnly === true]));
-    expect(mounts).toEqual({
-      '/etc/bindsnoop': true,
-      '/sys/fs/bpf': false,
-      '/sys/kernel/tracing': true,
-      '/sys/fs/cgroup': true,
-      '/var/log/pods': true,
-      '/var/log/containers': true,
-    });
+    expect((container.securityContext.seccompProfile as { type: string }).type).toBe('RuntimeDefault');
   });
 
   it('knows its node, probes /healthz and /readyz, has sized resources, runs on every node, rolls', () => {
@@ -113,7 +66,7 @@ describe('the kustomize base in k8s/', () => {
   it('SECURITY.md names every capability and host path the DaemonSet uses, and the endpoint it listens on', () => {
     const security = readFileSync(path.resolve(K8S, '..', 'SECURITY.md'), 'utf8');
     for (const cap of container.securityContext.capabilities.add) expect(security, cap).toContain(`\`CAP_${cap}\``);
-    const volumes = (podSpec as unknown as { volumes: { name: string; hostPath?: { path: string } }[] }).volumes;
+    const volumes = podSpec.volumes;
     for (const v of volumes.filter((x) => x.hostPath)) {
       const mount = container.volumeMounts.find((m) => m.name === v.name);
       const row = security.split('\n').find((l) => l.startsWith(`| \`${v.hostPath?.path}\` |`));
