@@ -232,7 +232,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   };
 }
 
-/** The configuration keys the given flags set (contract section 3: flags win). */
+/** The configuration keys the given flags set (docs/CONTRACT.md, section 3: flags win). */
 export function flagsToConfig(o: CliOptions): Record<string, unknown> {
   const out: Record<string, unknown> = {
     'filter.pid': o.pid,

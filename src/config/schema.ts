@@ -5,7 +5,7 @@ import { parseHeaders } from './headers';
 import { parseLabelSelector } from '../kubernetes/label-selector';
 
 /**
- * The one configuration schema (contract section 3). Every key `a.bCd` can be
+ * The one configuration schema (docs/CONTRACT.md, section 3). Every key `a.bCd` can be
  * set from the environment as BINDSNOOP_A_B_CD (see envName); the standard
  * OTEL_* variables map onto the otlp.* and service.* keys (see otel-env.ts).
  * config/bindsnoop.example.yaml documents every key; a test keeps them in step.

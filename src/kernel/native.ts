@@ -27,7 +27,7 @@ export interface NativeTracerOptions {
   backend: BackendChoice;
 }
 
-/** How the kernel program attaches (contract: --backend). */
+/** How the kernel program attaches (docs/CONTRACT.md, section 1: --backend). */
 export const BACKENDS = ['fentry', 'kprobe', 'tracepoint'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 export type BackendChoice = 'auto' | BackendName;

@@ -116,7 +116,7 @@ export class PodResolver {
   }
 }
 
-/** Contract section 2's pod resource attributes (only those known). */
+/** The pod resource attributes of docs/CONTRACT.md, section 2 (only those known). */
 export function podResourceAttributes(p: PodIdentity | undefined): Attributes {
   if (!p) return {};
   const a: Attributes = {};

@@ -9,7 +9,7 @@ import type { BindEvent } from './event';
 export interface NamedBind {
   event: BindEvent;
   pod?: PodIdentity;
-  /** contract section 2's log attributes */
+  /** the log attributes of docs/CONTRACT.md, section 2 */
   attributes: Attributes;
   /** the agent's resource, or the pod's */
   resource: Attributes;

@@ -56,7 +56,7 @@ function idNumber(v: bigint): number {
 }
 
 /**
- * The log attributes of contract section 2, in one place for the JSON output
+ * The log attributes of docs/CONTRACT.md, section 2, in one place for the JSON output
  * and the OTLP record. `interfaceName` when SO_BINDTODEVICE's index resolves.
  */
 export function bindAttributes(e: BindEvent, interfaceName?: string): Attributes {

@@ -2,7 +2,7 @@ import type { NamedBind, Output } from '../model/named-bind';
 import { bindLogRecord } from './record';
 import type { LogSink } from './log-sink';
 
-/** Each bind as one OTLP log record of its resource (contract section 2). */
+/** Each bind as one OTLP log record of its resource (docs/CONTRACT.md, section 2). */
 export function otlpOutput(sink: LogSink, nowWallNs: () => bigint): Output {
   return {
     write(binds: readonly NamedBind[]) {

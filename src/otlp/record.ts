@@ -66,7 +66,7 @@ export function bodyLine(e: BindEvent): string {
   return `${who} bound ${proto} ${hostPort(e, e.boundPort)} opts=${optsString(e.opts)} if=${e.boundDevIf}`;
 }
 
-/** The contract's log record for one bind (section 2), from what the router computed once. */
+/** The log record for one bind (docs/CONTRACT.md, section 2), from what the router computed once. */
 export function bindLogRecord(bind: NamedBind, observedNs: bigint): BindLogRecord {
   const e = bind.event;
   const failed = e.ret !== 0;

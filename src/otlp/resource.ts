@@ -25,7 +25,7 @@ export interface BaseResourceInput {
 }
 
 /**
- * The attributes of the agent's own resource (contract section 2), as the SDK
+ * The attributes of the agent's own resource (docs/CONTRACT.md, section 2), as the SDK
  * environment specification orders them: service.name from OTEL_SERVICE_NAME,
  * else from OTEL_RESOURCE_ATTRIBUTES, else "bindsnoop"; host.name as
  * configured, else the node's name in Kubernetes mode, else the hostname.

@@ -3,7 +3,7 @@ import type { Attributes } from '../model/attributes';
 import { wellFormedJson } from '../model/text';
 
 /**
- * One JSON object per bind: contract section 2's attribute names, flat, plus
+ * One JSON object per bind: the attribute names of docs/CONTRACT.md, section 2, flat, plus
  * the resource attributes known for it and `time` (RFC 3339, nanoseconds).
  */
 export function formatJsonLine(wallNs: bigint, attributes: Attributes, resource: Attributes = {}, scope: Attributes = {}): string {

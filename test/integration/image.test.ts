@@ -102,9 +102,13 @@ describePrivileged('the container image, run as the DaemonSet runs it', () => {
 
   it('builds from the Dockerfile, runs with only the manifest\'s capabilities, and exports host binds', async () => {
     receiver = await OtlpReceiver.start();
-    const ds = parseAllDocuments(readFileSync(path.join(ROOT, 'k8s', 'daemonset.yaml'), 'utf8'))[0].toJS() as {
-      spec: { template: { spec: { containers: Container[] } } };
-    };
+    // the DaemonSet as the Helm chart renders it by default (the same as k8s/: the chart test compares them)
+    const tools = spawnSync(path.join(ROOT, 'scripts', 'k8s-tools.sh'), [], { encoding: 'utf8', timeout: 600_000 }).stdout.trim();
+    const rendered = spawnSync(path.join(tools, 'bin', 'helm'), ['template', 'bindsnoop', path.join(ROOT, 'charts', 'bindsnoop-otel'), '--namespace', 'bindsnoop'], { encoding: 'utf8' });
+    expect(rendered.status, rendered.stderr).toBe(0);
+    const ds = parseAllDocuments(rendered.stdout)
+      .map((d) => d.toJS() as { kind: string })
+      .find((o) => o.kind === 'DaemonSet') as unknown as { spec: { template: { spec: { containers: Container[] } } } };
     const c = ds.spec.template.spec.containers[0];
     const caps = c.securityContext.capabilities.add;
     mkdirSync(path.join(work, 'config'));
