@@ -98,7 +98,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unlockDirectory", Napi::Function::New(env, UnlockDirectory));
   exports.Set("peerClosed", Napi::Function::New(env, PeerClosed));
   exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlocking));
-  exports.Set("maxPorts", Napi::Number::New(env, BINDSNOOP_MAX_PORTS));
   return exports;
 }
 

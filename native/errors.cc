@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include <deque>
@@ -184,17 +183,4 @@ std::string LastLibbpfLog() {
   std::string out;
   for (const auto& line : logLines) out += line;
   return out;
-}
-
-std::string EnsureTracefs() {
-  // libbpf reads tracepoint ids under debugfs when it is mounted, else tracefs.
-  if (access("/sys/kernel/debug/tracing/events/syscalls", F_OK) == 0) return "";
-  if (access("/sys/kernel/tracing/events/syscalls", F_OK) == 0) return "";
-  if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nullptr) == 0 &&
-      access("/sys/kernel/tracing/events/syscalls", F_OK) == 0)
-    return "";
-  int err = errno;
-  return std::string("tracefs is not mounted at /sys/kernel/tracing and mounting it failed: ") + strerror(err) +
-         "; mount it with `mount -t tracefs nodev /sys/kernel/tracing` (in a container, mount the host's "
-         "/sys/kernel/tracing), and check that the kernel has CONFIG_FTRACE_SYSCALLS";
 }

@@ -27,7 +27,3 @@ std::string HintFor(int err);
 // carry the verifier's last lines. JS thread, before open/load/attach.
 void CaptureLibbpfLog();
 std::string LastLibbpfLog();
-
-// Makes sure tracefs is reachable where libbpf looks for tracepoint ids,
-// mounting it when it is missing and we may. Returns "" or the reason.
-std::string EnsureTracefs();

@@ -9,6 +9,7 @@
 #include <linux/bpf.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "errors.h"
@@ -46,6 +47,21 @@ std::string ErrnoText(int err) {
   if (err < 0) err = -err;
   if (err == kKernelENOTSUPP) return "ENOTSUPP: operation not supported";
   return std::string(ErrnoName(err)) + ": " + strerror(err);
+}
+
+// Makes sure tracefs is reachable where libbpf looks for tracepoint ids, mounting it when it is missing and
+// we may. Returns "" or the reason. JS thread.
+std::string EnsureTracefs() {
+  // libbpf reads tracepoint ids under debugfs when it is mounted, else tracefs.
+  if (access("/sys/kernel/debug/tracing/events/syscalls", F_OK) == 0) return "";
+  if (access("/sys/kernel/tracing/events/syscalls", F_OK) == 0) return "";
+  if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nullptr) == 0 &&
+      access("/sys/kernel/tracing/events/syscalls", F_OK) == 0)
+    return "";
+  int err = errno;
+  return std::string("tracefs is not mounted at /sys/kernel/tracing and mounting it failed: ") + strerror(err) +
+         "; mount it with `mount -t tracefs nodev /sys/kernel/tracing` (in a container, mount the host's "
+         "/sys/kernel/tracing), and check that the kernel has CONFIG_FTRACE_SYSCALLS";
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { usageError } from '../model/errors';
+import { MAX_PORTS } from '../model/event';
 
 export type OutputFormat = 'table' | 'json';
 
@@ -32,7 +33,6 @@ export interface CliOptions {
   daemon: boolean;
 }
 
-export const MAX_PORTS = 64;
 
 export const USAGE = `usage: bindsnoop [-h] [-t] [-w] [-p PID] [-P PORT] [-E] [-U] [-u UID]
                  [--count] [--cgroupmap CGROUPMAP] [--mntnsmap MNTNSMAP]

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import type { KubernetesSettings } from '../kubernetes/kubernetes';
 import { parseHeaders } from './headers';
 import { parseLabelSelector } from '../kubernetes/label-selector';
+import { MAX_PORTS } from '../model/event';
 
 /**
  * The one configuration schema (docs/CONTRACT.md, section 3). Every key `a.bCd` can be
@@ -105,14 +106,14 @@ export const SCHEMA: Schema<AppConfig> = {
     pid: { doc: 'Trace only this process (host TGID); 0 = every process. Flag -p.', format: integerIn(0, 0xffffffff, 'a PID'), default: 0 },
     uid: { doc: 'Trace only this user; -1 = every user. Flag -u.', format: integerIn(-1, 0xfffffffe, 'a UID or -1'), default: -1 },
     ports: {
-      doc: 'Trace only binds whose bound or requested port is listed (at most 64); empty = every port. Flag -P.',
+      doc: `Trace only binds whose bound or requested port is listed (at most ${MAX_PORTS}); empty = every port. Flag -P.`,
       format: described(
         (value: unknown): void => {
-          if (!Array.isArray(value) || value.length > 64 || !value.every((p) => Number.isInteger(p) && p >= 0 && p <= 65535)) {
-            throw new Error('must be a list of at most 64 port numbers from 0 to 65535');
+          if (!Array.isArray(value) || value.length > MAX_PORTS || !value.every((p) => Number.isInteger(p) && p >= 0 && p <= 65535)) {
+            throw new Error(`must be a list of at most ${MAX_PORTS} port numbers from 0 to 65535`);
           }
         },
-        { type: 'array', maxItems: 64, items: { type: 'integer', minimum: 0, maximum: 65535 } },
+        { type: 'array', maxItems: MAX_PORTS, items: { type: 'integer', minimum: 0, maximum: 65535 } },
       ),
       default: [],
     },

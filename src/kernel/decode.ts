@@ -1,4 +1,4 @@
-import { KNOWN_FLAGS, type BindEvent } from '../model/event';
+import { KNOWN_FLAGS, KNOWN_OPTS, type BindEvent } from '../model/event';
 import { loadAddon, type StructLayout } from './native';
 
 /**
@@ -114,7 +114,7 @@ const AF_INET6 = 10;
  * never dropped for what it asked.
  */
 function plausible(e: BindEvent): boolean {
-  return (e.family === AF_INET || e.family === AF_INET6) && (e.opts & ~0x1f) === 0 && (e.flags & ~KNOWN_FLAGS) === 0;
+  return (e.family === AF_INET || e.family === AF_INET6) && (e.opts & ~KNOWN_OPTS) === 0 && (e.flags & ~KNOWN_FLAGS) === 0;
 }
 
 /** Decodes a batch of packed records (little-endian host, as the kernel wrote them). */

@@ -100,7 +100,6 @@ export interface NativeAddon {
   peerClosed(fd: number): boolean;
   /** O_NONBLOCK on a pipe or socket the agent writes to */
   setNonBlocking(fd: number): void;
-  maxPorts: number;
 }
 
 let cached: NativeAddon | undefined;

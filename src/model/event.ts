@@ -32,11 +32,16 @@ export interface BindEvent {
   cgroupParentName: string;
 }
 
+/** at most this many ports for -P and filter.ports (bindsnoop.h's BINDSNOOP_MAX_PORTS: the kernel's port map) */
+export const MAX_PORTS = 64;
+
 export const OPT_FREEBIND = 1 << 0;
 export const OPT_TRANSPARENT = 1 << 1;
 export const OPT_BIND_ADDRESS_NO_PORT = 1 << 2;
 export const OPT_REUSEADDR = 1 << 3;
 export const OPT_REUSEPORT = 1 << 4;
+/** every OPT_* bit bindsnoop.h defines: a record with another bit set is not one of this build's */
+export const KNOWN_OPTS = OPT_FREEBIND | OPT_TRANSPARENT | OPT_BIND_ADDRESS_NO_PORT | OPT_REUSEADDR | OPT_REUSEPORT;
 
 /** a socket the kernel created for itself (sk_kern_sock): VXLAN, WireGuard, SunRPC */
 export const FLAG_KERNEL_SOCKET = 1 << 0;

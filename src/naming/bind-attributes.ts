@@ -4,6 +4,7 @@ import {
   FLAG_KERNEL_SOCKET,
   FLAG_KERNEL_THREAD,
   FLAG_RAW_SOCKET,
+  KNOWN_OPTS,
   OPT_BIND_ADDRESS_NO_PORT,
   OPT_FREEBIND,
   OPT_REUSEADDR,
@@ -16,10 +17,10 @@ import { transportName } from './net/protocols';
 
 /** bcc's five OPTS letters, "FTNRr", each "." when unset. */
 export function optsString(opts: number): string {
-  return OPTS_STRINGS[opts & 0x1f];
+  return OPTS_STRINGS[opts & KNOWN_OPTS];
 }
 
-const OPTS_STRINGS = Array.from({ length: 32 }, (_, opts) => {
+const OPTS_STRINGS = Array.from({ length: KNOWN_OPTS + 1 }, (_, opts) => {
   const letters = 'FTNRr';
   let out = '';
   for (let i = 0; i < letters.length; i++) out += opts & (1 << i) ? letters[i] : '.';
