@@ -1,8 +1,8 @@
-// Type-checks the tests with the code, runs the whole vitest suite on this
+// Type-checks the tests with the code, lints both (eslint), runs the whole vitest suite on this
 // machine's Node.js, runs the unit tests again on the Node.js the image ships
 // (24, the official build from the npm registry), and ends with the plain
 // line CI reads: "N passed, N failed, N skipped", counted from vitest's own JSON
-// reports (a failed type check counts as one failure).
+// reports (a failed type check or lint counts as one failure).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 
@@ -13,6 +13,12 @@ let skipped = 0;
 const typecheck = spawnSync('npx', ['--no-install', 'tsc', '-p', 'tsconfig.test.json'], { stdio: 'inherit' });
 if (typecheck.status !== 0) {
   console.error('run-tests: the type check of src/ and test/ failed (npm run typecheck)');
+  failed += 1;
+}
+
+const lint = spawnSync('npx', ['--no-install', 'eslint', 'src', 'test'], { stdio: 'inherit' });
+if (lint.status !== 0) {
+  console.error('run-tests: eslint found problems in src/ or test/ (npm run lint)');
   failed += 1;
 }
 

@@ -128,7 +128,7 @@ export class Agent implements AgentStatus {
   start(): BackendInfo {
     const { config, countMode } = this.options;
     const f = config.filter;
-    let pinDir = '';
+    let pinDir: string;
     try {
       pinDir = this.kubernetes?.preparePinDir() ?? '';
     } catch (e) {

@@ -178,7 +178,7 @@ export class ApiClient {
 
   /** A stream of lines (a watch), until the server ends it (resolves) or anything fails (rejects). */
   stream(pathAndQuery: string, options: StreamRequest): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
+    let timer: NodeJS.Timeout | undefined; // eslint-disable-line prefer-const -- set by the response callback, after this line
     const { fail, done } = this.request(pathAndQuery, options.signal, (res, { fail, finish }) => {
       res.setEncoding('utf8');
       let partial = '';

@@ -8,7 +8,6 @@ export function commaList(text: string): string[] {
 
 /** A lone surrogate, as JSON.stringify escapes it (a backslash before it that is itself escaped does not count). */
 const LONE_SURROGATE_ESCAPE = /(?<!\\)((?:\\\\)*)\\ud[89a-f][0-9a-f]{2}/g;
-// eslint-disable-next-line no-control-regex
 const DEL_AND_C1 = /[\u007f-\u009f]/g;
 
 /**

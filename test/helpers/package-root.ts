@@ -1,5 +1,5 @@
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 /**
@@ -11,7 +11,7 @@ import * as path from 'node:path';
  */
 export const REPO = path.resolve(__dirname, '..', '..');
 export const IN_ROOT = path.join(REPO, 'test', 'helpers', 'in-root.sh');
-export const PACKAGE = JSON.parse(require('node:fs').readFileSync(path.join(REPO, 'package.json'), 'utf8')) as {
+export const PACKAGE = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as {
   name: string;
   version: string;
   bindsnoop: { prebuilds: { platforms: string[]; glibc: string } };

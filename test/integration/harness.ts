@@ -202,7 +202,7 @@ export function cgroup2Mount(): string {
 
 /** Removes a cgroup tree depth first: a cgroup directory goes only once its children have (its files go with it). */
 export function removeCgroupTree(dir: string): void {
-  let entries: string[] = [];
+  let entries: string[];
   try {
     entries = readdirSync(dir);
   } catch {
@@ -257,7 +257,7 @@ export function heldBy(pid: number): HeldObjects {
   const programIds: number[] = [];
   const links: number[] = [];
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    let target = '';
+    let target: string;
     let info = '';
     try {
       target = readlinkSync(`/proc/${pid}/fd/${fd}`);

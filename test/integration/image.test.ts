@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -75,7 +76,7 @@ describePrivileged('the container image, run as the DaemonSet runs it', () => {
     expect(arch.stdout.trim(), arch.stderr).toBe('arm64');
     const dir = '/usr/lib/node_modules/bindsnoop-otel/native/prebuilds/linux-arm64';
     const sums = podman(['run', '--rm', '--platform', 'linux/arm64', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '--entrypoint', 'sha256sum', arm, `${dir}/bindsnoop.napi.glibc.node`, `${dir}/bindsnoop.bpf.o`], 300_000);
-    const digest = (f: string) => require('node:crypto').createHash('sha256').update(readFileSync(path.join(ROOT, 'native', 'prebuilds', 'linux-arm64', f))).digest('hex') as string;
+    const digest = (f: string) => createHash('sha256').update(readFileSync(path.join(ROOT, 'native', 'prebuilds', 'linux-arm64', f))).digest('hex');
     expect(sums.stdout.split('\n').filter(Boolean).map((l) => l.split(/\s+/)[0]), sums.stderr).toEqual([digest('bindsnoop.napi.glibc.node'), digest('bindsnoop.bpf.o')]);
   }, 600_000);
 

@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import * as path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { OtlpReceiver, type ReceivedRecord } from '../helpers/otlp-receiver';
 import { Agent, describePrivileged, endReport, OWN_UID, runBinds } from './harness';
 
-const PACKAGE_VERSION = (JSON.parse(require('node:fs').readFileSync(require('node:path').join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+const PACKAGE_VERSION = (JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 
 /**
  * Real binds -> the bindsnoop CLI -> OTLP/HTTP -> a local receiver, configured

@@ -14,7 +14,8 @@ function record(fields: Record<string, FieldValue>): Buffer {
     if (typeof value === 'string') b.write(value, f.offset, 'latin1');
     else if (Array.isArray(value)) b.set(value, f.offset);
     else if (f.size === 8) b.writeBigUInt64LE(BigInt(value), f.offset);
-    else if (f.size === 4) (SIGNED.has(name) ? b.writeInt32LE(Number(value), f.offset) : b.writeUInt32LE(Number(value), f.offset));
+    else if (f.size === 4 && SIGNED.has(name)) b.writeInt32LE(Number(value), f.offset);
+    else if (f.size === 4) b.writeUInt32LE(Number(value), f.offset);
     else if (f.size === 2) b.writeUInt16LE(Number(value), f.offset);
     else if (f.size === 1) b.writeUInt8(Number(value), f.offset);
     else throw new Error(`field ${name} of ${f.size} bytes takes bytes or a string`);

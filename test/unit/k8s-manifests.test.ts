@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -53,8 +54,8 @@ describe('the kustomize base in k8s/', () => {
 
   it('ships a ConfigMap whose agent configuration is valid, exports to a collector Service and flushes within the grace period', () => {
     const cm = byKind('ConfigMap') as unknown as { data: Record<string, string> };
-    const file = path.join(require('node:os').tmpdir(), `bindsnoop-cm-${process.pid}.yaml`);
-    require('node:fs').writeFileSync(file, cm.data['config.yaml']);
+    const file = path.join(tmpdir(), `bindsnoop-cm-${process.pid}.yaml`);
+    writeFileSync(file, cm.data['config.yaml']);
     const config = loadConfig({ file, env: {}, flags: {} });
     expect(config.kubernetes.enabled).toBe(true);
     expect(config.otlp.endpoint).toMatch(/^http:\/\/[a-z0-9-]+\.[a-z0-9-]+\.svc/);

@@ -67,6 +67,7 @@ describe('the --count table', () => {
   it('escapes control characters in COMM and pod names, so no process can forge a row or drive the terminal', () => {
     const t = new TableFormatter({ timestamp: false, wide: false, errors: false, printUid: false, kubernetes: true });
     const row = t.row(makeEvent({ comm: Buffer.from('\nFAKE 1 ROW\r') }), { podUid: 'u', containerId: 'c', namespace: 'ns\x1b[2J', pod: 'p\x07', container: 'c\x9b', service: {} });
+    // eslint-disable-next-line no-control-regex -- what must not reach a terminal
     expect(row).not.toMatch(/[\x00-\x1f\x7f-\x9f]/);
     expect(row).toContain('\\x0aFAKE 1 R');
     expect(row).toContain('ns\\x1b[2J');

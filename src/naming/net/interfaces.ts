@@ -10,7 +10,7 @@ export class InterfaceNames {
   private loadedAtMs = 0;
 
   constructor(private readonly sysClassNet = '/sys/class/net', private readonly minReloadMillis = 1000) {
-    let ino = 0;
+    let ino: number;
     try {
       ino = statSync('/proc/self/ns/net').ino;
     } catch {
