@@ -384,6 +384,10 @@ static __always_inline void submit_bind(struct sock *sk, __u8 family, const stru
 	e->ts_boot_ns = bpf_ktime_get_boot_ns();
 	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->mntns_id = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	/* start_boottime: named so since Linux 5.5 (commit cf25e24db61c, "time: Rename tsk->real_start_time to
+	 * ->start_boottime"), older than the 5.8 this program needs; the group leader's is the process's start */
+	e->start_boot_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	e->netns_id = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	e->pid = pid_tgid >> 32;
 	e->tid = (__u32)pid_tgid;
@@ -405,6 +409,7 @@ static __always_inline void submit_bind(struct sock *sk, __u8 family, const stru
 	e->flags = flags;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	BPF_CORE_READ_STR_INTO(&e->parent_comm, task, real_parent, comm);
 	e->cgroup_name[0] = 0;
 	e->cgroup_parent_name[0] = 0;
 	if (read_cgroup_names) {

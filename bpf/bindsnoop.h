@@ -49,9 +49,11 @@ struct bind_event {
 	__u64 ts_boot_ns;      /* bpf_ktime_get_boot_ns() when the bind returned */
 	__u64 cgroup_id;       /* cgroup v2 id of the task */
 	__u64 mntns_id;        /* mount namespace inode */
+	__u64 start_boot_ns;   /* when the process started: its group leader's start_boottime */
 	__u32 netns_id;        /* network namespace inode of the socket */
 	__u32 pid;             /* TGID, host PID namespace */
 	__u32 tid;
+	__u32 ppid;            /* TGID of the real parent, host PID namespace */
 	__u32 uid;
 	__s32 ret;             /* bind() result: 0 or -errno */
 	__s32 bound_dev_if;    /* SO_BINDTODEVICE ifindex, 0 = none */
@@ -64,15 +66,16 @@ struct bind_event {
 	__u8 opts;             /* BINDSNOOP_OPT_* bits */
 	__u8 req_family;       /* sa_family passed to bind() (0 if unreadable) */
 	__u8 flags;            /* BINDSNOOP_FLAG_* bits */
-	__u8 pad[6];
+	__u8 pad[2];
 	char comm[BINDSNOOP_COMM_LEN];
+	char parent_comm[BINDSNOOP_COMM_LEN]; /* the real parent's comm */
 	/* kernfs names of the task's cgroup v2 directory and of its parent, read at
 	 * event time so a container that exits right after binding still resolves */
 	char cgroup_name[BINDSNOOP_CGROUP_NAME_LEN];
 	char cgroup_parent_name[BINDSNOOP_CGROUP_NAME_LEN];
 };
 
-#define BINDSNOOP_EVENT_SIZE 368
+#define BINDSNOOP_EVENT_SIZE 392
 
 /* key of the --count map: one row per bound address and port */
 struct count_key {

@@ -67,7 +67,7 @@ export class Router {
       return;
     }
     const binds: NamedBind[] = selected.map(({ event, pod, unattributedCgroupPath }) => {
-      const attributes = bindAttributes(event, s.interfaces.lookup(event.boundDevIf, event.netnsId));
+      const attributes = bindAttributes(event, s.interfaces.lookup(event.boundDevIf, event.netnsId), s.clock.toWallNs(event.startBootNs));
       // named like a pod's container, not attributed to it: say where it really is
       if (unattributedCgroupPath !== undefined) attributes['bindsnoop.cgroup.path'] = unattributedCgroupPath;
       return { event, pod, attributes, resource: this.resourceFor(pod), wallNs: s.clock.toWallNs(event.tsBootNs) };

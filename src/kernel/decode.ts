@@ -48,7 +48,7 @@ function eventDecoder(layout: StructLayout): (buf: Uint8Array, offset: number) =
   const at = (field: string) => offsetOf(layout, field);
   const o = {
     tsBootNs: at('ts_boot_ns'), cgroupId: at('cgroup_id'), mntnsId: at('mntns_id'), netnsId: at('netns_id'),
-    pid: at('pid'), tid: at('tid'), uid: at('uid'), ret: at('ret'), boundDevIf: at('bound_dev_if'),
+    pid: at('pid'), tid: at('tid'), ppid: at('ppid'), parentComm: at('parent_comm'), startBootNs: at('start_boot_ns'), uid: at('uid'), ret: at('ret'), boundDevIf: at('bound_dev_if'),
     boundAddr: at('bound_addr'), reqAddr: at('req_addr'), boundPort: at('bound_port'), reqPort: at('req_port'),
     protocol: at('protocol'), family: at('family'), opts: at('opts'), reqFamily: at('req_family'), flags: at('flags'),
     comm: at('comm'), cgroupName: at('cgroup_name'), cgroupParentName: at('cgroup_parent_name'),
@@ -76,6 +76,9 @@ function eventDecoder(layout: StructLayout): (buf: Uint8Array, offset: number) =
       netnsId: v.getUint32(at + o.netnsId, true),
       pid: v.getUint32(at + o.pid, true),
       tid: v.getUint32(at + o.tid, true),
+      ppid: v.getUint32(at + o.ppid, true),
+      parentComm: cString(bytes, o.parentComm, commLen),
+      startBootNs: v.getBigUint64(at + o.startBootNs, true),
       uid: v.getUint32(at + o.uid, true),
       ret: v.getInt32(at + o.ret, true),
       boundDevIf: v.getInt32(at + o.boundDevIf, true),

@@ -7,6 +7,11 @@ export interface BindEvent {
   netnsId: number;
   pid: number;
   tid: number;
+  /** the real parent's TGID (host PID namespace) and comm, at the bind */
+  ppid: number;
+  parentComm: Uint8Array;
+  /** CLOCK_BOOTTIME nanoseconds when the process started */
+  startBootNs: bigint;
   uid: number;
   /** bind()'s result: 0 or a negative errno */
   ret: number;

@@ -14,6 +14,7 @@ import {
 import { AF_INET6, formatAddress } from './net/address';
 import { errnoName } from './net/errno';
 import { transportName } from './net/protocols';
+import { rfc3339Nanos } from './time';
 
 /** bcc's five OPTS letters, "FTNRr", each "." when unset. */
 export function optsString(opts: number): string {
@@ -28,8 +29,12 @@ const OPTS_STRINGS = Array.from({ length: KNOWN_OPTS + 1 }, (_, opts) => {
 });
 
 export function commText(e: BindEvent): string {
+  return commName(e.comm);
+}
+
+function commName(comm: Uint8Array): string {
   // a view, not a copy: the comm is decoded once per bind
-  return Buffer.from(e.comm.buffer, e.comm.byteOffset, e.comm.byteLength).toString('utf8');
+  return Buffer.from(comm.buffer, comm.byteOffset, comm.byteLength).toString('utf8');
 }
 
 /** Family of the requested address: the sockaddr's when readable, else the socket's. */
@@ -58,14 +63,17 @@ function idNumber(v: bigint): number {
 
 /**
  * The log attributes of docs/CONTRACT.md, section 2, in one place for the JSON output
- * and the OTLP record. `interfaceName` when SO_BINDTODEVICE's index resolves.
+ * and the OTLP record. `interfaceName` when SO_BINDTODEVICE's index resolves;
+ * `startWallNs`: the process's start on the wall clock.
  */
-export function bindAttributes(e: BindEvent, interfaceName?: string): Attributes {
+export function bindAttributes(e: BindEvent, interfaceName?: string, startWallNs?: bigint): Attributes {
   const a: Attributes = {
     'process.pid': e.pid,
     'thread.id': e.tid,
     'thread.name': commText(e),
     'process.real_user.id': e.uid,
+    'process.parent_pid': e.ppid,
+    'bindsnoop.parent.comm': commName(e.parentComm),
     'network.transport': transportName(e.protocol),
     'network.type': e.family === AF_INET6 ? 'ipv6' : 'ipv4',
   };
@@ -93,5 +101,7 @@ export function bindAttributes(e: BindEvent, interfaceName?: string): Attributes
   a['bindsnoop.cgroup.id'] = idNumber(e.cgroupId);
   a['bindsnoop.mntns.id'] = e.mntnsId;
   a['bindsnoop.netns.id'] = e.netnsId;
+  // 0: the kernel gave no start time (unreadable)
+  if (startWallNs !== undefined && e.startBootNs > 0n) a['process.creation.time'] = rfc3339Nanos(startWallNs);
   return a;
 }

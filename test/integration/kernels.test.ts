@@ -93,6 +93,9 @@ function comparable(e: Json): Json {
     container: e['container.id'] ?? '',
     pod: e['k8s.pod.uid'] ?? '',
     kernelSocket: e['bindsnoop.kernel_socket'],
+    // every bind of the matrix comes from a program the guest's bash script started
+    parent: e['bindsnoop.parent.comm'],
+    started: typeof e['process.creation.time'] === 'string',
   };
 }
 
@@ -100,7 +103,7 @@ const CONTAINER = 'a'.repeat(64);
 const POD = '11111111-2222-4333-8444-555555555555';
 const fromHelper = (o: Partial<Json>): Json => ({
   transport: 'tcp', type: 'ipv4', address: '127.0.0.1', port: 'ephemeral', rc: 0, error: '', requested: '127.0.0.1:0',
-  opts: '.....', comm: 'bind_helper', container: CONTAINER, pod: POD, kernelSocket: false, ...o,
+  opts: '.....', comm: 'bind_helper', container: CONTAINER, pod: POD, kernelSocket: false, parent: 'bash', started: true, ...o,
 });
 /** test/vm/matrix-guest.sh's bind_helper SPECs, as every backend must report them */
 const HELPER_BINDS: Json[] = [
@@ -169,7 +172,7 @@ describePrivileged('the shipped CLI on other kernels', () => {
           const wantsKernel = b === 'fentry' || b === 'kprobe';
           expect(vxlan.map(comparable), `${b}: vxlan`).toEqual(
             wantsKernel
-              ? [{ transport: 'udp', type: 'ipv4', address: '0.0.0.0', port: 4789, rc: 0, error: '', requested: '0.0.0.0:4789', opts: '.....', comm: 'ip', container: '', pod: '', kernelSocket: true }]
+              ? [{ transport: 'udp', type: 'ipv4', address: '0.0.0.0', port: 4789, rc: 0, error: '', requested: '0.0.0.0:4789', opts: '.....', comm: 'ip', container: '', pod: '', kernelSocket: true, parent: 'bash', started: true }]
               : [],
           );
         }

@@ -57,11 +57,18 @@ describePrivileged('OTLP export end to end', () => {
     expect(ok.severityNumber).toBe(9);
     expect(ok.severityText).toBe('INFO');
     expect(ok.body).toBe(`otel-probe[${run.pid}] bound TCP 127.0.0.1:4800 opts=...R. if=0`);
+    // who started it: this test process's main thread, just before (its start is the helper's own clock reading)
+    const started = Date.parse(ok.attributes['process.creation.time'] as string);
+    expect(started).toBeGreaterThanOrEqual(before - 1000);
+    expect(started).toBeLessThanOrEqual(Number(ok.timeUnixNano / 1_000_000n));
     expect(ok.attributes).toEqual({
       'process.pid': run.pid,
       'thread.id': run.pid,
       'thread.name': 'otel-probe',
       'process.real_user.id': 0,
+      'process.parent_pid': process.pid,
+      'bindsnoop.parent.comm': readFileSync(`/proc/self/task/${process.pid}/comm`, 'utf8').trim(),
+      'process.creation.time': expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/),
       'network.transport': 'tcp',
       'network.type': 'ipv4',
       'network.local.address': '127.0.0.1',
@@ -88,6 +95,8 @@ describePrivileged('OTLP export end to end', () => {
       'thread.id': 'int',
       'thread.name': 'string',
       'process.real_user.id': 'int',
+      'process.parent_pid': 'int',
+      'process.creation.time': 'string',
       'network.local.port': 'int',
       'network.local.address': 'string',
       'bindsnoop.return_code': 'int',

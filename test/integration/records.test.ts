@@ -1,7 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Agent, cgroup2Mount, cgroupId, describePrivileged, runBinds } from './harness';
+import { Agent, cgroup2Mount, cgroupId, describePrivileged, HELPER, runBinds } from './harness';
 
 /**
  * Real binds from child processes, each in its own network namespace so ports
@@ -24,6 +25,21 @@ describePrivileged('what each bind record says', () => {
     expect(result).toMatch(/^ok \d+$/);
     return Number(result.split(' ')[1]);
   }
+
+  it('says who started the process and when: its parent\'s pid and comm, its start time (a shell that forks the binder)', async () => {
+    const before = Date.now();
+    const shell = spawnSync('sh', ['-c', `${HELPER} --netns --comm rec-child tcp,4,127.0.0.1,0; true`], { encoding: 'utf8' });
+    expect(shell.status, shell.stderr).toBe(0);
+    const after = Date.now();
+    const childPid = Number(/^pid (\d+)$/m.exec(shell.stdout)?.[1]);
+    const [r] = await agent.recordsOf(childPid, 1);
+    expect(r).toMatchObject({ 'process.pid': childPid, 'thread.name': 'rec-child', 'process.parent_pid': shell.pid, 'bindsnoop.parent.comm': 'sh' });
+    // the helper's start, by the boot clock made wall time as the record's own time is
+    const started = Date.parse(r['process.creation.time'] as string);
+    expect(started).toBeGreaterThanOrEqual(before - 1000);
+    expect(started).toBeLessThanOrEqual(after + 1000);
+    expect(started).toBeLessThanOrEqual(Date.parse(r.time as string));
+  });
 
   it('reports an IPv4 TCP bind with its process, thread, namespaces, cgroup and port', async () => {
     const run = runBinds(['--netns', '--comm', 'rec-tcp4', '--cgroup', cgroupDir, 'tcp,4,127.0.0.1,0']);

@@ -58,6 +58,9 @@ describe('decoding records of the C layout', () => {
       req_family: 10,
       flags: 3,
       comm: 'nginx: worker',
+      ppid: 4200,
+      parent_comm: 'nginx',
+      start_boot_ns: 123000000000000n,
       cgroup_name: 'cri-containerd-abc.scope',
       cgroup_parent_name: 'kubepods-burstable-pod1_2.slice',
     });
@@ -69,6 +72,8 @@ describe('decoding records of the C layout', () => {
       netnsId: 4026531993,
       pid: 4242,
       tid: 4243,
+      ppid: 4200,
+      startBootNs: 123000000000000n,
       uid: 1000,
       ret: -98,
       boundDevIf: 3,
@@ -85,6 +90,7 @@ describe('decoding records of the C layout', () => {
     expect([...e.boundAddr.slice(0, 4)]).toEqual([127, 0, 0, 1]);
     expect(e.reqAddr[15]).toBe(1);
     expect(Buffer.from(e.comm).toString('latin1')).toBe('nginx: worker');
+    expect(Buffer.from(e.parentComm).toString('latin1')).toBe('nginx');
   });
 
   it('stops a comm at its NUL and keeps all 15 bytes of a full one', () => {

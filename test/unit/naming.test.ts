@@ -36,12 +36,16 @@ describe('the log attributes of a bind (contract section 2)', () => {
     const a = bindAttributes(
       makeEvent({ family: 10, boundAddr: new Uint8Array([...Array(15).fill(0), 1]), boundPort: 8080, reqFamily: 10, reqAddr: new Uint8Array(16), reqPort: 0, protocol: 17, opts: 0b11001, boundDevIf: 2, cgroupId: 7788n, uid: 1000 }),
       'eth0',
+      1_700_000_000_123_456_789n,
     );
     expect(a).toEqual({
       'process.pid': 1234,
       'thread.id': 1235,
       'thread.name': 'nginx',
       'process.real_user.id': 1000,
+      'process.parent_pid': 1,
+      'bindsnoop.parent.comm': 'systemd',
+      'process.creation.time': '2023-11-14T22:13:20.123456789Z',
       'network.transport': 'udp',
       'network.type': 'ipv6',
       'network.local.address': '::1',
@@ -64,6 +68,8 @@ describe('the log attributes of a bind (contract section 2)', () => {
       'bindsnoop.mntns.id': 4026531841,
       'bindsnoop.netns.id': 4026531840,
     });
+    // a start the kernel did not give (0) is left out
+    expect(bindAttributes(makeEvent({ startBootNs: 0n }), undefined, 1n)).not.toHaveProperty('process.creation.time');
   });
 
   it('adds error.type and keeps what was requested for a failed bind, claiming no local address', () => {
