@@ -123,7 +123,8 @@ unshare -m bash -c "
   mount --bind /proc '$root/proc'
   mount --bind /dev '$root/dev'
   mount --bind -o ro '$PWD/node_modules' '$b/node_modules'
-  chroot '$root' bash /build/build.sh
+  # a clean environment: npm's npm_config_* (nodedir, arch) would steer node-gyp away from /build/node
+  chroot '$root' /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin bash /build/build.sh
 "
 
 tmp=$(mktemp -d "$(dirname "$OUT")/.prebuilds.XXXXXX")
