@@ -5,7 +5,7 @@
 const { readFileSync, writeFileSync } = require('node:fs');
 const path = require('node:path');
 const YAML = require('yaml');
-const { SCHEMA } = require('../dist/config/schema.js');
+const { schemaLeaves } = require('../dist/config/load.js');
 
 const CHART = path.resolve(__dirname, '..', 'charts', 'bindsnoop-otel');
 /** keys of the configuration that never go in plain values (a Secret carries them: otlpHeaders) */
@@ -23,22 +23,18 @@ function leafSchema(spec) {
   return { description: spec.doc, ...s, default: spec.default };
 }
 
-const isLeaf = (node) => node && typeof node === 'object' && 'doc' in node && 'default' in node;
+const object = () => ({ type: 'object', additionalProperties: false, properties: {} });
 
-/** the configuration as JSON Schema, and its leaves as [dotted key, spec] */
-function configSchema(node, prefix, leaves) {
-  const properties = {};
-  for (const [key, child] of Object.entries(node)) {
-    const dotted = prefix ? `${prefix}.${key}` : key;
-    if (SECRET_KEYS.has(dotted)) continue;
-    if (isLeaf(child)) {
-      properties[key] = leafSchema(child);
-      leaves.push([dotted, child]);
-    } else {
-      properties[key] = configSchema(child, dotted, leaves);
-    }
+/** the configuration as JSON Schema, from its keys (leaves: [dotted key, spec], in schema order) */
+function configSchema(leaves) {
+  const root = object();
+  for (const [dotted, spec] of leaves) {
+    const keys = dotted.split('.');
+    let node = root;
+    for (const key of keys.slice(0, -1)) node = node.properties[key] ??= object();
+    node.properties[keys.at(-1)] = leafSchema(spec);
   }
-  return { type: 'object', additionalProperties: false, properties };
+  return root;
 }
 
 const str = (description) => ({ type: 'string', description });
@@ -174,8 +170,10 @@ function valuesTable(schema, values, leaves) {
   return rows.join('\n');
 }
 
-const leaves = [];
-const schema = valuesSchema(configSchema(SCHEMA, '', leaves));
+const leaves = schemaLeaves()
+  .filter((l) => !SECRET_KEYS.has(l.path))
+  .map((l) => [l.path, l.spec]);
+const schema = valuesSchema(configSchema(leaves));
 const values = YAML.parse(readFileSync(path.join(CHART, 'values.yaml'), 'utf8'));
 const schemaText = JSON.stringify(schema, null, 2) + '\n';
 const readmePath = path.join(CHART, 'README.md');

@@ -3,18 +3,12 @@
 // `--check` writes nothing and exits 1 when the file is stale.
 const { readFileSync, writeFileSync } = require('node:fs');
 const path = require('node:path');
-const { SCHEMA, envName, OTHER_ENV, NON_KEY_ENV } = require('../dist/config/schema.js');
+const { envName, OTHER_ENV, NON_KEY_ENV } = require('../dist/config/schema.js');
+const { schemaLeaves } = require('../dist/config/load.js');
 const { OTEL_MAPPINGS, OTEL_SWITCHES } = require('../dist/config/otel-env.js');
 const { HELP } = require('../dist/cli/args.js');
 
-const leaves = [];
-(function walk(node, prefix) {
-  for (const [key, child] of Object.entries(node)) {
-    const dotted = prefix ? `${prefix}.${key}` : key;
-    if (child && typeof child === 'object' && 'doc' in child && 'default' in child) leaves.push([dotted, child]);
-    else walk(child, dotted);
-  }
-})(SCHEMA, '');
+const leaves = schemaLeaves().map((l) => [l.path, l.spec]);
 
 const esc = (text) => String(text).replace(/\|/g, '\\|');
 const accepts = (f) => {

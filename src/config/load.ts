@@ -22,6 +22,8 @@ interface Leaf {
   path: string;
   kind: 'number' | 'boolean' | 'string' | 'ports';
   sensitive: boolean;
+  /** the key's schema entry: its doc, default and format */
+  spec: { doc: string; default: unknown; format?: unknown; sensitive?: boolean };
 }
 
 /** Every key of the schema with the type its environment value is read as. */
@@ -30,11 +32,11 @@ export function schemaLeaves(): Leaf[] {
   const walk = (node: Record<string, unknown>, prefix: string): void => {
     for (const [key, value] of Object.entries(node)) {
       const path = prefix ? `${prefix}.${key}` : key;
-      const spec = value as { default?: unknown; sensitive?: boolean; doc?: string };
+      const spec = value as Leaf['spec'];
       if (spec && typeof spec === 'object' && 'doc' in spec && 'default' in spec) {
         const d = spec.default;
         const kind = Array.isArray(d) ? 'ports' : typeof d === 'number' ? 'number' : typeof d === 'boolean' ? 'boolean' : 'string';
-        leaves.push({ path, kind, sensitive: spec.sensitive === true });
+        leaves.push({ path, kind, sensitive: spec.sensitive === true, spec });
       } else {
         walk(value as Record<string, unknown>, path);
       }
