@@ -18,11 +18,13 @@ if (existsSync(path.join(root, 'bpf', 'bindsnoop.bpf.c'))) process.exit(0);
 
 const fromSource = /^(true|1|bindsnoop-otel)$/.test(process.env.npm_config_build_from_source ?? '');
 if (!fromSource) {
-  const probe = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(path.join(root, 'dist', 'kernel', 'addon-file.js'))}).loadAddonFile()`], {
+  // the loader's own one-line reason, not a stack to pick it out of
+  const loader = JSON.stringify(path.join(root, 'dist', 'kernel', 'addon-file.js'));
+  const probe = spawnSync(process.execPath, ['-e', `try { require(${loader}).loadAddonFile(); } catch (e) { process.stderr.write(e.message); process.exit(1); }`], {
     encoding: 'utf8',
   });
   if (probe.status === 0) process.exit(0);
-  say(`${(probe.stderr.match(/BindsnoopError: (.*)/)?.[1] ?? probe.stderr.trim().split('\n')[0] ?? 'the prebuilt addon does not load')}; building it from source`);
+  say(`${probe.stderr.trim() || `the prebuilt addon does not load (status ${probe.status ?? probe.signal})`}; building it from source`);
 }
 
 // the BPF skeleton of the architecture: the package carries x86's and arm64's

@@ -113,18 +113,19 @@ export function loadAddonFile(): unknown {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const resolve = (require('node-gyp-build') as { resolve(dir: string): string }).resolve;
   const support = prebuildSupport(JSON.parse(readFileSync(path.join(NATIVE_DIR, '..', 'package.json'), 'utf8')));
-  const host = hostPlatform();
   let file: string;
   try {
     file = resolve(NATIVE_DIR);
   } catch {
+    const host = hostPlatform();
     // node-gyp-build takes the C library from LIBC, else glibc but on Alpine
     const libc = process.env.LIBC ?? (host.glibc === undefined ? 'musl' : 'glibc');
     const platform = `${host.platform}-${host.arch}${libc === 'glibc' ? '' : ` (${libc})`}`;
     throw new BindsnoopError('RUNTIME', prebuildProblem(host, support) ?? `no native addon in ${NATIVE_DIR} for ${platform} (${supported(support)}); ${FROM_SOURCE}`);
   }
+  // a local build was made for this host; only a prebuild is judged (the report that names glibc takes milliseconds)
   if (file.includes(`${path.sep}prebuilds${path.sep}`)) {
-    const problem = prebuildProblem(host, support) ?? damaged(file);
+    const problem = prebuildProblem(hostPlatform(), support) ?? damaged(file);
     if (problem) throw new BindsnoopError('RUNTIME', problem);
   }
   try {
