@@ -33,6 +33,7 @@
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define PF_KTHREAD 0x00200000
+#define MNT_INTERNAL 0x4000 /* include/linux/mount.h: a kern_mount()ed filesystem (shm, pipes, memfds) */
 #define IPPROTO_TCP 6
 #define IPPROTO_MPTCP 262
 
@@ -137,6 +138,23 @@ struct {
 	__type(key, struct count_key);
 	__type(value, __u64);
 } counts SEC(".maps");
+
+/*
+ * Where read_exe() writes the names before they are copied into the record:
+ * twice the record's room, so that a name read at any offset below
+ * BINDSNOOP_EXE_LEN, of any length up to it, stays inside (the verifier checks
+ * the largest offset plus the largest size).
+ */
+struct exe_scratch {
+	char names[2 * BINDSNOOP_EXE_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exe_scratch);
+} exe_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -303,6 +321,102 @@ static __always_inline bool in_kubelet_hierarchy(struct kernfs_node *kn)
 }
 
 /*
+ * The executable's path as d_path() (and so /proc/PID/exe) gives it: from
+ * mm->exe_file up to the process's root (fs->root), crossing mounts to their
+ * mountpoints, the names written leaf first into e->exe_names. Bounded: at
+ * most BINDSNOOP_MAX_PATH_STEPS steps (names and mount crossings) and
+ * BINDSNOOP_EXE_LEN bytes; what does not fit is flagged truncated, a walk that
+ * ends at another root is flagged anonymous or unreachable. Returns the
+ * BINDSNOOP_FLAG_EXE_* bits.
+ */
+#define BINDSNOOP_MAX_PATH_STEPS 64
+
+/* a path that ends outside the process's root: on a kernel-internal mount (a memfd), or elsewhere */
+static __always_inline __u8 outside_root_flag(struct vfsmount *vfsmnt)
+{
+	return BPF_CORE_READ(vfsmnt, mnt_flags) & MNT_INTERNAL ? BINDSNOOP_FLAG_EXE_ANONYMOUS
+							       : BINDSNOOP_FLAG_EXE_UNREACHABLE;
+}
+
+static __noinline __u8 read_exe(struct task_struct *task, struct bind_event *e)
+{
+	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+	struct dentry *dentry, *parent, *mnt_root, *root_dentry;
+	struct vfsmount *vfsmnt, *root_mnt;
+	struct mount *mnt, *mnt_parent;
+	const unsigned char *name;
+	struct exe_scratch *scratch;
+	__u32 off = 0, len, zero = 0;
+	__u8 flags = 0;
+	long n;
+	int i;
+
+	e->exe_len = 0;
+	scratch = bpf_map_lookup_elem(&exe_scratch, &zero);
+	if (!exe || !scratch)
+		return 0; /* a kernel thread, or a process past exit_mm() */
+	dentry = BPF_CORE_READ(exe, f_path.dentry);
+	vfsmnt = BPF_CORE_READ(exe, f_path.mnt);
+	root_dentry = BPF_CORE_READ(task, fs, root.dentry);
+	root_mnt = BPF_CORE_READ(task, fs, root.mnt);
+	if (!dentry || !vfsmnt)
+		return 0;
+	/* unhashed: unlinked (d_unlinked()), or never linked (a memfd's); a mount's root is neither */
+	if (!BPF_CORE_READ(dentry, d_hash.pprev) && dentry != BPF_CORE_READ(vfsmnt, mnt_root))
+		flags |= BINDSNOOP_FLAG_EXE_DELETED;
+	mnt = (struct mount *)((void *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
+	for (i = 0; i < BINDSNOOP_MAX_PATH_STEPS; i++) {
+		if (dentry == root_dentry && vfsmnt == root_mnt)
+			goto done;
+		mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+		if (dentry == mnt_root) {
+			mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+			if (!mnt_parent || mnt_parent == mnt) {
+				/* a root other than the process's: a mount not in its tree */
+				flags |= outside_root_flag(vfsmnt);
+				goto done;
+			}
+			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = mnt_parent;
+			vfsmnt = (struct vfsmount *)((void *)mnt + bpf_core_field_offset(struct mount, mnt));
+			continue;
+		}
+		name = BPF_CORE_READ(dentry, d_name.name);
+		len = BPF_CORE_READ(dentry, d_name.len);
+		if (off >= BINDSNOOP_EXE_LEN || len >= BINDSNOOP_EXE_LEN - off) {
+			flags |= BINDSNOOP_FLAG_EXE_TRUNCATED;
+			goto done;
+		}
+		/* len fits the room left (checked above), so the read stops at its NUL inside it; the masked
+		 * offset and the constant size are what the verifier can bound */
+		barrier_var(off); /* keeps the mask: clang knows off < BINDSNOOP_EXE_LEN, the verifier does not */
+		off &= BINDSNOOP_EXE_LEN - 1;
+		n = bpf_probe_read_kernel_str(&scratch->names[off], BINDSNOOP_EXE_LEN, name);
+		if (n <= 0) {
+			/* unreadable: what was read goes out, missing its first components as a long path does */
+			flags |= BINDSNOOP_FLAG_EXE_TRUNCATED;
+			goto done;
+		}
+		off += n;
+		parent = BPF_CORE_READ(dentry, d_parent);
+		if (parent == dentry) {
+			/* a dentry of no tree (d_alloc_pseudo): a memfd's, or one disconnected from its mount */
+			flags |= outside_root_flag(vfsmnt);
+			goto done;
+		}
+		dentry = parent;
+	}
+	flags |= BINDSNOOP_FLAG_EXE_TRUNCATED;
+done:
+	if (off > BINDSNOOP_EXE_LEN)
+		off = 0;
+	/* the whole room: a constant size, and what is past exe_len is never read */
+	bpf_probe_read_kernel(e->exe_names, sizeof(e->exe_names), scratch->names);
+	e->exe_len = off;
+	return flags;
+}
+
+/*
  * The port filter, decided before the bind when the request names a port: a
  * TCP, UDP, UDP-Lite, SCTP, DCCP or MPTCP bind to port P either binds P or
  * fails, and a failed bind is matched by 0 and P, so when neither is selected
@@ -406,8 +520,7 @@ static __always_inline void submit_bind(struct sock *sk, __u8 family, const stru
 	if (BPF_CORE_READ_BITFIELD_PROBED(&sk->__sk_common, skc_reuseport))
 		e->opts |= BINDSNOOP_OPT_REUSEPORT;
 	e->req_family = req->family;
-	e->flags = flags;
-	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	e->flags = flags | read_exe(task, e);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	BPF_CORE_READ_STR_INTO(&e->parent_comm, task, real_parent, comm);
 	e->cgroup_name[0] = 0;

@@ -19,6 +19,8 @@
 /* kubelet's longest names fit: cri-containerd-<64 hex>.scope is 85 bytes */
 #define BINDSNOOP_CGROUP_NAME_LEN 128
 #define BINDSNOOP_MAX_PORTS 64
+/* room for the executable's path: longer paths keep their last components and are flagged */
+#define BINDSNOOP_EXE_LEN 256
 
 /* bits of bind_event.opts, in bcc's order: "FTNRr" */
 #define BINDSNOOP_OPT_FREEBIND (1u << 0)
@@ -35,6 +37,11 @@
 #define BINDSNOOP_FLAG_KUBELET_CGROUP (1u << 2)
 /* a raw socket (SOCK_RAW): what its sockaddr calls a port is its protocol number */
 #define BINDSNOOP_FLAG_RAW_SOCKET (1u << 3)
+/* the executable (mm->exe_file), as /proc/PID/exe would name it: */
+#define BINDSNOOP_FLAG_EXE_DELETED (1u << 4)     /* unlinked since it was run (d_path's " (deleted)"); memfds too */
+#define BINDSNOOP_FLAG_EXE_ANONYMOUS (1u << 5)   /* on a kernel-internal mount: a memfd (fexecve), shm */
+#define BINDSNOOP_FLAG_EXE_UNREACHABLE (1u << 6) /* not under the process's root: a detached mount, a chroot's outside */
+#define BINDSNOOP_FLAG_EXE_TRUNCATED (1u << 7)   /* longer than exe_names holds: its first components are missing */
 
 /* indexes of the per-CPU `stats` array: every kernel-side loss has one */
 enum bindsnoop_stat {
@@ -66,16 +73,19 @@ struct bind_event {
 	__u8 opts;             /* BINDSNOOP_OPT_* bits */
 	__u8 req_family;       /* sa_family passed to bind() (0 if unreadable) */
 	__u8 flags;            /* BINDSNOOP_FLAG_* bits */
-	__u8 pad[2];
+	__u16 exe_len;         /* bytes of exe_names used; 0 = no executable (a kernel thread) or unreadable */
 	char comm[BINDSNOOP_COMM_LEN];
 	char parent_comm[BINDSNOOP_COMM_LEN]; /* the real parent's comm */
 	/* kernfs names of the task's cgroup v2 directory and of its parent, read at
 	 * event time so a container that exits right after binding still resolves */
 	char cgroup_name[BINDSNOOP_CGROUP_NAME_LEN];
 	char cgroup_parent_name[BINDSNOOP_CGROUP_NAME_LEN];
+	/* the executable's path components as seen from the process's root, leaf first, each NUL-terminated
+	 * ("python3\0bin\0usr\0" is /usr/bin/python3): the kernel walks up, user space puts them in order */
+	char exe_names[BINDSNOOP_EXE_LEN];
 };
 
-#define BINDSNOOP_EVENT_SIZE 392
+#define BINDSNOOP_EVENT_SIZE 648
 
 /* key of the --count map: one row per bound address and port */
 struct count_key {

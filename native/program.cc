@@ -249,10 +249,13 @@ bool Program::Open(const ProgramOptions& opts, LoadError* error) {
 
   err = bindsnoop_bpf__load(skel_);
   if (err) {
+    std::string log = LastLibbpfLog();
     std::string hint = HintFor(err);
+    // EACCES is also the verifier's refusal, which privileges do not change: libbpf then logged the program's load log
+    if (-err == EACCES && log.find("BEGIN PROG LOAD LOG") != std::string::npos)
+      hint = "the kernel's verifier refused the program; run with BINDSNOOP_LIBBPF_DEBUG=1 for its log";
     if (k8s_ && -err == EINVAL) hint += "; or a map pinned under " + opts.pinDir + " has another layout: remove it";
-    Fail(error, err, std::string("load BPF programs for the ") + BackendName(backend_) + " backend", hint, false,
-         LastLibbpfLog());
+    Fail(error, err, std::string("load BPF programs for the ") + BackendName(backend_) + " backend", hint, false, log);
     return false;
   }
 

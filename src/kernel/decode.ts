@@ -52,7 +52,9 @@ function eventDecoder(layout: StructLayout): (buf: Uint8Array, offset: number) =
     boundAddr: at('bound_addr'), reqAddr: at('req_addr'), boundPort: at('bound_port'), reqPort: at('req_port'),
     protocol: at('protocol'), family: at('family'), opts: at('opts'), reqFamily: at('req_family'), flags: at('flags'),
     comm: at('comm'), cgroupName: at('cgroup_name'), cgroupParentName: at('cgroup_parent_name'),
+    exeLen: at('exe_len'), exeNames: at('exe_names'),
   };
+  const exeNamesLen = layout.fields.exe_names.size;
   const commLen = layout.fields.comm.size;
   const cgroupNameLen = layout.fields.cgroup_name.size;
   const size = layout.size;
@@ -94,6 +96,7 @@ function eventDecoder(layout: StructLayout): (buf: Uint8Array, offset: number) =
       comm: cString(bytes, o.comm, commLen),
       cgroupName,
       cgroupParentName,
+      exeNames: bytes.subarray(o.exeNames, o.exeNames + Math.min(v.getUint16(at + o.exeLen, true), exeNamesLen)),
     };
   };
 }

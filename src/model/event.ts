@@ -35,6 +35,8 @@ export interface BindEvent {
   /** kernfs name of the task's cgroup v2 directory, and of its parent, at event time */
   cgroupName: string;
   cgroupParentName: string;
+  /** the executable's path components, leaf first, each NUL-terminated (empty: none read); FLAG_EXE_* say more */
+  exeNames: Uint8Array;
 }
 
 /** at most this many ports for -P and filter.ports (bindsnoop.h's BINDSNOOP_MAX_PORTS: the kernel's port map) */
@@ -56,5 +58,15 @@ export const FLAG_KERNEL_THREAD = 1 << 1;
 export const FLAG_KUBELET_CGROUP = 1 << 2;
 /** a raw socket (SOCK_RAW): what its sockaddr calls a port is its protocol number */
 export const FLAG_RAW_SOCKET = 1 << 3;
+/** the executable was unlinked since it was run (what /proc/PID/exe marks " (deleted)"); memfds too */
+export const FLAG_EXE_DELETED = 1 << 4;
+/** the executable is on a kernel-internal mount: a memfd run with fexecve, shm */
+export const FLAG_EXE_ANONYMOUS = 1 << 5;
+/** the executable is not under the process's root: a detached mount, outside a chroot */
+export const FLAG_EXE_UNREACHABLE = 1 << 6;
+/** the executable's path is longer than the record holds: its first components are missing */
+export const FLAG_EXE_TRUNCATED = 1 << 7;
 /** every FLAG_* bit bindsnoop.h defines: a record with another bit set is not one of this build's */
-export const KNOWN_FLAGS = FLAG_KERNEL_SOCKET | FLAG_KERNEL_THREAD | FLAG_KUBELET_CGROUP | FLAG_RAW_SOCKET;
+export const KNOWN_FLAGS =
+  FLAG_KERNEL_SOCKET | FLAG_KERNEL_THREAD | FLAG_KUBELET_CGROUP | FLAG_RAW_SOCKET |
+  FLAG_EXE_DELETED | FLAG_EXE_ANONYMOUS | FLAG_EXE_UNREACHABLE | FLAG_EXE_TRUNCATED;

@@ -1,6 +1,10 @@
 import type { Attributes } from '../model/attributes';
 import type { BindEvent } from '../model/event';
 import {
+  FLAG_EXE_ANONYMOUS,
+  FLAG_EXE_DELETED,
+  FLAG_EXE_TRUNCATED,
+  FLAG_EXE_UNREACHABLE,
   FLAG_KERNEL_SOCKET,
   FLAG_KERNEL_THREAD,
   FLAG_RAW_SOCKET,
@@ -11,6 +15,7 @@ import {
   OPT_REUSEPORT,
   OPT_TRANSPARENT,
 } from '../model/event';
+import { executableOf } from './executable';
 import { AF_INET6, formatAddress } from './net/address';
 import { errnoName } from './net/errno';
 import { transportName } from './net/protocols';
@@ -74,9 +79,18 @@ export function bindAttributes(e: BindEvent, interfaceName?: string, startWallNs
     'process.real_user.id': e.uid,
     'process.parent_pid': e.ppid,
     'bindsnoop.parent.comm': commName(e.parentComm),
-    'network.transport': transportName(e.protocol),
-    'network.type': e.family === AF_INET6 ? 'ipv6' : 'ipv4',
   };
+  const exe = executableOf(e);
+  if (exe) {
+    a['process.executable.path'] = exe.path;
+    a['process.executable.name'] = exe.name;
+    a['bindsnoop.process.executable.deleted'] = (e.flags & FLAG_EXE_DELETED) !== 0;
+    a['bindsnoop.process.executable.anonymous'] = (e.flags & FLAG_EXE_ANONYMOUS) !== 0;
+    a['bindsnoop.process.executable.unreachable'] = (e.flags & FLAG_EXE_UNREACHABLE) !== 0;
+    a['bindsnoop.process.executable.truncated'] = (e.flags & FLAG_EXE_TRUNCATED) !== 0;
+  }
+  a['network.transport'] = transportName(e.protocol);
+  a['network.type'] = e.family === AF_INET6 ? 'ipv6' : 'ipv4';
   // a failed bind bound nothing: the request is in bindsnoop.requested.*
   if (e.ret === 0) {
     a['network.local.address'] = formatAddress(e.family, e.boundAddr);

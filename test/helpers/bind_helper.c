@@ -2,7 +2,7 @@
 /*
  * Makes real bind() calls for the integration tests and benchmarks.
  *
- *   bind_helper [--netns] [--mntns] [--cgroup DIR] [--uid UID] [--comm NAME]
+ *   bind_helper [--memfd] [--netns] [--mntns] [--cgroup DIR] [--uid UID] [--comm NAME]
  *               [--wait] [--repeat N] [--rate PER_SECOND] [--seconds S] [--thread] SPEC...
  *
  * SPEC is PROTO,FAMILY,ADDR,PORT[,OPTS[,DEV]] (PROTO tcp|udp|mptcp|udplite|raw, FAMILY 4|6, or
@@ -13,8 +13,12 @@
  * --rate paces that loop to so many binds a second (in slices of 1 ms);
  * --seconds ends it after S seconds however many it made ("done N" says how many).
  *
+ * --memfd (first) runs a copy of the helper from a memfd (fexecve), as a
+ * fileless dropper does, with the other arguments.
+ *
  * Prints "pid N", "mntns N" and "netns N" first, then (after a line on stdin
- * when --wait) one "ok PORT" or "err ERRNO" per bind. With --thread the binds
+ * when --wait) "exe PATH" (its /proc/self/exe, as it is at the binds) and one
+ * "ok PORT" or "err ERRNO" per bind. With --thread the binds
  * are made by a second thread, which prints "tid N" first.
  */
 #define _GNU_SOURCE
@@ -29,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -47,6 +52,25 @@ static void die(const char *what)
 {
 	fprintf(stderr, "bind_helper: %s: %s\n", what, strerror(errno));
 	exit(1);
+}
+
+/* --memfd: this program copied into a memfd and run from there */
+static void exec_from_memfd(char **argv)
+{
+	char buf[65536];
+	int in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	int fd = memfd_create("bind-helper", 0);
+	ssize_t n;
+
+	if (in < 0 || fd < 0)
+		die("memfd");
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(fd, buf, n) != n)
+			die("write memfd");
+	close(in);
+	argv[1] = argv[0];
+	fexecve(fd, argv + 1, environ);
+	die("fexecve");
 }
 
 static void loopback_up(void)
@@ -195,6 +219,8 @@ int main(int argc, char **argv)
 	int want_netns = 0, want_mntns = 0, in_thread = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 1 && !strcmp(argv[1], "--memfd"))
+		exec_from_memfd(argv);
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
 		if (!strcmp(argv[i], "--netns"))
 			want_netns = 1;
@@ -254,6 +280,13 @@ int main(int argc, char **argv)
 
 		if (!fgets(line, sizeof(line), stdin))
 			return 0;
+	}
+	{
+		char exe[8192];
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+		exe[n > 0 ? n : 0] = 0;
+		printf("exe %s\n", n > 0 ? exe : strerror(errno));
 	}
 
 	if (repeat > 0) {

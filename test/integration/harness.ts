@@ -128,6 +128,8 @@ export interface HelperRun {
   netns: number;
   /** "ok PORT" / "err ERRNO", one per SPEC */
   results: string[];
+  /** its /proc/self/exe at the binds */
+  exe?: string;
   exit: Exit;
 }
 
@@ -140,12 +142,13 @@ function parseHelperOutput(out: string): Omit<HelperRun, 'exit'> {
     mntns: value('mntns'),
     netns: value('netns'),
     results: lines.filter((l) => l.startsWith('ok ') || l.startsWith('err ')),
+    exe: lines.find((l) => l.startsWith('exe '))?.slice('exe '.length),
   };
 }
 
-/** Runs the bind helper to completion (see test/helpers/bind_helper.c for SPEC). */
-export function runBinds(args: readonly string[]): HelperRun {
-  const r = spawnSync(HELPER, args, { encoding: 'utf8' });
+/** Runs the bind helper (or a copy of it at `program`) to completion (see test/helpers/bind_helper.c for SPEC). */
+export function runBinds(args: readonly string[], program = HELPER): HelperRun {
+  const r = spawnSync(program, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`bind_helper failed (${r.status}): ${r.stderr}`);
   return { ...parseHelperOutput(r.stdout), exit: { code: r.status, signal: r.signal } };
 }
@@ -177,8 +180,8 @@ export class WaitingHelper {
     this.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   }
 
-  static async start(args: readonly string[]): Promise<{ helper: WaitingHelper; pid: number; mntns: number; netns: number }> {
-    const proc = spawn(HELPER, ['--wait', ...args], { stdio: 'pipe' });
+  static async start(args: readonly string[], program = HELPER): Promise<{ helper: WaitingHelper; pid: number; mntns: number; netns: number }> {
+    const proc = spawn(program, ['--wait', ...args], { stdio: 'pipe' });
     live.add(proc);
     const helper = new WaitingHelper(proc);
     const info = await waitUntil('bind_helper to start', () => (helper.out.includes('netns ') ? parseHelperOutput(helper.out) : undefined));

@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Agent, cgroup2Mount, cgroupId, describePrivileged, HELPER, runBinds } from './harness';
+import { Agent, cgroup2Mount, cgroupId, describePrivileged, HELPER, runBinds, WaitingHelper } from './harness';
 
 /**
  * Real binds from child processes, each in its own network namespace so ports
@@ -39,6 +40,101 @@ describePrivileged('what each bind record says', () => {
     expect(started).toBeGreaterThanOrEqual(before - 1000);
     expect(started).toBeLessThanOrEqual(after + 1000);
     expect(started).toBeLessThanOrEqual(Date.parse(r.time as string));
+  });
+
+  /** A copy of the helper in a fresh directory of its own (removed with the suite). */
+  function helperCopy(): string {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bindsnoop-exe-'));
+    dirs.push(dir);
+    const program = path.join(dir, 'binder');
+    copyFileSync(HELPER, program);
+    return program;
+  }
+  const dirs: string[] = [];
+  afterAll(() => {
+    // rm(1): the deep tree is longer than PATH_MAX
+    for (const dir of dirs) spawnSync('rm', ['-rf', dir]);
+  });
+
+  const NO_EXE_FLAGS = {
+    'bindsnoop.process.executable.deleted': false,
+    'bindsnoop.process.executable.anonymous': false,
+    'bindsnoop.process.executable.unreachable': false,
+    'bindsnoop.process.executable.truncated': false,
+  };
+
+  it('names the executable a process that binds and exits at once was run from, as its /proc/self/exe does', async () => {
+    const program = helperCopy();
+    const run = runBinds(['--netns', 'tcp,4,127.0.0.1,0'], program);
+    expect(run.exe).toBe(program);
+    const [r] = await agent.recordsOf(run.pid, 1);
+    expect(r).toMatchObject({ 'process.executable.path': program, 'process.executable.name': 'binder', ...NO_EXE_FLAGS });
+  });
+
+  it('flags an executable deleted before the bind, with the " (deleted)" /proc/self/exe gives', async () => {
+    const program = helperCopy();
+    const { helper, pid } = await WaitingHelper.start(['--netns', 'tcp,4,127.0.0.1,0'], program);
+    unlinkSync(program);
+    const run = await helper.bind();
+    expect(run.exe).toBe(`${program} (deleted)`);
+    const [r] = await agent.recordsOf(pid, 1);
+    expect(r).toMatchObject({
+      'process.executable.path': `${program} (deleted)`,
+      'process.executable.name': 'binder',
+      ...NO_EXE_FLAGS,
+      'bindsnoop.process.executable.deleted': true,
+    });
+  });
+
+  it('flags a fileless process run from a memfd (fexecve) as anonymous and deleted', async () => {
+    const run = runBinds(['--memfd', '--netns', 'tcp,4,127.0.0.1,0']);
+    expect(run.exe).toBe('/memfd:bind-helper (deleted)');
+    const [r] = await agent.recordsOf(run.pid, 1);
+    expect(r).toMatchObject({
+      'process.executable.path': '/memfd:bind-helper (deleted)',
+      'process.executable.name': 'memfd:bind-helper',
+      ...NO_EXE_FLAGS,
+      'bindsnoop.process.executable.deleted': true,
+      'bindsnoop.process.executable.anonymous': true,
+    });
+  });
+
+  it('gives the path a process in another mount namespace sees (on a mount this namespace does not have)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bindsnoop-mntns-'));
+    dirs.push(dir);
+    const inside = path.join(dir, 'bin', 'binder');
+    const shell = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c',
+      `mount -t tmpfs bindsnoop-test "${dir}" && mkdir "${dir}/bin" && cp "${HELPER}" "${inside}" && exec "${inside}" --netns tcp,4,127.0.0.1,0`], { encoding: 'utf8' });
+    expect(shell.status, shell.stderr).toBe(0);
+    const pid = Number(/^pid (\d+)$/m.exec(shell.stdout)?.[1]);
+    expect(/^exe (.*)$/m.exec(shell.stdout)?.[1]).toBe(inside);
+    expect(existsSync(inside)).toBe(false);
+    const [r] = await agent.recordsOf(pid, 1);
+    expect(r['bindsnoop.mntns.id']).not.toBe(statSync('/proc/self/ns/mnt').ino);
+    expect(r).toMatchObject({ 'process.executable.path': inside, 'process.executable.name': 'binder', ...NO_EXE_FLAGS });
+  });
+
+  it('keeps the last components of a 4,000-byte path and flags it truncated', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bindsnoop-deep-'));
+    dirs.push(dir);
+    const name = 'd'.repeat(200);
+    const levels = Math.floor((4090 - dir.length - '/binder'.length) / (name.length + 1));
+    const full = `${dir}/${`${name}/`.repeat(levels)}binder`;
+    expect(full.length).toBeGreaterThan(4000);
+    // built a directory at a time: the whole path is too long for one mkdir -p or exec
+    const shell = spawnSync('sh', ['-c',
+      `cd "${dir}" && for i in $(seq ${levels}); do mkdir ${name} && cd ${name} || exit 1; done; cp "${HELPER}" binder && exec ./binder --netns tcp,4,127.0.0.1,0`], { encoding: 'utf8' });
+    expect(shell.status, shell.stderr).toBe(0);
+    const pid = Number(/^pid (\d+)$/m.exec(shell.stdout)?.[1]);
+    expect(/^exe (.*)$/m.exec(shell.stdout)?.[1]).toBe(full);
+    const [r] = await agent.recordsOf(pid, 1);
+    const shown = r['process.executable.path'] as string;
+    expect(r).toMatchObject({ 'process.executable.name': 'binder', ...NO_EXE_FLAGS, 'bindsnoop.process.executable.truncated': true });
+    // what fits: whole components from the leaf, no leading "/" (the start is not known)
+    expect(shown).toMatch(/^d+\/.*binder$/);
+    expect(full.endsWith(`/${shown}`)).toBe(true);
+    expect(shown.length).toBeGreaterThan(255 - name.length - 1);
+    expect(shown.length).toBeLessThan(256);
   });
 
   it('reports an IPv4 TCP bind with its process, thread, namespaces, cgroup and port', async () => {

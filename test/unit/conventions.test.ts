@@ -25,7 +25,7 @@ describe('the record\'s attribute names', () => {
     const names = new Set(events.flatMap((e) => Object.keys(bindAttributes(e, 'eth0', 1_700_000_000_000_000_000n))));
     expect([...names].filter((n) => !n.startsWith('bindsnoop.') && !REGISTRY.has(n))).toEqual([]);
     // the process facts read at the bind are the registry's names
-    for (const n of ['process.pid', 'process.parent_pid', 'process.creation.time', 'process.real_user.id', 'thread.id', 'thread.name', 'error.type']) {
+    for (const n of ['process.pid', 'process.parent_pid', 'process.executable.path', 'process.executable.name', 'process.creation.time', 'process.real_user.id', 'thread.id', 'thread.name', 'error.type']) {
       expect(names.has(n), n).toBe(true);
       expect(REGISTRY.has(n), n).toBe(true);
     }

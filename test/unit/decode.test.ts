@@ -63,6 +63,8 @@ describe('decoding records of the C layout', () => {
       start_boot_ns: 123000000000000n,
       cgroup_name: 'cri-containerd-abc.scope',
       cgroup_parent_name: 'kubepods-burstable-pod1_2.slice',
+      exe_names: 'nginx\0sbin\0usr\0',
+      exe_len: 15,
     });
     const [e] = decodeBatch(buf).events;
     expect(e).toMatchObject({
@@ -91,6 +93,15 @@ describe('decoding records of the C layout', () => {
     expect(e.reqAddr[15]).toBe(1);
     expect(Buffer.from(e.comm).toString('latin1')).toBe('nginx: worker');
     expect(Buffer.from(e.parentComm).toString('latin1')).toBe('nginx');
+    expect(Buffer.from(e.exeNames).toString('latin1')).toBe('nginx\0sbin\0usr\0');
+  });
+
+  it('takes exe_len bytes of the executable\'s names, never more than the field holds (the ring is not zeroed)', () => {
+    const room = recordLayout().event.fields.exe_names.size;
+    const stale = 'x'.repeat(room);
+    expect(decodeBatch(record({ exe_names: stale, exe_len: 0 })).events[0].exeNames).toHaveLength(0);
+    expect(Buffer.from(decodeBatch(record({ exe_names: `sh\0${stale}`.slice(0, room), exe_len: 3 })).events[0].exeNames).toString()).toBe('sh\0');
+    expect(decodeBatch(record({ exe_names: stale, exe_len: 65535 })).events[0].exeNames).toHaveLength(room);
   });
 
   it('stops a comm at its NUL and keeps all 15 bytes of a full one', () => {

@@ -8,6 +8,11 @@ export function addr4(...octets: number[]): Uint8Array {
   return b;
 }
 
+/** A path as the kernel writes it: its names leaf first, each NUL-terminated. */
+export function exeNames(path: string): Uint8Array {
+  return Buffer.from(path.split('/').filter(Boolean).reverse().map((n) => `${n}\0`).join(''));
+}
+
 /** A successful IPv4 TCP bind of 0.0.0.0:80 by nginx, with fields to override. */
 export function makeEvent(overrides: Partial<BindEvent> = {}): BindEvent {
   return {
@@ -35,6 +40,7 @@ export function makeEvent(overrides: Partial<BindEvent> = {}): BindEvent {
     comm: Buffer.from('nginx'),
     cgroupName: '',
     cgroupParentName: '',
+    exeNames: exeNames('/usr/sbin/nginx'),
     ...overrides,
   };
 }

@@ -4,7 +4,8 @@ import { rfc3339Nanos } from '../../src/naming/time';
 import { bindAttributes, optsString } from '../../src/naming/bind-attributes';
 import { errnoName } from '../../src/naming/net/errno';
 import { formatJsonLine } from '../../src/output/json';
-import { addr4, makeEvent } from './events';
+import { FLAG_EXE_ANONYMOUS, FLAG_EXE_DELETED, FLAG_EXE_TRUNCATED, FLAG_EXE_UNREACHABLE, FLAG_KERNEL_THREAD } from '../../src/model/event';
+import { addr4, exeNames, makeEvent } from './events';
 
 describe('OPTS letters', () => {
   it('follow bcc\'s FTNRr order', () => {
@@ -45,6 +46,12 @@ describe('the log attributes of a bind (contract section 2)', () => {
       'process.real_user.id': 1000,
       'process.parent_pid': 1,
       'bindsnoop.parent.comm': 'systemd',
+      'process.executable.path': '/usr/sbin/nginx',
+      'process.executable.name': 'nginx',
+      'bindsnoop.process.executable.deleted': false,
+      'bindsnoop.process.executable.anonymous': false,
+      'bindsnoop.process.executable.unreachable': false,
+      'bindsnoop.process.executable.truncated': false,
       'process.creation.time': '2023-11-14T22:13:20.123456789Z',
       'network.transport': 'udp',
       'network.type': 'ipv6',
@@ -70,6 +77,26 @@ describe('the log attributes of a bind (contract section 2)', () => {
     });
     // a start the kernel did not give (0) is left out
     expect(bindAttributes(makeEvent({ startBootNs: 0n }), undefined, 1n)).not.toHaveProperty('process.creation.time');
+  });
+
+  it('names the executable as /proc/PID/exe does, and says what is unusual about it', () => {
+    const exe = (flags: number, names: Uint8Array) => {
+      const a = bindAttributes(makeEvent({ flags, exeNames: names }));
+      return [a['process.executable.path'], a['process.executable.name'], ['deleted', 'anonymous', 'unreachable', 'truncated'].filter((f) => a[`bindsnoop.process.executable.${f}`])];
+    };
+    expect(exe(0, exeNames('/opt/app/bin/server'))).toEqual(['/opt/app/bin/server', 'server', []]);
+    expect(exe(FLAG_EXE_DELETED, exeNames('/tmp/x'))).toEqual(['/tmp/x (deleted)', 'x', ['deleted']]);
+    expect(exe(FLAG_EXE_DELETED | FLAG_EXE_ANONYMOUS, exeNames('memfd:payload'))).toEqual(['/memfd:payload (deleted)', 'memfd:payload', ['deleted', 'anonymous']]);
+    expect(exe(FLAG_EXE_UNREACHABLE, exeNames('/old/bin/sh'))).toEqual(['/old/bin/sh', 'sh', ['unreachable']]);
+    // the first components missing: no leading "/"
+    expect(exe(FLAG_EXE_TRUNCATED, exeNames('deep/er/app'))).toEqual(['deep/er/app', 'app', ['truncated']]);
+    // a name the kernel cut off at the record's end is not shown as if whole
+    expect(exe(FLAG_EXE_TRUNCATED, Buffer.from('app\0bin\0us'))).toEqual(['bin/app', 'app', ['truncated']]);
+    // a kernel thread has no executable: none of the attributes
+    const kthread = bindAttributes(makeEvent({ flags: FLAG_KERNEL_THREAD, exeNames: new Uint8Array() }));
+    expect(Object.keys(kthread).filter((k) => k.includes('executable'))).toEqual([]);
+    // bytes that are not UTF-8 come out as U+FFFD, never as a broken string
+    expect(exe(0, Buffer.from([0x61, 0xff, 0, 0x62, 0]))).toEqual(['/b/a\ufffd', 'a\ufffd', []]);
   });
 
   it('adds error.type and keeps what was requested for a failed bind, claiming no local address', () => {
