@@ -326,8 +326,13 @@ static __always_inline bool in_kubelet_hierarchy(struct kernfs_node *kn)
  * mountpoints, the names written leaf first into e->exe_names. Bounded: at
  * most BINDSNOOP_MAX_PATH_STEPS steps (names and mount crossings) and
  * BINDSNOOP_EXE_LEN bytes; what does not fit is flagged truncated, a walk that
- * ends at another root is flagged anonymous or unreachable. Returns the
- * BINDSNOOP_FLAG_EXE_* bits.
+ * ends at another root is flagged anonymous or unreachable. The names go to
+ * the per-CPU exe_scratch; returns the BINDSNOOP_FLAG_EXE_* bits << 16 | the
+ * bytes written.
+ *
+ * A global function, so the verifier checks it once, on its own, instead of
+ * once for every state its callers reach it in (Linux 5.10's verifier gave up
+ * on the inlined walk at a million instructions).
  */
 #define BINDSNOOP_MAX_PATH_STEPS 64
 
@@ -338,8 +343,9 @@ static __always_inline __u8 outside_root_flag(struct vfsmount *vfsmnt)
 							       : BINDSNOOP_FLAG_EXE_UNREACHABLE;
 }
 
-static __noinline __u8 read_exe(struct task_struct *task, struct bind_event *e)
+__noinline int read_exe(void)
 {
+	struct task_struct *task = current_task();
 	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
 	struct dentry *dentry, *parent, *mnt_root, *root_dentry;
 	struct vfsmount *vfsmnt, *root_mnt;
@@ -351,7 +357,6 @@ static __noinline __u8 read_exe(struct task_struct *task, struct bind_event *e)
 	long n;
 	int i;
 
-	e->exe_len = 0;
 	scratch = bpf_map_lookup_elem(&exe_scratch, &zero);
 	if (!exe || !scratch)
 		return 0; /* a kernel thread, or a process past exit_mm() */
@@ -398,6 +403,10 @@ static __noinline __u8 read_exe(struct task_struct *task, struct bind_event *e)
 			goto done;
 		}
 		off += n;
+		/* off < 2 * BINDSNOOP_EXE_LEN already: the mask changes nothing but gives every path into the next
+		 * step the same bounds, so the verifier prunes instead of walking each path (5.10's gave up at 1M) */
+		barrier_var(off);
+		off &= 2 * BINDSNOOP_EXE_LEN - 1;
 		parent = BPF_CORE_READ(dentry, d_parent);
 		if (parent == dentry) {
 			/* a dentry of no tree (d_alloc_pseudo): a memfd's, or one disconnected from its mount */
@@ -408,12 +417,24 @@ static __noinline __u8 read_exe(struct task_struct *task, struct bind_event *e)
 	}
 	flags |= BINDSNOOP_FLAG_EXE_TRUNCATED;
 done:
-	if (off > BINDSNOOP_EXE_LEN)
-		off = 0;
-	/* the whole room: a constant size, and what is past exe_len is never read */
+	return (int)flags << 16 | (off <= BINDSNOOP_EXE_LEN ? off : 0);
+}
+
+/* The executable into the record: its names (the whole room, a constant size: what is past exe_len is never
+ * read) and its length; returns its flags. */
+static __always_inline __u8 record_exe(struct bind_event *e)
+{
+	struct exe_scratch *scratch;
+	__u32 zero = 0;
+	int exe = read_exe();
+
+	e->exe_len = 0;
+	scratch = bpf_map_lookup_elem(&exe_scratch, &zero);
+	if (!scratch)
+		return 0;
 	bpf_probe_read_kernel(e->exe_names, sizeof(e->exe_names), scratch->names);
-	e->exe_len = off;
-	return flags;
+	e->exe_len = exe & 0xffff;
+	return (__u8)(exe >> 16);
 }
 
 /*
@@ -520,7 +541,7 @@ static __always_inline void submit_bind(struct sock *sk, __u8 family, const stru
 	if (BPF_CORE_READ_BITFIELD_PROBED(&sk->__sk_common, skc_reuseport))
 		e->opts |= BINDSNOOP_OPT_REUSEPORT;
 	e->req_family = req->family;
-	e->flags = flags | read_exe(task, e);
+	e->flags = flags | record_exe(e);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	BPF_CORE_READ_STR_INTO(&e->parent_comm, task, real_parent, comm);
 	e->cgroup_name[0] = 0;

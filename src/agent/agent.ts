@@ -21,12 +21,13 @@ import { jsonOutput, tableOutput } from '../output/stdout';
 import type { AgentStatus } from './status';
 import { account, describeLosses, totalLost, type Accounting } from './accounting';
 import { ExportHealth } from './export-health';
+import { ExecutableSelection } from './executable-selection';
 import { Router } from './router';
 
 export interface AgentOptions {
   config: AppConfig;
   /** bcc's table-only flags */
-  table: { timestamp: boolean; wide: boolean; printUid: boolean };
+  table: { timestamp: boolean; wide: boolean; printUid: boolean; exe: boolean };
   /** --count: count in the kernel, print nothing per bind */
   countMode: boolean;
   version: string;
@@ -54,6 +55,7 @@ function configError(key: string, message: string): BindsnoopError {
 export class Agent implements AgentStatus {
   private readonly otlp?: LogSink;
   private readonly kubernetes?: Kubernetes;
+  private readonly executables?: ExecutableSelection;
   private readonly clock = new BootClock(() => loadAddon().clockPair());
   private readonly outputs: Output[] = [];
   private readonly table?: ReturnType<typeof tableOutput>;
@@ -89,7 +91,12 @@ export class Agent implements AgentStatus {
         throw e;
       }
     }
-    if (countMode) return;
+    this.executables = ExecutableSelection.of(config.filter);
+    if (countMode) {
+      // the kernel counts: no record reaches user space to be judged by its executable
+      if (this.executables) throw configError('filter.executables', 'selects records: it cannot apply to --count, which the kernel counts');
+      return;
+    }
     if (config.output.format === 'table') {
       this.table = tableOutput({ ...options.table, errors: config.filter.errors, kubernetes: config.kubernetes.enabled }, (chunk, binds) => options.write(chunk, binds));
       this.outputs.push({ ...this.table, ...this.stdoutShedding() });
@@ -159,6 +166,7 @@ export class Agent implements AgentStatus {
       interfaces: new InterfaceNames(),
       baseResource: this.baseResource,
       podService: config.kubernetes.podServiceName,
+      executables: this.executables,
       kubernetes: this.kubernetes,
       outputs: this.outputs,
     });
@@ -259,7 +267,8 @@ export class Agent implements AgentStatus {
   accounting(): Accounting | undefined {
     if (!this.source || !this.router) return undefined;
     const k = this.kubernetes;
-    return account(this.source.stats(), this.otlp?.snapshot(), this.router.delivered, k?.droppedOutsideSelection() ?? 0, k?.holdCounts()?.held ?? 0);
+    const outsideSelection = (k?.droppedOutsideSelection() ?? 0) + (this.executables?.dropped ?? 0);
+    return account(this.source.stats(), this.otlp?.snapshot(), this.router.delivered, outsideSelection, k?.holdCounts()?.held ?? 0);
   }
 
   /** Rate-limited: at most one warning per interval, only when something new was lost. */

@@ -5,6 +5,7 @@ import type { BootClock } from '../kernel/clock';
 import type { Kubernetes, SelectedBind } from '../kubernetes/kubernetes';
 import { podResourceAttributes } from '../kubernetes/resolver';
 import { bindAttributes } from '../naming/bind-attributes';
+import type { ExecutableSelection } from './executable-selection';
 import type { InterfaceNames } from '../naming/net/interfaces';
 
 export interface RouterStages {
@@ -14,12 +15,14 @@ export interface RouterStages {
   baseResource: Attributes;
   /** a pod's binds carry its workload's service.* (the conventions' way), or the agent's */
   podService: 'workload' | 'agent';
+  /** filter.executables and filter.excludeExecutables, when set */
+  executables?: ExecutableSelection;
   kubernetes?: Kubernetes;
   outputs: readonly Output[];
 }
 
 /**
- * One batch from the kernel to every output: resolve and select (Kubernetes),
+ * One batch from the kernel to every output: select by executable, resolve and select (Kubernetes),
  * name once (attributes, resource, wall-clock time), then each output. Runs on
  * the JavaScript thread, one batch at a time.
  */
@@ -55,7 +58,8 @@ export class Router {
     this.delivered += batch.length;
     // -q without export: nothing reads the binds; seen and lost still come from the kernel's and reader's counters
     if (s.outputs.length === 0) return;
-    this.output(s.kubernetes ? s.kubernetes.select(batch) : batch.map((event) => ({ event })));
+    const selected = s.executables ? s.executables.select(batch) : batch;
+    this.output(s.kubernetes ? s.kubernetes.select(selected) : selected.map((event) => ({ event })));
   }
 
   /** Names the binds selected (now, or released by the Kubernetes stage's hold) and writes them to every output. */

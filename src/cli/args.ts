@@ -11,6 +11,8 @@ export interface CliOptions {
   timestamp: boolean;
   wide: boolean;
   printUid: boolean;
+  /** --exe: PPID and EXE columns */
+  exe: boolean;
   count: boolean;
   /** -c FILE */
   config?: string;
@@ -36,7 +38,7 @@ export interface CliOptions {
 
 export const USAGE = `usage: bindsnoop [-h] [-t] [-w] [-p PID] [-P PORT] [-E] [-U] [-u UID]
                  [--count] [--cgroupmap CGROUPMAP] [--mntnsmap MNTNSMAP]
-                 [-o {table,json}] [-q] [-c CONFIG] [-K] [--daemon]
+                 [--exe] [-o {table,json}] [-q] [-c CONFIG] [-K] [--daemon]
                  [--backend {auto,fentry,kprobe,tracepoint}] [--no-kernel-binds]
                  [--version]`;
 
@@ -58,6 +60,8 @@ optional arguments:
   --cgroupmap CGROUPMAP
                         trace cgroups in this BPF map only
   --mntnsmap MNTNSMAP   trace mount namespaces in this BPF map only
+  --exe                 add PPID and EXE columns: the parent's PID and the
+                        executable's path (not in bcc)
   -o {table,json}, --output {table,json}
                         table (bcc's columns, the default) or one JSON object
                         per bind
@@ -83,6 +87,7 @@ examples:
     bindsnoop -P 80       # only trace port 80
     bindsnoop -P 80,81    # only trace port 80 and 81
     bindsnoop -U          # include UID
+    bindsnoop --exe       # include the parent's PID and the executable
     bindsnoop -u 1000     # only trace UID 1000
     bindsnoop -E          # report bind errors
     bindsnoop --count     # count bind per src ip
@@ -160,6 +165,7 @@ function buildCommand(): Command {
     .option('--count')
     .option('--cgroupmap <CGROUPMAP>')
     .option('--mntnsmap <MNTNSMAP>')
+    .option('--exe')
     .addOption(new Option('-o, --output <FORMAT>').choices(['table', 'json']))
     .option('-q, --quiet')
     .option('-c, --config <CONFIG>')
@@ -188,6 +194,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     port?: number[];
     errors?: boolean;
     printUid?: boolean;
+    exe?: boolean;
     uid?: number;
     count?: boolean;
     cgroupmap?: string;
@@ -214,6 +221,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     timestamp: o.timestamp === true,
     wide: o.wide === true,
     printUid: o.printUid === true,
+    exe: o.exe === true,
     count: o.count === true,
     config: o.config,
     pid: o.pid,

@@ -240,7 +240,7 @@ export function run(argv: readonly string[]): void {
     () =>
       new Agent({
         config,
-        table: { timestamp: opts.timestamp, wide: opts.wide, printUid: opts.printUid },
+        table: { timestamp: opts.timestamp, wide: opts.wide, printUid: opts.printUid, exe: opts.exe },
         countMode: opts.count,
         version: version(),
         write: (chunk, binds) => front.print(chunk, binds),

@@ -20,7 +20,7 @@ export interface ConfigSources {
 
 interface Leaf {
   path: string;
-  kind: 'number' | 'boolean' | 'string' | 'ports';
+  kind: 'number' | 'boolean' | 'string' | 'ports' | 'paths';
   sensitive: boolean;
   /** the key's schema entry: its doc, default and format */
   spec: { doc: string; default: unknown; format?: unknown; sensitive?: boolean };
@@ -35,7 +35,9 @@ export function schemaLeaves(): Leaf[] {
       const spec = value as Leaf['spec'];
       if (spec && typeof spec === 'object' && 'doc' in spec && 'default' in spec) {
         const d = spec.default;
-        const kind = Array.isArray(d) ? 'ports' : typeof d === 'number' ? 'number' : typeof d === 'boolean' ? 'boolean' : 'string';
+        // a list of strings says so in its format's JSON Schema; the other lists are of ports
+        const listOf = (spec.format as { jsonSchema?: { items?: { type?: string } } } | undefined)?.jsonSchema?.items?.type;
+        const kind = Array.isArray(d) ? (listOf === 'string' ? 'paths' : 'ports') : typeof d === 'number' ? 'number' : typeof d === 'boolean' ? 'boolean' : 'string';
         leaves.push({ path, kind, sensitive: spec.sensitive === true, spec });
       } else {
         walk(value as Record<string, unknown>, path);
@@ -63,6 +65,9 @@ function coerce(kind: Leaf['kind'], raw: string): { value?: unknown; error?: str
       if (!parts.every((p) => /^\d+$/.test(p))) return { error: `'${raw}' is not a comma-separated list of ports` };
       return { value: parts.map(Number) };
     }
+    case 'paths':
+      // paths hold no commas in practice; a file or flag takes any
+      return { value: text === '' ? [] : text.split(',').map((p) => p.trim()) };
     default:
       return { value: raw };
   }
@@ -114,6 +119,8 @@ function shapeOk(leaf: Leaf, value: unknown): boolean {
       return typeof value === 'boolean';
     case 'ports':
       return Array.isArray(value) && value.every((p) => typeof p === 'number');
+    case 'paths':
+      return Array.isArray(value) && value.every((p) => typeof p === 'string');
     default:
       return typeof value === 'string' || (leaf.path === 'kubernetes.api.enabled' && typeof value === 'boolean');
   }
@@ -123,6 +130,7 @@ const WANTED: Record<Leaf['kind'], string> = {
   number: 'a number',
   boolean: 'true or false',
   ports: 'a list of port numbers',
+  paths: 'a list of paths',
   string: 'a string',
 };
 

@@ -20,6 +20,8 @@ export interface AppConfig {
     cgroupMap: string;
     mntnsMap: string;
     kernelBinds: boolean;
+    executables: string[];
+    excludeExecutables: string[];
   };
   kernel: {
     backend: 'auto' | 'fentry' | 'kprobe' | 'tracepoint';
@@ -101,6 +103,17 @@ const powerOfTwoPages = described(
   { type: 'integer', enum: Array.from({ length: 19 }, (_, i) => 4096 * 2 ** i) },
 );
 
+/** at most this many prefixes in filter.executables and filter.excludeExecutables */
+export const MAX_EXECUTABLE_PREFIXES = 256;
+const executablePrefixes = described(
+  (value: unknown): void => {
+    if (!Array.isArray(value) || value.length > MAX_EXECUTABLE_PREFIXES || !value.every((p) => typeof p === 'string' && p.startsWith('/') && p.length <= 4096)) {
+      throw new Error(`must be a list of at most ${MAX_EXECUTABLE_PREFIXES} absolute path prefixes ("/usr/bin/", "/tmp/")`);
+    }
+  },
+  { type: 'array', maxItems: MAX_EXECUTABLE_PREFIXES, items: { type: 'string', pattern: '^/', maxLength: 4096 } },
+);
+
 export const SCHEMA: Schema<AppConfig> = {
   filter: {
     pid: { doc: 'Trace only this process (host TGID); 0 = every process. Flag -p.', format: integerIn(0, 0xffffffff, 'a PID'), default: 0 },
@@ -124,6 +137,16 @@ export const SCHEMA: Schema<AppConfig> = {
       doc: 'Include binds the kernel makes for itself (sockets it creates, such as VXLAN, WireGuard or SunRPC, and binds from kernel threads; seen by the fentry and kprobe backends). Flag --no-kernel-binds sets false.',
       format: Boolean,
       default: true,
+    },
+    executables: {
+      doc: `Trace only binds by processes whose executable path (process.executable.path) starts with one of these prefixes (at most ${MAX_EXECUTABLE_PREFIXES}); empty = every executable. A path whose start is not known (truncated) is kept.`,
+      format: executablePrefixes,
+      default: [],
+    },
+    excludeExecutables: {
+      doc: 'Drop binds by processes whose executable path starts with one of these prefixes, after filter.executables. A path whose start is not known (truncated) is kept.',
+      format: executablePrefixes,
+      default: [],
     },
   },
   kernel: {

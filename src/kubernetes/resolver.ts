@@ -5,6 +5,7 @@ import { labelAttributes, type ApiPod } from './pod-api';
 import type { PodLogIndex, PodNames } from './pod-logs';
 import type { PodWatch } from './pod-watch';
 import { workloadService } from './service-name';
+import { containerImageAttributes } from './container-image';
 
 /**
  * Resolves a bind to its pod: the cgroup names captured in the kernel give the
@@ -110,7 +111,10 @@ export class PodResolver {
       podUid: ref.podUid,
       container,
       containerId: ref.containerId,
-      attributes: api ? { ...api.owners, ...labelAttributes(api.labels, this.labelKeys) } : undefined,
+      attributes: {
+        ...(api && { ...api.owners, ...labelAttributes(api.labels, this.labelKeys) }),
+        ...containerImageAttributes(api?.images.get(ref.containerId) ?? {}, ref.runtime),
+      },
       service: workloadService({ namespace, pod, container, owners: api?.owners, labels: api?.labels, annotations: api?.annotations, ...api?.images.get(ref.containerId) }),
     };
   }

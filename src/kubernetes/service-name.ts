@@ -1,4 +1,5 @@
 import type { Attributes } from '../model/attributes';
+import { imageVersion } from './container-image';
 
 /** What naming a pod's service needs; undefined where unknown (no API watch). */
 export interface ServiceFacts {
@@ -17,21 +18,6 @@ export interface ServiceFacts {
 const ANNOTATION = 'resource.opentelemetry.io/';
 /** the owner workloads, in the order the conventions take their names */
 const OWNERS = ['k8s.deployment.name', 'k8s.replicaset.name', 'k8s.statefulset.name', 'k8s.daemonset.name', 'k8s.cronjob.name', 'k8s.job.name'];
-
-/**
- * The tag of an image reference ("repo:1.4", "host:5000/repo:1.4@sha256:..."), else its digest
- * ("repo@sha256:..."), else the digest of its imageID; undefined when none. Pure.
- */
-export function imageVersion(image: string | undefined, imageID?: string): string | undefined {
-  const digestOf = (ref: string | undefined): string | undefined => /@(sha256:[0-9a-f]{64})$/.exec(ref ?? '')?.[1];
-  if (image) {
-    const name = image.split('@')[0];
-    // a tag follows the last ':' after the last '/' (a registry's port comes before a '/')
-    const tag = /:([\w][\w.-]{0,127})$/.exec(name.slice(name.lastIndexOf('/') + 1))?.[1];
-    if (tag) return tag;
-  }
-  return digestOf(image) ?? digestOf(imageID);
-}
 
 /**
  * The resource attributes of a pod's container that the semantic conventions'
@@ -55,7 +41,7 @@ export function workloadService(f: ServiceFacts): Attributes {
   if (name) a['service.name'] = name;
   const namespace = a['service.namespace'] ?? f.namespace;
   if (namespace) a['service.namespace'] = namespace;
-  const version = a['service.version'] ?? label('app.kubernetes.io/version') ?? imageVersion(f.image, f.imageID);
+  const version = a['service.version'] ?? label('app.kubernetes.io/version') ?? imageVersion(f);
   if (version) a['service.version'] = version;
   const instance = a['service.instance.id'] ?? (f.namespace && f.pod && f.container ? `${f.namespace}.${f.pod}.${f.container}` : undefined);
   if (instance) a['service.instance.id'] = instance;

@@ -2,7 +2,8 @@
  * Types shared by every stage (this module imports nothing): a record's
  * attributes and the pod a bind was resolved to.
  */
-export type AttributeValue = string | number | boolean;
+/** arrays: the semantic conventions' string[] attributes (container.image.tags) */
+export type AttributeValue = string | number | boolean | string[];
 export type Attributes = Record<string, AttributeValue>;
 
 /** The pod a bind came from, as the columns of -K show it. */
@@ -12,7 +13,7 @@ export interface PodIdentity {
   podUid: string;
   container?: string;
   containerId: string;
-  /** from the API: owner workload and configured labels */
+  /** owner workload, configured labels and container image (from the API), container.runtime (from the cgroup) */
   attributes?: Attributes;
   /** service.name, .namespace, .version, .instance.id of the pod's workload */
   service: Attributes;

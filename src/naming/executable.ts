@@ -15,12 +15,12 @@ export interface Executable {
 /**
  * The executable of a bind's process from the kernel's leaf-first names
  * ("python3\0bin\0usr\0"), or undefined when none was read (a kernel thread).
- * Pure.
+ * `encoding`: 'utf8' for records, 'latin1' for the table (its rows keep raw bytes). Pure.
  */
-export function executableOf(e: BindEvent): Executable | undefined {
+export function executableOf(e: BindEvent, encoding: 'utf8' | 'latin1' = 'utf8'): Executable | undefined {
   const raw = e.exeNames;
   if (raw.length === 0) return undefined;
-  const names = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8').split('\0');
+  const names = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString(encoding).split('\0');
   // each name ends in a NUL: the last element is the empty string after it (or a cut-off name)
   names.pop();
   if (names.length === 0) return undefined;

@@ -39,6 +39,16 @@ function writeAnyValue(w: ProtobufWriter, value: AttributeValue): void {
   } else if (typeof value === 'boolean') {
     w.byte(0x10); // bool_value
     w.byte(value ? 1 : 0);
+  } else if (Array.isArray(value)) {
+    w.byte(0x2a); // array_value: ArrayValue { repeated AnyValue values = 1 }
+    const array = w.begin();
+    for (const item of value) {
+      w.byte(0x0a);
+      const at = w.begin();
+      writeAnyValue(w, item);
+      w.end(at);
+    }
+    w.end(array);
   } else if (Number.isInteger(value) && value >= INT64_MIN && value < INT64_MAX_EXCLUSIVE) {
     w.byte(0x18); // int_value
     w.varint(value);
@@ -90,7 +100,7 @@ function writeAttributes(w: ProtobufWriter, attributes: Attributes, field: numbe
     const value = values[i];
     const keyBytes = fields[i];
     // the common values in one step, lengths known before writing
-    if (typeof value === 'string' ? w.keyValueAscii(tag, keyBytes, value) : typeof value === 'boolean' ? w.keyValueBool(tag, keyBytes, value) : isUint32(value) && w.keyValueUint32(tag, keyBytes, value)) continue;
+    if (typeof value === 'string' ? w.keyValueAscii(tag, keyBytes, value) : typeof value === 'boolean' ? w.keyValueBool(tag, keyBytes, value) : typeof value === 'number' && isUint32(value) && w.keyValueUint32(tag, keyBytes, value)) continue;
     w.byte(tag);
     const kv = w.begin();
     w.raw(keyBytes);
@@ -231,6 +241,7 @@ export function requestProtobuf(groups: readonly ResourceGroup<Buffer>[], scopeF
 function anyValueJson(value: AttributeValue): Record<string, unknown> {
   if (typeof value === 'string') return { stringValue: value };
   if (typeof value === 'boolean') return { boolValue: value };
+  if (Array.isArray(value)) return { arrayValue: { values: value.map(anyValueJson) } };
   if (Number.isInteger(value)) return { intValue: String(value) };
   return { doubleValue: value };
 }

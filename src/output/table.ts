@@ -4,6 +4,7 @@ import { errnoName } from '../naming/net/errno';
 import { protocolName } from '../naming/net/protocols';
 import type { PodIdentity } from '../model/attributes';
 import { optsString, shownAddress, shownPort } from '../naming/bind-attributes';
+import { executableOf } from '../naming/executable';
 
 /** bcc's bindsnoop.py format strings, verbatim. */
 export const FORMATS = {
@@ -17,7 +18,10 @@ export const FORMATS = {
   uidValue: '%6d ',
   rc: '%3s ',
   wideRc: '%-25s ',
-  /** -K: appended after IF */
+  /** --exe: after IF; EXE is padded only when -K's columns follow it */
+  exe: ' %7s %s',
+  exeThenKubernetes: ' %7s %-32s',
+  /** -K: appended after IF (and --exe's columns) */
   kubernetes: ' %-16.16s %-32.32s %s',
 } as const;
 
@@ -30,6 +34,8 @@ export interface TableOptions {
   printUid: boolean;
   /** NAMESPACE POD CONTAINER columns (-K) */
   kubernetes?: boolean;
+  /** PPID and EXE columns (--exe; not in bcc) */
+  exe?: boolean;
 }
 
 export function tableHeader(o: TableOptions): string {
@@ -38,6 +44,7 @@ export function tableHeader(o: TableOptions): string {
   if (o.printUid) line += sprintf(FORMATS.uidHeader, 'UID');
   if (o.errors) line += sprintf(o.wide ? FORMATS.wideRc : FORMATS.rc, 'RC');
   line += sprintf(o.wide ? FORMATS.wideHeader : FORMATS.header, 'PID', 'COMM', 'PROT', 'ADDR', 'PORT', 'OPTS', 'IF');
+  if (o.exe) line += sprintf(o.kubernetes ? FORMATS.exeThenKubernetes : FORMATS.exe, 'PPID', 'EXE');
   if (o.kubernetes) line += sprintf(FORMATS.kubernetes, 'NAMESPACE', 'POD', 'CONTAINER');
   return line;
 }
@@ -84,6 +91,12 @@ export class TableFormatter {
       optsString(e.opts),
       e.boundDevIf,
     );
+    if (o.exe) {
+      // a kernel thread has no executable: an empty column
+      const exe = escapeControls(executableOf(e, 'latin1')?.path ?? '');
+      line += sprintf(o.kubernetes ? FORMATS.exeThenKubernetes : FORMATS.exe, String(e.ppid), exe);
+      if (!o.kubernetes) line = line.trimEnd();
+    }
     if (o.kubernetes) {
       line += sprintf(FORMATS.kubernetes, escapeControls(pod?.namespace ?? ''), escapeControls(pod?.pod ?? ''), escapeControls(pod?.container ?? '')).trimEnd();
     }

@@ -393,7 +393,7 @@ describePrivileged('start and stop, again and again', () => {
     const fds = (): number => readdirSync('/proc/self/fd').length;
     const config = loadConfig({ env: {}, flags: {} });
     const cycle = async (): Promise<void> => {
-      const agent = new AgentCore({ config, table: { timestamp: false, wide: false, printUid: false }, countMode: false, version: 'test', write: () => undefined, warn: () => undefined });
+      const agent = new AgentCore({ config, table: { timestamp: false, wide: false, printUid: false, exe: false }, countMode: false, version: 'test', write: () => undefined, warn: () => undefined });
       agent.start();
       runBinds(['--netns', 'tcp,4,127.0.0.1,0']);
       await agent.stop();

@@ -1,4 +1,5 @@
-import { mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -7,6 +8,7 @@ import {
   cgroup2Mount,
   cgroupId,
   describePrivileged,
+  HELPER,
   hexLE,
   runBinds,
   runTracingBpf,
@@ -190,6 +192,49 @@ describePrivileged('in-kernel filters', () => {
       } finally {
         rmSync(prog, { force: true });
       }
+    });
+  });
+
+  describe('by executable (filter.executables, filter.excludeExecutables: in user space)', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bindsnoop-select-exe-'));
+    const program = path.join(dir, 'binder');
+    copyFileSync(HELPER, program);
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const withConfig = (filter: object): string => {
+      const file = path.join(dir, `config-${Object.keys(filter).join('-')}.json`);
+      writeFileSync(file, JSON.stringify({ filter }));
+      return file;
+    };
+
+    it('traces only executables under the given prefixes', async () => {
+      const agent = await Agent.start(['-o', 'json', '-c', withConfig({ executables: [`${dir}/`] })]);
+      const other = runBinds(['--netns', 'tcp,4,127.0.0.1,0']);
+      const wanted = runBinds(['--netns', 'tcp,4,127.0.0.1,0'], program);
+      const [r] = await agent.recordsOf(wanted.pid, 1);
+      expect(r['process.executable.path']).toBe(program);
+      expect(pidsOf(agent)).not.toContain(other.pid);
+      await agent.stop();
+    });
+
+    it('drops executables under the excluded prefixes', async () => {
+      const agent = await Agent.start(['-o', 'json', '-c', withConfig({ excludeExecutables: [`${dir}/`] })]);
+      const excluded = runBinds(['--netns', 'tcp,4,127.0.0.1,0'], program);
+      const other = runBinds(['--netns', 'tcp,4,127.0.0.1,0']);
+      await agent.recordsOf(other.pid, 1);
+      expect(pidsOf(agent)).not.toContain(excluded.pid);
+      await agent.stop();
+    });
+
+    it('refuses a relative prefix, and a selection --count cannot apply (exit 2, nothing loaded)', () => {
+      const relative = runTracingBpf(['-c', withConfig({ executables: ['bin/'] })]);
+      expect(relative.status).toBe(2);
+      expect(relative.stderr).toContain('filter.executables');
+      expect(relative.stderr).toContain('absolute path prefixes');
+      expect(relative.loadedPrograms).toBe(0);
+      const count = runTracingBpf(['--count', '-c', withConfig({ excludeExecutables: ['/tmp/'] })]);
+      expect(count.status).toBe(2);
+      expect(count.stderr).toContain('cannot apply to --count');
+      expect(count.loadedPrograms).toBe(0);
     });
   });
 });

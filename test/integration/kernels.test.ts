@@ -11,7 +11,9 @@ import { describePrivileged, ROOT } from './harness';
  * (test/vm/boot.sh runs test/vm/matrix-guest.sh inside). On each kernel every
  * backend it offers must report the same binds the same way; fentry and kprobe
  * must also see io_uring's IORING_OP_BIND (6.11+) and a VXLAN device's
- * in-kernel socket, which the syscall tracepoints cannot.
+ * in-kernel socket, which the syscall tracepoints cannot; and every backend
+ * names the executable, read in the kernel, as the process itself does:
+ * deleted, run from a memfd, in another mount namespace, at a 4,000-byte path.
  */
 type Json = Record<string, string | number | boolean>;
 
@@ -96,6 +98,17 @@ function comparable(e: Json): Json {
     // every bind of the matrix comes from a program the guest's bash script started
     parent: e['bindsnoop.parent.comm'],
     started: typeof e['process.creation.time'] === 'string',
+    exe: e['process.executable.name'],
+  };
+}
+
+const EXE_FLAGS = ['deleted', 'anonymous', 'unreachable', 'truncated'];
+/** The executable a record names, and which of its flags are set. */
+function executable(e: Json): { path: unknown; name: unknown; flags: string[] } {
+  return {
+    path: e['process.executable.path'],
+    name: e['process.executable.name'],
+    flags: EXE_FLAGS.filter((f) => e[`bindsnoop.process.executable.${f}`] === true),
   };
 }
 
@@ -103,7 +116,7 @@ const CONTAINER = 'a'.repeat(64);
 const POD = '11111111-2222-4333-8444-555555555555';
 const fromHelper = (o: Partial<Json>): Json => ({
   transport: 'tcp', type: 'ipv4', address: '127.0.0.1', port: 'ephemeral', rc: 0, error: '', requested: '127.0.0.1:0',
-  opts: '.....', comm: 'bind_helper', container: CONTAINER, pod: POD, kernelSocket: false, parent: 'bash', started: true, ...o,
+  opts: '.....', comm: 'bind_helper', container: CONTAINER, pod: POD, kernelSocket: false, parent: 'bash', started: true, exe: 'bind_helper', ...o,
 });
 /** test/vm/matrix-guest.sh's bind_helper SPECs, as every backend must report them */
 const HELPER_BINDS: Json[] = [
@@ -156,6 +169,28 @@ describePrivileged('the shipped CLI on other kernels', () => {
           const helper = m.helper.get(b) ?? [];
           const pidOf = (prefix: string) => Number(helper.find((l) => l.startsWith(`${prefix}pid `))?.split(' ').at(-1));
           expect(events.filter((e) => e['process.pid'] === pidOf('')).map(comparable), b).toEqual(HELPER_BINDS);
+
+          // the executable, read in the kernel at the bind, as each process's own /proc/self/exe names it
+          const exeCase = (name: string) => {
+            const lines = helper.filter((l) => l.startsWith(`${name} `)).map((l) => l.slice(name.length + 1));
+            const pid = Number(lines.find((l) => l.startsWith('pid '))?.slice(4));
+            const records = events.filter((e) => e['process.pid'] === pid).map(executable);
+            return { exe: lines.find((l) => l.startsWith('exe '))?.slice(4), records };
+          };
+          const plain = exeCase('');
+          expect(plain.exe).toBe(path.join(ROOT, 'test', 'helpers', 'bind_helper'));
+          expect(new Set(plain.records.map((r) => JSON.stringify(r))), b).toEqual(new Set([JSON.stringify({ path: plain.exe, name: 'bind_helper', flags: [] })]));
+          const deleted = exeCase('deleted');
+          expect(deleted.exe).toMatch(/\/deleted \(deleted\)$/);
+          expect(deleted.records, `${b}: deleted`).toEqual([{ path: deleted.exe, name: 'deleted', flags: ['deleted'] }]);
+          expect(exeCase('memfd').records, `${b}: memfd`).toEqual([{ path: '/memfd:bind-helper (deleted)', name: 'memfd:bind-helper', flags: ['deleted', 'anonymous'] }]);
+          const mntns = exeCase('mntns');
+          expect(mntns.exe).toMatch(/\/ns\/binder$/);
+          expect(mntns.records, `${b}: mntns`).toEqual([{ path: mntns.exe, name: 'binder', flags: [] }]);
+          const deep = exeCase('deep');
+          expect(deep.exe?.length).toBeGreaterThan(3800);
+          expect(deep.records, `${b}: deep`).toEqual([{ path: expect.stringMatching(/^d+\/.*binder$/), name: 'binder', flags: ['truncated'] }]);
+          expect(deep.exe?.endsWith(`/${deep.records[0].path as string}`), `${b}: deep`).toBe(true);
           if (k.mptcp) expect(events.filter((e) => e['process.pid'] === pidOf('mptcp ')).map(comparable), `${b}: mptcp`).toEqual(MPTCP_BINDS);
           expect(new Set(events.map((e) => e['bindsnoop.backend'])), b).toEqual(new Set([b === 'hide' ? 'fentry' : b]));
 
@@ -164,7 +199,7 @@ describePrivileged('the shipped CLI on other kernels', () => {
           if (k.uring) {
             expect(m.helper.get(b)).toContain('uring ok 7100');
             expect(uring.map(comparable), `${b}: io_uring`).toEqual(
-              seesAroundSyscall ? [{ ...fromHelper({ port: 7100, requested: '127.0.0.1:7100' }), comm: 'uring_bind', container: '', pod: '' }] : [],
+              seesAroundSyscall ? [{ ...fromHelper({ port: 7100, requested: '127.0.0.1:7100' }), comm: 'uring_bind', container: '', pod: '', exe: 'uring_bind' }] : [],
             );
           }
           // `ip link set vx0 up` makes the kernel bind the VXLAN UDP port on a socket of its own
@@ -172,7 +207,7 @@ describePrivileged('the shipped CLI on other kernels', () => {
           const wantsKernel = b === 'fentry' || b === 'kprobe';
           expect(vxlan.map(comparable), `${b}: vxlan`).toEqual(
             wantsKernel
-              ? [{ transport: 'udp', type: 'ipv4', address: '0.0.0.0', port: 4789, rc: 0, error: '', requested: '0.0.0.0:4789', opts: '.....', comm: 'ip', container: '', pod: '', kernelSocket: true, parent: 'bash', started: true }]
+              ? [{ transport: 'udp', type: 'ipv4', address: '0.0.0.0', port: 4789, rc: 0, error: '', requested: '0.0.0.0:4789', opts: '.....', comm: 'ip', container: '', pod: '', kernelSocket: true, parent: 'bash', started: true, exe: 'ip' }]
               : [],
           );
         }

@@ -15,7 +15,7 @@ function usageFailure(argv: string[]): BindsnoopError {
 describe('bcc\'s flags', () => {
   it('defaults to the plain table', () => {
     expect(parseArgs([])).toEqual({
-      help: false, version: false, timestamp: false, wide: false, printUid: false, count: false, config: undefined,
+      help: false, version: false, timestamp: false, wide: false, printUid: false, exe: false, count: false, config: undefined,
       pid: undefined, ports: undefined, errors: undefined, uid: undefined, cgroupMap: undefined, mntnsMap: undefined,
       output: undefined, quiet: undefined, kubernetes: undefined, daemon: false,
     });

@@ -130,6 +130,7 @@ describe('the direct OTLP encoder, given any attributes', () => {
     fc.maxSafeInteger(),
     fc.double({ noNaN: true }),
     fc.boolean(),
+    fc.array(fc.string({ unit: 'binary', maxLength: 40 }), { maxLength: 4 }), // container.image.tags and the like
   );
 
   it('writes requests the official protos decode back to the same record, keys in order', () => {
@@ -160,6 +161,8 @@ describe('the direct OTLP encoder, given any attributes', () => {
           // AnyValue's value is a oneof: present even when it is the zero value
           if (typeof v === 'string') return [k, { stringValue: Buffer.from(v, 'utf8').toString('utf8') }];
           if (typeof v === 'boolean') return [k, { boolValue: v }];
+          // an empty repeated field decodes as absent
+          if (Array.isArray(v)) return [k, { arrayValue: v.length ? { values: v.map((item) => ({ stringValue: Buffer.from(item, 'utf8').toString('utf8') })) } : {} }];
           // the double's exact integer value (String() would round one beyond 2^53)
           if (Number.isInteger(v) && v >= -(2 ** 63) && v < 2 ** 63) return [k, { intValue: BigInt(v).toString() }];
           return [k, { doubleValue: v }];

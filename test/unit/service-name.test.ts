@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { imageVersion, workloadService } from '../../src/kubernetes/service-name';
+import { containerImageAttributes, imageVersion } from '../../src/kubernetes/container-image';
+import { workloadService } from '../../src/kubernetes/service-name';
 
 describe("a pod's service, as the semantic conventions' Kubernetes guidance derives it", () => {
   const pod = { namespace: 'shop', pod: 'cart-7d9f-x2k', container: 'app' };
@@ -64,8 +65,25 @@ describe("a pod's service, as the semantic conventions' Kubernetes guidance deri
   });
 
   it('reads an image reference\'s tag, not a registry port', () => {
-    expect(imageVersion('localhost:5000/cart')).toBeUndefined();
-    expect(imageVersion('localhost:5000/cart:v2')).toBe('v2');
+    expect(imageVersion({ image: 'localhost:5000/cart' })).toBeUndefined();
+    expect(imageVersion({ image: 'localhost:5000/cart:v2' })).toBe('v2');
+  });
+
+  const digest = (c: string) => `sha256:${c.repeat(64)}`;
+  it.each([
+    ['containerd: a tag, the repo digest in imageID', { image: 'docker.io/library/nginx:1.27', imageID: `docker.io/library/nginx@${digest('a')}` }, 'containerd',
+      { 'container.image.name': 'docker.io/library/nginx', 'container.image.tags': ['1.27'], 'container.image.repo_digests': [`docker.io/library/nginx@${digest('a')}`], 'container.runtime': 'containerd' }],
+    ['a registry with a port, tag and digest in the reference', { image: `registry.example:5000/shop/cart:1.4.2@${digest('b')}`, imageID: `registry.example:5000/shop/cart@${digest('b')}` }, 'cri-o',
+      { 'container.image.name': 'registry.example:5000/shop/cart', 'container.image.tags': ['1.4.2'], 'container.image.repo_digests': [`registry.example:5000/shop/cart@${digest('b')}`], 'container.runtime': 'cri-o' }],
+    ['Docker: docker-pullable:// in imageID', { image: 'nginx:latest', imageID: `docker-pullable://nginx@${digest('c')}` }, 'docker',
+      { 'container.image.name': 'nginx', 'container.image.tags': ['latest'], 'container.image.repo_digests': [`nginx@${digest('c')}`], 'container.runtime': 'docker' }],
+    ['an image ID that names no repository, a cgroup that names no runtime', { image: 'localhost:5000/cart', imageID: digest('d') }, 'unknown',
+      { 'container.image.name': 'localhost:5000/cart' }],
+    ['pulled by digest only', { image: `shop/cart@${digest('e')}` }, undefined,
+      { 'container.image.name': 'shop/cart', 'container.image.repo_digests': [`shop/cart@${digest('e')}`] }],
+    ['nothing (no API)', {}, 'containerd', { 'container.runtime': 'containerd' }],
+  ] as const)('container.image.* and container.runtime: %s', (_case, facts, runtime, want) => {
+    expect(containerImageAttributes(facts, runtime)).toEqual(want);
   });
 
   it('then the app.kubernetes.io/name label, the owner workload, the pod, the container', () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { formatCountTable } from '../../src/output/count';
 import { returnCodeText, tableHeader, TableFormatter } from '../../src/output/table';
-import { addr4, makeEvent } from './events';
+import { FLAG_EXE_DELETED } from '../../src/model/event';
+import { addr4, exeNames, makeEvent } from './events';
 
 // Expected strings were produced by Python's % operator with bcc's format strings.
 describe('the table in bcc\'s layout', () => {
@@ -60,6 +61,18 @@ describe('the table in bcc\'s layout', () => {
   it('keeps a comm\'s raw bytes (latin1 round trip)', () => {
     const row = new TableFormatter(plain).row(makeEvent({ comm: new Uint8Array([0x63, 0xe9, 0xff]) }));
     expect([...Buffer.from(row, 'latin1').subarray(9, 12)]).toEqual([0x63, 0xe9, 0xff]);
+  });
+  it('adds PPID and EXE with --exe (not in bcc), after IF and before -K\'s columns, raw bytes and escaped controls', () => {
+    const exe = { ...plain, exe: true };
+    // bcc's columns unchanged, the two appended
+    expect(tableHeader(exe)).toBe(`${tableHeader(plain)}    PPID EXE`);
+    expect(new TableFormatter(exe).row(makeEvent({ ppid: 77 }))).toBe(`${new TableFormatter(plain).row(makeEvent())}      77 /usr/sbin/nginx`);
+    expect(new TableFormatter(exe).row(makeEvent({ flags: FLAG_EXE_DELETED, exeNames: exeNames('/tmp/\x1b[2Jx\xe9') }))).toContain(' /tmp/\\x1b[2Jx\xc3\xa9 (deleted)');
+    // a kernel thread: no executable, an empty column
+    expect(new TableFormatter(exe).row(makeEvent({ ppid: 2, exeNames: new Uint8Array() }))).toMatch(/ {6}2$/);
+    const k = new TableFormatter({ ...exe, kubernetes: true });
+    expect(k.header()).toMatch(/ IF    PPID EXE {30}NAMESPACE {8}POD/);
+    expect(k.row(makeEvent(), { podUid: 'u', containerId: 'c', namespace: 'default', pod: 'web', container: 'nginx', service: {} })).toMatch(/ 0 {7}1 \/usr\/sbin\/nginx {18}default {10}web {30}nginx$/);
   });
 });
 

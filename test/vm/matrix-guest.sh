@@ -3,11 +3,12 @@
 # and Node, under each backend the kernel offers, against real binds:
 # bind(2) with each option letter, IPv4 and IPv6, TCP, UDP and MPTCP, a failed bind,
 # from a kubelet-shaped cgroup; io_uring's IORING_OP_BIND; a VXLAN device's
-# in-kernel UDP socket. Prints lines test/integration/kernels.test.ts parses:
+# in-kernel UDP socket; binds by executables that are deleted, run from a memfd,
+# on a mount of another mount namespace, or at the end of a 4,000-byte path. Prints lines test/integration/kernels.test.ts parses:
 #   KERNEL <release>
 #   AUTO <bindsnoop's backend line>
 #   BACKEND <name> ok | BACKEND <name> unavailable: <bindsnoop's stderr>
-#   HELPER <name> [mptcp|uring] <bind_helper/uring_bind output line>
+#   HELPER <name> [mptcp|uring|deleted|memfd|mntns|deep] <bind_helper/uring_bind output line>
 #   EVENT <name> <one JSON object of bindsnoop -o json>
 # With PKG_UPPER PKG_LOWER UID, also the npm package as a user installed it in a
 # clean Debian root (test/helpers/package-root.ts: the root, and the overlay
@@ -63,6 +64,34 @@ stop() {
   wait "$pid"
 }
 
+# binds by unusual executables; each helper prints its own /proc/self/exe ("exe PATH") before it binds
+exe_cases() {
+  local b=$1 dir=$TMPDIR/exe-$1
+  mkdir -p "$dir/ns"
+  # deleted between its start and its bind
+  cp "$HELPER" "$dir/deleted"
+  mkfifo "$dir/go"
+  "$dir/deleted" --wait tcp,4,127.0.0.1,0 < "$dir/go" > "$dir/deleted.out" &
+  exec 3> "$dir/go"
+  for _ in $(seq 1 300); do grep -q '^netns' "$dir/deleted.out" && break; sleep 0.1; done
+  rm "$dir/deleted"
+  echo go >&3
+  exec 3>&-
+  wait $!
+  sed "s/^/HELPER $b deleted /" "$dir/deleted.out"
+  # fileless: run from a memfd
+  "$HELPER" --memfd tcp,4,127.0.0.1,0 | sed "s/^/HELPER $b memfd /"
+  # on a tmpfs only its own mount namespace has
+  unshare --mount --propagation private sh -c \
+    "mount -t tmpfs exe-test '$dir/ns' && cp '$HELPER' '$dir/ns/binder' && exec '$dir/ns/binder' tcp,4,127.0.0.1,0" |
+    sed "s/^/HELPER $b mntns /"
+  # 19 directories of 200 bytes: a path of about 4,000 bytes
+  (cd "$dir" && for _ in $(seq 19); do
+    d=$(printf 'd%.0s' $(seq 200)); mkdir "$d" && cd "$d" || exit 1
+  done && cp "$HELPER" binder && exec ./binder tcp,4,127.0.0.1,0) | sed "s/^/HELPER $b deep /"
+  rm -rf "$dir"
+}
+
 start auto -o json
 echo "AUTO $(grep 'tracing with' "$TMPDIR/auto.err")"
 stop
@@ -94,6 +123,7 @@ for b in fentry kprobe tracepoint hide; do
   fi
   if [ "$uring" = yes ]; then "$URING" 127.0.0.1 7100 | sed "s/^/HELPER $b uring /"; fi
   ip link add vx0 type vxlan id 42 dstport 4789 local 127.0.0.1 dev lo && ip link set vx0 up && ip link del vx0
+  exe_cases "$b"
   stop
   sed "s/^/EVENT $b /" "$TMPDIR/$b.out"
 done
