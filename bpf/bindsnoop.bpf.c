@@ -37,8 +37,9 @@
 #define IPPROTO_TCP 6
 #define IPPROTO_MPTCP 262
 
-/* keeps struct bind_event in the object's BTF, where the addon reads the record layout from */
+/* keeps struct bind_event (and its opt-in extension) in the object's BTF, where the addon reads the record layout from */
 const struct bind_event *unused_bind_event __attribute__((unused));
+const struct bind_event_args *unused_bind_event_args __attribute__((unused));
 
 /* configuration, set by the addon before load */
 const volatile __u32 target_tgid = 0;        /* 0 = any */
@@ -52,6 +53,7 @@ const volatile bool count_mode = false;
 const volatile bool hide_kernel_binds = false; /* drop binds of kernel sockets and kernel threads */
 const volatile bool k8s_exclusions = false;   /* drop binds of containers in k8s_excluded */
 const volatile bool read_cgroup_names = true; /* only Kubernetes mode needs them */
+const volatile bool read_args = false;        /* records are struct bind_event_args: the command line too */
 const volatile __u64 cgroup_root_id = 1;      /* kernfs id of kubernetes.cgroupRoot (1: the hierarchy's root) */
 const volatile __u64 wakeup_bytes = 64 * 1024; /* wake the reader once this much is pending */
 
@@ -437,6 +439,34 @@ static __always_inline __u8 record_exe(struct bind_event *e)
 	return (__u8)(exe >> 16);
 }
 
+/* The command line's first BINDSNOOP_ARGS_LEN - 1 bytes (mm->arg_start..arg_end), in the binding task's context. */
+static __always_inline void record_args(struct bind_event_args *a)
+{
+	struct mm_struct *mm = BPF_CORE_READ(current_task(), mm);
+	unsigned long start, end;
+	__u32 len;
+
+	a->args_len = 0;
+	a->args_flags = 0;
+	__builtin_memset(a->pad, 0, sizeof(a->pad));
+	if (!mm)
+		return; /* a kernel thread */
+	start = BPF_CORE_READ(mm, arg_start);
+	end = BPF_CORE_READ(mm, arg_end);
+	if (end <= start)
+		return;
+	len = end - start > BINDSNOOP_ARGS_LEN - 1 ? BINDSNOOP_ARGS_LEN - 1 : end - start;
+	if (end - start > len)
+		a->args_flags |= BINDSNOOP_ARGS_TRUNCATED;
+	barrier_var(len);
+	len &= BINDSNOOP_ARGS_LEN - 1; /* changes nothing: bounds the size for the verifier */
+	if (bpf_probe_read_user(a->args, len, (const void *)start)) {
+		a->args_flags |= BINDSNOOP_ARGS_UNREADABLE;
+		return;
+	}
+	a->args_len = len;
+}
+
 /*
  * The port filter, decided before the bind when the request names a port: a
  * TCP, UDP, UDP-Lite, SCTP, DCCP or MPTCP bind to port P either binds P or
@@ -511,7 +541,11 @@ static __always_inline void submit_bind(struct sock *sk, __u8 family, const stru
 		return;
 	}
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	/* read_args is a constant the verifier knows: each program reserves one size */
+	if (read_args)
+		e = bpf_ringbuf_reserve(&events, sizeof(struct bind_event_args), 0);
+	else
+		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_stat(BINDSNOOP_STAT_RING_FULL);
 		return;
@@ -558,6 +592,9 @@ static __always_inline void submit_bind(struct sock *sk, __u8 family, const stru
 							  BPF_CORE_READ(kn, name));
 		}
 	}
+
+	if (read_args)
+		record_args((struct bind_event_args *)e);
 
 	/* wake the reader only once enough is pending; it also drains on a timer */
 	wakeup = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + sizeof(*e) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP

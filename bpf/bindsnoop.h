@@ -21,6 +21,8 @@
 #define BINDSNOOP_MAX_PORTS 64
 /* room for the executable's path: longer paths keep their last components and are flagged */
 #define BINDSNOOP_EXE_LEN 256
+/* room for the command line (opt-in): its first bytes, as /proc/PID/cmdline gives them */
+#define BINDSNOOP_ARGS_LEN 256
 
 /* bits of bind_event.opts, in bcc's order: "FTNRr" */
 #define BINDSNOOP_OPT_FREEBIND (1u << 0)
@@ -87,6 +89,24 @@ struct bind_event {
 
 #define BINDSNOOP_EVENT_SIZE 648
 
+/* bits of bind_event_args.args_flags */
+#define BINDSNOOP_ARGS_TRUNCATED (1u << 0)  /* the command line is longer than args holds */
+#define BINDSNOOP_ARGS_UNREADABLE (1u << 1) /* its memory could not be read at the bind (paged out, mid-exec) */
+
+/*
+ * The record when the command line is read (opt-in: arguments carry secrets):
+ * the bind, then the process's arguments, NUL-separated, as at the bind.
+ */
+struct bind_event_args {
+	struct bind_event event;
+	__u16 args_len; /* bytes of args used */
+	__u8 args_flags; /* BINDSNOOP_ARGS_* bits */
+	__u8 pad[5];
+	char args[BINDSNOOP_ARGS_LEN];
+};
+
+#define BINDSNOOP_EVENT_ARGS_SIZE 912
+
 /* key of the --count map: one row per bound address and port */
 struct count_key {
 	__u8 addr[16];
@@ -97,9 +117,11 @@ struct count_key {
 
 #ifdef __cplusplus
 static_assert(sizeof(struct bind_event) == BINDSNOOP_EVENT_SIZE, "bind_event layout changed");
+static_assert(sizeof(struct bind_event_args) == BINDSNOOP_EVENT_ARGS_SIZE, "bind_event_args layout changed");
 static_assert(sizeof(struct count_key) == 24, "count_key layout changed");
 #else
 _Static_assert(sizeof(struct bind_event) == BINDSNOOP_EVENT_SIZE, "bind_event layout changed");
+_Static_assert(sizeof(struct bind_event_args) == BINDSNOOP_EVENT_ARGS_SIZE, "bind_event_args layout changed");
 _Static_assert(sizeof(struct count_key) == 24, "count_key layout changed");
 #endif
 

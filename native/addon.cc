@@ -44,7 +44,7 @@ Napi::Value StructLayout(Napi::Env env, const struct btf* btf, const char* name)
   return o;
 }
 
-// { event, countKey }: the layouts of struct bind_event and struct count_key.
+// { event, eventArgs, countKey }: the layouts of struct bind_event, struct bind_event_args and struct count_key.
 Napi::Value Layouts(Napi::Env env) {
   size_t size = 0;
   const void* elf = bindsnoop_bpf__elf_bytes(&size);
@@ -56,10 +56,12 @@ Napi::Value Layouts(Napi::Env env) {
   const struct btf* btf = bpf_object__btf(obj);
   Napi::Object o = Napi::Object::New(env);
   Napi::Value event = StructLayout(env, btf, "bind_event");
+  Napi::Value eventArgs = env.IsExceptionPending() ? env.Undefined() : StructLayout(env, btf, "bind_event_args");
   Napi::Value countKey = env.IsExceptionPending() ? env.Undefined() : StructLayout(env, btf, "count_key");
   bpf_object__close(obj);
   if (env.IsExceptionPending()) return env.Undefined();
   o.Set("event", event);
+  o.Set("eventArgs", eventArgs);
   o.Set("countKey", countKey);
   return o;
 }

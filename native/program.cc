@@ -209,6 +209,7 @@ bool Program::Open(const ProgramOptions& opts, LoadError* error) {
   ro->count_mode = opts.countMode;
   ro->hide_kernel_binds = opts.hideKernelBinds;
   ro->read_cgroup_names = opts.readCgroupNames;
+  ro->read_args = opts.readArgs;
   ro->cgroup_root_id = opts.cgroupRootId;
   ro->filter_cgroup = !opts.cgroupMapPath.empty();
   ro->filter_mntns = !opts.mntnsMapPath.empty();

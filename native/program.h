@@ -23,6 +23,7 @@ struct ProgramOptions {
   bool countMode = false;
   bool hideKernelBinds = false;
   bool readCgroupNames = true;
+  bool readArgs = false;  // records are struct bind_event_args: the command line too
   uint64_t cgroupRootId = 1;  // kernfs id of the cgroup root the kubelet's hierarchy hangs from
   std::string cgroupMapPath;
   std::string mntnsMapPath;

@@ -45,6 +45,7 @@ bool Tracer::ReadOptions(Napi::Env env, Napi::Object o) {
   bool ok = r.Uint32("pid", &opts_.pid) && r.Bool("filterUid", &opts_.filterUid) && r.Uint32("uid", &opts_.uid) &&
             r.Uint16List("ports", &opts_.ports, BINDSNOOP_MAX_PORTS) && r.Bool("includeErrors", &opts_.includeErrors) &&
             r.Bool("countMode", &opts_.countMode) && r.Bool("hideKernelBinds", &opts_.hideKernelBinds) &&
+            r.Bool("readArgs", &opts_.readArgs) &&
             r.Bool("readCgroupNames", &opts_.readCgroupNames) && r.SafeInteger("cgroupRootId", &opts_.cgroupRootId) &&
             r.String("cgroupMapPath", &opts_.cgroupMapPath) &&
             r.String("mntnsMapPath", &opts_.mntnsMapPath) &&
@@ -134,7 +135,8 @@ void Tracer::LoadAndAttach(Napi::Env env) {
   }
 
   int err = 0;
-  reader_ = RingReader::Create(program_->RingFd(), sizeof(struct bind_event), &err);
+  size_t recordSize = opts_.readArgs ? sizeof(struct bind_event_args) : sizeof(struct bind_event);
+  reader_ = RingReader::Create(program_->RingFd(), recordSize, &err);
   if (!reader_) {
     program_.reset();
     ThrowBpfError(env, err, "open ring buffer", HintFor(err));

@@ -150,6 +150,8 @@ export class Agent implements AgentStatus {
       countMode,
       hideKernelBinds: !f.kernelBinds,
       readCgroupNames: config.kubernetes.enabled,
+      // the kernel counts --count: no record, no command line
+      readArgs: config.kernel.readCommandLine && !countMode,
       cgroupRootId: this.kubernetes?.cgroupRootId() ?? 1,
       backend: config.kernel.backend,
       cgroupMapPath: f.cgroupMap || undefined,

@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import type { KubernetesSettings } from '../kubernetes/kubernetes';
 import { parseHeaders } from './headers';
 import { parseLabelSelector } from '../kubernetes/label-selector';
-import { MAX_PORTS } from '../model/event';
+import { ARGS_ROOM, MAX_PORTS } from '../model/event';
 
 /**
  * The one configuration schema (docs/CONTRACT.md, section 3). Every key `a.bCd` can be
@@ -25,6 +25,7 @@ export interface AppConfig {
   };
   kernel: {
     backend: 'auto' | 'fentry' | 'kprobe' | 'tracepoint';
+    readCommandLine: boolean;
   };
   output: {
     format: 'table' | 'json' | 'none';
@@ -154,6 +155,11 @@ export const SCHEMA: Schema<AppConfig> = {
       doc: 'How the kernel program attaches: auto (the best this kernel allows: fentry, then kprobe, then tracepoint), fentry, kprobe or tracepoint. Flag --backend.',
       format: ['auto', 'fentry', 'kprobe', 'tracepoint'],
       default: 'auto',
+    },
+    readCommandLine: {
+      doc: `Read each binding process's command line in the kernel at the bind (its first ${ARGS_ROOM} bytes) into process.command_args in JSON and OTLP records (never the table). Off by default: arguments can carry secrets (SECURITY.md).`,
+      format: Boolean,
+      default: false,
     },
   },
   output: {

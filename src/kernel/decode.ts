@@ -9,6 +9,8 @@ import { loadAddon, type StructLayout } from './native';
  */
 export interface RecordLayout {
   event: StructLayout;
+  /** struct bind_event_args: the event, then the command line (when read) */
+  eventArgs: StructLayout;
   countKey: StructLayout;
 }
 
@@ -102,6 +104,7 @@ function eventDecoder(layout: StructLayout): (buf: Uint8Array, offset: number) =
 }
 
 let decodeOne: ((buf: Uint8Array, offset: number) => BindEvent) | undefined;
+let argsFields: { len: number; flags: number; args: number; room: number } | undefined;
 
 export interface DecodedBatch {
   events: BindEvent[];
@@ -123,14 +126,31 @@ function plausible(e: BindEvent): boolean {
   return (e.family === AF_INET || e.family === AF_INET6) && (e.opts & ~KNOWN_OPTS) === 0 && (e.flags & ~KNOWN_FLAGS) === 0;
 }
 
-/** Decodes a batch of packed records (little-endian host, as the kernel wrote them). */
-export function decodeBatch(buf: Uint8Array): DecodedBatch {
-  const layout = recordLayout().event;
-  decodeOne ??= eventDecoder(layout);
+/**
+ * Decodes a batch of packed records (little-endian host, as the kernel wrote them):
+ * struct bind_event, or with `withArgs` struct bind_event_args (the command line read too).
+ */
+export function decodeBatch(buf: Uint8Array, withArgs = false): DecodedBatch {
+  const layouts = recordLayout();
+  decodeOne ??= eventDecoder(layouts.event);
+  const stride = withArgs ? layouts.eventArgs.size : layouts.event.size;
+  const a = withArgs
+    ? (argsFields ??= {
+        len: offsetOf(layouts.eventArgs, 'args_len'),
+        flags: offsetOf(layouts.eventArgs, 'args_flags'),
+        args: offsetOf(layouts.eventArgs, 'args'),
+        room: layouts.eventArgs.fields.args.size,
+      })
+    : undefined;
   const events: BindEvent[] = [];
-  let rejected = buf.length % layout.size === 0 ? 0 : 1;
-  for (let off = 0; off + layout.size <= buf.length; off += layout.size) {
+  let rejected = buf.length % stride === 0 ? 0 : 1;
+  for (let off = 0; off + stride <= buf.length; off += stride) {
     const e = decodeOne(buf, off);
+    if (a) {
+      const len = Math.min(buf[off + a.len] | (buf[off + a.len + 1] << 8), a.room);
+      e.args = buf.subarray(off + a.args, off + a.args + len);
+      e.argsFlags = buf[off + a.flags];
+    }
     if (plausible(e)) events.push(e);
     else rejected++;
   }

@@ -13,6 +13,8 @@ export interface NativeTracerOptions {
   hideKernelBinds: boolean;
   /** read the task's cgroup names into each record (Kubernetes mode needs them) */
   readCgroupNames: boolean;
+  /** records are struct bind_event_args: the command line too */
+  readArgs: boolean;
   /** kernfs id (inode) of the cgroup root the kubelet's hierarchy hangs from: a record says whether it is under it */
   cgroupRootId: number;
   cgroupMapPath: string;
@@ -89,8 +91,8 @@ export interface StructLayout {
 
 export interface NativeAddon {
   Tracer: new (options: NativeTracerOptions) => NativeTracer;
-  /** struct bind_event and struct count_key (bpf/bindsnoop.h) from the object's BTF */
-  layouts: { event: StructLayout; countKey: StructLayout };
+  /** struct bind_event, struct bind_event_args and struct count_key (bpf/bindsnoop.h) from the object's BTF */
+  layouts: { event: StructLayout; eventArgs: StructLayout; countKey: StructLayout };
   clockPair(): ClockPair;
   /** flock(LOCK_EX|LOCK_NB) on a directory: the fd holding it (JS thread); throws code EAGAIN when another process holds it */
   lockDirectory(path: string): number;

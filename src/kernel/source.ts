@@ -15,6 +15,8 @@ export interface SourceOptions {
   hideKernelBinds: boolean;
   /** Kubernetes mode reads the task's cgroup names into each record */
   readCgroupNames: boolean;
+  /** read each process's command line at the bind (opt-in: arguments carry secrets) */
+  readArgs: boolean;
   /** kernfs id of kubernetes.cgroupRoot (1: the hierarchy's root) */
   cgroupRootId: number;
   backend: BackendChoice;
@@ -67,7 +69,7 @@ export interface SourceStats extends NativeTracerStats {
 export class BindSource {
   private rejected = 0;
 
-  private constructor(private readonly tracer: NativeTracer) {}
+  private constructor(private readonly tracer: NativeTracer, private readonly withArgs: boolean) {}
 
   /** Loads and attaches, or throws a BindsnoopError with nothing left in the kernel. */
   static open(options: SourceOptions): BindSource {
@@ -83,6 +85,7 @@ export class BindSource {
           countMode: options.countMode,
           hideKernelBinds: options.hideKernelBinds,
           readCgroupNames: options.readCgroupNames,
+          readArgs: options.readArgs,
           cgroupRootId: options.cgroupRootId,
           backend: options.backend,
           cgroupMapPath: options.cgroupMapPath ?? '',
@@ -94,6 +97,7 @@ export class BindSource {
           maxPendingBytes: options.maxPendingBytes,
           pinDir: options.pinDir ?? '',
         }),
+        options.readArgs,
       );
     } catch (e) {
       if (isNativeError(e)) {
@@ -108,7 +112,7 @@ export class BindSource {
 
   start(onEvents: (events: BindEvent[]) => void): void {
     this.tracer.start((records) => {
-      const batch = decodeBatch(records);
+      const batch = decodeBatch(records, this.withArgs);
       this.rejected += batch.rejected;
       onEvents(batch.events);
     });

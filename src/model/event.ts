@@ -37,6 +37,10 @@ export interface BindEvent {
   cgroupParentName: string;
   /** the executable's path components, leaf first, each NUL-terminated (empty: none read); FLAG_EXE_* say more */
   exeNames: Uint8Array;
+  /** the command line as /proc/PID/cmdline gives it (NUL-separated), its first bytes; only when it is read (opt-in) */
+  args?: Uint8Array;
+  /** ARGS_* bits, with args */
+  argsFlags?: number;
 }
 
 /** at most this many ports for -P and filter.ports (bindsnoop.h's BINDSNOOP_MAX_PORTS: the kernel's port map) */
@@ -66,6 +70,13 @@ export const FLAG_EXE_ANONYMOUS = 1 << 5;
 export const FLAG_EXE_UNREACHABLE = 1 << 6;
 /** the executable's path is longer than the record holds: its first components are missing */
 export const FLAG_EXE_TRUNCATED = 1 << 7;
+/** bytes of the command line a record holds at most (bindsnoop.h's BINDSNOOP_ARGS_LEN, less its last byte) */
+export const ARGS_ROOM = 255;
+/** the command line is longer than the record holds */
+export const ARGS_TRUNCATED = 1 << 0;
+/** the command line's memory could not be read at the bind */
+export const ARGS_UNREADABLE = 1 << 1;
+
 /** every FLAG_* bit bindsnoop.h defines: a record with another bit set is not one of this build's */
 export const KNOWN_FLAGS =
   FLAG_KERNEL_SOCKET | FLAG_KERNEL_THREAD | FLAG_KUBELET_CGROUP | FLAG_RAW_SOCKET |

@@ -15,7 +15,7 @@ import {
   OPT_REUSEPORT,
   OPT_TRANSPARENT,
 } from '../model/event';
-import { executableOf } from './executable';
+import { commandArgsOf, executableOf } from './executable';
 import { AF_INET6, formatAddress } from './net/address';
 import { errnoName } from './net/errno';
 import { transportName } from './net/protocols';
@@ -88,6 +88,12 @@ export function bindAttributes(e: BindEvent, interfaceName?: string, startWallNs
     a['bindsnoop.process.executable.anonymous'] = (e.flags & FLAG_EXE_ANONYMOUS) !== 0;
     a['bindsnoop.process.executable.unreachable'] = (e.flags & FLAG_EXE_UNREACHABLE) !== 0;
     a['bindsnoop.process.executable.truncated'] = (e.flags & FLAG_EXE_TRUNCATED) !== 0;
+  }
+  const command = commandArgsOf(e);
+  if (command) {
+    if (command.args) a['process.command_args'] = command.args;
+    else a['bindsnoop.process.command_args.unreadable'] = true;
+    a['bindsnoop.process.command_args.truncated'] = command.truncated;
   }
   a['network.transport'] = transportName(e.protocol);
   a['network.type'] = e.family === AF_INET6 ? 'ipv6' : 'ipv4';

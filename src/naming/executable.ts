@@ -1,5 +1,5 @@
 import type { BindEvent } from '../model/event';
-import { FLAG_EXE_DELETED, FLAG_EXE_TRUNCATED } from '../model/event';
+import { ARGS_TRUNCATED, ARGS_UNREADABLE, FLAG_EXE_DELETED, FLAG_EXE_TRUNCATED } from '../model/event';
 
 export interface Executable {
   /**
@@ -29,4 +29,20 @@ export function executableOf(e: BindEvent, encoding: 'utf8' | 'latin1' = 'utf8')
   let path = (e.flags & FLAG_EXE_TRUNCATED ? '' : '/') + names.join('/');
   if (e.flags & FLAG_EXE_DELETED) path += ' (deleted)';
   return { path, name };
+}
+
+/**
+ * The command line's arguments (the kernel's NUL-separated bytes, as
+ * /proc/PID/cmdline), when it was read: `args` undefined when unreadable; the
+ * last one cut short when truncated. Undefined when not read (off). Pure.
+ */
+export function commandArgsOf(e: BindEvent): { args?: string[]; truncated: boolean } | undefined {
+  if (e.args === undefined) return undefined;
+  const flags = e.argsFlags ?? 0;
+  const truncated = (flags & ARGS_TRUNCATED) !== 0;
+  if (flags & ARGS_UNREADABLE) return { truncated };
+  const args = Buffer.from(e.args.buffer, e.args.byteOffset, e.args.byteLength).toString('utf8').split('\0');
+  // a whole command line ends in a NUL: drop the empty string after it (a cut-off one keeps its part)
+  if (!truncated && args[args.length - 1] === '') args.pop();
+  return { args, truncated };
 }

@@ -14,7 +14,7 @@ afterAll(() => rmSync(pinDir, { recursive: true, force: true }));
 function options(overrides: Partial<NativeTracerOptions> = {}): NativeTracerOptions {
   return {
     pid: 0, filterUid: false, uid: 0, ports: [], includeErrors: false, countMode: false, hideKernelBinds: false,
-    readCgroupNames: false, cgroupRootId: 1, cgroupMapPath: '', mntnsMapPath: '', ringBufferBytes: 1 << 16, wakeupBytes: 4096,
+    readCgroupNames: false, readArgs: false, cgroupRootId: 1, cgroupMapPath: '', mntnsMapPath: '', ringBufferBytes: 1 << 16, wakeupBytes: 4096,
     drainIntervalMillis: 50, maxPendingBatches: 8, maxPendingBytes: 1 << 20, pinDir: '', backend: 'auto', ...overrides,
   };
 }

@@ -172,7 +172,8 @@ describePrivileged('the shipped CLI on other kernels', () => {
 
           // the executable, read in the kernel at the bind, as each process's own /proc/self/exe names it
           const exeCase = (name: string) => {
-            const lines = helper.filter((l) => l.startsWith(`${name} `)).map((l) => l.slice(name.length + 1));
+            const prefix = name ? `${name} ` : '';
+            const lines = helper.filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length));
             const pid = Number(lines.find((l) => l.startsWith('pid '))?.slice(4));
             const records = events.filter((e) => e['process.pid'] === pid).map(executable);
             return { exe: lines.find((l) => l.startsWith('exe '))?.slice(4), records };

@@ -112,6 +112,8 @@ describePrivileged('the npm package', () => {
             'a bind in the root',
           );
           const [pid, port] = child.trim().split(' ').map(Number);
+          // the executable as the process in the root (a chroot) sees it, not the host's path to it
+          const node = must(inRoot(['sh', '-c', 'readlink -f "$(command -v node)"']), 'node\'s path').trim();
           const line = await waitUntil('the record', () => out.split('\n').find((l) => l.includes(`"process.pid":${pid},`)), 30_000);
           const r = JSON.parse(line) as Record<string, unknown>;
           expect(r).toMatchObject({
@@ -131,6 +133,9 @@ describePrivileged('the npm package', () => {
             'bindsnoop.return_code': 0,
             'bindsnoop.opts': '...R.',
             'bindsnoop.kernel_socket': false,
+            'process.executable.path': node,
+            'process.executable.name': 'node',
+            'bindsnoop.process.executable.unreachable': false,
           });
           expect(r['bindsnoop.backend']).toMatch(/^(fentry|kprobe|tracepoint)$/);
           expect(Date.now() - Date.parse(r.time as string)).toBeLessThan(120_000);
@@ -196,8 +201,13 @@ describePrivileged('the npm package', () => {
         'network.local.port': port,
         'bindsnoop.return_code': 0,
         'bindsnoop.opts': '...R.',
+        // the executable's path, walked in the arm64 kernel
+        'process.executable.path': value('PKGNODE')[0],
+        'process.executable.name': 'node',
+        'bindsnoop.process.executable.truncated': false,
       }),
     ]);
+    expect(value('PKGNODE')[0]).toMatch(/^\/.*\/node$/);
     expect(value('PKGEXIT')[0]).toBe('0');
     rmSync(merged, { recursive: true, force: true });
   }, 2_400_000);

@@ -69,6 +69,8 @@ describePrivileged('what each bind record says', () => {
     expect(run.exe).toBe(program);
     const [r] = await agent.recordsOf(run.pid, 1);
     expect(r).toMatchObject({ 'process.executable.path': program, 'process.executable.name': 'binder', ...NO_EXE_FLAGS });
+    // the command line is read only when asked to
+    expect(Object.keys(r).filter((k) => k.includes('command_args'))).toEqual([]);
   });
 
   it('flags an executable deleted before the bind, with the " (deleted)" /proc/self/exe gives', async () => {
@@ -304,5 +306,35 @@ describePrivileged('what each bind record says', () => {
     const ms = Date.parse(time);
     expect(ms).toBeGreaterThanOrEqual(before - 50);
     expect(ms).toBeLessThanOrEqual(after + 50);
+  });
+});
+
+describePrivileged('the command line, when kernel.readCommandLine asks for it', () => {
+  let agent: Agent;
+  beforeAll(async () => {
+    agent = await Agent.start(['-o', 'json'], { BINDSNOOP_KERNEL_READ_COMMAND_LINE: 'true' });
+  });
+  afterAll(async () => {
+    await agent?.stop();
+  });
+
+  it('carries the arguments the process was given, read at the bind, as /proc/PID/cmdline splits them', async () => {
+    const run = runBinds(['--netns', '--comm', 'rec-args', 'tcp,4,127.0.0.1,0', 'udp,6,::1,0']);
+    const records = await agent.recordsOf(run.pid, 2);
+    for (const r of records) {
+      expect(r['process.command_args']).toEqual([HELPER, '--netns', '--comm', 'rec-args', 'tcp,4,127.0.0.1,0', 'udp,6,::1,0']);
+      expect(r['bindsnoop.process.command_args.truncated']).toBe(false);
+    }
+  });
+
+  it('keeps the first 255 bytes of a longer one, and flags it', async () => {
+    const spec = 'tcp,4,127.0.0.1,0';
+    const filler = Array.from({ length: 40 }, () => '--netns');
+    const run = runBinds([...filler, spec]);
+    const [r] = await agent.recordsOf(run.pid, 1);
+    const full = [HELPER, ...filler, spec].join('\0');
+    expect(full.length).toBeGreaterThan(255);
+    expect(r['bindsnoop.process.command_args.truncated']).toBe(true);
+    expect((r['process.command_args'] as string[]).join('\0')).toBe(full.slice(0, 255));
   });
 });

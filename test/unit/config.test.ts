@@ -31,7 +31,7 @@ function configError(sources: Parameters<typeof loadConfig>[0]): BindsnoopError 
 /** A valid value, not the default, for every key: what a file sets is what is loaded. */
 const VALID: Record<string, unknown> = {
   'filter.pid': 4242, 'filter.uid': 1000, 'filter.ports': [80, 443], 'filter.errors': true, 'filter.cgroupMap': '/sys/fs/bpf/cg',
-  'filter.mntnsMap': '/sys/fs/bpf/mnt', 'filter.kernelBinds': false, 'filter.executables': ['/usr/bin/', '/opt/'], 'filter.excludeExecutables': ['/usr/bin/sleep'], 'kernel.backend': 'kprobe', 'output.format': 'json',
+  'filter.mntnsMap': '/sys/fs/bpf/mnt', 'filter.kernelBinds': false, 'filter.executables': ['/usr/bin/', '/opt/'], 'filter.excludeExecutables': ['/usr/bin/sleep'], 'kernel.backend': 'kprobe', 'kernel.readCommandLine': true, 'output.format': 'json',
   'otlp.endpoint': 'http://collector:4318', 'otlp.logsEndpoint': 'https://logs:4318/v1/logs', 'otlp.protocol': 'http/json',
   'otlp.headers': 'x-tenant=a', 'otlp.compression': 'gzip', 'otlp.timeoutMillis': 1234, 'otlp.certificate': '/etc/ca.pem',
   'otlp.clientCertificate': '/etc/c.pem', 'otlp.clientKey': '/etc/k.pem', 'otlp.pipeline': 'sdk', 'otlp.maxQueueSize': 99, 'otlp.maxQueueBytes': 1048576, 'otlp.maxExportBatchSize': 33,
@@ -58,7 +58,7 @@ describe('configuration', () => {
     expect(c.otlp).toMatchObject({ endpoint: '', protocol: 'http/protobuf', compression: 'none', timeoutMillis: 10000 });
     expect(c.service.name).toBe(''); // not configured: the resource falls back to bindsnoop
     expect(c.filter).toEqual({ pid: 0, uid: -1, ports: [], errors: false, cgroupMap: '', mntnsMap: '', kernelBinds: true, executables: [], excludeExecutables: [] });
-    expect(c.kernel).toEqual({ backend: 'auto' });
+    expect(c.kernel).toEqual({ backend: 'auto', readCommandLine: false });
     expect(logsUrl(c)).toBeUndefined();
   });
 

@@ -21,11 +21,12 @@ describe('the record\'s attribute names', () => {
       makeEvent(),
       makeEvent({ ret: -98, boundPort: 0, reqAddr: addr4(10, 0, 0, 1), reqPort: 443 }),
       makeEvent({ family: 10, reqFamily: 10, boundDevIf: 2 }),
+      makeEvent({ args: Buffer.from('nginx\0-g\0daemon off;\0'), argsFlags: 0 }),
     ];
     const names = new Set(events.flatMap((e) => Object.keys(bindAttributes(e, 'eth0', 1_700_000_000_000_000_000n))));
     expect([...names].filter((n) => !n.startsWith('bindsnoop.') && !REGISTRY.has(n))).toEqual([]);
     // the process facts read at the bind are the registry's names
-    for (const n of ['process.pid', 'process.parent_pid', 'process.executable.path', 'process.executable.name', 'process.creation.time', 'process.real_user.id', 'thread.id', 'thread.name', 'error.type']) {
+    for (const n of ['process.pid', 'process.parent_pid', 'process.executable.path', 'process.executable.name', 'process.command_args', 'process.creation.time', 'process.real_user.id', 'thread.id', 'thread.name', 'error.type']) {
       expect(names.has(n), n).toBe(true);
       expect(REGISTRY.has(n), n).toBe(true);
     }

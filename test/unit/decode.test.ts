@@ -96,6 +96,22 @@ describe('decoding records of the C layout', () => {
     expect(Buffer.from(e.exeNames).toString('latin1')).toBe('nginx\0sbin\0usr\0');
   });
 
+  it('decodes records that carry the command line (struct bind_event_args) when asked to, by their own size', () => {
+    const { event, eventArgs } = recordLayout();
+    expect(eventArgs.fields.event).toEqual({ offset: 0, size: event.size });
+    const one = (pid: number, args: string, flags: number) => {
+      const b = Buffer.alloc(eventArgs.size);
+      record({ pid, exe_names: 'sh\0', exe_len: 3 }).copy(b);
+      b.writeUInt16LE(args.length, eventArgs.fields.args_len.offset);
+      b.writeUInt8(flags, eventArgs.fields.args_flags.offset);
+      b.write(args, eventArgs.fields.args.offset, 'latin1');
+      return b;
+    };
+    const { events, rejected } = decodeBatch(Buffer.concat([one(7, 'sh\0-c\0', 0), one(8, 'x'.repeat(eventArgs.fields.args.size), 1)]), true);
+    expect(rejected).toBe(0);
+    expect(events.map((e) => [e.pid, Buffer.from(e.args ?? []).toString('latin1'), e.argsFlags])).toEqual([[7, 'sh\0-c\0', 0], [8, 'x'.repeat(eventArgs.fields.args.size), 1]]);
+  });
+
   it('takes exe_len bytes of the executable\'s names, never more than the field holds (the ring is not zeroed)', () => {
     const room = recordLayout().event.fields.exe_names.size;
     const stale = 'x'.repeat(room);

@@ -4,7 +4,7 @@ import { rfc3339Nanos } from '../../src/naming/time';
 import { bindAttributes, optsString } from '../../src/naming/bind-attributes';
 import { errnoName } from '../../src/naming/net/errno';
 import { formatJsonLine } from '../../src/output/json';
-import { FLAG_EXE_ANONYMOUS, FLAG_EXE_DELETED, FLAG_EXE_TRUNCATED, FLAG_EXE_UNREACHABLE, FLAG_KERNEL_THREAD } from '../../src/model/event';
+import { ARGS_TRUNCATED, ARGS_UNREADABLE, FLAG_EXE_ANONYMOUS, FLAG_EXE_DELETED, FLAG_EXE_TRUNCATED, FLAG_EXE_UNREACHABLE, FLAG_KERNEL_THREAD } from '../../src/model/event';
 import { addr4, exeNames, makeEvent } from './events';
 
 describe('OPTS letters', () => {
@@ -97,6 +97,19 @@ describe('the log attributes of a bind (contract section 2)', () => {
     expect(Object.keys(kthread).filter((k) => k.includes('executable'))).toEqual([]);
     // bytes that are not UTF-8 come out as U+FFFD, never as a broken string
     expect(exe(0, Buffer.from([0x61, 0xff, 0, 0x62, 0]))).toEqual(['/b/a\ufffd', 'a\ufffd', []]);
+  });
+
+  it('carries the command line only when it was read (opt-in), as /proc/PID/cmdline splits it', () => {
+    const cmd = (args: Uint8Array | undefined, argsFlags = 0) => {
+      const a = bindAttributes(makeEvent({ args, argsFlags }));
+      return Object.fromEntries(Object.entries(a).filter(([k]) => k.includes('command_args')));
+    };
+    expect(cmd(undefined)).toEqual({});
+    expect(cmd(Buffer.from('python3\0-m\0http.server\x008080\0'))).toEqual({ 'process.command_args': ['python3', '-m', 'http.server', '8080'], 'bindsnoop.process.command_args.truncated': false });
+    // an empty argument stays one
+    expect(cmd(Buffer.from('sh\0-c\0\0'))).toEqual({ 'process.command_args': ['sh', '-c', ''], 'bindsnoop.process.command_args.truncated': false });
+    expect(cmd(Buffer.from('java\0-jar\0/opt/ap'), ARGS_TRUNCATED)).toEqual({ 'process.command_args': ['java', '-jar', '/opt/ap'], 'bindsnoop.process.command_args.truncated': true });
+    expect(cmd(new Uint8Array(), ARGS_UNREADABLE)).toEqual({ 'bindsnoop.process.command_args.unreadable': true, 'bindsnoop.process.command_args.truncated': false });
   });
 
   it('adds error.type and keeps what was requested for a failed bind, claiming no local address', () => {

@@ -31,6 +31,14 @@ describe('bpf/bindsnoop.h and the TypeScript constants', () => {
     expect(event.KNOWN_FLAGS).toBe([...flags.values()].reduce((a, b) => a | b, 0));
   });
 
+  it('define the same command-line bits, and the room the record has for it', () => {
+    const bits = defines('ARGS_');
+    expect([...bits.keys()].sort()).toEqual(['TRUNCATED', 'UNREADABLE']);
+    for (const [name, bit] of bits) expect((event as unknown as Record<string, number>)[`ARGS_${name}`], name).toBe(bit);
+    // one byte of the room stays unused (the read's size is masked below BINDSNOOP_ARGS_LEN)
+    expect(event.ARGS_ROOM).toBe(Number(/^#define BINDSNOOP_ARGS_LEN (\d+)/m.exec(header)?.[1]) - 1);
+  });
+
   it('the port limit of -P and filter.ports is the kernel map\'s', () => {
     expect(event.MAX_PORTS).toBe(Number(/^#define BINDSNOOP_MAX_PORTS (\d+)/m.exec(header)?.[1]));
   });

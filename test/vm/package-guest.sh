@@ -6,6 +6,7 @@
 #   KERNEL <release> <machine>
 #   PKGVERSION <bindsnoop --version>
 #   PKGAUTO <its backend line>
+#   PKGNODE <the node executable's real path>
 #   PKGBIND <pid> <port>          a bind by node as user UID
 #   PKGEXIT <bindsnoop's exit status on SIGINT>
 #   PKGEVENT <one JSON object of bindsnoop -o json -u UID>
@@ -24,6 +25,7 @@ for _ in $(seq 1 3000); do
   sleep 0.1
 done
 echo "PKGAUTO $(grep 'tracing with' "$TMPDIR/pkg.err" || tr '\n' ' ' < "$TMPDIR/pkg.err")"
+echo "PKGNODE $(readlink -f "$(command -v node)")"
 # INADDR_ANY: a minimal root has no tool to bring the loopback device up
 node -e "process.setuid($UID_); const s = require('net').createServer().listen(0, '0.0.0.0', () => { console.log(process.pid, s.address().port); s.close(); })" | sed 's/^/PKGBIND /'
 sleep 1
