@@ -71,7 +71,7 @@ describe('the table in bcc\'s layout', () => {
     // a kernel thread: no executable, an empty column
     expect(new TableFormatter(exe).row(makeEvent({ ppid: 2, exeNames: new Uint8Array() }))).toMatch(/ {6}2$/);
     const k = new TableFormatter({ ...exe, kubernetes: true });
-    expect(k.header()).toMatch(/ IF    PPID EXE {30}NAMESPACE {8}POD/);
+    expect(k.header()).toMatch(/ IF {4}PPID EXE {30}NAMESPACE {8}POD/);
     expect(k.row(makeEvent(), { podUid: 'u', containerId: 'c', namespace: 'default', pod: 'web', container: 'nginx', service: {} })).toMatch(/ 0 {7}1 \/usr\/sbin\/nginx {18}default {10}web {30}nginx$/);
   });
 });
