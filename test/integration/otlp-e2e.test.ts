@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { OtlpReceiver, type ReceivedRecord } from '../helpers/otlp-receiver';
-import { Agent, describePrivileged, endReport, OWN_UID, runBinds } from './harness';
+import { Agent, describePrivileged, endReport, HELPER, OWN_UID, runBinds } from './harness';
 
 const PACKAGE_VERSION = (JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -32,9 +32,11 @@ async function recordsOf(r: OtlpReceiver, pid: number, n: number, timeoutMs = 10
 describePrivileged('OTLP export end to end', () => {
   it('delivers every bind, failures included, as records matching the contract (protobuf by default)', async () => {
     receiver = await OtlpReceiver.start();
-    const agent = await Agent.start(['-q', '-E'], { ...FAST, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, NODE_NAME: 'node-a' });
+    // the command line too (opt-in): a string array on the wire
+    const agent = await Agent.start(['-q', '-E'], { ...FAST, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, NODE_NAME: 'node-a', BINDSNOOP_KERNEL_READ_COMMAND_LINE: 'true' });
     const before = Date.now();
-    const run = runBinds(['--netns', '--comm', 'otel-probe', 'tcp,4,127.0.0.1,4800,R', 'tcp,4,127.0.0.1,4800', 'udp,6,::1,0,r']);
+    const helperArgs = ['--netns', '--comm', 'otel-probe', 'tcp,4,127.0.0.1,4800,R', 'tcp,4,127.0.0.1,4800', 'udp,6,::1,0,r'];
+    const run = runBinds(helperArgs);
     const after = Date.now();
     const recs = await recordsOf(receiver, run.pid, 3);
     expect(receiver.requests[0].contentType).toBe('application/x-protobuf');
@@ -69,6 +71,14 @@ describePrivileged('OTLP export end to end', () => {
       'process.parent_pid': process.pid,
       'bindsnoop.parent.comm': readFileSync(`/proc/self/task/${process.pid}/comm`, 'utf8').trim(),
       'process.creation.time': expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/),
+      'process.executable.path': HELPER,
+      'process.executable.name': 'bind_helper',
+      'bindsnoop.process.executable.deleted': false,
+      'bindsnoop.process.executable.anonymous': false,
+      'bindsnoop.process.executable.unreachable': false,
+      'bindsnoop.process.executable.truncated': false,
+      'process.command_args': [HELPER, ...helperArgs],
+      'bindsnoop.process.command_args.truncated': false,
       'network.transport': 'tcp',
       'network.type': 'ipv4',
       'network.local.address': '127.0.0.1',
@@ -97,6 +107,9 @@ describePrivileged('OTLP export end to end', () => {
       'process.real_user.id': 'int',
       'process.parent_pid': 'int',
       'process.creation.time': 'string',
+      'process.executable.path': 'string',
+      'process.command_args': 'array',
+      'bindsnoop.process.executable.deleted': 'bool',
       'network.local.port': 'int',
       'network.local.address': 'string',
       'bindsnoop.return_code': 'int',

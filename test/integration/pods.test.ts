@@ -133,8 +133,11 @@ describePrivileged('binds resolved to their pods', () => {
     expect(cart.resource).toMatchObject({
       'k8s.namespace.name': 'shop', 'k8s.pod.name': 'cart-1', 'k8s.pod.uid': UID.cart, 'k8s.container.name': 'app', 'container.id': ID.cartApp,
       'service.name': 'cart-1', 'service.namespace': 'shop', 'service.instance.id': 'shop.cart-1.app',
+      // the runtime from the cgroup's name (cri-containerd-<id>.scope), with or without the API
+      'container.runtime': 'containerd',
     });
     expect(cart.resource).not.toHaveProperty('service.version');
+    expect(forPid(w.pid)[0].resource).toMatchObject({ 'container.runtime': 'cri-o' });
     expect(cart.records[0].scope).toMatchObject({ name: 'bindsnoop' }); // the agent is the instrumentation scope
     expect(cart.records.filter((r) => r.attributes['process.pid'] === a.pid)).toHaveLength(2);
     expect(forPid(w.pid)[0].resource).toMatchObject({ 'k8s.pod.name': 'web-7', 'k8s.container.name': 'nginx' });
@@ -190,7 +193,7 @@ describePrivileged('binds resolved to their pods', () => {
         labels: { app: 'backup', team: 'sre', 'app.kubernetes.io/version': '1.2.0' },
         annotations: { 'resource.opentelemetry.io/service.namespace': 'backups' },
         ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'backup-29384720', uid: 'job-1', controller: true }],
-        containers: [{ name: 'dump', id: ID.batchJob }],
+        containers: [{ name: 'dump', id: ID.batchJob, image: 'registry.example:5000/ops/pgdump:16.2', imageID: `registry.example:5000/ops/pgdump@sha256:${'e'.repeat(64)}` }],
       });
       api.addPod({ uid: UID.web, name: 'other-node-pod', namespace: 'web', nodeName: 'node-b' });
       const agent = await Agent.start(['-K', '-o', 'json'], {
@@ -216,6 +219,11 @@ describePrivileged('binds resolved to their pods', () => {
         'service.namespace': 'backups',
         'service.version': '1.2.0',
         'service.instance.id': 'ops.backup-29384720-x7k2p.dump',
+        // the container's image from its status; the runtime from its cgroup's name (docker-<id>.scope)
+        'container.image.name': 'registry.example:5000/ops/pgdump',
+        'container.image.tags': ['16.2'],
+        'container.image.repo_digests': [`registry.example:5000/ops/pgdump@sha256:${'e'.repeat(64)}`],
+        'container.runtime': 'docker',
       });
       // only this node's pods were asked for
       expect(api.requests.every((q) => q.query.get('fieldSelector') === 'spec.nodeName=node-a')).toBe(true);
