@@ -84,10 +84,11 @@ export function bindAttributes(e: BindEvent, interfaceName?: string, startWallNs
   if (exe) {
     a['process.executable.path'] = exe.path;
     a['process.executable.name'] = exe.name;
-    a['bindsnoop.process.executable.deleted'] = (e.flags & FLAG_EXE_DELETED) !== 0;
-    a['bindsnoop.process.executable.anonymous'] = (e.flags & FLAG_EXE_ANONYMOUS) !== 0;
-    a['bindsnoop.process.executable.unreachable'] = (e.flags & FLAG_EXE_UNREACHABLE) !== 0;
-    a['bindsnoop.process.executable.truncated'] = (e.flags & FLAG_EXE_TRUNCATED) !== 0;
+    // the unusual only, when so (most binds have none: four attributes fewer to name, encode and store)
+    if (e.flags & FLAG_EXE_DELETED) a['bindsnoop.process.executable.deleted'] = true;
+    if (e.flags & FLAG_EXE_ANONYMOUS) a['bindsnoop.process.executable.anonymous'] = true;
+    if (e.flags & FLAG_EXE_UNREACHABLE) a['bindsnoop.process.executable.unreachable'] = true;
+    if (e.flags & FLAG_EXE_TRUNCATED) a['bindsnoop.process.executable.truncated'] = true;
   }
   const command = commandArgsOf(e);
   if (command) {

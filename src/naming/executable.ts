@@ -15,19 +15,32 @@ export interface Executable {
 /**
  * The executable of a bind's process from the kernel's leaf-first names
  * ("python3\0bin\0usr\0"), or undefined when none was read (a kernel thread).
- * `encoding`: 'utf8' for records, 'latin1' for the table (its rows keep raw bytes). Pure.
+ * `encoding`: 'utf8' for records, 'latin1' for the table (its rows keep raw bytes).
  */
 export function executableOf(e: BindEvent, encoding: 'utf8' | 'latin1' = 'utf8'): Executable | undefined {
   const raw = e.exeNames;
   if (raw.length === 0) return undefined;
-  const names = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString(encoding).split('\0');
+  const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  // the binds of a flood come from a few executables: the last one's answer, when the bytes and flags are the same
+  const last = lastOf[encoding];
+  if (last && last.flags === e.flags && last.bytes.equals(bytes)) return last.exe;
+  const exe = parseExecutable(bytes.toString(encoding), e.flags);
+  lastOf[encoding] = { bytes: Buffer.from(bytes), flags: e.flags, exe };
+  return exe;
+}
+
+const lastOf: Record<'utf8' | 'latin1', { bytes: Buffer; flags: number; exe: Executable | undefined } | undefined> = { utf8: undefined, latin1: undefined };
+
+/** The names, leaf first and NUL-terminated, as a path. Pure. */
+function parseExecutable(text: string, flags: number): Executable | undefined {
+  const names = text.split('\0');
   // each name ends in a NUL: the last element is the empty string after it (or a cut-off name)
   names.pop();
   if (names.length === 0) return undefined;
   const name = names[0];
   names.reverse();
-  let path = (e.flags & FLAG_EXE_TRUNCATED ? '' : '/') + names.join('/');
-  if (e.flags & FLAG_EXE_DELETED) path += ' (deleted)';
+  let path = (flags & FLAG_EXE_TRUNCATED ? '' : '/') + names.join('/');
+  if (flags & FLAG_EXE_DELETED) path += ' (deleted)';
   return { path, name };
 }
 

@@ -135,8 +135,8 @@ describePrivileged('the npm package', () => {
             'bindsnoop.kernel_socket': false,
             'process.executable.path': node,
             'process.executable.name': 'node',
-            'bindsnoop.process.executable.unreachable': false,
           });
+          expect(r).not.toHaveProperty('bindsnoop.process.executable.unreachable');
           expect(r['bindsnoop.backend']).toMatch(/^(fentry|kprobe|tracepoint)$/);
           expect(Date.now() - Date.parse(r.time as string)).toBeLessThan(120_000);
         } finally {
@@ -204,9 +204,9 @@ describePrivileged('the npm package', () => {
         // the executable's path, walked in the arm64 kernel
         'process.executable.path': value('PKGNODE')[0],
         'process.executable.name': 'node',
-        'bindsnoop.process.executable.truncated': false,
       }),
     ]);
+    expect(events[0]).not.toHaveProperty('bindsnoop.process.executable.truncated');
     expect(value('PKGNODE')[0]).toMatch(/^\/.*\/node$/);
     expect(value('PKGEXIT')[0]).toBe('0');
     rmSync(merged, { recursive: true, force: true });
