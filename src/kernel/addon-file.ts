@@ -30,13 +30,12 @@ export function prebuildSupport(packageJson: unknown): PrebuildSupport {
   return { platforms: p?.platforms ?? [], glibc: p?.glibc ?? '' };
 }
 
-function versionBelow(have: string, need: string): boolean {
-  const a = have.split('.').map(Number);
-  const b = need.split('.').map(Number);
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) < (b[i] ?? 0);
-  }
-  return false;
+/** Dotted versions ("2.31", "2.28.1") in order: negative when a comes first. Pure. */
+export function compareVersions(a: string, b: string): number {
+  const x = a.split('.').map(Number);
+  const y = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
+  return 0;
 }
 
 const FROM_SOURCE = 'or build it from source: npm rebuild -g bindsnoop-otel --build-from-source (needs make, a C++ compiler, python3 and libbpf 1.x with its headers)';
@@ -55,7 +54,7 @@ export function prebuildProblem(host: HostPlatform, s: PrebuildSupport): string 
     return `no native addon for ${host.platform}-${host.arch} (${supported(s)}); ${FROM_SOURCE}`;
   }
   if (host.glibc === undefined) return `the prebuilt native addon needs glibc ${s.glibc} or newer, and this host's C library is not glibc (${supported(s)}); ${FROM_SOURCE}`;
-  if (versionBelow(host.glibc, s.glibc)) {
+  if (compareVersions(host.glibc, s.glibc) < 0) {
     return `the prebuilt native addon needs glibc ${s.glibc} or newer, and this host has glibc ${host.glibc} (${supported(s)}); ${FROM_SOURCE}`;
   }
   return undefined;

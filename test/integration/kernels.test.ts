@@ -2,6 +2,7 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exeCase, expectExeCases } from '../helpers/exe-cases';
 import { installPackage, must, pack, PACKAGE, prepareRoot, type InstalledRoot } from '../helpers/package-root';
 import { describePrivileged, ROOT } from './harness';
 
@@ -102,16 +103,6 @@ function comparable(e: Json): Json {
   };
 }
 
-const EXE_FLAGS = ['deleted', 'anonymous', 'unreachable', 'truncated'];
-/** The executable a record names, and which of its flags are set. */
-function executable(e: Json): { path: unknown; name: unknown; flags: string[] } {
-  return {
-    path: e['process.executable.path'],
-    name: e['process.executable.name'],
-    flags: EXE_FLAGS.filter((f) => e[`bindsnoop.process.executable.${f}`] === true),
-  };
-}
-
 const CONTAINER = 'a'.repeat(64);
 const POD = '11111111-2222-4333-8444-555555555555';
 const fromHelper = (o: Partial<Json>): Json => ({
@@ -171,27 +162,10 @@ describePrivileged('the shipped CLI on other kernels', () => {
           expect(events.filter((e) => e['process.pid'] === pidOf('')).map(comparable), b).toEqual(HELPER_BINDS);
 
           // the executable, read in the kernel at the bind, as each process's own /proc/self/exe names it
-          const exeCase = (name: string) => {
-            const prefix = name ? `${name} ` : '';
-            const lines = helper.filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length));
-            const pid = Number(lines.find((l) => l.startsWith('pid '))?.slice(4));
-            const records = events.filter((e) => e['process.pid'] === pid).map(executable);
-            return { exe: lines.find((l) => l.startsWith('exe '))?.slice(4), records };
-          };
-          const plain = exeCase('');
+          const plain = exeCase(helper, '', events);
           expect(plain.exe).toBe(path.join(ROOT, 'test', 'helpers', 'bind_helper'));
           expect(new Set(plain.records.map((r) => JSON.stringify(r))), b).toEqual(new Set([JSON.stringify({ path: plain.exe, name: 'bind_helper', flags: [] })]));
-          const deleted = exeCase('deleted');
-          expect(deleted.exe).toMatch(/\/deleted \(deleted\)$/);
-          expect(deleted.records, `${b}: deleted`).toEqual([{ path: deleted.exe, name: 'deleted', flags: ['deleted'] }]);
-          expect(exeCase('memfd').records, `${b}: memfd`).toEqual([{ path: '/memfd:bind-helper (deleted)', name: 'memfd:bind-helper', flags: ['deleted', 'anonymous'] }]);
-          const mntns = exeCase('mntns');
-          expect(mntns.exe).toMatch(/\/ns\/binder$/);
-          expect(mntns.records, `${b}: mntns`).toEqual([{ path: mntns.exe, name: 'binder', flags: [] }]);
-          const deep = exeCase('deep');
-          expect(deep.exe?.length).toBeGreaterThan(3800);
-          expect(deep.records, `${b}: deep`).toEqual([{ path: expect.stringMatching(/^d+\/.*binder$/), name: 'binder', flags: ['truncated'] }]);
-          expect(deep.exe?.endsWith(`/${deep.records[0].path as string}`), `${b}: deep`).toBe(true);
+          expectExeCases(helper, events, b);
           if (k.mptcp) expect(events.filter((e) => e['process.pid'] === pidOf('mptcp ')).map(comparable), `${b}: mptcp`).toEqual(MPTCP_BINDS);
           expect(new Set(events.map((e) => e['bindsnoop.backend'])), b).toEqual(new Set([b === 'hide' ? 'fentry' : b]));
 

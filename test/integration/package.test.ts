@@ -1,8 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compareVersions } from '../../src/kernel/addon-file';
 import { readElf } from '../helpers/elf';
+import { expectExeCases } from '../helpers/exe-cases';
 import { IN_ROOT, INSTALLED, installPackage, must, pack, PACKAGE, prepareRoot, sh, type InstalledRoot } from '../helpers/package-root';
 import { waitUntil } from '../helpers/wait';
 import { describePrivileged, ROOT } from './harness';
@@ -175,6 +177,12 @@ describePrivileged('the npm package', () => {
     must(sh('cp', ['-a', `${root.lower}/.`, merged]), 'copy the root');
     must(sh('cp', ['-a', `${root.state}/upper/.`, `${merged}/`]), 'copy the install');
     copyFileSync(path.join(ROOT, 'test', 'vm', 'package-guest.sh'), path.join(merged, 'root', 'package-guest.sh'));
+    // binds by unusual executables in the arm64 kernel: the bind helper, built for arm64 (static: the root has no libc
+    // to spare for it), and the cases the amd64 matrix runs
+    const testDir = path.join(merged, 'usr', 'local', 'lib', 'bindsnoop-test');
+    mkdirSync(testDir, { recursive: true });
+    must(sh('aarch64-linux-gnu-gcc', ['-static', '-O2', '-pthread', '-o', path.join(testDir, 'bind_helper'), path.join(ROOT, 'test', 'helpers', 'bind_helper.c')]), 'build the bind helper for arm64');
+    copyFileSync(path.join(ROOT, 'test', 'vm', 'exe-cases.sh'), path.join(testDir, 'exe-cases.sh'));
     const boot = spawnSync(path.join(ROOT, 'test', 'vm', 'boot.sh'), ['bookworm', '/root/package-guest.sh', String(UID)], {
       encoding: 'utf8',
       timeout: 1_200_000,
@@ -208,6 +216,7 @@ describePrivileged('the npm package', () => {
     ]);
     expect(events[0]).not.toHaveProperty('bindsnoop.process.executable.truncated');
     expect(value('PKGNODE')[0]).toMatch(/^\/.*\/node$/);
+    expectExeCases(value('PKGHELPER'), value('PKGEVENT').map((l) => JSON.parse(l) as Record<string, unknown>), 'arm64');
     expect(value('PKGEXIT')[0]).toBe('0');
     rmSync(merged, { recursive: true, force: true });
   }, 2_400_000);
@@ -247,10 +256,3 @@ describePrivileged('the npm package', () => {
     }, 600_000);
   });
 });
-
-function compareVersions(a: string, b: string): number {
-  const x = a.split('.').map(Number);
-  const y = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
-  return 0;
-}

@@ -24,6 +24,8 @@ PKG_UPPER=${2:-} PKG_LOWER=${3:-} PKG_UID=${4:-}
 cd "$ROOT" || exit 1
 CLI=(node "$ROOT/dist/cli/main.js")
 HELPER=$ROOT/test/helpers/bind_helper
+# shellcheck source=exe-cases.sh
+. "$ROOT/test/vm/exe-cases.sh"
 URING=$ROOT/test/helpers/uring_bind
 SLICE=/sys/fs/cgroup/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod11111111_2222_4333_8444_555555555555.slice
 SCOPE=$SLICE/cri-containerd-$(printf 'a%.0s' {1..64}).scope
@@ -64,34 +66,6 @@ stop() {
   wait "$pid"
 }
 
-# binds by unusual executables; each helper prints its own /proc/self/exe ("exe PATH") before it binds
-exe_cases() {
-  local b=$1 dir=$TMPDIR/exe-$1
-  mkdir -p "$dir/ns"
-  # deleted between its start and its bind
-  cp "$HELPER" "$dir/deleted"
-  mkfifo "$dir/go"
-  "$dir/deleted" --wait tcp,4,127.0.0.1,0 < "$dir/go" > "$dir/deleted.out" &
-  exec 3> "$dir/go"
-  for _ in $(seq 1 300); do grep -q '^netns' "$dir/deleted.out" && break; sleep 0.1; done
-  rm "$dir/deleted"
-  echo go >&3
-  exec 3>&-
-  wait $!
-  sed "s/^/HELPER $b deleted /" "$dir/deleted.out"
-  # fileless: run from a memfd
-  "$HELPER" --memfd tcp,4,127.0.0.1,0 | sed "s/^/HELPER $b memfd /"
-  # on a tmpfs only its own mount namespace has
-  unshare --mount --propagation private sh -c \
-    "mount -t tmpfs exe-test '$dir/ns' && cp '$HELPER' '$dir/ns/binder' && exec '$dir/ns/binder' tcp,4,127.0.0.1,0" |
-    sed "s/^/HELPER $b mntns /"
-  # 19 directories of 200 bytes: a path of about 4,000 bytes
-  (cd "$dir" && for _ in $(seq 19); do
-    d=$(printf 'd%.0s' $(seq 200)); mkdir "$d" && cd "$d" || exit 1
-  done && cp "$HELPER" binder && exec ./binder tcp,4,127.0.0.1,0) | sed "s/^/HELPER $b deep /"
-  rm -rf "$dir"
-}
-
 start auto -o json
 echo "AUTO $(grep 'tracing with' "$TMPDIR/auto.err")"
 stop
@@ -123,7 +97,7 @@ for b in fentry kprobe tracepoint hide; do
   fi
   if [ "$uring" = yes ]; then "$URING" 127.0.0.1 7100 | sed "s/^/HELPER $b uring /"; fi
   ip link add vx0 type vxlan id 42 dstport 4789 local 127.0.0.1 dev lo && ip link set vx0 up && ip link del vx0
-  exe_cases "$b"
+  exe_cases "HELPER $b" "$TMPDIR/exe-$b" "$HELPER"
   stop
   sed "s/^/EVENT $b /" "$TMPDIR/$b.out"
 done

@@ -10,9 +10,11 @@
 #   PKGBIND <pid> <port>          a bind by node as user UID
 #   PKGEXIT <bindsnoop's exit status on SIGINT>
 #   PKGEVENT <one JSON object of bindsnoop -o json -u UID>
+#   PKGHELPER <case> <line>       with a bind_helper in TESTDIR: binds by unusual executables (exe-cases.sh)
 #   MATRIX DONE
 set -u
 UID_=${1:?uid}
+TESTDIR=/usr/local/lib/bindsnoop-test
 echo  # the console's first line carries the firmware's escape sequences
 echo "KERNEL $(uname -r) $(uname -m)"
 echo "PKGVERSION $(bindsnoop --version 2>&1)"
@@ -28,6 +30,12 @@ echo "PKGAUTO $(grep 'tracing with' "$TMPDIR/pkg.err" || tr '\n' ' ' < "$TMPDIR/
 echo "PKGNODE $(readlink -f "$(command -v node)")"
 # INADDR_ANY: a minimal root has no tool to bring the loopback device up
 node -e "process.setuid($UID_); const s = require('net').createServer().listen(0, '0.0.0.0', () => { console.log(process.pid, s.address().port); s.close(); })" | sed 's/^/PKGBIND /'
+if [ -x "$TESTDIR/bind_helper" ]; then
+  # shellcheck source=exe-cases.sh
+  . "$TESTDIR/exe-cases.sh"
+  # their own network namespace brings its loopback up; then they become the traced user
+  exe_cases PKGHELPER "$TMPDIR/exe" "$TESTDIR/bind_helper" --netns --uid "$UID_"
+fi
 sleep 1
 kill -INT "$pid"
 wait "$pid"
