@@ -42,8 +42,8 @@ function commName(comm: Uint8Array): string {
   return Buffer.from(comm.buffer, comm.byteOffset, comm.byteLength).toString('utf8');
 }
 
-/** Family of the requested address: the sockaddr's when readable, else the socket's. */
-function requestedFamily(e: BindEvent): number {
+/** Family of the requested address: the sockaddr's when it is IPv4 or IPv6, else the socket's. */
+export function requestedFamily(e: BindEvent): number {
   return e.reqFamily === AF_INET6 || e.reqFamily === 2 ? e.reqFamily : e.family;
 }
 

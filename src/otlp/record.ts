@@ -6,7 +6,7 @@ import { errnoName } from '../naming/net/errno';
 import { protocolName } from '../naming/net/protocols';
 import type { Attributes } from '../model/attributes';
 import type { NamedBind } from '../model/named-bind';
-import { commText, optsString, shownAddress } from '../naming/bind-attributes';
+import { commText, optsString, requestedFamily, shownAddress } from '../naming/bind-attributes';
 
 export const EVENT_NAME = 'bindsnoop.bind';
 
@@ -29,21 +29,24 @@ export interface AttributeLimits {
 }
 
 /**
- * The record with its attributes as the SDK's limits make them: string values
- * cut to valueLengthLimit characters, the attributes past countLimit left out
- * (the first ones kept, as the SDK keeps them) and counted in
- * droppedAttributesCount. The same record when no limit applies. Pure.
+ * The record with its attributes as the SDK's limits make them: string values,
+ * and each string of an array, cut to valueLengthLimit characters, the
+ * attributes past countLimit left out (the first ones kept, as the SDK keeps
+ * them) and counted in droppedAttributesCount. The same record when no limit
+ * applies. Pure.
  */
 export function limitAttributes(record: BindLogRecord, limits: AttributeLimits): BindLogRecord {
   const keys = Object.keys(record.attributes);
-  const cut = limits.valueLengthLimit > 0 && keys.some((k) => typeof record.attributes[k] === 'string' && (record.attributes[k] as string).length > limits.valueLengthLimit);
+  const limit = limits.valueLengthLimit;
+  const tooLong = (v: unknown): boolean => (typeof v === 'string' ? v.length > limit : Array.isArray(v) && v.some((x) => x.length > limit));
+  const cut = limit > 0 && keys.some((k) => tooLong(record.attributes[k]));
   const over = limits.countLimit > 0 && keys.length > limits.countLimit;
   if (!cut && !over) return record;
   const attributes: Attributes = {};
   const kept = over ? keys.slice(0, limits.countLimit) : keys;
   for (const k of kept) {
     const v = record.attributes[k];
-    attributes[k] = cut && typeof v === 'string' && v.length > limits.valueLengthLimit ? v.slice(0, limits.valueLengthLimit) : v;
+    attributes[k] = !cut || !tooLong(v) ? v : typeof v === 'string' ? v.slice(0, limit) : (v as string[]).map((x) => x.slice(0, limit));
   }
   return { ...record, attributes, droppedAttributesCount: keys.length - kept.length };
 }
@@ -54,7 +57,8 @@ export function hrTimeFromNs(ns: bigint): HrTime {
 
 function hostPort(e: BindEvent, port: number): string {
   const address = shownAddress(e);
-  const family = e.ret === 0 ? e.family : e.reqFamily || e.family;
+  // the family the address is shown in: the socket's, or for a failed bind the request's (as shownAddress decodes it)
+  const family = e.ret === 0 ? e.family : requestedFamily(e);
   return family === AF_INET6 ? `[${address}]:${port}` : `${address}:${port}`;
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { failureReason } from '../../src/otlp/exporter';
-import { bindLogRecord, bodyLine, hrTimeFromNs } from '../../src/otlp/record';
+import { bindLogRecord, bodyLine, hrTimeFromNs, limitAttributes } from '../../src/otlp/record';
 import { baseResourceAttributes, resourceKey } from '../../src/otlp/resource';
 import { addr4, makeEvent, named } from './events';
 
@@ -11,6 +11,18 @@ describe('the log record of a bind', () => {
     const v6 = makeEvent({ family: 10, reqFamily: 10, protocol: 17, boundAddr: new Uint8Array([...Array(15).fill(0), 1]), boundPort: 53, boundDevIf: 2 });
     expect(bodyLine(v6)).toBe('nginx[1234] bound UDP [::1]:53 opts=..... if=2');
     expect(bodyLine(makeEvent({ ret: -99, reqAddr: addr4(192, 0, 2, 1), reqPort: 443 }))).toBe('nginx[1234] bind TCP 192.0.2.1:443 failed: EADDRNOTAVAIL');
+    // a sockaddr of another family (AF_UNIX) on an IPv6 socket: the address is shown as the socket's, bracketed as such
+    const unixOnV6 = makeEvent({ family: 10, ret: -97, reqFamily: 1, reqAddr: new Uint8Array(16), reqPort: 0, boundPort: 0 });
+    expect(bodyLine(unixOnV6)).toBe('nginx[1234] bind TCP [::]:0 failed: EAFNOSUPPORT');
+  });
+
+  it('cuts string values, and each string of an array value, to the value length limit (the SDK\'s rule)', () => {
+    const record = bindLogRecord(named(makeEvent({ args: Buffer.from('python3\0-c\0print(1)\0'), argsFlags: 0 })), 1n);
+    const limited = limitAttributes(record, { countLimit: 0, valueLengthLimit: 4 });
+    expect(limited.attributes['process.command_args']).toEqual(['pyth', '-c', 'prin']);
+    expect(limited.attributes['process.executable.path']).toBe('/usr');
+    expect(limited.attributes['process.pid']).toBe(1234);
+    expect(limitAttributes(record, { countLimit: 0, valueLengthLimit: 0 })).toBe(record);
   });
 
   it('is INFO when the bind worked and WARN when it failed, with event name and nanosecond times', () => {
