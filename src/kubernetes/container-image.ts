@@ -29,9 +29,6 @@ export function imageVersion(f: ImageFacts): string | undefined {
   return ref?.tag ?? ref?.digest ?? DIGEST.exec(f.imageID ?? '')?.[1];
 }
 
-/** The CRI runtime's name as the semantic conventions' container.runtime gives examples of it. */
-const RUNTIME_NAMES: Partial<Record<Runtime, string>> = { containerd: 'containerd', 'cri-o': 'cri-o', docker: 'docker' };
-
 /**
  * container.image.name, .tags and .repo_digests from a container's status,
  * and container.runtime from its cgroup's name (only what is known). The
@@ -51,7 +48,7 @@ export function containerImageAttributes(f: ImageFacts, runtime?: Runtime): Attr
   const id = f.imageID?.replace(/^[a-z-]+:\/\//, '');
   const digests = new Set([id && DIGEST.test(id) ? id : undefined, pulledBy].filter((d): d is string => d !== undefined));
   if (digests.size) a['container.image.repo_digests'] = [...digests];
-  const name = runtime && RUNTIME_NAMES[runtime];
-  if (name) a['container.runtime'] = name;
+  // the cgroup-name parser's runtime names are the ones container.runtime's examples use
+  if (runtime && runtime !== 'unknown') a['container.runtime'] = runtime;
   return a;
 }

@@ -105,6 +105,7 @@ export class PodResolver {
     const namespace = api?.namespace ?? logs?.namespace;
     const pod = api?.name ?? logs?.pod;
     const container = api?.containers.get(ref.containerId) ?? this.index.containerName(ref.containerId, logs);
+    const image = api?.images.get(ref.containerId);
     return {
       namespace,
       pod,
@@ -113,9 +114,9 @@ export class PodResolver {
       containerId: ref.containerId,
       attributes: {
         ...(api && { ...api.owners, ...labelAttributes(api.labels, this.labelKeys) }),
-        ...containerImageAttributes(api?.images.get(ref.containerId) ?? {}, ref.runtime),
+        ...containerImageAttributes(image ?? {}, ref.runtime),
       },
-      service: workloadService({ namespace, pod, container, owners: api?.owners, labels: api?.labels, annotations: api?.annotations, ...api?.images.get(ref.containerId) }),
+      service: workloadService({ namespace, pod, container, owners: api?.owners, labels: api?.labels, annotations: api?.annotations, ...image }),
     };
   }
 }
