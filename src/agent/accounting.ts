@@ -1,6 +1,6 @@
 import type { SourceStats } from '../kernel/source';
 import { DELIVERY_UNKNOWN_REASONS } from '../otlp/exporter';
-import type { OtlpCounts } from '../otlp/log-sink';
+import type { OtlpCounts } from '../otlp/export-stage';
 
 export type LossStage = 'kernel' | 'reader' | 'export_queue' | 'export';
 export const LOSS_STAGES: readonly LossStage[] = ['kernel', 'reader', 'export_queue', 'export'];

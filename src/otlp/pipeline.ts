@@ -1,10 +1,11 @@
 import type { AppConfig } from '../config/schema';
-import { DirectOtlpSink, type EncodedRequest } from './direct-sink';
+import type { NamedBind, Output } from '../model/named-bind';
+import { DirectPipeline, type EncodedRequest } from './direct-pipeline';
 import { jsonEncoding, protobufEncoding } from './encode';
 import { AccountingLogExporter, OtlpHttpTransport, type ExportOutcome, type ExporterSettings } from './exporter';
-import type { LogSink } from './log-sink';
-import type { AttributeLimits } from './record';
-import { OtlpSink } from './sink';
+import type { LogSink } from './export-stage';
+import { bindLogRecord, type AttributeLimits } from './record';
+import { SdkPipeline } from './sdk-pipeline';
 
 /**
  * The export stage for otlp.pipeline: the direct encoder (default) or the
@@ -23,7 +24,7 @@ export function createLogSink(settings: ExporterSettings, otlp: AppConfig['otlp'
     limits: attributeLimits(otlp),
   };
   if (otlp.pipeline === 'sdk') {
-    return new OtlpSink({
+    return new SdkPipeline({
       ...common,
       makeExporter: (onOutcome) => new AccountingLogExporter(settings, onOutcome, onAttempt),
       exportTimeoutMillis: otlp.timeoutMillis,
@@ -38,8 +39,8 @@ export function createLogSink(settings: ExporterSettings, otlp: AppConfig['otlp'
     closeTransport: () => transport.shutdown(),
   };
   return settings.protocol === 'http/json'
-    ? new DirectOtlpSink({ ...sinkOptions, encoding: jsonEncoding() })
-    : new DirectOtlpSink({ ...sinkOptions, encoding: protobufEncoding() });
+    ? new DirectPipeline({ ...sinkOptions, encoding: jsonEncoding() })
+    : new DirectPipeline({ ...sinkOptions, encoding: protobufEncoding() });
 }
 
 /** A bind's record has at most this many attributes: a count limit at or above it never applies. */
@@ -50,4 +51,16 @@ function attributeLimits(otlp: AppConfig['otlp']): AttributeLimits | undefined {
   const countApplies = otlp.attributeCountLimit > 0 && otlp.attributeCountLimit < MOST_ATTRIBUTES_OF_A_BIND;
   if (!countApplies && otlp.attributeValueLengthLimit === 0) return undefined;
   return { countLimit: countApplies ? otlp.attributeCountLimit : 0, valueLengthLimit: otlp.attributeValueLengthLimit };
+}
+
+/** Each bind as one OTLP log record of its resource (docs/CONTRACT.md, section 2). */
+export function otlpOutput(sink: LogSink, nowWallNs: () => bigint): Output {
+  return {
+    write(binds: readonly NamedBind[]) {
+      const observedNs = nowWallNs();
+      for (const b of binds) sink.enqueue(bindLogRecord(b, observedNs), b.resource);
+    },
+    saturated: () => sink.full(),
+    drop: (n) => sink.dropFull(n),
+  };
 }

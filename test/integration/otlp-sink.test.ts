@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../helpers/wait';
 import type { ExporterSettings } from '../../src/otlp/exporter';
 import { bindLogRecord } from '../../src/otlp/record';
-import type { LogSink, OtlpCounts } from '../../src/otlp/log-sink';
+import type { LogSink, OtlpCounts } from '../../src/otlp/export-stage';
 import { createLogSink } from '../../src/otlp/pipeline';
 import type { AppConfig } from '../../src/config/schema';
 import type { Attributes } from '../../src/model/attributes';
@@ -329,8 +329,8 @@ describe('the sdk pipeline', () => {
     const s = sink(receiver.url, {}, {}, 'sdk');
     s.enqueue(records(1)[0], { ...BASE, 'k8s.pod.name': 'a' });
     // reach into the first provider as an SDK user could, and shut it down
-    const providers = (s as unknown as { loggers: Map<string, { provider: { shutdown(): Promise<void> } }> }).loggers;
-    await [...providers.values()][0].provider.shutdown();
+    const held = (s as unknown as { resources: { entries: Map<string, { value: { provider: { shutdown(): Promise<void> } } }> } }).resources.entries;
+    await [...held.values()][0].value.provider.shutdown();
     s.enqueue(records(1, 500)[0], { ...BASE, 'k8s.pod.name': 'b' });
     const counts = await s.shutdown(5000);
     expect(counts.exported).toBe(2);

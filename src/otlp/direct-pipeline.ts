@@ -1,0 +1,151 @@
+import type { Attributes } from '../model/attributes';
+import type { RequestEncoding, ResourceGroup, ScopeInput } from './encode';
+import type { ExportOutcome } from './exporter';
+import { ExportStage, sleep, type ExportStageOptions } from './export-stage';
+import { limitAttributes, type AttributeLimits, type BindLogRecord } from './record';
+import type { CachedResource } from './resource-cache';
+import { SEMCONV_SCHEMA_URL } from './resource';
+
+/** An encoded request and how many records it carries. */
+export interface EncodedRequest {
+  body: Uint8Array;
+  count: number;
+}
+
+/** Sends one request; `done` is called once with what became of its records. */
+export type SendRequest = (request: EncodedRequest, done: (outcome: ExportOutcome) => void) => void;
+
+export interface DirectPipelineOptions<Encoded> extends ExportStageOptions {
+  encoding: RequestEncoding<Encoded>;
+  send: SendRequest;
+  /** stops the transport, once, after the last request */
+  closeTransport: () => Promise<void>;
+  /** encoded bytes held at most (waiting and being exported); past it new records are dropped */
+  maxQueueBytes: number;
+  maxExportBatchSize: number;
+  flushIntervalMillis: number;
+  scopeName: string;
+  scopeVersion: string;
+  /** the log record limits, when any can apply (a bind has a few dozen attributes) */
+  limits?: AttributeLimits;
+}
+
+/** Requests in flight at once at most: enough to keep a receiver busy while the next batch fills. */
+const MAX_CONCURRENT_EXPORTS = 4;
+
+/** A record is a few hundred bytes: within this much of the byte bound counts as full. */
+const FULL_WITHIN_BYTES = 4096;
+
+interface QueuedRecord<Encoded> {
+  resource: CachedResource<Encoded>;
+  encoded: Encoded;
+  bytes: number;
+}
+
+/**
+ * The direct export pipeline (otlp.pipeline: direct, the default). Each record
+ * is encoded once, when it is queued, straight from the bind; a resource's and
+ * the scope's messages are encoded once and reused; a request is those bytes
+ * put together, in the bytes the SDK pipeline sends for the same records. The
+ * queue is bounded in records and in bytes. It owns its flush timer: a batch
+ * goes when it is full, or flushIntervalMillis after its first record.
+ */
+export class DirectPipeline<Encoded> extends ExportStage<QueuedRecord<Encoded>, Encoded> {
+  private scope: ScopeInput;
+  private scopeEncoded: Encoded;
+  private queuedBytes = 0;
+  private inFlightBytes = 0;
+  private inFlightExports = 0;
+  private flushTimer?: NodeJS.Timeout;
+  /** the timer fired (or shutdown began): send what is queued even if short of a batch */
+  private flushDue = false;
+
+  constructor(private readonly options: DirectPipelineOptions<Encoded>) {
+    super(options);
+    this.scope = { name: options.scopeName, version: options.scopeVersion, attributes: {}, schemaUrl: SEMCONV_SCHEMA_URL };
+    this.scopeEncoded = options.encoding.scope(this.scope);
+  }
+
+  protected buildResource(resource: Attributes): Encoded {
+    return this.options.encoding.resource(resource, SEMCONV_SCHEMA_URL);
+  }
+
+  setScopeAttributes(attributes: Attributes): void {
+    this.scope = { ...this.scope, attributes };
+    this.scopeEncoded = this.options.encoding.scope(this.scope);
+  }
+
+  protected override fullBeyondCount(): boolean {
+    return this.queuedBytes + this.inFlightBytes + FULL_WITHIN_BYTES > this.options.maxQueueBytes;
+  }
+
+  protected admit(record: BindLogRecord, resource: CachedResource<Encoded>): QueuedRecord<Encoded> | undefined {
+    const encoded = this.options.encoding.record(this.options.limits ? limitAttributes(record, this.options.limits) : record);
+    const bytes = this.options.encoding.size(encoded);
+    if (this.queuedBytes + this.inFlightBytes + bytes > this.options.maxQueueBytes) return undefined;
+    this.queuedBytes += bytes;
+    return { resource, encoded, bytes };
+  }
+
+  protected queued(): void {
+    if (this.queuedCount >= this.options.maxExportBatchSize) this.pump();
+    else this.armFlushTimer();
+  }
+
+  private armFlushTimer(): void {
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flushDue = true;
+      this.pump();
+    }, this.options.flushIntervalMillis);
+  }
+
+  /** Sends batches while there are full ones (or a flush is due) and room in flight. */
+  protected pump(): void {
+    while (this.inFlightExports < MAX_CONCURRENT_EXPORTS && this.queuedCount > 0 && (this.flushDue || this.queuedCount >= this.options.maxExportBatchSize)) {
+      this.sendBatch();
+    }
+    if (this.queuedCount === 0) this.flushDue = false;
+    if (this.queuedCount > 0 && !this.flushDue && !this.finalized) this.armFlushTimer();
+  }
+
+  private sendBatch(): void {
+    const count = Math.min(this.queuedCount, this.options.maxExportBatchSize);
+    // group by resource, in order of first appearance (as the SDK's serializer does)
+    const groups = new Map<CachedResource<Encoded>, ResourceGroup<Encoded>>();
+    let bytes = 0;
+    for (let i = 0; i < count; i++) {
+      const q = this.takeQueued();
+      bytes += q.bytes;
+      let group = groups.get(q.resource);
+      if (!group) groups.set(q.resource, (group = { resource: q.resource.value, records: [] }));
+      group.records.push(q.encoded);
+    }
+    const body = this.options.encoding.request([...groups.values()], this.scopeEncoded, SEMCONV_SCHEMA_URL);
+    this.queuedBytes -= bytes;
+    this.inFlight += count;
+    this.inFlightBytes += bytes;
+    this.inFlightExports++;
+    this.options.send({ body, count }, (outcome) => {
+      this.inFlightExports--;
+      this.inFlightBytes -= bytes;
+      this.settle(count, outcome);
+    });
+  }
+
+  protected override beginShutdown(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+  }
+
+  protected async drainStep(deadlineMs: number): Promise<void> {
+    this.flushDue = true;
+    this.pump();
+    await sleep(Math.min(10, deadlineMs - Date.now()));
+  }
+
+  protected close(): Promise<void> {
+    this.queuedBytes = 0;
+    return this.options.closeTransport();
+  }
+}

@@ -1,0 +1,180 @@
+import type { Attributes } from '../model/attributes';
+import type { ExportOutcome } from './exporter';
+import type { BindLogRecord } from './record';
+import { ResourceCache, type CachedResource } from './resource-cache';
+
+export interface OtlpCounts {
+  exported: number;
+  /** dropped because the queue was full (records or bytes), or still queued when the shutdown deadline passed */
+  lostExportQueue: number;
+  /** failed or rejected exports, and records still being exported at the deadline */
+  lostExport: number;
+  /** records lost at the export stage, by reason */
+  failures: Map<string, number>;
+  /** waiting or being exported now */
+  pending: number;
+}
+
+/**
+ * The OTLP export stage as the router and the agent see it, whichever pipeline
+ * builds the requests (otlp.pipeline: the direct encoder, or the SDK's).
+ */
+export interface LogSink {
+  /** InstrumentationScope attributes (the kernel backend); set before the first record. */
+  setScopeAttributes(attributes: Attributes): void;
+  /** Queues a record of `resource` for export; false (and counted) when the queue is full. */
+  enqueue(record: BindLogRecord, resource: Attributes): boolean;
+  /** The queue is full: a record queued now would be dropped. */
+  full(): boolean;
+  /** Counts records dropped before they were built, because the queue was full (stage export_queue). */
+  dropFull(records: number): void;
+  snapshot(): OtlpCounts;
+  /** Distinct resources held (one per pod that bound lately, and the host). */
+  resourceCount(): number;
+  /** Releases the resources not used for resourceIdleMillis. */
+  releaseIdle(nowMs?: number): void;
+  /** Sends what is queued until `timeoutMillis` passes; what is left then is counted as lost. */
+  shutdown(timeoutMillis: number): Promise<OtlpCounts>;
+}
+
+export interface ExportStageOptions {
+  /** records held at most (waiting and being exported); past it new ones are dropped */
+  maxQueueSize: number;
+  /** resources (a pod each, and the host) held at most; the least recently used goes first */
+  maxResources: number;
+  /** a resource unused this long (its pod gone) is released */
+  resourceIdleMillis: number;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
+/** Head of the queue past which sent entries are cut off (when they are most of it). */
+const QUEUE_COMPACT_AFTER = 1024;
+
+/**
+ * What both pipelines share: the bounded queue of records waiting, the
+ * resources, the books (every record exported, or lost with a reason) and the
+ * shutdown deadline. A pipeline says how a record is admitted (`admit`), how
+ * queued records are handed on (`pump`, reporting each outcome to `settle`),
+ * and how its transport drains and closes.
+ */
+export abstract class ExportStage<Queued, Resource> implements LogSink {
+  protected readonly resources: ResourceCache<Resource>;
+  /** sent entries are cleared, so what they hold goes as soon as their request does */
+  private readonly queue: (Queued | undefined)[] = [];
+  private queueHead = 0;
+  /** records handed on whose outcome is not known yet */
+  protected inFlight = 0;
+  /** the shutdown deadline passed: what was left is counted, late outcomes are not */
+  protected finalized = false;
+  private readonly idleTimer: NodeJS.Timeout;
+  private readonly counts: Omit<OtlpCounts, 'pending'> = { exported: 0, lostExportQueue: 0, lostExport: 0, failures: new Map() };
+
+  constructor(private readonly stageOptions: ExportStageOptions) {
+    this.resources = new ResourceCache((attributes) => this.buildResource(attributes), stageOptions.maxResources, stageOptions.resourceIdleMillis);
+    this.idleTimer = setInterval(() => this.releaseIdle(), Math.max(100, Math.min(stageOptions.resourceIdleMillis, 30_000)));
+    this.idleTimer.unref();
+  }
+
+  abstract setScopeAttributes(attributes: Attributes): void;
+  /** A resource as the pipeline holds it, built on its first record. */
+  protected abstract buildResource(attributes: Attributes): Resource;
+  /** The record as queued, or undefined when a bound of the pipeline's own refuses it (counted as a queue loss). */
+  protected abstract admit(record: BindLogRecord, resource: CachedResource<Resource>): Queued | undefined;
+  /** A record was queued. */
+  protected abstract queued(): void;
+  /** Hands queued records on while the pipeline has room. */
+  protected abstract pump(): void;
+  /** One step of draining at shutdown: hand on what is queued, wait a little (at most until the deadline). */
+  protected abstract drainStep(deadlineMs: number): Promise<void>;
+  /** Stops the transport, once, after the last request. */
+  protected abstract close(): Promise<void>;
+
+  /** A bound of the pipeline's own beyond the record count (bytes) is reached. */
+  protected fullBeyondCount(): boolean {
+    return false;
+  }
+
+  protected get queuedCount(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  /** The next queued record, cleared from the queue. */
+  protected takeQueued(): Queued {
+    const item = this.queue[this.queueHead] as Queued;
+    this.queue[this.queueHead++] = undefined;
+    if (this.queueHead > QUEUE_COMPACT_AFTER && this.queueHead * 2 > this.queue.length) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
+    return item;
+  }
+
+  full(): boolean {
+    return this.finalized || this.queuedCount + this.inFlight >= this.stageOptions.maxQueueSize || this.fullBeyondCount();
+  }
+
+  dropFull(records: number): void {
+    this.counts.lostExportQueue += records;
+  }
+
+  enqueue(record: BindLogRecord, resource: Attributes): boolean {
+    if (this.finalized || this.queuedCount + this.inFlight >= this.stageOptions.maxQueueSize) {
+      this.counts.lostExportQueue++;
+      return false;
+    }
+    const item = this.admit(record, this.resources.get(resource));
+    if (item === undefined) {
+      this.counts.lostExportQueue++;
+      return false;
+    }
+    this.queue.push(item);
+    this.queued();
+    return true;
+  }
+
+  /** `records` handed on have an outcome: into the books, and the next go. */
+  protected settle(records: number, outcome: ExportOutcome): void {
+    if (this.finalized) return; // already counted as lost at the deadline
+    this.inFlight -= records;
+    this.counts.exported += outcome.exported;
+    if (outcome.failed) this.countFailed(outcome.reason ?? 'other', outcome.failed);
+    this.pump();
+  }
+
+  private countFailed(reason: string, records: number): void {
+    this.counts.lostExport += records;
+    this.counts.failures.set(reason, (this.counts.failures.get(reason) ?? 0) + records);
+  }
+
+  snapshot(): OtlpCounts {
+    // once finalized, what was still in flight is counted as lost: nothing is pending
+    return { ...this.counts, failures: new Map(this.counts.failures), pending: this.finalized ? 0 : this.queuedCount + this.inFlight };
+  }
+
+  resourceCount(): number {
+    return this.resources.size;
+  }
+
+  releaseIdle(nowMs = Date.now()): void {
+    this.resources.releaseIdle(nowMs);
+  }
+
+  /** Stops the pipeline's own timers; shutdown then drains. */
+  protected beginShutdown(): void {}
+
+  async shutdown(timeoutMillis: number): Promise<OtlpCounts> {
+    clearInterval(this.idleTimer);
+    this.beginShutdown();
+    const deadline = Date.now() + timeoutMillis;
+    while (this.queuedCount + this.inFlight > 0 && Date.now() < deadline) await this.drainStep(deadline);
+    this.counts.lostExportQueue += this.queuedCount;
+    if (this.inFlight > 0) this.countFailed('shutdown', this.inFlight);
+    this.queue.length = 0;
+    this.queueHead = 0;
+    this.inFlight = 0;
+    this.finalized = true;
+    await Promise.race([this.close(), sleep(Math.max(deadline - Date.now(), 1000))]);
+    return this.snapshot();
+  }
+}

@@ -1,0 +1,136 @@
+import type { Context } from '@opentelemetry/api';
+import type { Logger } from '@opentelemetry/api-logs';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  BatchLogRecordProcessor,
+  LoggerProvider,
+  type LogRecordExporter,
+  type LogRecordProcessor,
+  type SdkLogRecord,
+} from '@opentelemetry/sdk-logs';
+import type { Attributes } from '../model/attributes';
+import type { ExportOutcome } from './exporter';
+import { ExportStage, sleep, type ExportStageOptions } from './export-stage';
+import type { AttributeLimits, BindLogRecord } from './record';
+import type { CachedResource } from './resource-cache';
+import { SEMCONV_SCHEMA_URL } from './resource';
+
+export interface SdkPipelineOptions extends ExportStageOptions {
+  /** built with the pipeline's outcome callback, so every export's result is counted */
+  makeExporter: (onOutcome: (outcome: ExportOutcome) => void) => LogRecordExporter;
+  maxExportBatchSize: number;
+  flushIntervalMillis: number;
+  /** deadline of one export; the processor waits a little longer than the exporter */
+  exportTimeoutMillis: number;
+  scopeName: string;
+  scopeVersion: string;
+  /** the log record limits, when any can apply; the SDK's LoggerProvider applies them (and counts what it drops) */
+  limits?: AttributeLimits;
+}
+
+/**
+ * Hands records to one shared processor; never shuts it down (the pipeline
+ * does, once). Each resource's LoggerProvider gets its own proxy.
+ */
+class SharedProcessorProxy implements LogRecordProcessor {
+  constructor(private readonly target: LogRecordProcessor) {}
+  onEmit(record: SdkLogRecord, context?: Context): void {
+    this.target.onEmit(record, context);
+  }
+  forceFlush(): Promise<void> {
+    return this.target.forceFlush();
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** A resource's logger, and the provider it came from. */
+interface ResourceLogger {
+  provider: LoggerProvider;
+  logger: Logger;
+}
+
+interface QueuedRecord {
+  record: BindLogRecord;
+  resource: CachedResource<ResourceLogger>;
+}
+
+/**
+ * The OpenTelemetry SDK's logs pipeline (otlp.pipeline: sdk). One
+ * LoggerProvider per distinct resource, all sharing one BatchLogRecordProcessor
+ * and exporter, so each export request groups records into one ResourceLogs
+ * per resource (per pod).
+ *
+ * The SDK's batch processor drops silently when its queue is full, so records
+ * wait in this stage's bounded queue and are handed over only while the SDK
+ * holds fewer than its capacity: the SDK never drops, and every loss is counted
+ * here.
+ */
+export class SdkPipeline extends ExportStage<QueuedRecord, ResourceLogger> {
+  private scopeAttributes: Attributes = {};
+  private readonly sdkCapacity: number;
+  private readonly processor: BatchLogRecordProcessor;
+  constructor(private readonly options: SdkPipelineOptions) {
+    super(options);
+    this.sdkCapacity = Math.max(1, Math.min(options.maxQueueSize, options.maxExportBatchSize * 4));
+    this.processor = new BatchLogRecordProcessor({
+      exporter: options.makeExporter((outcome) => this.settle(outcome.exported + outcome.failed, outcome)),
+      maxQueueSize: this.sdkCapacity,
+      maxExportBatchSize: options.maxExportBatchSize,
+      scheduledDelayMillis: options.flushIntervalMillis,
+      exportTimeoutMillis: options.exportTimeoutMillis + 5000,
+    });
+  }
+
+  /** InstrumentationScope attributes (the kernel backend); set before the first record. */
+  setScopeAttributes(attributes: Attributes): void {
+    this.scopeAttributes = attributes;
+  }
+
+  /**
+   * A resource's logger, of its own provider. The provider only refers to the
+   * shared processor, which records already emitted do not need: releasing it
+   * frees it.
+   */
+  protected buildResource(resource: Attributes): ResourceLogger {
+    const limits = this.options.limits;
+    const provider = new LoggerProvider({
+      resource: resourceFromAttributes(resource, { schemaUrl: SEMCONV_SCHEMA_URL }),
+      processors: [new SharedProcessorProxy(this.processor)],
+      // explicit, so the SDK's own defaults or environment never decide them (0 = no limit)
+      logRecordLimits: {
+        attributeCountLimit: limits?.countLimit || Number.POSITIVE_INFINITY,
+        attributeValueLengthLimit: limits?.valueLengthLimit || Number.POSITIVE_INFINITY,
+      },
+    });
+    return { provider, logger: provider.getLogger(this.options.scopeName, this.options.scopeVersion, { schemaUrl: SEMCONV_SCHEMA_URL, attributes: this.scopeAttributes }) };
+  }
+
+  protected admit(record: BindLogRecord, resource: CachedResource<ResourceLogger>): QueuedRecord {
+    return { record, resource };
+  }
+
+  protected queued(): void {
+    this.pump();
+  }
+
+  protected pump(): void {
+    while (this.queuedCount > 0 && this.inFlight < this.sdkCapacity) {
+      const { record, resource } = this.takeQueued();
+      this.inFlight++;
+      resource.value.logger.emit(record);
+    }
+  }
+
+  protected async drainStep(deadlineMs: number): Promise<void> {
+    this.pump();
+    await Promise.race([this.processor.forceFlush(), sleep(deadlineMs - Date.now())]);
+    // a flush already under way makes forceFlush return at once: do not spin
+    await sleep(Math.min(10, deadlineMs - Date.now()));
+  }
+
+  protected close(): Promise<void> {
+    return this.processor.shutdown();
+  }
+}
