@@ -16,6 +16,7 @@
 #include "bindsnoop.skel.h"
 #include "lock.h"
 #include "pipe.h"
+#include "options.h"
 #include "tracer.h"
 
 namespace {
@@ -95,6 +96,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Value layouts = Layouts(env);
   if (env.IsExceptionPending()) return exports;
   exports.Set("layouts", layouts);
+  exports.Set("tracerOptions", TracerOptionSpecs(env));
   exports.Set("clockPair", Napi::Function::New(env, ClockPair));
   exports.Set("lockDirectory", Napi::Function::New(env, LockDirectory));
   exports.Set("unlockDirectory", Napi::Function::New(env, UnlockDirectory));

@@ -74,10 +74,10 @@ bool OptionReader::Uint32(const char* key, uint32_t* out, uint32_t min, uint32_t
   return true;
 }
 
-bool OptionReader::SafeInteger(const char* key, uint64_t* out) {
+bool OptionReader::Uint64(const char* key, uint64_t* out, uint64_t min, uint64_t max) {
   bool given;
   uint64_t v;
-  if (!WholeNumber(key, 0, 9007199254740991ULL, &given, &v)) return false;
+  if (!WholeNumber(key, min, max, &given, &v)) return false;
   if (given) *out = v;
   return true;
 }

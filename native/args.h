@@ -23,8 +23,8 @@ class OptionReader {
       : env_(env), object_(object), what_(std::move(what)) {}
   bool Uint32(const char* key, uint32_t* out, uint32_t min = 0, uint32_t max = UINT32_MAX);
   bool Bool(const char* key, bool* out);
-  // a whole number up to 2^53-1 (ids such as inode numbers)
-  bool SafeInteger(const char* key, uint64_t* out);
+  // a whole number in [min, max]; max at most 2^53-1 (ids such as inode numbers), the most a number holds exactly
+  bool Uint64(const char* key, uint64_t* out, uint64_t min, uint64_t max);
   bool String(const char* key, std::string* out);
   bool Uint16List(const char* key, std::vector<uint16_t>* out, size_t maxLength);
 

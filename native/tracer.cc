@@ -36,32 +36,8 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
                             (info.Length() < 1 ? "undefined" : TypeName(info[0])) + ")");
     return;
   }
-  if (!ReadOptions(env, info[0].As<Napi::Object>())) return;
+  if (!ReadTracerOptions(env, info[0].As<Napi::Object>(), &opts_)) return;
   LoadAndAttach(env);
-}
-
-bool Tracer::ReadOptions(Napi::Env env, Napi::Object o) {
-  OptionReader r(env, o, "options");
-  bool ok = r.Uint32("pid", &opts_.pid) && r.Bool("filterUid", &opts_.filterUid) && r.Uint32("uid", &opts_.uid) &&
-            r.Uint16List("ports", &opts_.ports, BINDSNOOP_MAX_PORTS) && r.Bool("includeErrors", &opts_.includeErrors) &&
-            r.Bool("countMode", &opts_.countMode) && r.Bool("hideKernelBinds", &opts_.hideKernelBinds) &&
-            r.Bool("readArgs", &opts_.readArgs) &&
-            r.Bool("readCgroupNames", &opts_.readCgroupNames) && r.SafeInteger("cgroupRootId", &opts_.cgroupRootId) &&
-            r.String("cgroupMapPath", &opts_.cgroupMapPath) &&
-            r.String("mntnsMapPath", &opts_.mntnsMapPath) &&
-            r.Uint32("ringBufferBytes", &opts_.ringBufferBytes, 4096, 1u << 30) &&
-            r.Uint32("wakeupBytes", &opts_.wakeupBytes) &&
-            r.Uint32("drainIntervalMillis", &drainIntervalMillis_, 1, 60000) &&
-            r.Uint32("maxPendingBatches", &maxPendingBatches_, 1, 1 << 20) &&
-            r.Uint32("maxPendingBytes", &maxPendingBytes_, 1 << 16, 0xffffffffu) && r.String("pinDir", &opts_.pinDir) &&
-            r.String("backend", &backendChoice_);
-  if (!ok) return false;
-  if (backendChoice_ != "auto" && backendChoice_ != "fentry" && backendChoice_ != "kprobe" &&
-      backendChoice_ != "tracepoint") {
-    ThrowRangeError(env, "options.backend must be one of auto, fentry, kprobe, tracepoint (got '" + backendChoice_ + "')");
-    return false;
-  }
-  return true;
 }
 
 namespace {
@@ -92,9 +68,9 @@ void Tracer::LoadAndAttach(Napi::Env env) {
     return;
   }
   std::vector<Backend> candidates;
-  if (backendChoice_ == "fentry") candidates = {Backend::kFentry};
-  else if (backendChoice_ == "kprobe") candidates = {Backend::kKprobe};
-  else if (backendChoice_ == "tracepoint") candidates = {Backend::kTracepoint};
+  if (opts_.backend == "fentry") candidates = {Backend::kFentry};
+  else if (opts_.backend == "kprobe") candidates = {Backend::kKprobe};
+  else if (opts_.backend == "tracepoint") candidates = {Backend::kTracepoint};
   else candidates = {Backend::kFentry, Backend::kKprobe, Backend::kTracepoint};
   const bool forced = candidates.size() == 1;
 
@@ -175,7 +151,7 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
     ThrowBpfError(env, EINVAL, "start", "a tracer can be started once, before stop()");
     return env.Undefined();
   }
-  deliver_ = MakeDelivery(env, info[0].As<Napi::Function>(), maxPendingBatches_);
+  deliver_ = MakeDelivery(env, info[0].As<Napi::Function>(), opts_.maxPendingBatches);
   started_ = true;
   readerAlive_ = true;
   completion_->worker = std::thread([this] { RunReader(); });
@@ -185,9 +161,9 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
 void Tracer::RunReader() {
   auto sink = [this](std::vector<uint8_t>&& batch, size_t records) { Deliver(std::move(batch), records); };
   auto room = [this] {
-    return completion_->batchesInJs.load() < maxPendingBatches_ && completion_->bytesInJs.load() < maxPendingBytes_;
+    return completion_->batchesInJs.load() < opts_.maxPendingBatches && completion_->bytesInJs.load() < opts_.maxPendingBytes;
   };
-  int err = reader_->Loop(static_cast<int>(drainIntervalMillis_), sink, room);
+  int err = reader_->Loop(static_cast<int>(opts_.drainIntervalMillis), sink, room);
   if (err) {
     // The loop cannot go on: /healthz turns red (readerAlive) and the agent logs
     // readerErrno; the programs stay until stop() so that teardown has one path.
@@ -249,7 +225,7 @@ void Tracer::Unload() {
     // what is left in the ring goes to JavaScript as it makes room, for a bounded time (it may be stopping too)
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     auto room = [this, deadline] {
-      while ((completion_->batchesInJs.load() >= maxPendingBatches_ || completion_->bytesInJs.load() >= maxPendingBytes_) &&
+      while ((completion_->batchesInJs.load() >= opts_.maxPendingBatches || completion_->bytesInJs.load() >= opts_.maxPendingBytes) &&
              std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
       return true;

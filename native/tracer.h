@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "options.h"
 #include "program.h"
 #include "reader.h"
 
@@ -52,7 +53,6 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value MapDelete(const Napi::CallbackInfo& info);
   Napi::Value MapEntries(const Napi::CallbackInfo& info);
 
-  bool ReadOptions(Napi::Env env, Napi::Object o);
   void LoadAndAttach(Napi::Env env);
   // JS thread: a thread-safe function whose finalizer completes stop().
   Napi::ThreadSafeFunction MakeDelivery(Napi::Env env, Napi::Function callback, size_t queue);
@@ -65,11 +65,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void Unload();  // detach, drain, keep the final counters, free; then release delivery
   void SnapshotKernelStats();  // with mutex_ held
 
-  ProgramOptions opts_;
-  std::string backendChoice_ = "auto";
-  uint32_t drainIntervalMillis_ = 50;
-  uint32_t maxPendingBatches_ = 256;
-  uint32_t maxPendingBytes_ = 32u << 20;
+  TracerOptions opts_;
   std::vector<std::string> backendNotes_;
 
   std::mutex mutex_;  // guards program_ against the worker's unload

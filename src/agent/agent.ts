@@ -22,6 +22,7 @@ import { account, describeLosses, totalLost, type Accounting } from './accountin
 import { ExportHealth } from './export-health';
 import { ExecutableSelection } from './executable-selection';
 import { Router } from './router';
+import { tracerOptions } from './tracer-options';
 
 export interface AgentOptions {
   config: AppConfig;
@@ -133,7 +134,6 @@ export class Agent implements AgentStatus {
   /** Loads and attaches the kernel program and starts every stage; returns the backend in use. */
   start(): BackendInfo {
     const { config, countMode } = this.options;
-    const f = config.filter;
     let pinDir: string;
     try {
       pinDir = this.kubernetes?.preparePinDir() ?? '';
@@ -141,23 +141,7 @@ export class Agent implements AgentStatus {
       if (e instanceof KubernetesSetupError) throw configError(`kubernetes.${e.setting}`, e.message);
       throw e;
     }
-    const source = BindSource.open({
-      pid: f.pid || undefined,
-      uid: f.uid >= 0 ? f.uid : undefined,
-      ports: f.ports,
-      includeErrors: f.errors,
-      countMode,
-      hideKernelBinds: !f.kernelBinds,
-      readCgroupNames: config.kubernetes.enabled,
-      // the kernel counts --count: no record, no command line
-      readArgs: config.kernel.readCommandLine && !countMode,
-      cgroupRootId: this.kubernetes?.cgroupRootId() ?? 1,
-      backend: config.kernel.backend,
-      cgroupMapPath: f.cgroupMap || undefined,
-      mntnsMapPath: f.mntnsMap || undefined,
-      ...config.reader,
-      pinDir: pinDir || undefined,
-    });
+    const source = BindSource.open(tracerOptions(config, { countMode, cgroupRootId: this.kubernetes?.cgroupRootId() ?? 1, pinDir }));
     this.source = source;
     this.backendInfo = source.backend();
     this.scopeAttributes = { 'bindsnoop.backend': this.backendInfo.name };

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import type { KubernetesSettings } from '../kubernetes/kubernetes';
 import { parseHeaders } from './headers';
 import { parseLabelSelector } from '../kubernetes/label-selector';
+import { BACKEND_CHOICES, type BackendChoice } from '../kernel/native';
 import { ARGS_ROOM, MAX_PORTS } from '../model/event';
 
 /**
@@ -24,7 +25,7 @@ export interface AppConfig {
     excludeExecutables: string[];
   };
   kernel: {
-    backend: 'auto' | 'fentry' | 'kprobe' | 'tracepoint';
+    backend: BackendChoice;
     readCommandLine: boolean;
   };
   output: {
@@ -153,7 +154,7 @@ export const SCHEMA: Schema<AppConfig> = {
   kernel: {
     backend: {
       doc: 'How the kernel program attaches: auto (the best this kernel allows: fentry, then kprobe, then tracepoint), fentry, kprobe or tracepoint. Flag --backend.',
-      format: ['auto', 'fentry', 'kprobe', 'tracepoint'],
+      format: [...BACKEND_CHOICES],
       default: 'auto',
     },
     readCommandLine: {

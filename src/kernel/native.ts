@@ -1,8 +1,14 @@
 import { loadAddonFile } from './addon-file';
 import type { ClockPair } from './clock';
 
-/** Options the addon takes; validated in TypeScript first (native code takes primitives only). */
+/**
+ * Options the addon's Tracer takes, validated in TypeScript first (native code
+ * takes primitives only and checks them again). Their names and bounds are the
+ * addon's (native/options.cc, listed as addon.tracerOptions); a test holds this
+ * interface and the configuration's bounds to them.
+ */
 export interface NativeTracerOptions {
+  /** host TGID, 0 = any */
   pid: number;
   filterUid: boolean;
   uid: number;
@@ -17,6 +23,7 @@ export interface NativeTracerOptions {
   readArgs: boolean;
   /** kernfs id (inode) of the cgroup root the kubelet's hierarchy hangs from: a record says whether it is under it */
   cgroupRootId: number;
+  /** bcc's --cgroupmap/--mntnsmap pinned maps ("" = none) */
   cgroupMapPath: string;
   mntnsMapPath: string;
   ringBufferBytes: number;
@@ -32,7 +39,8 @@ export interface NativeTracerOptions {
 /** How the kernel program attaches (docs/CONTRACT.md, section 1: --backend). */
 export const BACKENDS = ['fentry', 'kprobe', 'tracepoint'] as const;
 export type BackendName = (typeof BACKENDS)[number];
-export type BackendChoice = 'auto' | BackendName;
+export const BACKEND_CHOICES = ['auto', ...BACKENDS] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 /** The backend in use, and why each better one was not used. */
 export interface BackendInfo {
@@ -89,8 +97,17 @@ export interface StructLayout {
   fields: Record<string, { offset: number; size: number }>;
 }
 
+/** How the addon checks one option (native/options.cc). */
+export type TracerOptionSpec =
+  | { type: 'boolean' }
+  | { type: 'uint32' | 'safeInteger'; min: number; max: number }
+  | { type: 'ports'; maxLength: number }
+  | { type: 'string'; oneOf?: string[] };
+
 export interface NativeAddon {
   Tracer: new (options: NativeTracerOptions) => NativeTracer;
+  /** every option Tracer takes, with the bounds it checks */
+  tracerOptions: Record<string, TracerOptionSpec>;
   /** struct bind_event, struct bind_event_args and struct count_key (bpf/bindsnoop.h) from the object's BTF */
   layouts: { event: StructLayout; eventArgs: StructLayout; countKey: StructLayout };
   clockPair(): ClockPair;

@@ -2,35 +2,7 @@ import { readFileSync } from 'node:fs';
 import { decodeBatch, decodeCounts, type CountEntry } from './decode';
 import { BindsnoopError } from '../model/errors';
 import type { BindEvent } from '../model/event';
-import { isNativeError, loadAddon, type BackendChoice, type BackendInfo, type NativeTracer, type NativeTracerStats } from './native';
-
-export interface SourceOptions {
-  /** host TGID, undefined = any */
-  pid?: number;
-  uid?: number;
-  ports: readonly number[];
-  includeErrors: boolean;
-  countMode: boolean;
-  /** drop binds of kernel sockets and kernel threads in the kernel */
-  hideKernelBinds: boolean;
-  /** Kubernetes mode reads the task's cgroup names into each record */
-  readCgroupNames: boolean;
-  /** read each process's command line at the bind (opt-in: arguments carry secrets) */
-  readArgs: boolean;
-  /** kernfs id of kubernetes.cgroupRoot (1: the hierarchy's root) */
-  cgroupRootId: number;
-  backend: BackendChoice;
-  cgroupMapPath?: string;
-  mntnsMapPath?: string;
-  ringBufferBytes: number;
-  wakeupBytes: number;
-  drainIntervalMillis: number;
-  maxPendingBatches: number;
-  maxPendingBytes: number;
-  /** Kubernetes mode: pin the pod maps under this bpffs directory */
-  pinDir?: string;
-}
-
+import { isNativeError, loadAddon, type BackendInfo, type NativeTracer, type NativeTracerOptions, type NativeTracerStats } from './native';
 
 /**
  * Why a refusal (EPERM) may not be a missing capability: the capabilities are
@@ -59,46 +31,23 @@ export function describeBackend(info: BackendInfo): string {
   return info.notes.length ? `${line}; not ${info.notes.join('; not ')}` : line;
 }
 
-/** A loaded, attached tracer whose records arrive decoded, in batches. */
 /** The addon's counters, and the records the decoder refused. */
 export interface SourceStats extends NativeTracerStats {
   /** read, but not a record this build's program can have written: counted as lost at the reader */
   recordsRejected: number;
 }
 
+/** A loaded, attached tracer whose records arrive decoded, in batches. */
 export class BindSource {
   private rejected = 0;
 
   private constructor(private readonly tracer: NativeTracer, private readonly withArgs: boolean) {}
 
   /** Loads and attaches, or throws a BindsnoopError with nothing left in the kernel. */
-  static open(options: SourceOptions): BindSource {
+  static open(options: NativeTracerOptions): BindSource {
     const addon = loadAddon();
     try {
-      return new BindSource(
-        new addon.Tracer({
-          pid: options.pid ?? 0,
-          filterUid: options.uid !== undefined,
-          uid: options.uid ?? 0,
-          ports: [...options.ports],
-          includeErrors: options.includeErrors,
-          countMode: options.countMode,
-          hideKernelBinds: options.hideKernelBinds,
-          readCgroupNames: options.readCgroupNames,
-          readArgs: options.readArgs,
-          cgroupRootId: options.cgroupRootId,
-          backend: options.backend,
-          cgroupMapPath: options.cgroupMapPath ?? '',
-          mntnsMapPath: options.mntnsMapPath ?? '',
-          ringBufferBytes: options.ringBufferBytes,
-          wakeupBytes: options.wakeupBytes,
-          drainIntervalMillis: options.drainIntervalMillis,
-          maxPendingBatches: options.maxPendingBatches,
-          maxPendingBytes: options.maxPendingBytes,
-          pinDir: options.pinDir ?? '',
-        }),
-        options.readArgs,
-      );
+      return new BindSource(new addon.Tracer(options), options.readArgs);
     } catch (e) {
       if (isNativeError(e)) {
         // a --cgroupmap/--mntnsmap that is missing or of the wrong shape is the user's to fix, found before loading

@@ -1,6 +1,9 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadAddon, type NativeTracer, type NativeTracerOptions } from '../../src/kernel/native';
+import { tracerOptions } from '../../src/agent/tracer-options';
+import { loadConfig, schemaLeaves } from '../../src/config/load';
+import { BACKEND_CHOICES, loadAddon, type NativeTracer, type NativeTracerOptions, type TracerOptionSpec } from '../../src/kernel/native';
+import { MAX_PORTS } from '../../src/model/event';
 import { describePrivileged, OWN_UID } from './harness';
 
 /**
@@ -24,6 +27,42 @@ function untyped(target: object, method: string, ...args: unknown[]): unknown {
   const f = (target as Record<string, (...a: unknown[]) => unknown>)[method];
   return f.apply(target, args);
 }
+
+describe('the tracer\'s options are declared once, by the addon', () => {
+  const specs = loadAddon().tracerOptions;
+  const jsonSchema = (path: string): { minimum?: number; maximum?: number; enum?: number[]; maxItems?: number } => {
+    const leaf = schemaLeaves().find((l) => l.path === path);
+    if (!leaf) throw new Error(`no configuration key ${path}`);
+    return (leaf.spec.format as { jsonSchema: { minimum?: number; maximum?: number; enum?: number[]; maxItems?: number } }).jsonSchema;
+  };
+  const numeric = (name: string): { min: number; max: number } => {
+    const spec: TracerOptionSpec = specs[name];
+    if (spec.type !== 'uint32' && spec.type !== 'safeInteger') throw new Error(`${name} is not a number option`);
+    return spec;
+  };
+
+  it('the agent passes every option the addon reads, and only those', () => {
+    const built = tracerOptions(loadConfig({ env: {}, flags: {} }), { countMode: false, cgroupRootId: 1, pinDir: '' });
+    expect(Object.keys(built).sort()).toEqual(Object.keys(specs).sort());
+    // and the TypeScript interface is the same set (a compile-time check on one full object)
+    expect(Object.keys(options()).sort()).toEqual(Object.keys(specs).sort());
+  });
+
+  it('every configured bound lies within what the addon accepts', () => {
+    for (const key of ['wakeupBytes', 'drainIntervalMillis', 'maxPendingBatches', 'maxPendingBytes']) {
+      const { minimum, maximum } = jsonSchema(`reader.${key}`);
+      expect([key, minimum! >= numeric(key).min && maximum! <= numeric(key).max]).toEqual([key, true]);
+    }
+    const ring = jsonSchema('reader.ringBufferBytes').enum!;
+    expect(Math.min(...ring)).toBeGreaterThanOrEqual(numeric('ringBufferBytes').min);
+    expect(Math.max(...ring)).toBeLessThanOrEqual(numeric('ringBufferBytes').max);
+    expect(jsonSchema('filter.pid').maximum).toBeLessThanOrEqual(numeric('pid').max);
+    expect(jsonSchema('filter.uid').maximum).toBeLessThanOrEqual(numeric('uid').max);
+    expect(specs.ports).toEqual({ type: 'ports', maxLength: MAX_PORTS });
+    expect(jsonSchema('filter.ports').maxItems).toBe(MAX_PORTS);
+    expect(specs.backend).toEqual({ type: 'string', oneOf: [...BACKEND_CHOICES] });
+  });
+});
 
 describe('the addon checks the options it is given', () => {
   const { Tracer } = loadAddon();
