@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <sys/mount.h>
@@ -95,23 +96,28 @@ std::string MissingKernelFeature() {
   return "";
 }
 
-bool KernelHasFunction(const char* name) {
-  struct btf* vmlinux = btf__load_vmlinux_btf();
-  if (!vmlinux) return false;
-  bool found = btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0;
-  btf__free(vmlinux);
-  return found;
+KernelBtf::KernelBtf() : btf_(btf__load_vmlinux_btf()) {}
+
+KernelBtf::~KernelBtf() { btf__free(btf_); }
+
+int KernelBtf::FunctionId(const char* name) const {
+  return btf_ ? btf__find_by_name_kind(btf_, name, BTF_KIND_FUNC) : -ENOENT;
+}
+
+BindFunctions BindFunctionsOf(const KernelBtf& btf) {
+  BindFunctions f;
+  f.v4Sk = btf.HasFunction("inet_bind_sk");
+  f.v6Sk = btf.HasFunction("inet6_bind_sk");
+  return f;
 }
 
 namespace {
 
 // Loads `r0 = 0; exit` as an fexit program on inet_bind and attaches it; `*err` is the errno of a refusal.
-std::string FentryUnavailable(int* err) {
+std::string FentryUnavailable(const KernelBtf& btf, int* err) {
   *err = EOPNOTSUPP;
-  struct btf* vmlinux = btf__load_vmlinux_btf();
-  if (!vmlinux) return "no kernel BTF to find inet_bind in";
-  int id = btf__find_by_name_kind(vmlinux, "inet_bind", BTF_KIND_FUNC);
-  btf__free(vmlinux);
+  if (!btf.Parsed()) return "no kernel BTF to find inet_bind in";
+  int id = btf.FunctionId("inet_bind");
   if (id <= 0) return "inet_bind is not in the kernel's BTF";
 
   const struct bpf_insn insns[] = {
@@ -139,10 +145,36 @@ std::string FentryUnavailable(int* err) {
   return "";
 }
 
-std::string KprobeUnavailable() {
+// Whether `name` is a line of the kernel's kprobe blacklist (debugfs, "0xstart-0xend\tname"); false when
+// the list cannot be read (debugfs not mounted): the attach then decides.
+bool OnKprobeBlacklist(const char* name) {
+  FILE* f = fopen("/sys/kernel/debug/kprobes/blacklist", "re");
+  if (!f) return false;
+  char line[512];
+  bool found = false;
+  while (!found && fgets(line, sizeof(line), f)) {
+    char* tab = strchr(line, '\t');
+    if (!tab) continue;
+    char* sym = tab + 1;
+    sym[strcspn(sym, " \t\n")] = '\0';
+    found = strcmp(sym, name) == 0;
+  }
+  fclose(f);
+  return found;
+}
+
+std::string KprobeUnavailable(const KernelBtf& btf) {
   // the perf kprobe PMU (Linux 4.17+) is what libbpf attaches kprobes through
   if (access("/sys/bus/event_source/devices/kprobe/type", F_OK) != 0)
     return "this kernel has no kprobes (CONFIG_KPROBES and CONFIG_KPROBE_EVENTS are off)";
+  // then each function hooked, as bcc checks a function before attaching: a function of its own (not inlined
+  // away: its BTF has it) and not one kprobes refuse
+  BindFunctions f = BindFunctionsOf(btf);
+  for (const char* name : {f.v4(), f.v6()}) {
+    if (btf.Parsed() && !btf.HasFunction(name))
+      return std::string(name) + " is not a function of this kernel (inlined, or built without it)";
+    if (OnKprobeBlacklist(name)) return std::string(name) + " is on the kernel's kprobe blacklist";
+  }
   return "";
 }
 
@@ -153,13 +185,13 @@ std::string TracepointUnavailable() {
 
 }  // namespace
 
-std::string BackendUnavailable(Backend backend, int* err) {
+std::string BackendUnavailable(Backend backend, const KernelBtf& btf, int* err) {
   *err = EOPNOTSUPP;
   switch (backend) {
     case Backend::kFentry:
-      return FentryUnavailable(err);
+      return FentryUnavailable(btf, err);
     case Backend::kKprobe:
-      return KprobeUnavailable();
+      return KprobeUnavailable(btf);
     case Backend::kTracepoint:
       return TracepointUnavailable();
   }

@@ -5,6 +5,8 @@
 
 #include <string>
 
+struct btf;
+
 enum class Backend { kFentry, kKprobe, kTracepoint };
 
 // "fentry", "kprobe", "tracepoint"
@@ -23,11 +25,39 @@ std::string MissingBtf();
 // failed for another reason than EPERM/EACCES. Any thread.
 std::string MissingKernelFeature();
 
-// Whether the kernel's BTF has a function of that name (not inlined away). Any thread.
-bool KernelHasFunction(const char* name);
+// The kernel's BTF, parsed once for all of a load's checks (each parse of
+// /sys/kernel/btf/vmlinux costs milliseconds). Any thread.
+class KernelBtf {
+ public:
+  KernelBtf();
+  ~KernelBtf();
+  KernelBtf(const KernelBtf&) = delete;
+  KernelBtf& operator=(const KernelBtf&) = delete;
+  bool Parsed() const { return btf_ != nullptr; }
+  // the function's BTF id, > 0 when the kernel has it (a function inlined away has none)
+  int FunctionId(const char* name) const;
+  bool HasFunction(const char* name) const { return FunctionId(name) > 0; }
+
+ private:
+  struct btf* btf_;
+};
+
+// The functions the fentry and kprobe backends hook: inet_bind_sk/inet6_bind_sk,
+// which every inet bind passes since Linux 6.6 (MPTCP calls them directly),
+// where the kernel has them, else inet_bind/inet6_bind (which call them): one
+// or the other, never both, so each bind is reported once.
+struct BindFunctions {
+  bool v4Sk = false;
+  bool v6Sk = false;
+  const char* v4() const { return v4Sk ? "inet_bind_sk" : "inet_bind"; }
+  const char* v6() const { return v6Sk ? "inet6_bind_sk" : "inet6_bind"; }
+};
+BindFunctions BindFunctionsOf(const KernelBtf& btf);
 
 // "" when `backend` can attach here, else why not (one clause). The fentry
 // probe loads and attaches a trial no-op fexit program on inet_bind, as
-// libbpf-tools' fentry_can_attach() loads one, and removes it. `*err` is the
-// errno behind a refusal (EOPNOTSUPP where nothing refused). Any thread.
-std::string BackendUnavailable(Backend backend, int* err);
+// libbpf-tools' fentry_can_attach() loads one, and removes it; the kprobe
+// probe checks each function it would hook, as bcc does before attaching.
+// `*err` is the errno behind a refusal (EOPNOTSUPP where nothing refused).
+// Any thread.
+std::string BackendUnavailable(Backend backend, const KernelBtf& btf, int* err);

@@ -26,10 +26,8 @@ struct ProgLink {
   struct bpf_link** link;
 };
 
-// The programs of one backend, with where the skeleton keeps their links. v4Sk/v6Sk:
-// hook inet_bind_sk/inet6_bind_sk, which every inet bind passes since 6.6 (MPTCP
-// calls them directly), instead of inet_bind/inet6_bind (which call them): one or
-// the other, never both, so each bind is reported once.
+// The programs of one backend, with where the skeleton keeps their links; v4Sk/v6Sk as
+// in BindFunctions (kernel.h).
 std::vector<ProgLink> ProgramsOf(bindsnoop_bpf* s, Backend backend, bool v4Sk, bool v6Sk) {
   switch (backend) {
     case Backend::kFentry:
@@ -155,19 +153,15 @@ int ReuseFilterMap(const std::string& path, struct bpf_map* map, uint32_t valueS
 
 }  // namespace
 
-Program::Program(Backend backend, bool k8s) : backend_(backend), k8s_(k8s) {
-  if (backend != Backend::kTracepoint) {
-    v4Sk_ = KernelHasFunction("inet_bind_sk");
-    v6Sk_ = KernelHasFunction("inet6_bind_sk");
-  }
-}
+Program::Program(Backend backend, BindFunctions functions, bool k8s)
+    : backend_(backend), k8s_(k8s), functions_(functions) {}
 
 std::string Program::AttachPoint() const {
   switch (backend_) {
     case Backend::kFentry:
     case Backend::kKprobe:
-      return std::string(backend_ == Backend::kFentry ? "fexit" : "kprobes") + " on " +
-             (v4Sk_ ? "inet_bind_sk" : "inet_bind") + " and " + (v6Sk_ ? "inet6_bind_sk" : "inet6_bind");
+      return std::string(backend_ == Backend::kFentry ? "fexit" : "kprobes") + " on " + functions_.v4() + " and " +
+             functions_.v6();
     case Backend::kTracepoint:
       return "tracepoints syscalls:sys_enter_bind and sys_exit_bind";
   }
@@ -186,8 +180,11 @@ bool Program::CheckUserMaps(const ProgramOptions& opts, LoadError* error) {
   return true;
 }
 
-std::unique_ptr<Program> Program::Load(const ProgramOptions& opts, Backend backend, LoadError* error) {
-  std::unique_ptr<Program> p(new Program(backend, !opts.pinDir.empty()));
+std::unique_ptr<Program> Program::Load(const ProgramOptions& opts, Backend backend, const KernelBtf& btf,
+                                       LoadError* error) {
+  // the tracepoint backend hooks no kernel function
+  BindFunctions functions = backend == Backend::kTracepoint ? BindFunctions{} : BindFunctionsOf(btf);
+  std::unique_ptr<Program> p(new Program(backend, functions, !opts.pinDir.empty()));
   if (!p->Open(opts, error) || !p->Attach(error)) return nullptr;  // the destructor unloads what was loaded
   return p;
 }
@@ -218,7 +215,7 @@ bool Program::Open(const ProgramOptions& opts, LoadError* error) {
 
   // only this backend's programs are loaded: the others may not even verify here
   for (const ProgLink& pl : AllPrograms(skel_)) bpf_program__set_autoload(pl.prog, false);
-  for (const ProgLink& pl : ProgramsOf(skel_, backend_, v4Sk_, v6Sk_)) bpf_program__set_autoload(pl.prog, true);
+  for (const ProgLink& pl : ProgramsOf(skel_, backend_, functions_.v4Sk, functions_.v6Sk)) bpf_program__set_autoload(pl.prog, true);
 
   if (k8s_) {
     // libbpf reuses a compatible map already pinned there (a restarted agent), else creates and pins it
@@ -273,7 +270,7 @@ bool Program::Open(const ProgramOptions& opts, LoadError* error) {
 }
 
 bool Program::Attach(LoadError* error) {
-  for (const ProgLink& pl : ProgramsOf(skel_, backend_, v4Sk_, v6Sk_)) {
+  for (const ProgLink& pl : ProgramsOf(skel_, backend_, functions_.v4Sk, functions_.v6Sk)) {
     struct bpf_link* link = bpf_program__attach(pl.prog);
     if (!link) {
       int err = errno;
@@ -287,14 +284,14 @@ bool Program::Attach(LoadError* error) {
 
 bool Program::Attached() const {
   if (!skel_) return false;
-  for (const ProgLink& pl : ProgramsOf(skel_, backend_, v4Sk_, v6Sk_))
+  for (const ProgLink& pl : ProgramsOf(skel_, backend_, functions_.v4Sk, functions_.v6Sk))
     if (*pl.link == nullptr) return false;
   return true;
 }
 
 void Program::Detach() {
   if (!skel_) return;
-  for (const ProgLink& pl : ProgramsOf(skel_, backend_, v4Sk_, v6Sk_)) {
+  for (const ProgLink& pl : ProgramsOf(skel_, backend_, functions_.v4Sk, functions_.v6Sk)) {
     bpf_link__destroy(*pl.link);
     *pl.link = nullptr;
   }

@@ -45,9 +45,11 @@ struct LoadError {
 
 class Program {
  public:
-  // Opens, configures, loads and attaches the programs of `backend`, or
-  // returns null with `error` set and nothing left in the kernel. Any thread.
-  static std::unique_ptr<Program> Load(const ProgramOptions& opts, Backend backend, LoadError* error);
+  // Opens, configures, loads and attaches the programs of `backend` (on the
+  // functions `btf` says the kernel has), or returns null with `error` set and
+  // nothing left in the kernel. Any thread.
+  static std::unique_ptr<Program> Load(const ProgramOptions& opts, Backend backend, const KernelBtf& btf,
+                                       LoadError* error);
   // Checks the user's --cgroupmap/--mntnsmap against bcc's layouts before
   // anything (a backend probe included) is loaded. Any thread.
   static bool CheckUserMaps(const ProgramOptions& opts, LoadError* error);
@@ -71,15 +73,13 @@ class Program {
   struct bpf_map* K8sMap(const std::string& name) const;
 
  private:
-  Program(Backend backend, bool k8s);
+  Program(Backend backend, BindFunctions functions, bool k8s);
   bool Open(const ProgramOptions& opts, LoadError* error);
   bool Attach(LoadError* error);
 
   Backend backend_;
   bool k8s_;
-  // inet_bind_sk/inet6_bind_sk where the kernel has them (6.6+), else inet_bind/inet6_bind
-  bool v4Sk_ = false;
-  bool v6Sk_ = false;
+  BindFunctions functions_;
   bindsnoop_bpf* skel_ = nullptr;
   int cgroupMapFd_ = -1;
   int mntnsMapFd_ = -1;

@@ -10,6 +10,7 @@
 #include "bindsnoop.skel.h"
 #include "errors.h"
 #include "kernel.h"
+#include "loader.h"
 #include "maps.h"
 
 Napi::Function Tracer::Define(Napi::Env env) {
@@ -42,13 +43,6 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
 
 namespace {
 
-std::string Describe(const LoadError& e) {
-  if (e.reasoned) return std::string("cannot ") + e.op + ": " + e.hint;
-  std::string s = std::string("cannot ") + e.op + ": " + strerror(e.err);
-  if (!e.hint.empty()) s += " (" + e.hint + ")";
-  return s;
-}
-
 void ThrowLoadError(Napi::Env env, const LoadError& e) {
   if (e.reasoned) ThrowReasonedError(env, e.err, e.op, Describe(e));
   else ThrowBpfError(env, e.err, e.op, e.hint, e.details, e.userMap);
@@ -57,58 +51,16 @@ void ThrowLoadError(Napi::Env env, const LoadError& e) {
 }  // namespace
 
 void Tracer::LoadAndAttach(Napi::Env env) {
-  std::string noBtf = MissingBtf();
-  if (!noBtf.empty()) {
-    ThrowKernelError(env, noBtf);
+  LoadResult loaded = LoadBackend(opts_, opts_.backend);
+  backendNotes_ = std::move(loaded.notes);
+  if (!loaded.program) {
+    if (!loaded.kernelLacks.empty()) ThrowKernelError(env, loaded.kernelLacks);
+    else ThrowLoadError(env, loaded.error);
     return;
   }
-  LoadError mapError;
-  if (!Program::CheckUserMaps(opts_, &mapError)) {
-    ThrowLoadError(env, mapError);
-    return;
-  }
-  std::vector<Backend> candidates;
-  if (opts_.backend == "fentry") candidates = {Backend::kFentry};
-  else if (opts_.backend == "kprobe") candidates = {Backend::kKprobe};
-  else if (opts_.backend == "tracepoint") candidates = {Backend::kTracepoint};
-  else candidates = {Backend::kFentry, Backend::kKprobe, Backend::kTracepoint};
-  const bool forced = candidates.size() == 1;
-
-  LoadError last;
-  for (size_t i = 0; i < candidates.size(); i++) {
-    Backend b = candidates[i];
-    int unavailableErr = 0;
-    std::string why = BackendUnavailable(b, &unavailableErr);
-    if (!why.empty()) {
-      // the reason names its own errno: the message is the reason, not strerror() before it
-      last = LoadError{unavailableErr, std::string("use the ") + BackendName(b) + " backend", why, "", false, true};
-      backendNotes_.push_back(std::string(BackendName(b)) + ": " + why);
-      continue;
-    }
-    LoadError error;
-    program_ = Program::Load(opts_, b, &error);
-    if (program_) {
-      backend_ = b;
-      attachPoint_ = program_->AttachPoint();
-      break;
-    }
-    last = error;
-    // the user's filter map is wrong whatever the backend: say so at once
-    if (error.userMap || forced) break;
-    backendNotes_.push_back(std::string(BackendName(b)) + ": " + Describe(error));
-  }
-  if (!program_) {
-    // a refusal for lack of privileges is that; anything else may be an old kernel
-    if (last.err != EPERM && last.err != EACCES && !last.userMap) {
-      std::string missing = MissingKernelFeature();
-      if (!missing.empty()) {
-        ThrowKernelError(env, missing);
-        return;
-      }
-    }
-    ThrowLoadError(env, last);
-    return;
-  }
+  program_ = std::move(loaded.program);
+  backend_ = program_->backend();
+  attachPoint_ = program_->AttachPoint();
 
   int err = 0;
   size_t recordSize = opts_.readArgs ? sizeof(struct bind_event_args) : sizeof(struct bind_event);

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "loader.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "kernel.h"
+
+std::string Describe(const LoadError& e) {
+  if (e.reasoned) return std::string("cannot ") + e.op + ": " + e.hint;
+  std::string s = std::string("cannot ") + e.op + ": " + strerror(e.err);
+  if (!e.hint.empty()) s += " (" + e.hint + ")";
+  return s;
+}
+
+LoadResult LoadBackend(const ProgramOptions& opts, const std::string& choice) {
+  LoadResult result;
+  result.kernelLacks = MissingBtf();
+  if (!result.kernelLacks.empty()) return result;
+  if (!Program::CheckUserMaps(opts, &result.error)) return result;
+
+  std::vector<Backend> candidates;
+  for (Backend b : {Backend::kFentry, Backend::kKprobe, Backend::kTracepoint}) {
+    if (choice == "auto" || choice == BackendName(b)) candidates.push_back(b);
+  }
+  const bool forced = candidates.size() == 1;
+  const KernelBtf btf;
+
+  LoadError last;
+  for (Backend b : candidates) {
+    int unavailableErr = 0;
+    std::string why = BackendUnavailable(b, btf, &unavailableErr);
+    if (!why.empty()) {
+      // the reason names its own errno: the message is the reason, not strerror() before it
+      last = LoadError{unavailableErr, std::string("use the ") + BackendName(b) + " backend", why, "", false, true};
+      result.notes.push_back(std::string(BackendName(b)) + ": " + why);
+      continue;
+    }
+    LoadError error;
+    result.program = Program::Load(opts, b, btf, &error);
+    if (result.program) return result;
+    last = error;
+    // the user's filter map is wrong whatever the backend: say so at once
+    if (error.userMap || forced) break;
+    result.notes.push_back(std::string(BackendName(b)) + ": " + Describe(error));
+  }
+  // a refusal for lack of privileges is that; anything else may be an old kernel
+  if (last.err != EPERM && last.err != EACCES && !last.userMap) result.kernelLacks = MissingKernelFeature();
+  result.error = last;
+  return result;
+}
