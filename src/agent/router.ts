@@ -1,10 +1,10 @@
-import type { Attributes, PodIdentity } from '../model/attributes';
+import type { Attributes } from '../model/attributes';
 import type { BindEvent } from '../model/event';
 import type { NamedBind, Output } from '../model/named-bind';
 import type { BootClock } from '../kernel/clock';
 import type { Kubernetes, SelectedBind } from '../kubernetes/kubernetes';
-import { podResourceAttributes } from '../kubernetes/resolver';
 import { bindAttributes } from '../naming/bind-attributes';
+import { BindResources } from '../naming/resource';
 import type { ExecutableSelection } from './executable-selection';
 import type { InterfaceNames } from '../naming/net/interfaces';
 
@@ -30,27 +30,11 @@ export class Router {
   /** records that reached JavaScript */
   delivered = 0;
 
-  /** the agent's resource without its service.*: what a pod's resource shares with it (host, node, cluster) */
-  private readonly shared: Attributes;
-  /** one resource object per pod identity (the resolver reuses identities), so the exporter finds its logger at once */
-  private readonly resources = new WeakMap<PodIdentity, Attributes>();
+  private readonly resources: BindResources;
 
   constructor(private readonly stages: RouterStages) {
-    this.shared = Object.fromEntries(Object.entries(stages.baseResource).filter(([k]) => !k.startsWith('service.')));
+    this.resources = new BindResources(stages.baseResource, stages.podService);
     stages.kubernetes?.onRelease((selected) => this.output(selected));
-  }
-
-  private resourceFor(pod: PodIdentity | undefined): Attributes {
-    if (!pod) return this.stages.baseResource;
-    let resource = this.resources.get(pod);
-    if (!resource) {
-      resource =
-        this.stages.podService === 'agent'
-          ? { ...this.stages.baseResource, ...podResourceAttributes(pod) }
-          : { ...this.shared, ...podResourceAttributes(pod), ...pod.service };
-      this.resources.set(pod, resource);
-    }
-    return resource;
   }
 
   route(batch: readonly BindEvent[]): void {
@@ -70,12 +54,22 @@ export class Router {
       for (const o of s.outputs) o.drop?.(selected.length);
       return;
     }
-    const binds: NamedBind[] = selected.map(({ event, pod, unattributedCgroupPath }) => {
+    // only outputs that read the naming get it: bcc's table alone names nothing
+    const named = s.outputs.some((o) => o.reads === 'named') ? this.name(selected) : [];
+    for (const output of s.outputs) {
+      if (output.reads === 'named') output.write(named);
+      else output.write(selected);
+    }
+  }
+
+  /** Each bind's attributes, resource and wall-clock time, once. */
+  private name(selected: readonly SelectedBind[]): NamedBind[] {
+    const s = this.stages;
+    return selected.map(({ event, pod, unattributedCgroupPath }) => {
       const attributes = bindAttributes(event, s.interfaces.lookup(event.boundDevIf, event.netnsId), s.clock.toWallNs(event.startBootNs));
       // named like a pod's container, not attributed to it: say where it really is
       if (unattributedCgroupPath !== undefined) attributes['bindsnoop.cgroup.path'] = unattributedCgroupPath;
-      return { event, pod, attributes, resource: this.resourceFor(pod), wallNs: s.clock.toWallNs(event.tsBootNs) };
+      return { event, pod, attributes, resource: this.resources.of(pod), wallNs: s.clock.toWallNs(event.tsBootNs) };
     });
-    for (const output of s.outputs) output.write(binds);
   }
 }

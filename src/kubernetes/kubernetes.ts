@@ -1,8 +1,8 @@
 import { existsSync, lstatSync, mkdirSync, statfsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import type { PodIdentity } from '../model/attributes';
 import { FLAG_KUBELET_CGROUP, type BindEvent } from '../model/event';
 import { commaList } from '../model/text';
+import type { RoutedBind } from '../model/named-bind';
 import type { NativeTracer } from '../kernel/native';
 import { CgroupPaths } from './cgroup-path';
 import { findCgroup2Mount, NodeMaps } from './node-maps';
@@ -58,9 +58,7 @@ export class KubernetesSetupError extends Error {
 const HOLD_CHECK_MILLIS = 100;
 
 /** A bind that passed the selection, with its pod (none for a host process). */
-export interface SelectedBind {
-  event: BindEvent;
-  pod?: PodIdentity;
+export interface SelectedBind extends RoutedBind {
   /**
    * A bind from a cgroup named as the kubelet names a pod's container but not
    * attributed to it (outside the kubelet's hierarchy, or not one of the pod's

@@ -1,5 +1,5 @@
 import { FLAG_KUBELET_CGROUP, type BindEvent } from '../model/event';
-import type { Attributes, PodIdentity } from '../model/attributes';
+import type { PodIdentity } from '../model/attributes';
 import { parseContainerCgroup, type ContainerRef } from './cgroup-names';
 import { labelAttributes, type ApiPod } from './pod-api';
 import type { PodLogIndex, PodNames } from './pod-logs';
@@ -119,16 +119,4 @@ export class PodResolver {
       service: workloadService({ namespace, pod, container, owners: api?.owners, labels: api?.labels, annotations: api?.annotations, ...image }),
     };
   }
-}
-
-/** The pod resource attributes of docs/CONTRACT.md, section 2 (only those known). */
-export function podResourceAttributes(p: PodIdentity | undefined): Attributes {
-  if (!p) return {};
-  const a: Attributes = {};
-  if (p.namespace) a['k8s.namespace.name'] = p.namespace;
-  if (p.pod) a['k8s.pod.name'] = p.pod;
-  a['k8s.pod.uid'] = p.podUid;
-  if (p.container) a['k8s.container.name'] = p.container;
-  a['container.id'] = p.containerId;
-  return { ...a, ...p.attributes };
 }

@@ -4,7 +4,7 @@ import type { ExportOutcome } from './exporter';
 import { ExportStage, sleep, type ExportStageOptions } from './export-stage';
 import { limitAttributes, type AttributeLimits, type BindLogRecord } from './record';
 import type { CachedResource } from './resource-cache';
-import { SEMCONV_SCHEMA_URL } from './resource';
+import { SEMCONV_SCHEMA_URL } from '../naming/resource';
 
 /** An encoded request and how many records it carries. */
 export interface EncodedRequest {

@@ -116,7 +116,7 @@ function writeAttributes(w: ProtobufWriter, attributes: Attributes, field: numbe
 export function logRecordProtobuf(w: ProtobufWriter, r: BindLogRecord): Buffer {
   w.startRecord();
   w.byte(0x09); // time_unix_nano, fixed64
-  w.fixed64Time(r.timestamp[0], r.timestamp[1]);
+  w.fixed64(r.timeUnixNano);
   if (r.severityNumber) {
     w.byte(0x10);
     w.varint(r.severityNumber);
@@ -133,7 +133,7 @@ export function logRecordProtobuf(w: ProtobufWriter, r: BindLogRecord): Buffer {
   w.byte(0x38); // dropped_attributes_count, always written
   w.varint(r.droppedAttributesCount ?? 0);
   w.byte(0x59); // observed_time_unix_nano, fixed64
-  w.fixed64Time(r.observedTimestamp[0], r.observedTimestamp[1]);
+  w.fixed64(r.observedTimeUnixNano);
   if (r.eventName) {
     w.byte(0x62);
     w.string(r.eventName);
@@ -250,15 +250,11 @@ function attributesJson(attributes: Attributes): { key: string; value: Record<st
   return Object.keys(attributes).map((key) => ({ key, value: anyValueJson(attributes[key]) }));
 }
 
-function nanosText(time: readonly [number, number]): string {
-  return (BigInt(Math.trunc(time[0])) * 1_000_000_000n + BigInt(Math.trunc(time[1]))).toString();
-}
-
 /** One LogRecord as OTLP/JSON text. */
 export function logRecordJson(r: BindLogRecord): string {
   return wellFormedJson(JSON.stringify({
-    timeUnixNano: nanosText(r.timestamp),
-    observedTimeUnixNano: nanosText(r.observedTimestamp),
+    timeUnixNano: r.timeUnixNano.toString(),
+    observedTimeUnixNano: r.observedTimeUnixNano.toString(),
     severityNumber: r.severityNumber,
     severityText: r.severityText,
     body: anyValueJson(r.body),

@@ -1,5 +1,5 @@
 import type { AppConfig } from '../config/schema';
-import type { NamedBind, Output } from '../model/named-bind';
+import type { NamedBind, NamingOutput } from '../model/named-bind';
 import { DirectPipeline, type EncodedRequest } from './direct-pipeline';
 import { jsonEncoding, protobufEncoding } from './encode';
 import { AccountingLogExporter, OtlpHttpTransport, type ExportOutcome, type ExporterSettings } from './exporter';
@@ -54,8 +54,9 @@ function attributeLimits(otlp: AppConfig['otlp']): AttributeLimits | undefined {
 }
 
 /** Each bind as one OTLP log record of its resource (docs/CONTRACT.md, section 2). */
-export function otlpOutput(sink: LogSink, nowWallNs: () => bigint): Output {
+export function otlpOutput(sink: LogSink, nowWallNs: () => bigint): NamingOutput {
   return {
+    reads: 'named',
     write(binds: readonly NamedBind[]) {
       const observedNs = nowWallNs();
       for (const b of binds) sink.enqueue(bindLogRecord(b, observedNs), b.resource);

@@ -98,17 +98,10 @@ export class ProtobufWriter {
     b[this.pos++] = low & 0x7f;
   }
 
-  /** fixed64 of nanoseconds given as [seconds, nanoseconds] (an HrTime). */
-  fixed64Time(seconds: number, nanos: number): void {
-    // seconds * 1e9 passes 2^53: split seconds at bit 16 so each product stays exact (as the SDK does)
-    const fromLow = (seconds & 0xffff) * 1e9;
-    const fromHigh = ((seconds / 0x10000) >>> 0) * 1e9;
-    const sum = (fromLow >>> 0) + (((fromHigh & 0xffff) * 0x10000) >>> 0) + nanos;
-    const low = sum >>> 0;
-    const high = (Math.floor(fromLow / 0x100000000) + ((fromHigh / 0x10000) >>> 0) + Math.floor(sum / 0x100000000)) >>> 0;
+  /** A fixed64 (a time in ns since the epoch). */
+  fixed64(value: bigint): void {
     this.ensure(8);
-    this.buffer.writeUInt32LE(low, this.pos);
-    this.buffer.writeUInt32LE(high, this.pos + 4);
+    this.buffer.writeBigUInt64LE(value, this.pos);
     this.pos += 8;
   }
 

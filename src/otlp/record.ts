@@ -1,19 +1,16 @@
-import type { HrTime } from '@opentelemetry/api';
 import { SeverityNumber } from '@opentelemetry/api-logs';
-import type { BindEvent } from '../model/event';
-import { AF_INET6 } from '../naming/net/address';
-import { errnoName } from '../naming/net/errno';
-import { protocolName } from '../naming/net/protocols';
 import type { Attributes } from '../model/attributes';
 import type { NamedBind } from '../model/named-bind';
-import { commText, optsString, requestedFamily, shownAddress } from '../naming/bind-attributes';
+import { bodyLine } from '../naming/body';
 
 export const EVENT_NAME = 'bindsnoop.bind';
 
 export interface BindLogRecord {
   eventName: string;
-  timestamp: HrTime;
-  observedTimestamp: HrTime;
+  /** the bind's time on the wall clock, ns since the epoch (time_unix_nano) */
+  timeUnixNano: bigint;
+  /** when the agent read it, ns since the epoch (observed_time_unix_nano) */
+  observedTimeUnixNano: bigint;
   severityNumber: SeverityNumber;
   severityText: string;
   body: string;
@@ -51,33 +48,14 @@ export function limitAttributes(record: BindLogRecord, limits: AttributeLimits):
   return { ...record, attributes, droppedAttributesCount: keys.length - kept.length };
 }
 
-export function hrTimeFromNs(ns: bigint): HrTime {
-  return [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)];
-}
-
-function hostPort(e: BindEvent, port: number): string {
-  const address = shownAddress(e);
-  // the family the address is shown in: the socket's, or for a failed bind the request's (as shownAddress decodes it)
-  const family = e.ret === 0 ? e.family : requestedFamily(e);
-  return family === AF_INET6 ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
-/** One readable line: "nginx[1234] bound TCP 0.0.0.0:80 opts=...R. if=0" or "... bind TCP 0.0.0.0:80 failed: EADDRINUSE". */
-export function bodyLine(e: BindEvent): string {
-  const who = `${commText(e)}[${e.pid}]`;
-  const proto = protocolName(e.protocol);
-  if (e.ret !== 0) return `${who} bind ${proto} ${hostPort(e, e.reqPort)} failed: ${errnoName(e.ret)}`;
-  return `${who} bound ${proto} ${hostPort(e, e.boundPort)} opts=${optsString(e.opts)} if=${e.boundDevIf}`;
-}
-
 /** The log record for one bind (docs/CONTRACT.md, section 2), from what the router computed once. */
 export function bindLogRecord(bind: NamedBind, observedNs: bigint): BindLogRecord {
   const e = bind.event;
   const failed = e.ret !== 0;
   return {
     eventName: EVENT_NAME,
-    timestamp: hrTimeFromNs(bind.wallNs),
-    observedTimestamp: hrTimeFromNs(observedNs),
+    timeUnixNano: bind.wallNs,
+    observedTimeUnixNano: observedNs,
     severityNumber: failed ? SeverityNumber.WARN : SeverityNumber.INFO,
     severityText: failed ? 'WARN' : 'INFO',
     body: bodyLine(e),

@@ -1,5 +1,9 @@
 import type { Attributes } from '../model/attributes';
-import { resourceKey } from './resource';
+
+/** A stable key for a set of resource attributes: one held resource (one ResourceLogs) per key. */
+export function resourceKey(attrs: Attributes): string {
+  return JSON.stringify(Object.keys(attrs).sort().map((k) => [k, attrs[k]]));
+}
 
 /** A resource as a pipeline holds it (its encoded message, or the SDK's logger for it). */
 export interface CachedResource<Value> {

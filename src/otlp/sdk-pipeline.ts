@@ -1,4 +1,4 @@
-import type { Context } from '@opentelemetry/api';
+import type { Context, HrTime } from '@opentelemetry/api';
 import type { Logger } from '@opentelemetry/api-logs';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -13,7 +13,7 @@ import type { ExportOutcome } from './exporter';
 import { ExportStage, sleep, type ExportStageOptions } from './export-stage';
 import type { AttributeLimits, BindLogRecord } from './record';
 import type { CachedResource } from './resource-cache';
-import { SEMCONV_SCHEMA_URL } from './resource';
+import { SEMCONV_SCHEMA_URL } from '../naming/resource';
 
 export interface SdkPipelineOptions extends ExportStageOptions {
   /** built with the pipeline's outcome callback, so every export's result is counted */
@@ -49,6 +49,11 @@ class SharedProcessorProxy implements LogRecordProcessor {
 interface ResourceLogger {
   provider: LoggerProvider;
   logger: Logger;
+}
+
+/** ns since the epoch as the SDK holds a time: [seconds, nanoseconds]. */
+export function hrTimeFromNs(ns: bigint): HrTime {
+  return [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)];
 }
 
 interface QueuedRecord {
@@ -119,7 +124,15 @@ export class SdkPipeline extends ExportStage<QueuedRecord, ResourceLogger> {
     while (this.queuedCount > 0 && this.inFlight < this.sdkCapacity) {
       const { record, resource } = this.takeQueued();
       this.inFlight++;
-      resource.value.logger.emit(record);
+      resource.value.logger.emit({
+        eventName: record.eventName,
+        timestamp: hrTimeFromNs(record.timeUnixNano),
+        observedTimestamp: hrTimeFromNs(record.observedTimeUnixNano),
+        severityNumber: record.severityNumber,
+        severityText: record.severityText,
+        body: record.body,
+        attributes: record.attributes,
+      });
     }
   }
 

@@ -1,12 +1,13 @@
 import type { Attributes } from '../model/attributes';
-import type { Output } from '../model/named-bind';
+import type { EventOutput, NamingOutput } from '../model/named-bind';
 import { formatJsonLine } from './json';
 import { latin1Bytes, TableFormatter, type TableOptions } from './table';
 
 /** bcc's table, one row per bind, as the exact bytes bcc would print. */
-export function tableOutput(options: TableOptions, write: (chunk: Buffer, binds: number) => void): Output & { header(): string } {
+export function tableOutput(options: TableOptions, write: (chunk: Buffer, binds: number) => void): EventOutput & { header(): string } {
   const table = new TableFormatter(options);
   return {
+    reads: 'events',
     header: () => table.header(),
     write(binds) {
       let out = '';
@@ -17,8 +18,9 @@ export function tableOutput(options: TableOptions, write: (chunk: Buffer, binds:
 }
 
 /** One JSON object per bind: the log attributes, the resource and the scope's attributes, flat. */
-export function jsonOutput(scope: () => Attributes, write: (chunk: string, binds: number) => void): Output {
+export function jsonOutput(scope: () => Attributes, write: (chunk: string, binds: number) => void): NamingOutput {
   return {
+    reads: 'named',
     write(binds) {
       const scopeAttributes = scope();
       let out = '';

@@ -138,8 +138,8 @@ describe('the direct OTLP encoder, given any attributes', () => {
       fc.property(fc.dictionary(fc.string({ minLength: 1, maxLength: 40 }), valueArb, { maxKeys: 40 }), fc.string({ maxLength: 500 }), (attributes: Attributes, body) => {
         const record: BindLogRecord = {
           eventName: 'bindsnoop.bind',
-          timestamp: [1_800_000_000, 999_999_999],
-          observedTimestamp: [1_800_000_001, 1],
+          timeUnixNano: 1_800_000_000_999_999_999n,
+          observedTimeUnixNano: 1_800_000_001_000_000_001n,
           severityNumber: 9,
           severityText: 'INFO',
           body,
@@ -178,8 +178,8 @@ describe('the direct OTLP encoder, given any attributes', () => {
       fc.property(fc.array(fc.tuple(fc.dictionary(fc.string({ minLength: 1, maxLength: 30 }), valueArb, { maxKeys: 30 }), fc.string({ maxLength: 200 }), fc.boolean()), { minLength: 1, maxLength: 30 }), (inputs) => {
         const records: BindLogRecord[] = inputs.map(([attributes, text, big], i) => ({
           eventName: 'bindsnoop.bind',
-          timestamp: [1_800_000_000 + i, 1],
-          observedTimestamp: [1_800_000_001, 2],
+          timeUnixNano: BigInt(1_800_000_000 + i) * 1_000_000_000n + 1n,
+          observedTimeUnixNano: 1_800_000_001_000_000_002n,
           severityNumber: 9,
           severityText: 'INFO',
           body: big ? text.padEnd(3000, 'x') : text,
@@ -225,8 +225,8 @@ describe('the direct OTLP encoder, given any attributes', () => {
                 records: records.map(([attributes, body, severityNumber], i) =>
                   logRecordProtobuf(writer, {
                     eventName: 'bindsnoop.bind',
-                    timestamp: [1_700_000_000 + i, 123_456_789],
-                    observedTimestamp: [1_700_000_100, 5],
+                    timeUnixNano: BigInt(1_700_000_000 + i) * 1_000_000_000n + 123_456_789n,
+                    observedTimeUnixNano: 1_700_000_100_000_000_005n,
                     severityNumber,
                     severityText: severityNumber === 13 ? 'WARN' : 'INFO',
                     body,

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { failureReason } from '../../src/otlp/exporter';
-import { bindLogRecord, bodyLine, hrTimeFromNs, limitAttributes } from '../../src/otlp/record';
-import { baseResourceAttributes, resourceKey } from '../../src/otlp/resource';
+import { bodyLine } from '../../src/naming/body';
+import { baseResourceAttributes } from '../../src/naming/resource';
+import { bindLogRecord, limitAttributes } from '../../src/otlp/record';
+import { hrTimeFromNs } from '../../src/otlp/sdk-pipeline';
+import { resourceKey } from '../../src/otlp/resource-cache';
 import { addr4, makeEvent, named } from './events';
 
 describe('the log record of a bind', () => {
@@ -28,8 +31,10 @@ describe('the log record of a bind', () => {
   it('is INFO when the bind worked and WARN when it failed, with event name and nanosecond times', () => {
     const ok = bindLogRecord(named(makeEvent(), 1_795_624_969_002_583_715n), 1_795_624_969_100_000_000n);
     expect(ok).toMatchObject({ eventName: 'bindsnoop.bind', severityNumber: 9, severityText: 'INFO' });
-    expect(ok.timestamp).toEqual([1_795_624_969, 2_583_715]);
-    expect(ok.observedTimestamp).toEqual([1_795_624_969, 100_000_000]);
+    expect(ok.timeUnixNano).toBe(1_795_624_969_002_583_715n);
+    expect(ok.observedTimeUnixNano).toBe(1_795_624_969_100_000_000n);
+    // as the SDK pipeline hands it to the SDK
+    expect(hrTimeFromNs(ok.timeUnixNano)).toEqual([1_795_624_969, 2_583_715]);
     const failed = bindLogRecord(named(makeEvent({ ret: -13 })), 0n);
     expect(failed).toMatchObject({ severityNumber: 13, severityText: 'WARN' });
     expect(failed.attributes['error.type']).toBe('EACCES');

@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { Router } from '../../src/agent/router';
 import { BootClock } from '../../src/kernel/clock';
-import type { NamedBind, Output } from '../../src/model/named-bind';
+import type { EventOutput, NamedBind, NamingOutput, Output, RoutedBind } from '../../src/model/named-bind';
 import { InterfaceNames } from '../../src/naming/net/interfaces';
 import { makeEvent } from './events';
 
 /** An output that records what it was given, full when told. */
-function output(full = false): Output & { written: NamedBind[]; dropped: number; full: boolean } {
+function output(full = false): NamingOutput & { written: NamedBind[]; dropped: number; full: boolean } {
   const o = {
+    reads: 'named' as const,
     written: [] as NamedBind[],
     dropped: 0,
     full,
@@ -32,8 +33,33 @@ function router(outputs: Output[]): Router {
   });
 }
 
+/** An output of the events only (as bcc's table), recording what it was given. */
+function eventOutput(): EventOutput & { written: RoutedBind[] } {
+  const o = {
+    reads: 'events' as const,
+    written: [] as RoutedBind[],
+    write(binds: readonly RoutedBind[]) {
+      o.written.push(...binds);
+    },
+  };
+  return o;
+}
+
 describe('the router', () => {
   const batch = [makeEvent({ pid: 1 }), makeEvent({ pid: 2 }), makeEvent({ pid: 3 })];
+
+  it('names nothing for an output of the events alone (the table), and names once when another output reads the naming', () => {
+    const table = eventOutput();
+    router([table]).route(batch);
+    expect(table.written.map((b) => b.event.pid)).toEqual([1, 2, 3]);
+    expect(table.written.every((b) => !('attributes' in b) && !('wallNs' in b))).toBe(true);
+
+    const beside = eventOutput();
+    const named = output();
+    router([beside, named]).route(batch);
+    expect(beside.written.map((b) => b.event)).toEqual(named.written.map((b) => b.event));
+    expect(named.written[0].attributes['process.pid']).toBe(1);
+  });
 
   it('names each bind once and gives every output the same named binds, with wall-clock time', () => {
     const a = output();

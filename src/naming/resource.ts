@@ -1,7 +1,6 @@
 import { parseKeyPairsIntoRecord, SDK_INFO } from '@opentelemetry/core';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import type { Attributes } from '../model/attributes';
+import type { Attributes, PodIdentity } from '../model/attributes';
 
 /** The semantic-conventions version the attributes follow: the resource's and the scope's schemaUrl. */
 export const SEMCONV_SCHEMA_URL = 'https://opentelemetry.io/schemas/1.37.0';
@@ -49,20 +48,42 @@ export function baseResourceAttributes(input: BaseResourceInput): Attributes {
   return attrs;
 }
 
-/** The machine id as the OpenTelemetry host detector reads it (/etc/machine-id, else D-Bus's), or undefined. */
-export function readMachineId(files: readonly string[] = ['/etc/machine-id', '/var/lib/dbus/machine-id']): string | undefined {
-  for (const file of files) {
-    try {
-      const id = readFileSync(file, 'utf8').trim();
-      if (/^[0-9a-f]{32}$/.test(id)) return id;
-    } catch {
-      // not there: the next
-    }
-  }
-  return undefined;
+/** The pod resource attributes of docs/CONTRACT.md, section 2 (only those known). */
+export function podResourceAttributes(p: PodIdentity): Attributes {
+  const a: Attributes = {};
+  if (p.namespace) a['k8s.namespace.name'] = p.namespace;
+  if (p.pod) a['k8s.pod.name'] = p.pod;
+  a['k8s.pod.uid'] = p.podUid;
+  if (p.container) a['k8s.container.name'] = p.container;
+  a['container.id'] = p.containerId;
+  return { ...a, ...p.attributes };
 }
 
-/** A stable key for a set of resource attributes: one logger (one ResourceLogs) per key. */
-export function resourceKey(attrs: Attributes): string {
-  return JSON.stringify(Object.keys(attrs).sort().map((k) => [k, attrs[k]]));
+/**
+ * The resource of each bind: the agent's for a host process, else its pod's,
+ * with its workload's service.* (the conventions' way) or the agent's. One
+ * object per pod identity (the resolver reuses identities), so the exporter
+ * finds what it holds for it at once.
+ */
+export class BindResources {
+  /** the agent's resource without its service.*: what a pod's resource shares with it (host, node, cluster) */
+  private readonly shared: Attributes;
+  private readonly byPod = new WeakMap<PodIdentity, Attributes>();
+
+  constructor(
+    private readonly base: Attributes,
+    private readonly podService: 'workload' | 'agent',
+  ) {
+    this.shared = Object.fromEntries(Object.entries(base).filter(([k]) => !k.startsWith('service.')));
+  }
+
+  of(pod: PodIdentity | undefined): Attributes {
+    if (!pod) return this.base;
+    let resource = this.byPod.get(pod);
+    if (!resource) {
+      resource = this.podService === 'agent' ? { ...this.base, ...podResourceAttributes(pod) } : { ...this.shared, ...podResourceAttributes(pod), ...pod.service };
+      this.byPod.set(pod, resource);
+    }
+    return resource;
+  }
 }
