@@ -6,6 +6,9 @@
 //   node bench/run.mjs --long     throughput steps of 30 s
 //   node bench/run.mjs --smoke    a few thousand binds per figure (CI: it runs, it records numbers)
 //   --out DIR                     where results.json and BENCHMARKS.md go (default: bench/ and docs/)
+//   --no-vm                       without the kernel-side cost in a VM (Debian's 6.12 under qemu, where fentry and
+//                                 kprobe attach; booted by test/vm/boot.sh, which runs this with --kernel-only inside)
+//   --kernel-only                 only the kernel-side cost, printed as one KERNELCOST line (the VM's run)
 //
 // Groups: kernel-side cost of a compiled socket+bind+close loop (untraced, bindsnoop -q, every bind filtered in
 // the kernel, the full agent exporting OTLP, and bpftrace's one-liner as the peer), per backend available here;
@@ -24,18 +27,21 @@ const cli = path.join(root, 'dist/cli/main.js');
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
 const long = args.includes('--long');
+const kernelOnly = args.includes('--kernel-only');
+const withVm = !smoke && !kernelOnly && !args.includes('--no-vm');
 const outIndex = args.indexOf('--out');
 const outDir = outIndex >= 0 ? args[outIndex + 1] : undefined;
 
-const USAGE = `usage: npm run bench -- [--long | --smoke] [--out DIR]   (or ./dev bench, which builds first)
+const USAGE = `usage: npm run bench -- [--long | --smoke] [--no-vm] [--out DIR]   (or ./dev bench, which builds first)
   --long     throughput steps of 30 s (10 s by default)
   --smoke    a few thousand binds per figure: it runs and records numbers (CI)
+  --no-vm    without the kernel-side cost in a VM (Debian's 6.12 kernel under qemu: fentry and kprobe)
   --out DIR  where results.json and BENCHMARKS.md go (default: bench/ and docs/)`;
 if (args.includes('-h') || args.includes('--help')) {
   console.log(USAGE);
   process.exit(0);
 }
-const unknown = args.filter((a, i) => !['--long', '--smoke', '--out'].includes(a) && !(i > 0 && args[i - 1] === '--out'));
+const unknown = args.filter((a, i) => !['--long', '--smoke', '--out', '--no-vm', '--kernel-only'].includes(a) && !(i > 0 && args[i - 1] === '--out'));
 if (unknown.length > 0 || (outIndex >= 0 && !outDir)) {
   console.error(`bench: ${unknown.length ? `unknown argument ${unknown[0]}` : '--out needs a directory'}\n${USAGE}`);
   process.exit(2);
@@ -53,8 +59,10 @@ if (process.getuid?.() !== 0) {
 }
 
 const P = smoke
-  ? { loopBinds: 2000, rounds: 1, rates: [2000], stepSeconds: 1, idleSeconds: 2, latencyRate: 1000, latencySeconds: 1, scalePods: 200 }
-  : { loopBinds: 50000, rounds: 5, rates: [10000, 20000, 30000, 40000, 50000, 60000], stepSeconds: long ? 30 : 10, idleSeconds: long ? 60 : 20, latencyRate: 2000, latencySeconds: 10, scalePods: 10000 };
+  ? { loopBinds: 2000, rounds: 1, rates: [2000], oneCoreRates: [2000], stepSeconds: 1, idleSeconds: 2, latencyRate: 1000, latencySeconds: 1, scalePods: 200, nodePods: 20 }
+  : kernelOnly
+    ? { loopBinds: 5000, rounds: 3 } // under qemu's TCG a bind costs tens of times what it costs here
+    : { loopBinds: 50000, rounds: 5, rates: [10000, 20000, 30000, 40000, 50000, 60000], oneCoreRates: [20000, 30000, 40000, 50000], stepSeconds: long ? 30 : 10, idleSeconds: long ? 60 : 20, latencyRate: 2000, latencySeconds: 10, scalePods: 10000, nodePods: 110 };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -103,8 +111,12 @@ function threadsCpuMs(pid) {
 }
 
 /** bindsnoop with these flags, once attached; stop() returns its end report and the resource figures sampled meanwhile. */
-async function agent(flags, env = {}) {
-  const proc = spawn(process.execPath, [cli, ...flags], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+/** `command` run on one CPU only (sched affinity), when `cpu` is given. */
+const onCpu = (cpu, command) => (cpu === undefined ? command : ['taskset', '-c', String(cpu), ...command]);
+
+async function agent(flags, env = {}, cpu = undefined) {
+  const [command, ...rest] = onCpu(cpu, [process.execPath, cli, ...flags]);
+  const proc = spawn(command, rest, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let err = '';
   proc.stderr.on('data', (d) => (err += d));
   const started = Date.now();
@@ -136,9 +148,10 @@ async function agent(flags, env = {}) {
  * The compiled loop: socket()+bind(127.0.0.1:0)+close(), `binds` times (paced when `rate`), in its own netns.
  * Asynchronous, so that the agent's memory is sampled meanwhile. Resolves to its wall time in ms.
  */
-async function loop(binds, rate, spec = 'tcp,4,127.0.0.1,0') {
+async function loop(binds, rate, spec = 'tcp,4,127.0.0.1,0', cpu = undefined) {
   const t0 = process.hrtime.bigint();
-  const proc = spawn(helper, ['--netns', '--repeat', String(binds), ...(rate ? ['--rate', String(rate)] : []), spec], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const [command, ...rest] = onCpu(cpu, [helper, '--netns', '--repeat', String(binds), ...(rate ? ['--rate', String(rate)] : []), spec]);
+  const proc = spawn(command, rest, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr.on('data', (d) => (err += d));
   const code = await new Promise((r) => proc.on('exit', r));
@@ -201,7 +214,7 @@ for (const backend of backends) {
     ['bpftrace one-liner (peer)', 'bpftrace'],
     ['untraced, binding port 40000', null, undefined, NAMED],
     ['every bind of port 40000 filtered before the bind (-P 1)', ['-q', '-P', '1'], undefined, NAMED],
-  ];
+  ].filter(([name]) => !kernelOnly || !/OTLP|40000/.test(name)); // in a VM: the kernel's part only
   const times = new Map(modes.map(([name]) => [name, []]));
   for (let r = 0; r < P.rounds; r++) {
     for (const [name, flags, env, spec] of modes) {
@@ -226,6 +239,20 @@ for (const backend of backends) {
     const ms = median(xs);
     kernelCost.push({ backend, mode: name, usPerBind: (ms * 1000) / P.loopBinds, ratio: ms / baseOf(spec) });
   }
+}
+
+if (kernelOnly) {
+  console.log(`KERNELCOST ${JSON.stringify({ kernel: os.release(), backends, loopBinds: P.loopBinds, rounds: P.rounds, kernelCost })}`);
+  sink.close();
+  process.exit(0);
+}
+
+// ---- the kernel-side cost in a VM: Debian's 6.12 under qemu (TCG), where fentry and kprobe attach ----
+let vmKernelCost;
+if (withVm) {
+  const boot = spawnSync(path.join(root, 'test/vm/boot.sh'), ['trixie', path.join(root, 'bench/vm-guest.sh'), root], { cwd: root, encoding: 'utf8', timeout: 3_600_000, env: { ...process.env, BINDSNOOP_VM_TIMEOUT: '3000' } });
+  const line = /^KERNELCOST (.*)$/m.exec(boot.stdout ?? '');
+  vmKernelCost = line ? JSON.parse(line[1]) : { error: `the VM gave no figures (exit ${boot.status}): ${(boot.stdout ?? '').split('\n').slice(-5).join(' ')} ${boot.stderr ?? ''}`.slice(0, 600) };
 }
 
 // ---- group 2: throughput, and group 3's CPU and memory under load ----
@@ -255,6 +282,19 @@ for (const rate of P.rates) {
   });
 }
 const whole = throughput.filter((t) => t.lost === 0).map((t) => t.rate);
+
+// the agent held to one core (sched affinity to CPU 1) while the load runs beside it on CPU 0
+const oneCore = [];
+if (os.cpus().length >= 2) {
+  for (const rate of P.oneCoreRates) {
+    const a = await agent(['-q', '--backend', backend], exportEnv, 1);
+    await loop(rate * P.stepSeconds, rate, undefined, 0);
+    await sleep(1500);
+    const report = await a.stop();
+    oneCore.push({ rate, seen: report.seen, exported: report.exported, lost: report.seen - report.exported, losses: report.lost });
+  }
+}
+const oneCoreWhole = oneCore.filter((t) => t.lost === 0).map((t) => t.rate);
 
 // the same load through the SDK pipeline (otlp.pipeline: sdk), side by side at the first rate
 const sdkRate = P.rates[0];
@@ -308,19 +348,25 @@ const latency = { rate: P.latencyRate, records: sink.delaysMs.length, p50Ms: per
 sink.close();
 
 // ---- scale: pods listed and watched from a local API server (test/integration/scale.test.ts, which asserts too) ----
-const scaleOut = path.join(mkdtempSync(path.join(os.tmpdir(), 'bindsnoop-scale-')), 'scale.json');
-const scaleRun = spawnSync(process.execPath, [path.join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/integration/scale.test.ts'], {
-  cwd: root,
-  env: { ...process.env, BENCH_SCALE_PODS: String(P.scalePods), BENCH_SCALE_OUT: scaleOut },
-  encoding: 'utf8',
-  timeout: 600_000,
-});
-if (scaleRun.status !== 0) throw new Error(`the scale run failed:\n${scaleRun.stdout}\n${scaleRun.stderr}`);
-const scale = JSON.parse(readFileSync(scaleOut, 'utf8'));
-rmSync(path.dirname(scaleOut), { recursive: true, force: true });
+function scaleRun(pods) {
+  const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'bindsnoop-scale-')), 'scale.json');
+  const run = spawnSync(process.execPath, [path.join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/integration/scale.test.ts'], {
+    cwd: root,
+    env: { ...process.env, BENCH_SCALE_PODS: String(pods), BENCH_SCALE_OUT: out },
+    encoding: 'utf8',
+    timeout: 600_000,
+  });
+  if (run.status !== 0) throw new Error(`the scale run failed:\n${run.stdout}\n${run.stderr}`);
+  const figures = JSON.parse(readFileSync(out, 'utf8'));
+  rmSync(path.dirname(out), { recursive: true, force: true });
+  return figures;
+}
+const scale = scaleRun(P.scalePods);
+// a node's worth (110 pods: the kubelet's default maxPods): the daemon's idle memory with the API watch
+const scaleNode = scaleRun(P.nodePods);
 
 // ---- record ----
-const results = { meta, params: P, kernelCost, throughput, highestWholeRate: whole.length ? Math.max(...whole) : 0, sdkPipeline, idle, latency, scale };
+const results = { meta, params: P, kernelCost, vmKernelCost, throughput, highestWholeRate: whole.length ? Math.max(...whole) : 0, oneCore, oneCoreHighestWholeRate: oneCoreWhole.length ? Math.max(...oneCoreWhole) : 0, sdkPipeline, idle, latency, scale, scaleNode };
 const jsonOut = outDir ? path.join(outDir, 'results.json') : path.join(root, 'bench', smoke ? 'results-smoke.json' : 'results.json');
 const mdOut = outDir ? path.join(outDir, 'BENCHMARKS.md') : smoke ? undefined : path.join(root, 'docs', 'BENCHMARKS.md');
 if (outDir) mkdirSync(outDir, { recursive: true });
@@ -334,14 +380,25 @@ lines.push(`Linux ${meta.kernel}, Node.js ${meta.node}, backends here: ${backend
 lines.push('', '## Kernel-side cost', '', `A compiled loop of socket()+bind(127.0.0.1:0)+close(), ${P.loopBinds} iterations, median of ${P.rounds} alternating rounds; the last two rows bind port 40000 instead (a port the request names, so a port filter can decide before the bind), each against its own untraced loop.`, '');
 lines.push('| backend | mode | µs per iteration | vs. untraced |', '|---|---|---|---|');
 for (const k of kernelCost) lines.push(`| ${k.backend} | ${k.mode} | ${f(k.usPerBind)} | ${f(k.ratio)}x |`);
+if (vmKernelCost?.kernelCost) {
+  lines.push('', `In a VM: Debian's Linux ${vmKernelCost.kernel} under qemu (TCG, no KVM: every instruction emulated, so only the ratios mean anything), the same loop ${vmKernelCost.loopBinds} times, median of ${vmKernelCost.rounds} alternating rounds, within one boot (bench/vm-guest.sh).`, '');
+  lines.push('| backend | mode | µs per iteration | vs. untraced |', '|---|---|---|---|');
+  for (const k of vmKernelCost.kernelCost) lines.push(`| ${k.backend} | ${k.mode} | ${f(k.usPerBind)} | ${f(k.ratio)}x |`);
+} else if (vmKernelCost) {
+  lines.push('', `In a VM: not measured (${vmKernelCost.error}).`);
+}
 lines.push('', '## Throughput, agent cost and memory', '', `Paced binds for ${P.stepSeconds} s per step, exported over OTLP/HTTP (protobuf) to a local receiver at default settings (${backend} backend).`, '');
 lines.push('| binds/s | seen | exported | lost | agent CPU per 100,000 binds | RSS steady | RSS peak |', '|---|---|---|---|---|---|---|');
 for (const t of throughput) lines.push(`| ${t.rate} | ${t.seen} | ${t.exported} | ${t.lost} (${f(t.lostPercent, 1)}%${t.losses ? `: ${t.losses}` : ''}) | ${f(t.cpuMsPer100k, 0)} ms (${f(t.cpuMsPer100k / 100000 * 1000, 1)} µs/bind) | ${f(t.steadyRssMiB, 0)} MiB | ${f(t.peakRssMiB, 0)} MiB |`);
 lines.push('', `Highest rate exported whole: ${results.highestWholeRate} binds/s.`, '');
+if (oneCore.length) {
+  lines.push(`The agent held to one core (sched affinity), the load on the other, ${P.stepSeconds} s per step: ${oneCore.map((t) => `${t.rate}/s ${t.lost === 0 ? 'whole' : `${f((100 * t.lost) / t.seen, 1)}% lost (${t.losses})`}`).join('; ')}. Highest rate exported whole on one core: ${results.oneCoreHighestWholeRate} binds/s.`, '');
+}
 lines.push(`The same ${sdkPipeline.rate} binds/s through the SDK pipeline (\`otlp.pipeline: sdk\`): ${sdkPipeline.exported} of ${sdkPipeline.seen} exported, ${f(sdkPipeline.cpuMsPer100k, 0)} ms of agent CPU per 100,000 binds (${f(sdkPipeline.cpuMsPer100k / 100000 * 1000, 1)} µs/bind), ${f(sdkPipeline.steadyRssMiB, 0)} MiB steady, ${f(sdkPipeline.peakRssMiB, 0)} MiB peak.`, '');
 lines.push(`Idle (daemon mode, Kubernetes on, no binds, ${P.idleSeconds} s): ${f(idle.millicores, 1)} millicores, ${f(idle.rssMiB, 0)} MiB resident.`, '');
 lines.push('## Latency', '', `Bind to record at the receiver at default batching (flush every 1 s), ${latency.rate} binds/s, ${latency.records} records (OTLP/JSON, to read the record times): p50 ${f(latency.p50Ms, 0)} ms, p99 ${f(latency.p99Ms, 0)} ms.`, '');
 lines.push('## Scale', '', `${scale.pods} pods of ${scale.containers / scale.pods} containers (${scale.containers} containers) listed and watched from a local API server by the daemon with -K (test/integration/scale.test.ts): every pod known ${f(scale.startupMillis / 1000, 1)} s after start; ${f(scale.idleRssMiB, 0)} MiB resident idle (heap ${f(scale.heapUsedMiB, 0)} MiB); ${scale.binds} binds from pods among them, each resolved and exported, at ${f(scale.cpuPerBindMicros, 1)} µs of agent CPU a bind; ${f(scale.peakRssMiB, 0)} MiB resident after.`, '');
+lines.push(`A node's worth, ${scaleNode.pods} pods (the kubelet's default maxPods), the same way: every pod known ${f(scaleNode.startupMillis / 1000, 1)} s after start; ${f(scaleNode.idleRssMiB, 0)} MiB resident idle with the API watch (heap ${f(scaleNode.heapUsedMiB, 0)} MiB).`, '');
 if (mdOut) {
   const notes = existsSync(mdOut) ? readFileSync(mdOut, 'utf8').split('<!-- notes -->')[1] : undefined;
   writeFileSync(mdOut, lines.join('\n') + '\n<!-- notes -->' + (notes ?? '\n'));

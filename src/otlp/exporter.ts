@@ -1,16 +1,11 @@
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
 import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http';
-import {
-  JsonLogsSerializer,
-  ProtobufLogsSerializer,
-  type IExportLogsServiceResponse,
-  type ISerializer,
-} from '@opentelemetry/otlp-transformer';
-import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
+import type { ISerializer } from '@opentelemetry/otlp-transformer';
 import type { Agent, ClientRequest } from 'node:http';
 import { wellFormedJson } from '../model/text';
 import { gunzipSync } from 'node:zlib';
+import { decodeLogsResponseJson, decodeLogsResponseProtobuf, type LogsResponse } from './response';
 
 export interface ExporterSettings {
   url: string;
@@ -152,13 +147,13 @@ export class OtlpHttpTransport<Request> {
     private readonly countRecords: (request: Request) => number,
   ) {
     const json = settings.protocol === 'http/json';
-    const base = json ? JsonLogsSerializer : ProtobufLogsSerializer;
-    const serializer: ISerializer<Request, IExportLogsServiceResponse> = {
+    const decode = json ? decodeLogsResponseJson : decodeLogsResponseProtobuf;
+    const serializer: ISerializer<Request, LogsResponse> = {
       serializeRequest,
       deserializeResponse: (data) => {
         // a 200 whose body cannot be read: whether some records were rejected is unknown
         this.lastReply = { rejected: undefined };
-        const response = base.deserializeResponse(gunzipIfGzip(data));
+        const response = decode(gunzipIfGzip(data));
         this.lastReply = { rejected: rejectedCount(response.partialSuccess?.rejectedLogRecords) };
         return response;
       },
@@ -252,42 +247,5 @@ export class OtlpHttpTransport<Request> {
 
   shutdown(): Promise<void> {
     return this.inner.shutdown();
-  }
-}
-
-/**
- * The SDK pipeline's exporter: the official serializers (protobuf, or JSON with
- * int64 as strings) over the transport above.
- */
-export class AccountingLogExporter implements LogRecordExporter {
-  private readonly transport: OtlpHttpTransport<ReadableLogRecord[]>;
-
-  constructor(
-    settings: ExporterSettings,
-    private readonly onOutcome: (outcome: ExportOutcome) => void,
-    onAttempt?: (failure: string | undefined) => void,
-  ) {
-    const json = settings.protocol === 'http/json';
-    this.transport = new OtlpHttpTransport<ReadableLogRecord[]>(settings, (records) => {
-      if (!json) return ProtobufLogsSerializer.serializeRequest(records);
-      const body = JsonLogsSerializer.serializeRequest(records);
-      return body && strictOtlpJson(body);
-    }, (records) => records.length);
-    this.transport.onAttempt = onAttempt;
-  }
-
-  export(records: ReadableLogRecord[], resultCallback: (result: ExportResult) => void): void {
-    this.transport.send(records, (outcome, result) => {
-      this.onOutcome(outcome);
-      resultCallback(result);
-    });
-  }
-
-  forceFlush(): Promise<void> {
-    return this.transport.forceFlush();
-  }
-
-  shutdown(): Promise<void> {
-    return this.transport.shutdown();
   }
 }

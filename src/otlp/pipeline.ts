@@ -2,10 +2,10 @@ import type { AppConfig } from '../config/schema';
 import type { NamedBind, NamingOutput } from '../model/named-bind';
 import { DirectPipeline, type EncodedRequest } from './direct-pipeline';
 import { jsonEncoding, protobufEncoding } from './encode';
-import { AccountingLogExporter, OtlpHttpTransport, type ExportOutcome, type ExporterSettings } from './exporter';
+import { OtlpHttpTransport, type ExportOutcome, type ExporterSettings } from './exporter';
+import { AccountingLogExporter, SdkPipeline } from './sdk-pipeline';
 import type { LogSink } from './export-stage';
 import { bindLogRecord, type AttributeLimits } from './record';
-import { SdkPipeline } from './sdk-pipeline';
 
 /**
  * The export stage for otlp.pipeline: the direct encoder (default) or the

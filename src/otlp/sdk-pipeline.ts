@@ -1,15 +1,13 @@
 import type { Context, HrTime } from '@opentelemetry/api';
 import type { Logger } from '@opentelemetry/api-logs';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BatchLogRecordProcessor,
-  LoggerProvider,
-  type LogRecordExporter,
-  type LogRecordProcessor,
-  type SdkLogRecord,
-} from '@opentelemetry/sdk-logs';
+import type * as Resources from '@opentelemetry/resources';
+import type * as SdkLogs from '@opentelemetry/sdk-logs';
+import type { BatchLogRecordProcessor, LoggerProvider, LogRecordExporter, LogRecordProcessor, SdkLogRecord } from '@opentelemetry/sdk-logs';
+import type * as Transformer from '@opentelemetry/otlp-transformer';
+import type { ExportResult } from '@opentelemetry/core';
+import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { Attributes } from '../model/attributes';
-import type { ExportOutcome } from './exporter';
+import { OtlpHttpTransport, strictOtlpJson, type ExportOutcome, type ExporterSettings } from './exporter';
 import { ExportStage, sleep, type ExportStageOptions } from './export-stage';
 import type { AttributeLimits, BindLogRecord } from './record';
 import type { CachedResource } from './resource-cache';
@@ -26,6 +24,20 @@ export interface SdkPipelineOptions extends ExportStageOptions {
   scopeVersion: string;
   /** the log record limits, when any can apply; the SDK's LoggerProvider applies them (and counts what it drops) */
   limits?: AttributeLimits;
+}
+
+/**
+ * The SDK's modules, loaded when this pipeline is chosen: its logs pipeline,
+ * resources and serializers are memory the direct pipeline never needs.
+ */
+function sdk(): { logs: typeof SdkLogs; resources: typeof Resources; transformer: typeof Transformer } {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  return {
+    logs: require('@opentelemetry/sdk-logs') as typeof SdkLogs,
+    resources: require('@opentelemetry/resources') as typeof Resources,
+    transformer: require('@opentelemetry/otlp-transformer') as typeof Transformer,
+  };
+  /* eslint-enable @typescript-eslint/no-require-imports */
 }
 
 /**
@@ -79,7 +91,7 @@ export class SdkPipeline extends ExportStage<QueuedRecord, ResourceLogger> {
   constructor(private readonly options: SdkPipelineOptions) {
     super(options);
     this.sdkCapacity = Math.max(1, Math.min(options.maxQueueSize, options.maxExportBatchSize * 4));
-    this.processor = new BatchLogRecordProcessor({
+    this.processor = new (sdk().logs.BatchLogRecordProcessor)({
       exporter: options.makeExporter((outcome) => this.settle(outcome.exported + outcome.failed, outcome)),
       maxQueueSize: this.sdkCapacity,
       maxExportBatchSize: options.maxExportBatchSize,
@@ -100,8 +112,9 @@ export class SdkPipeline extends ExportStage<QueuedRecord, ResourceLogger> {
    */
   protected buildResource(resource: Attributes): ResourceLogger {
     const limits = this.options.limits;
-    const provider = new LoggerProvider({
-      resource: resourceFromAttributes(resource, { schemaUrl: SEMCONV_SCHEMA_URL }),
+    const { logs, resources } = sdk();
+    const provider = new logs.LoggerProvider({
+      resource: resources.resourceFromAttributes(resource, { schemaUrl: SEMCONV_SCHEMA_URL }),
       processors: [new SharedProcessorProxy(this.processor)],
       // explicit, so the SDK's own defaults or environment never decide them (0 = no limit)
       logRecordLimits: {
@@ -145,5 +158,43 @@ export class SdkPipeline extends ExportStage<QueuedRecord, ResourceLogger> {
 
   protected close(): Promise<void> {
     return this.processor.shutdown();
+  }
+}
+
+/**
+ * The SDK pipeline's exporter: the official serializers (protobuf, or JSON with
+ * int64 as strings) over the transport above.
+ */
+export class AccountingLogExporter implements LogRecordExporter {
+  private readonly transport: OtlpHttpTransport<ReadableLogRecord[]>;
+
+  constructor(
+    settings: ExporterSettings,
+    private readonly onOutcome: (outcome: ExportOutcome) => void,
+    onAttempt?: (failure: string | undefined) => void,
+  ) {
+    const json = settings.protocol === 'http/json';
+    const { JsonLogsSerializer, ProtobufLogsSerializer } = sdk().transformer;
+    this.transport = new OtlpHttpTransport<ReadableLogRecord[]>(settings, (records) => {
+      if (!json) return ProtobufLogsSerializer.serializeRequest(records);
+      const body = JsonLogsSerializer.serializeRequest(records);
+      return body && strictOtlpJson(body);
+    }, (records) => records.length);
+    this.transport.onAttempt = onAttempt;
+  }
+
+  export(records: ReadableLogRecord[], resultCallback: (result: ExportResult) => void): void {
+    this.transport.send(records, (outcome, result) => {
+      this.onOutcome(outcome);
+      resultCallback(result);
+    });
+  }
+
+  forceFlush(): Promise<void> {
+    return this.transport.forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    return this.transport.shutdown();
   }
 }
