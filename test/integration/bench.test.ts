@@ -21,6 +21,8 @@ describePrivileged('the benchmark suite', () => {
       latency: { records: number; p50Ms: number; p99Ms: number };
       sdkPipeline: { seen: number; exported: number; cpuMsPer100k: number };
       scale: { pods: number; startupMillis: number; idleRssMiB: number; cpuPerBindMicros: number };
+      scaleNode: { pods: number; idleRssMiB: number };
+      oneCore: { rate: number; seen: number; exported: number }[];
     };
     expect(results.meta.backends.length).toBeGreaterThan(0);
     expect(results.meta.kernel).not.toBe('');
@@ -45,9 +47,29 @@ describePrivileged('the benchmark suite', () => {
     expect(results.scale.pods).toBeGreaterThan(0);
     expect(Number.isFinite(results.scale.startupMillis) && Number.isFinite(results.scale.cpuPerBindMicros)).toBe(true);
     expect(results.scale.idleRssMiB).toBeGreaterThan(0);
+    // a node's worth of pods, and the agent held to one core
+    expect(results.scaleNode.pods).toBeGreaterThan(0);
+    expect(results.scaleNode.idleRssMiB).toBeGreaterThan(0);
+    expect(results.oneCore.length).toBeGreaterThan(0);
+    for (const t of results.oneCore) expect(t.seen > 0 && t.exported <= t.seen, String(t.rate)).toBe(true);
     expect(readFileSync(path.join(out, 'BENCHMARKS.md'), 'utf8')).toContain('## Kernel-side cost');
     // the document says where its raw figures went
     expect(readFileSync(path.join(out, 'BENCHMARKS.md'), 'utf8')).toContain(`Raw figures: ${path.join(out, 'results.json')}.`);
+  }, 300_000);
+
+  it('the kernel-side cost alone, as a VM runs it (--kernel-only), is one KERNELCOST line of figures', () => {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'bench', 'run.mjs'), '--kernel-only'], { encoding: 'utf8', timeout: 300_000 });
+    expect(r.status, r.stderr.slice(-2000)).toBe(0);
+    const line = /^KERNELCOST (.*)$/m.exec(r.stdout);
+    expect(line, r.stdout.slice(-2000)).not.toBeNull();
+    const figures = JSON.parse(line![1]) as { backends: string[]; kernelCost: { backend: string; mode: string; ratio: number }[] };
+    expect(figures.backends.length).toBeGreaterThan(0);
+    for (const backend of figures.backends) {
+      for (const mode of ['untraced', 'bindsnoop -q', 'every bind filtered in the kernel (-P 1)']) {
+        const row = figures.kernelCost.find((k) => k.backend === backend && k.mode === mode);
+        expect(row && Number.isFinite(row.ratio) && row.ratio > 0, `${backend} ${mode}`).toBe(true);
+      }
+    }
   }, 300_000);
 
   it('says what it takes and refuses what it does not, with no stack trace; a missing bind loop is named (exit 2)', () => {
