@@ -33,15 +33,7 @@ base_image() {
     tree=$(mktemp -d /var/tmp/bindsnoop-base.XXXXXX)
     cp -a "$rootfs/." "$tree/"
     rm -f "$tree/.complete"
-    # the official Node.js build and npm; this machine's way to the npm registry: its CA bundle
-    # (apart from the image's own ca-certificates) and its npm settings
-    install -D -m 0755 "$node_dir/bin/node" "$tree/usr/bin/node"
-    mkdir -p "$tree/usr/lib/node_modules" "$tree/usr/etc"
-    cp -a "$(npm root -g)/npm" "$tree/usr/lib/node_modules/npm"
-    ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$tree/usr/bin/npm"
-    ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$tree/usr/bin/npx"
-    install -D -m 0644 /etc/ssl/certs/ca-certificates.crt "$tree/etc/ssl/machine-ca-bundle.crt"
-    { grep -v '^cafile=' "$(npm config get globalconfig)" 2>/dev/null || true; echo 'cafile=/etc/ssl/machine-ca-bundle.crt'; } > "$tree/usr/etc/npmrc"
+    scripts/node-into-root.sh "$node_dir" "$(npm root -g)/npm" "$tree" /usr
     tar -C "$tree" -c . | "${PODMAN[@]}" import --arch "$arch" --os linux --change 'CMD ["/bin/bash"]' - "$base" >/dev/null
     rm -rf "$tree"
     say "base image $base"

@@ -12,16 +12,7 @@
 #     (its CA bundle and npm settings), as a user's install would.
 set -euo pipefail
 if [ "${1:-}" = --node ]; then
-  NODE_DIR=$2 NPM_DIR=$3 STATE=$5
-  up=$STATE/upper
-  mkdir -p "$up/usr/local/bin" "$up/usr/local/lib/node_modules" "$up/usr/local/etc" "$up/etc/ssl"
-  cp "$NODE_DIR/bin/node" "$up/usr/local/bin/node"
-  cp -a "$NPM_DIR" "$up/usr/local/lib/node_modules/npm"
-  ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$up/usr/local/bin/npm"
-  ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$up/usr/local/bin/npx"
-  install -m 0644 /etc/ssl/certs/ca-certificates.crt "$up/etc/ssl/machine-ca-bundle.crt"
-  { grep -v '^cafile=' "$(npm config get globalconfig)" 2>/dev/null || true; echo 'cafile=/etc/ssl/machine-ca-bundle.crt'; } > "$up/usr/local/etc/npmrc"
-  exit 0
+  exec "$(dirname "$(readlink -f "$0")")/../../scripts/node-into-root.sh" "$2" "$3" "$5/upper" /usr/local
 fi
 LOWER=${1:?lower} STATE=${2:?state}
 shift 2

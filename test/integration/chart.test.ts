@@ -3,9 +3,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, parseAllDocuments, stringify } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config/load';
 import { expectLeastPrivilege, expectValid, podSpecOf, type Obj } from '../helpers/deployment';
+import { CHART, K8sTools } from '../helpers/helm';
 import { ROOT } from './harness';
 
 /**
@@ -14,26 +15,18 @@ import { ROOT } from './harness';
  * least-privileged for each representative value set, and the chart's default
  * render the same objects as the kustomize base in k8s/.
  */
-const CHART = path.join(ROOT, 'charts', 'bindsnoop-otel');
 const work = mkdtempSync(path.join(tmpdir(), 'bindsnoop-chart-'));
-let tools = '';
-
-function run(tool: 'helm' | 'kubectl', args: string[]) {
-  return spawnSync(path.join(tools, 'bin', tool), args, { encoding: 'utf8', timeout: 120_000, env: { ...process.env, HELM_CACHE_HOME: path.join(work, 'cache'), HELM_CONFIG_HOME: path.join(work, 'config'), HELM_DATA_HOME: path.join(work, 'data') } });
-}
+let tools: K8sTools;
+const run = (tool: 'helm' | 'kubectl', args: string[]) => tools.run(tool, args);
 
 function template(values: Record<string, unknown> = {}, release = 'bindsnoop'): Obj[] {
-  const file = path.join(work, `values-${Math.random().toString(36).slice(2)}.yaml`);
-  writeFileSync(file, stringify(values));
-  const r = run('helm', ['template', release, CHART, '--namespace', 'bindsnoop', '-f', file]);
+  const r = tools.template(values, release);
   if (r.status !== 0) throw new Error(`helm template failed: ${r.stderr}`);
-  return parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj).filter(Boolean);
+  return r.objects;
 }
 
 function refused(values: Record<string, unknown>): string {
-  const file = path.join(work, 'bad.yaml');
-  writeFileSync(file, stringify(values));
-  const r = run('helm', ['template', 'bindsnoop', CHART, '--namespace', 'bindsnoop', '-f', file]);
+  const r = tools.template(values);
   expect(r.status, `accepted: ${JSON.stringify(values)}`).not.toBe(0);
   return r.stderr;
 }
@@ -69,9 +62,7 @@ const VALUE_SETS: Record<string, Record<string, unknown>> = {
 
 describe('the Helm chart', () => {
   beforeAll(() => {
-    const r = spawnSync(path.join(ROOT, 'scripts', 'k8s-tools.sh'), [], { encoding: 'utf8', timeout: 600_000 });
-    if (r.status !== 0) throw new Error(`k8s-tools: ${r.stderr}`);
-    tools = r.stdout.trim();
+    tools = K8sTools.load(work);
   }, 600_000);
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
+import { K8sTools } from '../helpers/helm';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
 import { waitUntil } from '../helpers/wait';
 import { describePrivileged, expectReleased, heldBy, ROOT, runBinds } from './harness';
@@ -104,12 +104,9 @@ describePrivileged('the container image, run as the DaemonSet runs it', () => {
   it('builds from the Dockerfile, runs with only the manifest\'s capabilities, and exports host binds', async () => {
     receiver = await OtlpReceiver.start();
     // the DaemonSet as the Helm chart renders it by default (the same as k8s/: the chart test compares them)
-    const tools = spawnSync(path.join(ROOT, 'scripts', 'k8s-tools.sh'), [], { encoding: 'utf8', timeout: 600_000 }).stdout.trim();
-    const rendered = spawnSync(path.join(tools, 'bin', 'helm'), ['template', 'bindsnoop', path.join(ROOT, 'charts', 'bindsnoop-otel'), '--namespace', 'bindsnoop'], { encoding: 'utf8' });
+    const rendered = K8sTools.load(path.join(work, 'helm')).template();
     expect(rendered.status, rendered.stderr).toBe(0);
-    const ds = parseAllDocuments(rendered.stdout)
-      .map((d) => d.toJS() as { kind: string })
-      .find((o) => o.kind === 'DaemonSet') as unknown as { spec: { template: { spec: { containers: Container[] } } } };
+    const ds = rendered.objects.find((o) => o.kind === 'DaemonSet') as unknown as { spec: { template: { spec: { containers: Container[] } } } };
     const c = ds.spec.template.spec.containers[0];
     const caps = c.securityContext.capabilities.add;
     mkdirSync(path.join(work, 'config'));
