@@ -2,9 +2,34 @@
 #include "loader.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 
 #include "kernel.h"
+
+namespace {
+
+// A CPU profiler (node --cpu-prof: V8 signals the JavaScript thread with SIGPROF every millisecond) would make the
+// verifier give up on a long program: it stops at a pending signal (-EAGAIN) and libbpf retries only a few times.
+// The signal is held back while programs load and delivered after.
+class ProfilerSignalHeld {
+ public:
+  ProfilerSignalHeld() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPROF);
+    pthread_sigmask(SIG_BLOCK, &set, &old_);
+  }
+  ~ProfilerSignalHeld() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+  ProfilerSignalHeld(const ProfilerSignalHeld&) = delete;
+  ProfilerSignalHeld& operator=(const ProfilerSignalHeld&) = delete;
+
+ private:
+  sigset_t old_;
+};
+
+}  // namespace
 
 std::string Describe(const LoadError& e) {
   if (e.reasoned) return std::string("cannot ") + e.op + ": " + e.hint;
@@ -14,6 +39,7 @@ std::string Describe(const LoadError& e) {
 }
 
 LoadResult LoadBackend(const ProgramOptions& opts, const std::string& choice) {
+  const ProfilerSignalHeld held;
   LoadResult result;
   result.kernelLacks = MissingBtf();
   if (!result.kernelLacks.empty()) return result;

@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { expect, it } from 'vitest';
 import { Agent, describePrivileged, runBinds } from './harness';
 
@@ -28,6 +30,19 @@ describePrivileged('attach backends on this host', () => {
     const [record] = await agent.recordsOf(run.pid, 1);
     expect(record['bindsnoop.backend']).toBe(backend);
     expect((await agent.stop()).code).toBe(0);
+  });
+
+  it('loads and traces under a CPU profiler (node --cpu-prof signals it every millisecond while the verifier runs)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bindsnoop-prof-'));
+    try {
+      const agent = await Agent.start(['-o', 'json'], {}, ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${dir}`]);
+      const run = runBinds(['--netns', 'tcp,4,127.0.0.1,0']);
+      expect(await agent.recordsOf(run.pid, 1)).toHaveLength(1);
+      expect((await agent.stop()).code).toBe(0);
+      expect(readdirSync(dir).some((f) => f.endsWith('.cpuprofile'))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('--backend tracepoint forces the syscall tracepoints', async () => {

@@ -42,8 +42,8 @@ export class Agent {
     this.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   }
 
-  static spawn(args: readonly string[], env: NodeJS.ProcessEnv = {}, command: readonly string[] = []): Agent {
-    const argv = [...command, process.execPath, CLI, ...args];
+  static spawn(args: readonly string[], env: NodeJS.ProcessEnv = {}, command: readonly string[] = [], nodeFlags: readonly string[] = []): Agent {
+    const argv = [...command, process.execPath, ...nodeFlags, CLI, ...args];
     const proc = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...env }, stdio: 'pipe' });
     live.add(proc);
     proc.on('exit', () => live.delete(proc));
@@ -51,8 +51,8 @@ export class Agent {
   }
 
   /** Starts it and waits for "Tracing binds", which it prints once attached. */
-  static async start(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Agent> {
-    const agent = Agent.spawn(args, env);
+  static async start(args: readonly string[], env: NodeJS.ProcessEnv = {}, nodeFlags: readonly string[] = []): Promise<Agent> {
+    const agent = Agent.spawn(args, env, [], nodeFlags);
     let exit: Exit | undefined;
     void agent.exited.then((e) => (exit = e));
     await waitUntil(
