@@ -12,8 +12,12 @@ export interface EncodedRequest {
   count: number;
 }
 
-/** Sends one request; `done` is called once with what became of its records. */
-export type SendRequest = (request: EncodedRequest, done: (outcome: ExportOutcome) => void) => void;
+/**
+ * Sends one request; `done` is called once with what became of its records,
+ * `released` once the transport no longer reads its body (retries included:
+ * after `done`, or later when `done` came at the export's deadline).
+ */
+export type SendRequest = (request: EncodedRequest, done: (outcome: ExportOutcome) => void, released: () => void) => void;
 
 export interface DirectPipelineOptions<Encoded> extends ExportStageOptions {
   encoding: RequestEncoding<Encoded>;
@@ -59,6 +63,8 @@ export class DirectPipeline<Encoded> extends ExportStage<QueuedRecord<Encoded>, 
   private flushTimer?: NodeJS.Timeout;
   /** the timer fired (or shutdown began): send what is queued even if short of a batch */
   private flushDue = false;
+  /** request bodies the transport is done with, written again (fresh memory costs a page fault a page) */
+  private readonly spareBodies: Buffer[] = [];
 
   constructor(private readonly options: DirectPipelineOptions<Encoded>) {
     super(options);
@@ -82,7 +88,10 @@ export class DirectPipeline<Encoded> extends ExportStage<QueuedRecord<Encoded>, 
   protected admit(record: BindLogRecord, resource: CachedResource<Encoded>): QueuedRecord<Encoded> | undefined {
     const encoded = this.options.encoding.record(this.options.limits ? limitAttributes(record, this.options.limits) : record);
     const bytes = this.options.encoding.size(encoded);
-    if (this.queuedBytes + this.inFlightBytes + bytes > this.options.maxQueueBytes) return undefined;
+    if (this.queuedBytes + this.inFlightBytes + bytes > this.options.maxQueueBytes) {
+      this.options.encoding.release(encoded);
+      return undefined;
+    }
     this.queuedBytes += bytes;
     return { resource, encoded, bytes };
   }
@@ -113,6 +122,7 @@ export class DirectPipeline<Encoded> extends ExportStage<QueuedRecord<Encoded>, 
     const count = Math.min(this.queuedCount, this.options.maxExportBatchSize);
     // group by resource, in order of first appearance (as the SDK's serializer does)
     const groups = new Map<CachedResource<Encoded>, ResourceGroup<Encoded>>();
+    const taken: Encoded[] = [];
     let bytes = 0;
     for (let i = 0; i < count; i++) {
       const q = this.takeQueued();
@@ -120,17 +130,26 @@ export class DirectPipeline<Encoded> extends ExportStage<QueuedRecord<Encoded>, 
       let group = groups.get(q.resource);
       if (!group) groups.set(q.resource, (group = { resource: q.resource.value, records: [] }));
       group.records.push(q.encoded);
+      taken.push(q.encoded);
     }
-    const body = this.options.encoding.request([...groups.values()], this.scopeEncoded, SEMCONV_SCHEMA_URL);
+    const { body, backing } = this.options.encoding.request([...groups.values()], this.scopeEncoded, SEMCONV_SCHEMA_URL, this.spareBodies.pop());
+    // copied into the body: what held them can be written again
+    for (const encoded of taken) this.options.encoding.release(encoded);
     this.queuedBytes -= bytes;
     this.inFlight += count;
     this.inFlightBytes += bytes;
     this.inFlightExports++;
-    this.options.send({ body, count }, (outcome) => {
-      this.inFlightExports--;
-      this.inFlightBytes -= bytes;
-      this.settle(count, outcome);
-    });
+    this.options.send(
+      { body, count },
+      (outcome) => {
+        this.inFlightExports--;
+        this.inFlightBytes -= bytes;
+        this.settle(count, outcome);
+      },
+      () => {
+        if (this.spareBodies.length < MAX_CONCURRENT_EXPORTS) this.spareBodies.push(backing);
+      },
+    );
   }
 
   protected override beginShutdown(): void {

@@ -207,7 +207,7 @@ function putTagged(out: Buffer, pos: number, tag: number, length: number): numbe
  * the resource's schema_url. Sizes are summed first, so the request is written
  * once into a buffer of its exact size.
  */
-export function requestProtobuf(groups: readonly ResourceGroup<Buffer>[], scopeField: Buffer, schemaUrlField: Buffer): Buffer {
+export function requestProtobuf(groups: readonly ResourceGroup<Buffer>[], scopeField: Buffer, schemaUrlField: Buffer, into?: Buffer): { body: Buffer; backing: Buffer } {
   const scopeLogsLength: number[] = [];
   const resourceLogsLength: number[] = [];
   let total = 0;
@@ -219,7 +219,9 @@ export function requestProtobuf(groups: readonly ResourceGroup<Buffer>[], scopeF
     resourceLogsLength.push(resourceLogs);
     total += lengthDelimited(resourceLogs);
   }
-  const out = Buffer.allocUnsafe(total);
+  // a quarter more than needed: the next request, a little larger, fits too
+  const backing = into && into.length >= total ? into : Buffer.allocUnsafe(total + (total >>> 2));
+  const out = backing.subarray(0, total);
   let pos = 0;
   groups.forEach((g, i) => {
     pos = putTagged(out, pos, 0x0a, resourceLogsLength[i]);
@@ -233,7 +235,7 @@ export function requestProtobuf(groups: readonly ResourceGroup<Buffer>[], scopeF
     pos += schemaUrlField.copy(out, pos);
     pos += schemaUrlField.copy(out, pos);
   });
-  return out;
+  return { body: out, backing };
 }
 
 /* OTLP/JSON, as the SDK's JSON serializer writes it, made strict (see strictOtlpJson): int64 values as decimal strings. */
@@ -291,9 +293,16 @@ export interface RequestEncoding<Encoded> {
   record(r: BindLogRecord): Encoded;
   resource(attributes: Attributes, schemaUrl: string): Encoded;
   scope(scope: ScopeInput): Encoded;
-  request(groups: readonly ResourceGroup<Encoded>[], scope: Encoded, schemaUrl: string): Buffer;
+  /**
+   * The request's body: written into `into` when it is large enough (a body
+   * whose request is over), else into a new buffer a little larger than needed
+   * (so that it can serve the next); `backing` is that whole buffer.
+   */
+  request(groups: readonly ResourceGroup<Encoded>[], scope: Encoded, schemaUrl: string, into?: Buffer): { body: Buffer; backing: Buffer };
   /** bytes an encoded record holds */
   size(encoded: Encoded): number;
+  /** An encoded record is no longer read (copied into a request, or dropped): what holds it may be written again. */
+  release(encoded: Encoded): void;
 }
 
 /** Records are written into slabs of this size (about 80 records each). */
@@ -312,8 +321,9 @@ export function protobufEncoding(): RequestEncoding<Buffer> {
     record: (r) => logRecordProtobuf(writer, r),
     resource: (attributes) => resourceFieldProtobuf(attributes),
     scope: (scope) => scopeFieldProtobuf(scope),
-    request: (groups, scope, schemaUrl) => requestProtobuf(groups, scope, schemaField(schemaUrl)),
+    request: (groups, scope, schemaUrl, into) => requestProtobuf(groups, scope, schemaField(schemaUrl), into),
     size: (encoded) => encoded.length,
+    release: (encoded) => writer.releaseRecord(encoded),
   };
 }
 
@@ -323,7 +333,11 @@ export function jsonEncoding(): RequestEncoding<string> {
     record: logRecordJson,
     resource: resourceJson,
     scope: scopeJson,
-    request: requestJson,
+    request: (groups, scope, schemaUrl) => {
+      const body = requestJson(groups, scope, schemaUrl);
+      return { body, backing: body };
+    },
     size: (encoded) => Buffer.byteLength(encoded, 'utf8'),
+    release: () => undefined,
   };
 }

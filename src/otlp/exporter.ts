@@ -204,7 +204,7 @@ export class OtlpHttpTransport<Request> {
    * `timeout`, the connection is closed, and whatever the transport says later
    * is ignored. `done` is called once, with what became of the records.
    */
-  send(request: Request, done: (outcome: ExportOutcome, result: ExportResult) => void): void {
+  send(request: Request, done: (outcome: ExportOutcome, result: ExportResult) => void, released?: () => void): void {
     const count = this.countRecords(request);
     const sentBefore = this.requestsSent;
     // a timeout after a request went out whole: the receiver may have kept the records (delivery_unknown); none
@@ -219,6 +219,8 @@ export class OtlpHttpTransport<Request> {
     }, this.timeoutMillis + DEADLINE_SLACK_MILLIS);
     deadline.unref();
     this.inner.export(request, (result) => {
+      // the transport is done with the request (retries included), whenever its verdict came
+      released?.();
       if (settled) return; // already counted at the deadline
       settled = true;
       clearTimeout(deadline);

@@ -35,7 +35,7 @@ export function createLogSink(settings: ExporterSettings, otlp: AppConfig['otlp'
   const sinkOptions = {
     ...common,
     maxQueueBytes: otlp.maxQueueBytes,
-    send: (request: EncodedRequest, done: (outcome: ExportOutcome) => void) => transport.send(request, (outcome) => done(outcome)),
+    send: (request: EncodedRequest, done: (outcome: ExportOutcome) => void, released: () => void) => transport.send(request, (outcome) => done(outcome), released),
     closeTransport: () => transport.shutdown(),
   };
   return settings.protocol === 'http/json'

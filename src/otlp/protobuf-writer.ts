@@ -7,16 +7,21 @@
  * content shifted when the length needs more.
  *
  * Records are written one after another into slabs (startRecord/finishRecord)
- * and handed out as views: no allocation or copy per record. A slab is freed
- * when the last record written in it is; records leave the queue in order, so
- * at most one slab is held beyond the bytes queued. Positions handed out by
- * begin() are relative to the record's start, so a record that outgrows its
- * slab moves to a new one whole.
+ * and handed out as views: no allocation or copy per record. A slab whose
+ * records have all been released (releaseRecord: copied into a request, or
+ * dropped) is written again: fresh memory costs a page fault per page on first
+ * touch, more than writing the record. Positions handed out by begin() are
+ * relative to the record's start, so a record that outgrows its slab moves to
+ * a new one whole.
  */
 export class ProtobufWriter {
   private buffer: Buffer;
   pos = 0;
   private recordStart = 0;
+  /** records handed out and not released yet, by the slab they are in */
+  private readonly outstanding = new Map<ArrayBufferLike, { slab: Buffer; records: number }>();
+  /** slabs of initialBytes whose records were all released, to be written again */
+  private readonly spareSlabs: Buffer[] = [];
 
   constructor(private readonly initialBytes = 4096) {
     this.buffer = Buffer.allocUnsafe(initialBytes);
@@ -29,20 +34,40 @@ export class ProtobufWriter {
     return out;
   }
 
-  /** Begins a record after the last one, in a new slab when this one is nearly full. */
+  /** Begins a record after the last one, in another slab when this one is nearly full. */
   startRecord(): void {
     if (this.buffer.length - this.pos < MIN_SLAB_ROOM) {
-      this.buffer = Buffer.allocUnsafe(this.initialBytes);
+      const previous = this.buffer;
+      this.buffer = this.spareSlabs.pop() ?? Buffer.allocUnsafe(this.initialBytes);
       this.pos = 0;
+      // a slab left with nothing outstanding is spare at once
+      if (!this.outstanding.has(previous.buffer)) this.spare(previous);
     }
     this.recordStart = this.pos;
   }
 
-  /** The record written since startRecord(), as a view of its slab (never written again). */
+  /** The record written since startRecord(), as a view of its slab, which is not written again until it is released. */
   finishRecord(): Buffer {
     const record = this.buffer.subarray(this.recordStart, this.pos);
     this.recordStart = this.pos;
+    const held = this.outstanding.get(this.buffer.buffer);
+    if (held) held.records++;
+    else this.outstanding.set(this.buffer.buffer, { slab: this.buffer, records: 1 });
     return record;
+  }
+
+  /** A record from finishRecord is no longer read (copied into a request, or dropped): once, for each. */
+  releaseRecord(record: Buffer): void {
+    const held = this.outstanding.get(record.buffer);
+    if (!held || --held.records > 0) return;
+    this.outstanding.delete(record.buffer);
+    // the slab being written goes spare when the writer leaves it
+    if (held.slab !== this.buffer) this.spare(held.slab);
+  }
+
+  /** Slabs written at most once more than the requests in flight need: enough to never allocate in a steady flow. */
+  private spare(slab: Buffer): void {
+    if (slab.length === this.initialBytes && this.spareSlabs.length < MAX_SPARE_SLABS) this.spareSlabs.push(slab);
   }
 
   private ensure(bytes: number): void {
@@ -54,9 +79,11 @@ export class ProtobufWriter {
     while (size < used + bytes) size *= 2;
     const grown = Buffer.allocUnsafe(size);
     this.buffer.copy(grown, 0, this.recordStart, this.pos);
+    const previous = this.buffer;
     this.buffer = grown;
     this.pos = used;
     this.recordStart = 0;
+    if (!this.outstanding.has(previous.buffer)) this.spare(previous);
   }
 
   byte(value: number): void {
@@ -234,6 +261,9 @@ export class ProtobufWriter {
 
 /** Room left in a slab below which the next record starts a new one. */
 const MIN_SLAB_ROOM = 2048;
+
+/** Spare slabs kept at most (each initialBytes); the rest are left to the collector. */
+const MAX_SPARE_SLABS = 64;
 
 /** Writes the varint of a whole number in [0, 2^32) at `pos` (room already there); returns the position after it. */
 export function putVarint32(out: Uint8Array, pos: number, value: number): number {

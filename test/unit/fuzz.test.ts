@@ -147,7 +147,7 @@ describe('the direct OTLP encoder, given any attributes', () => {
         };
         const encoded = logRecordProtobuf(new ProtobufWriter(16), record);
         const scope = scopeFieldProtobuf({ name: 'bindsnoop', version: '1', attributes: {}, schemaUrl: '' });
-        const request = requestProtobuf([{ resource: resourceFieldProtobuf({ 'service.name': 'x' }), records: [encoded, encoded] }], scope, schemaUrlFieldProtobuf('https://opentelemetry.io/schemas/1.37.0'));
+        const request = requestProtobuf([{ resource: resourceFieldProtobuf({ 'service.name': 'x' }), records: [encoded, encoded] }], scope, schemaUrlFieldProtobuf('https://opentelemetry.io/schemas/1.37.0')).body;
         const decoded = Request.toObject(Request.decode(request), { longs: String, defaults: false }) as {
           resourceLogs: { scopeLogs: { logRecords: { body: { stringValue?: string }; timeUnixNano: string; attributes?: { key: string; value: Record<string, unknown> }[] }[] }[] }[];
         };
@@ -169,6 +169,64 @@ describe('the direct OTLP encoder, given any attributes', () => {
         });
         expect(got).toEqual(want);
       }),
+      RUNS,
+    );
+  });
+
+  it('never writes again a slab a record still held is in, and does write again one whose records were all released', () => {
+    const record = (i: number): BindLogRecord => ({ eventName: 'e', timeUnixNano: BigInt(i), observedTimeUnixNano: 1n, severityNumber: 9, severityText: 'INFO', body: String(i).repeat(100).slice(0, 400), attributes: { a: 'b' } });
+    const writer = new ProtobufWriter(4096);
+    const write = (i: number) => ({ view: logRecordProtobuf(writer, record(i)), want: logRecordProtobuf(new ProtobufWriter(16), record(i)).toString('hex') });
+    const held = Array.from({ length: 40 }, (_, i) => write(i));
+    const firstSlab = held[0].view.buffer;
+    // the oldest record released, the rest of its slab held: the slab is not written again
+    writer.releaseRecord(held.shift()!.view);
+    for (let i = 40; i < 80; i++) held.push(write(i));
+    for (const h of held) expect(h.view.toString('hex')).toBe(h.want);
+    expect(held.slice(39).some((h) => h.view.buffer === firstSlab)).toBe(false);
+    // every record of the first slab released: it is written again
+    while (held[0].view.buffer === firstSlab) writer.releaseRecord(held.shift()!.view);
+    const later = Array.from({ length: 40 }, (_, i) => write(80 + i));
+    expect(later.some((h) => h.view.buffer === firstSlab)).toBe(true);
+    for (const h of [...held, ...later]) expect(h.view.toString('hex')).toBe(h.want);
+  });
+
+  it('writes released records\' slabs again and never one a record still held is in; a request body written into an old one is the same', () => {
+    const recordOf = (attributes: Attributes, body: string, i: number): BindLogRecord => ({
+      eventName: 'bindsnoop.bind',
+      timeUnixNano: BigInt(1_800_000_000 + i) * 1_000_000_000n,
+      observedTimeUnixNano: 1_800_000_001_000_000_002n,
+      severityNumber: 9,
+      severityText: 'INFO',
+      body,
+      attributes,
+    });
+    fc.assert(
+      fc.property(
+        // each step writes a record (small, or one that outgrows a slab) and releases the oldest held ones, as the
+        // export queue does: records leave in order, copied into a request
+        fc.array(fc.tuple(fc.dictionary(fc.string({ minLength: 1, maxLength: 20 }), valueArb, { maxKeys: 12 }), fc.string({ maxLength: 60 }), fc.boolean(), fc.oneof(fc.constant(0), fc.constant(0), fc.constant(0), fc.nat(4))), { minLength: 1, maxLength: 200 }),
+        (steps) => {
+          const writer = new ProtobufWriter(4096);
+          const held: { view: Buffer; want: string }[] = [];
+          let previousBody: Buffer | undefined;
+          steps.forEach(([attributes, text, big, releases], i) => {
+            const r = recordOf(attributes, big ? text.padEnd(5000, 'y') : text, i);
+            held.push({ view: logRecordProtobuf(writer, r), want: logRecordProtobuf(new ProtobufWriter(16), r).toString('hex') });
+            const out = held.splice(0, Math.min(releases, held.length));
+            if (out.length) {
+              const groups = [{ resource: resourceFieldProtobuf({ 'service.name': 'x' }), records: out.map((o) => o.view) }];
+              const scope = scopeFieldProtobuf({ name: 'bindsnoop', version: '1', attributes: {}, schemaUrl: '' });
+              const fresh = requestProtobuf(groups, scope, Buffer.alloc(0)).body.toString('hex');
+              const reused = requestProtobuf(groups, scope, Buffer.alloc(0), previousBody);
+              expect(reused.body.toString('hex')).toBe(fresh);
+              previousBody = reused.backing;
+              for (const o of out) writer.releaseRecord(o.view);
+            }
+            for (const h of held) expect(h.view.toString('hex')).toBe(h.want);
+          });
+        },
+      ),
       RUNS,
     );
   });
@@ -237,7 +295,7 @@ describe('the direct OTLP encoder, given any attributes', () => {
             ],
             scopeFieldProtobuf(scope),
             schemaUrlFieldProtobuf(schemaUrl),
-          );
+          ).body;
           expect(Buffer.from(direct).toString('hex')).toBe(Buffer.from(ProtobufLogsSerializer.serializeRequest(sdkRecords) ?? []).toString('hex'));
         },
       ),

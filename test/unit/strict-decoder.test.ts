@@ -12,9 +12,9 @@ describe('the strict decoders of the test receiver', () => {
   it('take what the agent encodes, in protobuf and in JSON', () => {
     const url = 'https://opentelemetry.io/schemas/1.37.0';
     const p = protobufEncoding();
-    expect(strictProtobufProblems(p.request([{ resource: p.resource({ 'service.name': 'x' }, url), records: [p.record(record)] }], p.scope(scope), url))).toEqual([]);
+    expect(strictProtobufProblems(p.request([{ resource: p.resource({ 'service.name': 'x' }, url), records: [p.record(record)] }], p.scope(scope), url).body)).toEqual([]);
     const j = jsonEncoding();
-    const json = j.request([{ resource: j.resource({ 'service.name': 'x' }, url), records: [j.record(record)] }], j.scope(scope), url);
+    const json = j.request([{ resource: j.resource({ 'service.name': 'x' }, url), records: [j.record(record)] }], j.scope(scope), url).body;
     expect(strictJsonProblems(JSON.parse(json.toString('utf8')))).toEqual([]);
   });
 
