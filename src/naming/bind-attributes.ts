@@ -123,6 +123,14 @@ export function bindAttributes(e: BindEvent, interfaceName?: string, startWallNs
   a['bindsnoop.mntns.id'] = e.mntnsId;
   a['bindsnoop.netns.id'] = e.netnsId;
   // 0: the kernel gave no start time (unreadable)
-  if (startWallNs !== undefined && e.startBootNs > 0n) a['process.creation.time'] = rfc3339Nanos(startWallNs);
+  if (startWallNs !== undefined && e.startBootNs > 0n) a['process.creation.time'] = creationTime(startWallNs);
   return a;
+}
+
+/** the last process start named: the binds of a flood come from a few processes */
+let lastStart: { ns: bigint; text: string } | undefined;
+
+function creationTime(ns: bigint): string {
+  if (lastStart?.ns !== ns) lastStart = { ns, text: rfc3339Nanos(ns) };
+  return lastStart.text;
 }

@@ -73,6 +73,13 @@ describe('the log attributes of a bind (contract section 2)', () => {
     });
     // a start the kernel did not give (0) is left out
     expect(bindAttributes(makeEvent({ startBootNs: 0n }), undefined, 1n)).not.toHaveProperty('process.creation.time');
+    // processes in turn each get their own (the last one's text is reused only for the same start)
+    const starts = [1_700_000_000_000_000_001n, 1_700_000_000_000_000_002n, 1_700_000_000_000_000_001n];
+    expect(starts.map((ns) => bindAttributes(makeEvent(), undefined, ns)['process.creation.time'])).toEqual([
+      '2023-11-14T22:13:20.000000001Z',
+      '2023-11-14T22:13:20.000000002Z',
+      '2023-11-14T22:13:20.000000001Z',
+    ]);
   });
 
   it('names the executable as /proc/PID/exe does, and says what is unusual about it', () => {
