@@ -26,24 +26,23 @@ struct ProgLink {
   struct bpf_link** link;
 };
 
-// The programs of one backend, with where the skeleton keeps their links; v4Sk/v6Sk as
-// in BindFunctions (kernel.h).
-std::vector<ProgLink> ProgramsOf(bindsnoop_bpf* s, Backend backend, bool v4Sk, bool v6Sk) {
+// The programs of one backend on the functions it hooks, with where the skeleton keeps their links.
+std::vector<ProgLink> ProgramsOf(bindsnoop_bpf* s, Backend backend, BindFunctions f) {
   switch (backend) {
     case Backend::kFentry:
-      return {v4Sk ? ProgLink{s->progs.fexit_inet_bind_sk, &s->links.fexit_inet_bind_sk}
-                   : ProgLink{s->progs.fexit_inet_bind, &s->links.fexit_inet_bind},
-              v6Sk ? ProgLink{s->progs.fexit_inet6_bind_sk, &s->links.fexit_inet6_bind_sk}
-                   : ProgLink{s->progs.fexit_inet6_bind, &s->links.fexit_inet6_bind}};
+      return {f.v4Sk ? ProgLink{s->progs.fexit_inet_bind_sk, &s->links.fexit_inet_bind_sk}
+                     : ProgLink{s->progs.fexit_inet_bind, &s->links.fexit_inet_bind},
+              f.v6Sk ? ProgLink{s->progs.fexit_inet6_bind_sk, &s->links.fexit_inet6_bind_sk}
+                     : ProgLink{s->progs.fexit_inet6_bind, &s->links.fexit_inet6_bind}};
     case Backend::kKprobe:
-      return {v4Sk ? ProgLink{s->progs.kprobe_inet_bind_sk, &s->links.kprobe_inet_bind_sk}
-                   : ProgLink{s->progs.kprobe_inet_bind, &s->links.kprobe_inet_bind},
-              v6Sk ? ProgLink{s->progs.kprobe_inet6_bind_sk, &s->links.kprobe_inet6_bind_sk}
-                   : ProgLink{s->progs.kprobe_inet6_bind, &s->links.kprobe_inet6_bind},
-              v4Sk ? ProgLink{s->progs.kretprobe_inet_bind_sk, &s->links.kretprobe_inet_bind_sk}
-                   : ProgLink{s->progs.kretprobe_inet_bind, &s->links.kretprobe_inet_bind},
-              v6Sk ? ProgLink{s->progs.kretprobe_inet6_bind_sk, &s->links.kretprobe_inet6_bind_sk}
-                   : ProgLink{s->progs.kretprobe_inet6_bind, &s->links.kretprobe_inet6_bind}};
+      return {f.v4Sk ? ProgLink{s->progs.kprobe_inet_bind_sk, &s->links.kprobe_inet_bind_sk}
+                     : ProgLink{s->progs.kprobe_inet_bind, &s->links.kprobe_inet_bind},
+              f.v6Sk ? ProgLink{s->progs.kprobe_inet6_bind_sk, &s->links.kprobe_inet6_bind_sk}
+                     : ProgLink{s->progs.kprobe_inet6_bind, &s->links.kprobe_inet6_bind},
+              f.v4Sk ? ProgLink{s->progs.kretprobe_inet_bind_sk, &s->links.kretprobe_inet_bind_sk}
+                     : ProgLink{s->progs.kretprobe_inet_bind, &s->links.kretprobe_inet_bind},
+              f.v6Sk ? ProgLink{s->progs.kretprobe_inet6_bind_sk, &s->links.kretprobe_inet6_bind_sk}
+                     : ProgLink{s->progs.kretprobe_inet6_bind, &s->links.kretprobe_inet6_bind}};
     case Backend::kTracepoint:
       return {{s->progs.handle_enter_bind, &s->links.handle_enter_bind},
               {s->progs.handle_exit_bind, &s->links.handle_exit_bind}};
@@ -56,7 +55,7 @@ std::vector<ProgLink> AllPrograms(bindsnoop_bpf* s) {
   std::vector<ProgLink> all;
   for (Backend b : {Backend::kFentry, Backend::kKprobe, Backend::kTracepoint})
     for (bool sk : {false, true})
-      for (const ProgLink& pl : ProgramsOf(s, b, sk, sk)) all.push_back(pl);
+      for (const ProgLink& pl : ProgramsOf(s, b, BindFunctions{sk, sk})) all.push_back(pl);
   return all;
 }
 
@@ -215,7 +214,7 @@ bool Program::Open(const ProgramOptions& opts, LoadError* error) {
 
   // only this backend's programs are loaded: the others may not even verify here
   for (const ProgLink& pl : AllPrograms(skel_)) bpf_program__set_autoload(pl.prog, false);
-  for (const ProgLink& pl : ProgramsOf(skel_, backend_, functions_.v4Sk, functions_.v6Sk)) bpf_program__set_autoload(pl.prog, true);
+  for (const ProgLink& pl : ProgramsOf(skel_, backend_, functions_)) bpf_program__set_autoload(pl.prog, true);
 
   if (k8s_) {
     // libbpf reuses a compatible map already pinned there (a restarted agent), else creates and pins it
@@ -270,7 +269,7 @@ bool Program::Open(const ProgramOptions& opts, LoadError* error) {
 }
 
 bool Program::Attach(LoadError* error) {
-  for (const ProgLink& pl : ProgramsOf(skel_, backend_, functions_.v4Sk, functions_.v6Sk)) {
+  for (const ProgLink& pl : ProgramsOf(skel_, backend_, functions_)) {
     struct bpf_link* link = bpf_program__attach(pl.prog);
     if (!link) {
       int err = errno;
@@ -284,14 +283,14 @@ bool Program::Attach(LoadError* error) {
 
 bool Program::Attached() const {
   if (!skel_) return false;
-  for (const ProgLink& pl : ProgramsOf(skel_, backend_, functions_.v4Sk, functions_.v6Sk))
+  for (const ProgLink& pl : ProgramsOf(skel_, backend_, functions_))
     if (*pl.link == nullptr) return false;
   return true;
 }
 
 void Program::Detach() {
   if (!skel_) return;
-  for (const ProgLink& pl : ProgramsOf(skel_, backend_, functions_.v4Sk, functions_.v6Sk)) {
+  for (const ProgLink& pl : ProgramsOf(skel_, backend_, functions_)) {
     bpf_link__destroy(*pl.link);
     *pl.link = nullptr;
   }

@@ -122,7 +122,6 @@ export class DirectPipeline<Encoded> extends ExportStage<QueuedRecord<Encoded>, 
     const count = Math.min(this.queuedCount, this.options.maxExportBatchSize);
     // group by resource, in order of first appearance (as the SDK's serializer does)
     const groups = new Map<CachedResource<Encoded>, ResourceGroup<Encoded>>();
-    const taken: Encoded[] = [];
     let bytes = 0;
     for (let i = 0; i < count; i++) {
       const q = this.takeQueued();
@@ -130,11 +129,10 @@ export class DirectPipeline<Encoded> extends ExportStage<QueuedRecord<Encoded>, 
       let group = groups.get(q.resource);
       if (!group) groups.set(q.resource, (group = { resource: q.resource.value, records: [] }));
       group.records.push(q.encoded);
-      taken.push(q.encoded);
     }
     const { body, backing } = this.options.encoding.request([...groups.values()], this.scopeEncoded, SEMCONV_SCHEMA_URL, this.spareBodies.pop());
     // copied into the body: what held them can be written again
-    for (const encoded of taken) this.options.encoding.release(encoded);
+    for (const group of groups.values()) for (const encoded of group.records) this.options.encoding.release(encoded);
     this.queuedBytes -= bytes;
     this.inFlight += count;
     this.inFlightBytes += bytes;

@@ -205,7 +205,8 @@ function putTagged(out: Buffer, pos: number, tag: number, length: number): numbe
  * ExportLogsServiceRequest: one ResourceLogs per group (field 1), each with its
  * resource, one ScopeLogs (the scope, the records, the scope's schema_url) and
  * the resource's schema_url. Sizes are summed first, so the request is written
- * once into a buffer of its exact size.
+ * once, into `into` when it holds it (a body whose request is over), else into
+ * a new buffer; `body` is the request, `backing` the whole buffer it is in.
  */
 export function requestProtobuf(groups: readonly ResourceGroup<Buffer>[], scopeField: Buffer, schemaUrlField: Buffer, into?: Buffer): { body: Buffer; backing: Buffer } {
   const scopeLogsLength: number[] = [];

@@ -65,7 +65,7 @@ export class ProtobufWriter {
     if (held.slab !== this.buffer) this.spare(held.slab);
   }
 
-  /** Slabs written at most once more than the requests in flight need: enough to never allocate in a steady flow. */
+  /** Keeps a slab with no record outstanding to be written again (at most MAX_SPARE_SLABS, and only slabs of initialBytes). */
   private spare(slab: Buffer): void {
     if (slab.length === this.initialBytes && this.spareSlabs.length < MAX_SPARE_SLABS) this.spareSlabs.push(slab);
   }
