@@ -18,13 +18,16 @@ export class ProtobufWriter {
   private buffer: Buffer;
   pos = 0;
   private recordStart = 0;
-  /** records handed out and not released yet, by the slab they are in */
+  /**
+   * records handed out and not released yet, by the slab they are in: each slab owns its memory
+   * (allocUnsafeSlow: Node's shared pool, 64 KiB from Node 24, would put several slabs in one)
+   */
   private readonly outstanding = new Map<ArrayBufferLike, { slab: Buffer; records: number }>();
   /** slabs of initialBytes whose records were all released, to be written again */
   private readonly spareSlabs: Buffer[] = [];
 
   constructor(private readonly initialBytes = 4096) {
-    this.buffer = Buffer.allocUnsafe(initialBytes);
+    this.buffer = Buffer.allocUnsafeSlow(initialBytes);
   }
 
   /** A copy of what was written since `start` (the writer is reused). */
@@ -38,7 +41,7 @@ export class ProtobufWriter {
   startRecord(): void {
     if (this.buffer.length - this.pos < MIN_SLAB_ROOM) {
       const previous = this.buffer;
-      this.buffer = this.spareSlabs.pop() ?? Buffer.allocUnsafe(this.initialBytes);
+      this.buffer = this.spareSlabs.pop() ?? Buffer.allocUnsafeSlow(this.initialBytes);
       this.pos = 0;
       // a slab left with nothing outstanding is spare at once
       if (!this.outstanding.has(previous.buffer)) this.spare(previous);
@@ -77,7 +80,7 @@ export class ProtobufWriter {
     const used = this.pos - this.recordStart;
     let size = Math.max(this.initialBytes, this.buffer.length - this.recordStart);
     while (size < used + bytes) size *= 2;
-    const grown = Buffer.allocUnsafe(size);
+    const grown = Buffer.allocUnsafeSlow(size);
     this.buffer.copy(grown, 0, this.recordStart, this.pos);
     const previous = this.buffer;
     this.buffer = grown;
