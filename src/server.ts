@@ -119,6 +119,24 @@ export function agentMetrics(status: AgentStatus): AgentMetrics {
     },
   });
   new Counter({
+    name: 'bindsnoop_kubernetes_pods_refused_total',
+    help: "New pods from the Kubernetes API not kept because kubernetes.api.maxPods were known (their binds are named from the log tree).",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(status.podWatch()?.podsRefused ?? 0);
+    },
+  });
+  new Counter({
+    name: 'bindsnoop_kubernetes_watch_idle_renewals_total',
+    help: 'Pod watches made again because they brought nothing, not even a bookmark, for kubernetes.api.watchIdleMillis (not a failure).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(status.podWatch()?.idleRenewals ?? 0);
+    },
+  });
+  new Counter({
     name: 'bindsnoop_kubernetes_api_failures_total',
     help: 'Failed lists and watches of the Kubernetes API, by reason (http, network, timeout, too_large, malformed, watch_error, expired, short_watch); each is retried with backoff.',
     labelNames: ['reason'],
@@ -207,6 +225,12 @@ const SERVER_LIMITS = {
 };
 /** Connections kept at most; past it the least recently active one is closed to admit a new one. */
 export const MAX_CONNECTIONS = 256;
+/**
+ * Requests of one connection being answered at once at most: a client that
+ * pipelines more without reading the answers has its connection closed (a
+ * probe or a scraper asks one at a time), so no connection can queue work.
+ */
+export const MAX_PIPELINED_REQUESTS = 4;
 
 /**
  * The open connections, least recently active first. A full server does not
@@ -241,6 +265,20 @@ export async function startAgentServer(status: AgentStatus, port: number, host: 
   const metrics = agentMetrics(status);
   const registry = metrics.registry;
   const connections = new Connections();
+  let closedPipelining = 0;
+  new Counter({
+    name: 'bindsnoop_http_connections_pipelining_closed_total',
+    help: `Connections to these endpoints closed for pipelining more than ${MAX_PIPELINED_REQUESTS} requests without reading the answers.`,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(closedPipelining);
+    },
+  });
+  // one scrape at a time, shared by the requests that ask meanwhile: a burst of scrapers costs one
+  let scraping: Promise<string> | undefined;
+  const scrape = (): Promise<string> => (scraping ??= metrics.scrape().finally(() => (scraping = undefined)));
+  const answering = new WeakMap<Socket, number>();
   new Counter({
     name: 'bindsnoop_http_connections_evicted_total',
     help: `Connections to these endpoints closed to admit a new one past ${MAX_CONNECTIONS} (the least recently active goes).`,
@@ -251,7 +289,18 @@ export async function startAgentServer(status: AgentStatus, port: number, host: 
     },
   });
   const server = createServer(SERVER_LIMITS, (req, res) => {
-    connections.active(req.socket);
+    const socket = req.socket;
+    // requests parsed from a connection already closed for pipelining are not answered
+    if (socket.destroyed) return;
+    const inFlight = (answering.get(socket) ?? 0) + 1;
+    if (inFlight > MAX_PIPELINED_REQUESTS) {
+      closedPipelining++;
+      socket.destroy();
+      return;
+    }
+    answering.set(socket, inFlight);
+    res.once('close', () => answering.set(socket, (answering.get(socket) ?? 1) - 1));
+    connections.active(socket);
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       // only probes and scrapers are expected: a client asking for anything else does not keep its connection
@@ -264,8 +313,7 @@ export async function startAgentServer(status: AgentStatus, port: number, host: 
       return;
     }
     if (path === '/metrics') {
-      metrics
-        .scrape()
+      scrape()
         .then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text))
         .catch((e: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${e.message}\n`));
       return;

@@ -164,6 +164,18 @@ function checkShape(obj: Record<string, unknown>, file: string, leaves: Map<stri
   return { problems, clean: walk(obj, SCHEMA as unknown as Record<string, unknown>, '') };
 }
 
+/** Why the key's format refuses the value (its own words), or undefined when it takes it. */
+function formatRefuses(leaf: Leaf, value: unknown): string | undefined {
+  const format = leaf.spec.format;
+  if (typeof format !== 'function') return undefined;
+  try {
+    (format as (v: unknown) => void)(value);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return undefined;
+}
+
 function checkUrl(problems: string[], key: string, value: string, from: string | undefined): void {
   if (value && !isHttpUrl(value)) problems.push(`${key}${from ? ` (from ${from})` : ''}: '${value}' is not an http:// or https:// URL`);
 }
@@ -209,6 +221,13 @@ export function loadConfig(sources: ConfigSources): AppConfig {
         origin.set(leaf.path, strict);
       }
     } else if (fromOtel) {
+      // a number out of the key's range: warned about and ignored, as the specification has an SDK do with a value it
+      // cannot use (a malformed header stays an error: it is refused, not sent)
+      const refused = leaf.kind === 'number' ? formatRefuses(leaf, fromOtel.value) : undefined;
+      if (refused) {
+        sources.warn?.(`${fromOtel.from}: '${String(fromOtel.value).slice(0, 40)}' ${refused}; ignored (the default applies)`);
+        continue;
+      }
       config.set(leaf.path as never, fromOtel.value as never);
       origin.set(leaf.path, fromOtel.from);
     }

@@ -2,7 +2,7 @@ import type { Schema } from 'convict';
 import { isIP } from 'node:net';
 import type { KubernetesSettings } from '../kubernetes/kubernetes';
 import { parseHeaders } from './headers';
-import { parseLabelSelector } from '../kubernetes/label-selector';
+import { isLabelKey, parseLabelSelector } from '../kubernetes/label-selector';
 import { BACKEND_CHOICES, type BackendChoice } from '../kernel/native';
 import { ARGS_ROOM, MAX_PORTS } from '../model/event';
 
@@ -286,8 +286,23 @@ export const SCHEMA: Schema<AppConfig> = {
       ),
       default: '',
     },
-    mapSyncIntervalMillis: { doc: 'How often the pinned maps are reconciled with the containers on this node.', format: integerIn(10, 60_000, 'milliseconds'), default: 500 },
-    labels: { doc: 'Pod label keys to attach as k8s.pod.label.<key> (comma-separated; needs the API).', format: String, default: '' },
+    mapSyncIntervalMillis: {
+      doc: "The pinned maps are reconciled with this node's containers when a container cgroup is made or removed (inotify) or a pod changes in the API, and in full at least this often, in case a change was missed.",
+      format: integerIn(10, 600_000, 'milliseconds'),
+      default: 10_000,
+    },
+    labels: {
+      doc: 'Pod label keys to attach as k8s.pod.label.<key> (comma-separated; needs the API).',
+      format: described(
+        (value: unknown): void => {
+          if (typeof value !== 'string') throw new Error('must be a comma-separated list of label keys');
+          const bad = value.split(',').map((k) => k.trim()).filter((k) => k !== '' && !isLabelKey(k));
+          if (bad.length > 0) throw new Error(`'${bad[0].slice(0, 80)}' is not a Kubernetes label key ([prefix/]name: a name of at most 63 letters, digits, '-', '_' and '.', alphanumeric at both ends), so no pod can have it`);
+        },
+        { type: 'string' },
+      ),
+      default: '',
+    },
     podServiceName: {
       doc: "A pod's binds carry its workload's service.name, .namespace, .version and .instance.id, as the semantic conventions' Kubernetes guidance derives them (workload), or the agent's own (agent, as before 0.5.0).",
       format: ['workload', 'agent'],
@@ -325,6 +340,11 @@ export const SCHEMA: Schema<AppConfig> = {
         doc: 'At most this many binds wait for the API at once; past it a bind goes out at once, named from the log tree (bindsnoop_kubernetes_hold_total{outcome="overflowed"}).',
         format: integerIn(0, 1_000_000, 'records'),
         default: 16_384,
+      },
+      maxPods: {
+        doc: "At most this many of this node's pods are known at once (deleted ones still in their grace period included); past it a new pod is not kept, is counted, and its binds are named from the log tree. A node runs at most a few hundred.",
+        format: integerIn(16, 100_000, 'pods'),
+        default: 1024,
       },
       maxListBytes: {
         doc: "A list of this node's pods larger than this fails, is counted and is retried with the backoff (a node's pods are a few MiB at most).",

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { readSmallFile, type SmallFileError } from '../host/small-file';
@@ -23,6 +24,8 @@ export interface ApiAccess {
   serverName?: string;
   /** The Authorization header's value now, if any. */
   authorization(): string | undefined;
+  /** kubeconfig's `as` and `as-groups`: the user and groups the requests act as (Impersonate-User, Impersonate-Group) */
+  impersonate?: { user: string; groups: string[] };
 }
 
 /** A kubeconfig that cannot be used; the message names the field. */
@@ -48,33 +51,53 @@ export function readCredentialFile(file: string, what: string): Buffer {
   }
 }
 
-/** A bearer token read from a file, read again once a minute. */
-export function tokenFromFile(file: string, now: () => number = Date.now): () => string | undefined {
-  let token: string | undefined;
-  let readAt = -Infinity;
+/**
+ * Why a token cannot be sent in an Authorization header, or undefined when it
+ * can: a bearer token is visible ASCII (RFC 6750's b64token and every token
+ * Kubernetes issues); anything else would fail every request. Pure.
+ */
+export function tokenProblem(token: string): string | undefined {
+  if (token === '') return 'is empty';
+  const bad = /[^\x21-\x7e]/.exec(token);
+  return bad ? `holds a character a request header cannot carry (U+${bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')} at ${bad.index}): a token is visible ASCII` : undefined;
+}
+
+/**
+ * A bearer token read from a file, read again once a minute. The first read
+ * must give a usable token (else ApiAccessError); a later unreadable or
+ * unusable one keeps the last good token, with a warning.
+ */
+export function tokenFromFile(file: string, what: string, warn: (line: string) => void = () => undefined, now: () => number = Date.now): () => string | undefined {
+  const read = (): string => {
+    const token = readCredentialFile(file, what).toString('utf8').trim();
+    const problem = tokenProblem(token);
+    if (problem) throw new ApiAccessError(`${what} ${file} ${problem}`);
+    return token;
+  };
+  let token = read();
+  let readAt = now();
   return () => {
     if (now() - readAt >= TOKEN_REREAD_MILLIS) {
       try {
-        token = readCredentialFile(file, 'token file').toString('utf8').trim() || undefined;
-      } catch {
+        token = read();
+      } catch (e) {
         // keep the last token: the kubelet replaces the file atomically, a failed read is a passing state
+        warn(`${(e as Error).message}; the last good token is kept`);
       }
       readAt = now();
     }
-    return token === undefined ? undefined : `Bearer ${token}`;
+    return `Bearer ${token}`;
   };
 }
 
 /** The in-cluster service account (KUBERNETES_SERVICE_HOST/PORT, the mounted token and CA). */
-export function inClusterAccess(env: NodeJS.ProcessEnv = process.env, dir = SERVICE_ACCOUNT_DIR): ApiAccess {
+export function inClusterAccess(env: NodeJS.ProcessEnv = process.env, dir = SERVICE_ACCOUNT_DIR, warn?: (line: string) => void): ApiAccess {
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT;
   if (!host || !port) throw new ApiAccessError('not in a cluster (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set) and no kubeconfig given');
   const server = new URL(`https://${host.includes(':') ? `[${host}]` : host}:${port}`);
   const ca = readCredentialFile(path.join(dir, 'ca.crt'), 'service account CA');
-  const token = path.join(dir, 'token');
-  readCredentialFile(token, 'service account token');
-  return { server, ca, insecure: false, authorization: tokenFromFile(token) };
+  return { server, ca, insecure: false, authorization: tokenFromFile(path.join(dir, 'token'), 'service account token', warn) };
 }
 
 type Obj = Record<string, unknown>;
@@ -114,7 +137,7 @@ function dataOrFile(o: Obj, field: string, where: string, baseDir: string): Buff
  * user's credentials. Files it names are read relative to `baseDir`. Pure but
  * for those files.
  */
-export function accessFromKubeconfig(text: string, baseDir: string): ApiAccess {
+export function accessFromKubeconfig(text: string, baseDir: string, warn?: (line: string) => void): ApiAccess {
   let config: unknown;
   try {
     config = parseYaml(text);
@@ -138,6 +161,9 @@ export function accessFromKubeconfig(text: string, baseDir: string): ApiAccess {
     throw new ApiAccessError(`kubeconfig ${where}.server is not a URL`);
   }
   if (server.protocol !== 'https:' && server.protocol !== 'http:') throw new ApiAccessError(`kubeconfig ${where}.server must be https:// (or http://)`);
+  if (optionalString(cluster, 'proxy-url', where) !== undefined) {
+    throw new ApiAccessError(`kubeconfig ${where}.proxy-url is set: bindsnoop reaches the API server directly, not through a proxy; remove proxy-url or use a kubeconfig without it`);
+  }
   const insecure = cluster['insecure-skip-tls-verify'] === true;
   const access: ApiAccess = {
     server,
@@ -160,22 +186,44 @@ export function accessFromKubeconfig(text: string, baseDir: string): ApiAccess {
   const tokenFile = optionalString(user, 'tokenFile', uw);
   const username = optionalString(user, 'username', uw);
   if (token !== undefined) {
-    if (/[\r\n]/.test(token)) throw new ApiAccessError(`kubeconfig ${uw}.token holds a line break`);
+    const problem = tokenProblem(token);
+    if (problem) throw new ApiAccessError(`kubeconfig ${uw}.token ${problem}`);
     access.authorization = () => `Bearer ${token}`;
   } else if (tokenFile !== undefined) {
-    const file = path.resolve(baseDir, tokenFile);
-    readCredentialFile(file, `kubeconfig ${uw}.tokenFile`);
-    access.authorization = tokenFromFile(file);
+    access.authorization = tokenFromFile(path.resolve(baseDir, tokenFile), `kubeconfig ${uw}.tokenFile`, warn);
   } else if (username !== undefined) {
     const basic = `Basic ${Buffer.from(`${username}:${optionalString(user, 'password', uw) ?? ''}`).toString('base64')}`;
     access.authorization = () => basic;
   }
+  const as = optionalString(user, 'as', uw);
+  const groups = user['as-groups'];
+  if (groups !== undefined && groups !== null && !(Array.isArray(groups) && groups.every((g) => typeof g === 'string'))) throw new ApiAccessError(`kubeconfig ${uw}.as-groups must be a list of strings`);
+  if (user['as-user-extra'] !== undefined || user['as-uid'] !== undefined) throw new ApiAccessError(`kubeconfig ${uw} sets as-user-extra or as-uid, which bindsnoop does not send: use as and as-groups only`);
+  const asGroups = (groups ?? []) as string[];
+  if (as === undefined && asGroups.length > 0) throw new ApiAccessError(`kubeconfig ${uw}.as-groups needs as (the user to act as)`);
+  for (const [field, value] of [['as', as ?? ''], ...asGroups.map((g) => ['as-groups', g])] as const) {
+    if (/[^\x20-\x7e]/.test(value)) throw new ApiAccessError(`kubeconfig ${uw}.${field} holds a character a request header cannot carry`);
+  }
+  if (as !== undefined) access.impersonate = { user: as, groups: asGroups };
   return access;
 }
 
-/** The access of a kubeconfig file, or of the in-cluster service account when `kubeconfig` is empty. */
-export function loadApiAccess(kubeconfig: string, env: NodeJS.ProcessEnv = process.env): ApiAccess {
-  if (!kubeconfig) return inClusterAccess(env);
-  const text = readCredentialFile(kubeconfig, 'kubeconfig').toString('utf8');
-  return accessFromKubeconfig(text, path.dirname(path.resolve(kubeconfig)));
+/**
+ * The access of a kubeconfig file, or of the in-cluster service account when
+ * `kubeconfig` is empty. A list (KUBECONFIG=a:b) is not merged as kubectl
+ * merges it: the first file of it that exists is used, and a warning names the
+ * others that exist.
+ */
+export function loadApiAccess(kubeconfig: string, env: NodeJS.ProcessEnv = process.env, warn: (line: string) => void = () => undefined): ApiAccess {
+  if (!kubeconfig) return inClusterAccess(env, SERVICE_ACCOUNT_DIR, warn);
+  let file = kubeconfig;
+  const list = kubeconfig.split(path.delimiter).filter(Boolean);
+  if (list.length > 1) {
+    const present = list.filter((f) => existsSync(f));
+    if (present.length === 0) throw new ApiAccessError(`none of the kubeconfig files ${list.join(', ')} exists`);
+    if (present.length > 1) warn(`kubeconfig: using ${present[0]} only; bindsnoop does not merge kubeconfig files (${present.slice(1).join(', ')} not read)`);
+    file = present[0];
+  }
+  const text = readCredentialFile(file, 'kubeconfig').toString('utf8');
+  return accessFromKubeconfig(text, path.dirname(path.resolve(file)), warn);
 }

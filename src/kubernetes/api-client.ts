@@ -15,6 +15,8 @@ export class ApiError extends Error {
     readonly failure: ApiFailure,
     message: string,
     readonly status?: number,
+    /** a 429 or 503's Retry-After, in milliseconds, when it gave one */
+    readonly retryAfterMillis?: number,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -32,6 +34,11 @@ export interface JsonRequest {
   signal?: AbortSignal;
 }
 
+export interface ChunkedRequest extends JsonRequest {
+  /** each piece of the body as it comes; what it throws fails the request with it */
+  onChunk: (chunk: Buffer) => void;
+}
+
 export interface StreamRequest {
   /** one line past this fails the stream as too_large */
   maxLineBytes: number;
@@ -40,6 +47,25 @@ export interface StreamRequest {
   signal?: AbortSignal;
   /** each complete line (without its newline); what it throws ends the stream, rejected with it */
   onLine: (line: string) => void;
+  /**
+   * At most this many lines and bytes are read a second: past either, reading
+   * pauses until the second is over (the server holds the rest), so a server
+   * streaming without end costs a bounded share of a core.
+   */
+  maxLinesPerSecond: number;
+  maxBytesPerSecond: number;
+}
+
+/**
+ * Retry-After in milliseconds: delta-seconds or an HTTP date; undefined when
+ * absent or not one of those. Pure.
+ */
+export function retryAfterMillis(header: string | string[] | undefined, nowMs: number): number | undefined {
+  const text = (Array.isArray(header) ? header[0] : header)?.trim();
+  if (!text) return undefined;
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
 /** "HTTP 403: pods is forbidden..." from an error reply's start (a Status object's message when it is one). */
@@ -93,6 +119,10 @@ export class ApiClient {
     const headers: http.OutgoingHttpHeaders = { accept: 'application/json', 'user-agent': 'bindsnoop-otel' };
     const authorization = this.access.authorization();
     if (authorization) headers.authorization = authorization;
+    if (this.access.impersonate) {
+      headers['impersonate-user'] = this.access.impersonate.user;
+      if (this.access.impersonate.groups.length > 0) headers['impersonate-group'] = this.access.impersonate.groups;
+    }
     const get = url.protocol === 'https:' ? https.get : http.get;
     let settle!: { resolve: () => void; reject: (e: Error) => void };
     const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
@@ -116,12 +146,13 @@ export class ApiClient {
       if (status < 200 || status > 299) {
         const chunks: Buffer[] = [];
         let size = 0;
+        const retryAfter = status === 429 || status === 503 ? retryAfterMillis(res.headers['retry-after'], Date.now()) : undefined;
         res.on('data', (c: Buffer) => {
           if (size < MAX_ERROR_BODY_BYTES) chunks.push(c.subarray(0, MAX_ERROR_BODY_BYTES - size));
           size += c.length;
-          if (size >= MAX_ERROR_BODY_BYTES) fail(new ApiError('http', statusMessage(status, Buffer.concat(chunks)), status));
+          if (size >= MAX_ERROR_BODY_BYTES) fail(new ApiError('http', statusMessage(status, Buffer.concat(chunks)), status, retryAfter));
         });
-        res.on('end', () => fail(new ApiError('http', statusMessage(status, Buffer.concat(chunks)), status)));
+        res.on('end', () => fail(new ApiError('http', statusMessage(status, Buffer.concat(chunks)), status, retryAfter)));
         return;
       }
       onResponse(res, { fail, finish });
@@ -135,56 +166,56 @@ export class ApiClient {
     return { fail, finish, done };
   }
 
-  /** A JSON document, parsed; at most `maxBytes`, within `timeoutMillis`. */
-  getJson(pathAndQuery: string, options: JsonRequest): Promise<unknown> {
-    return new Promise<unknown>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let value: unknown;
-      const { fail, done } = this.request(pathAndQuery, options.signal, (res, { fail, finish }) => {
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > options.maxBytes) {
-            chunks.length = 0;
-            fail(new ApiError('too_large', `the reply was larger than ${options.maxBytes} bytes`));
-            return;
-          }
-          chunks.push(c);
-        });
-        res.on('end', () => {
-          try {
-            value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          } catch {
-            fail(new ApiError('malformed', 'the reply is not JSON'));
-            return;
-          }
-          chunks.length = 0;
-          finish();
-        });
+  /** A body read as it comes, each piece to `onChunk`; at most `maxBytes`, within `timeoutMillis`. */
+  getChunked(pathAndQuery: string, options: ChunkedRequest): Promise<void> {
+    let size = 0;
+    const { fail, done } = this.request(pathAndQuery, options.signal, (res, { fail, finish }) => {
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > options.maxBytes) {
+          fail(new ApiError('too_large', `the reply was larger than ${options.maxBytes} bytes`));
+          return;
+        }
+        try {
+          options.onChunk(c);
+        } catch (e) {
+          fail(e as Error);
+        }
       });
-      const timer = setTimeout(() => fail(new ApiError('timeout', `no whole reply within ${options.timeoutMillis} ms`)), options.timeoutMillis);
-      done.then(
-        () => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (e: Error) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      );
+      res.on('end', finish);
     });
+    const timer = setTimeout(() => fail(new ApiError('timeout', `no whole reply within ${options.timeoutMillis} ms`)), options.timeoutMillis);
+    return done.finally(() => clearTimeout(timer));
   }
 
-  /** A stream of lines (a watch), until the server ends it (resolves) or anything fails (rejects). */
+  /** A JSON document, parsed; at most `maxBytes`, within `timeoutMillis`. */
+  async getJson(pathAndQuery: string, options: JsonRequest): Promise<unknown> {
+    const chunks: Buffer[] = [];
+    await this.getChunked(pathAndQuery, { ...options, onChunk: (c) => void chunks.push(c) });
+    try {
+      return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      throw new ApiError('malformed', 'the reply is not JSON');
+    }
+  }
+
+  /**
+   * A stream of lines (a watch), until the server ends it (resolves) or anything
+   * fails (rejects). Only a line with something on it counts as life: blank
+   * keep-alive lines do not hold off the idle bound.
+   */
   stream(pathAndQuery: string, options: StreamRequest): Promise<void> {
     let timer: NodeJS.Timeout | undefined; // eslint-disable-line prefer-const -- set by the response callback, after this line
+    let resumeTimer: NodeJS.Timeout | undefined;
     const { fail, done } = this.request(pathAndQuery, options.signal, (res, { fail, finish }) => {
       res.setEncoding('utf8');
       let partial = '';
+      let windowStartMs = Date.now();
+      let linesInWindow = 0;
+      let bytesInWindow = 0;
       res.on('data', (text: string) => {
-        timer?.refresh();
         let from = 0;
+        bytesInWindow += text.length;
         for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', from)) {
           const line = partial + text.slice(from, nl);
           partial = '';
@@ -194,6 +225,8 @@ export class ApiClient {
             return;
           }
           if (line.trim() === '') continue;
+          timer?.refresh();
+          linesInWindow++;
           try {
             options.onLine(line);
           } catch (e) {
@@ -203,12 +236,32 @@ export class ApiClient {
         }
         partial += text.slice(from);
         // a string's length counts UTF-16 units: at most the bytes it came from
-        if (partial.length > options.maxLineBytes) fail(new ApiError('too_large', `a watch event was longer than ${options.maxLineBytes} bytes`));
+        if (partial.length > options.maxLineBytes) {
+          fail(new ApiError('too_large', `a watch event was longer than ${options.maxLineBytes} bytes`));
+          return;
+        }
+        const now = Date.now();
+        if (now - windowStartMs >= 1000) {
+          windowStartMs = now;
+          linesInWindow = bytesInWindow = 0;
+        } else if (linesInWindow >= options.maxLinesPerSecond || bytesInWindow >= options.maxBytesPerSecond) {
+          // the rest of this second is the server's to hold; the idle bound does not count it
+          res.pause();
+          resumeTimer = setTimeout(() => {
+            windowStartMs = Date.now();
+            linesInWindow = bytesInWindow = 0;
+            timer?.refresh();
+            res.resume();
+          }, 1000 - (now - windowStartMs));
+        }
       });
       res.on('end', finish);
     });
     timer = setTimeout(() => fail(new ApiError('timeout', `the watch was silent for ${options.idleMillis} ms`)), options.idleMillis);
-    return done.finally(() => clearTimeout(timer));
+    return done.finally(() => {
+      clearTimeout(timer);
+      clearTimeout(resumeTimer);
+    });
   }
 
   close(): void {

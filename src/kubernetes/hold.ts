@@ -23,10 +23,20 @@ export interface HoldCounts {
 
 /**
  * A record's views into its batch, copied: a held bind must not keep the
- * reader's whole batch alive.
+ * reader's whole batch alive. Every byte field is copied into memory of its
+ * own (a Buffer's slice() is a view, so it is not used).
  */
-function detached(e: BindEvent): BindEvent {
-  return { ...e, boundAddr: e.boundAddr.slice(), reqAddr: e.reqAddr.slice(), comm: e.comm.slice() };
+export function detached(e: BindEvent): BindEvent {
+  const own = (b: Uint8Array): Uint8Array => new Uint8Array(b);
+  return {
+    ...e,
+    boundAddr: own(e.boundAddr),
+    reqAddr: own(e.reqAddr),
+    comm: own(e.comm),
+    parentComm: own(e.parentComm),
+    exeNames: own(e.exeNames),
+    ...(e.args && { args: own(e.args) }),
+  };
 }
 
 /**

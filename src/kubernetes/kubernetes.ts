@@ -12,6 +12,7 @@ import { PodLogIndex } from './pod-logs';
 import { ApiAccessError, loadApiAccess } from './api-access';
 import { PodWatch, type PodWatchCounts } from './pod-watch';
 import { PodResolver } from './resolver';
+import { parseLabelSelector } from './label-selector';
 
 /** statfs f_type of a BPF filesystem (include/uapi/linux/magic.h) */
 const BPF_FS_MAGIC = 0xcafe4a11;
@@ -37,6 +38,7 @@ export interface KubernetesSettings {
     restartDelayMillis: number;
     watchIdleMillis: number;
     listTimeoutMillis: number;
+    maxPods: number;
     maxListBytes: number;
     holdMillis: number;
     holdMaxRecords: number;
@@ -56,6 +58,8 @@ export class KubernetesSetupError extends Error {
 
 /** How often binds held for the API are looked at again. */
 const HOLD_CHECK_MILLIS = 100;
+/** A change of the container tree or of a pod is acted on once the burst it belongs to settled this long. */
+const CHANGE_SETTLE_MILLIS = 100;
 
 /** A bind that passed the selection, with its pod (none for a host process). */
 export interface SelectedBind extends RoutedBind {
@@ -85,6 +89,7 @@ export class Kubernetes {
   private outsideSelection = 0;
   private readonly timers: NodeJS.Timeout[] = [];
   private pinLock?: { release(): void };
+  private stopChanges?: () => void;
 
   constructor(
     private readonly settings: KubernetesSettings,
@@ -126,7 +131,7 @@ export class Kubernetes {
     }
     let access;
     try {
-      access = loadApiAccess(s.api.kubeconfig, env);
+      access = loadApiAccess(s.api.kubeconfig, env, this.warn);
     } catch (e) {
       if (!(e instanceof ApiAccessError)) throw e;
       if (s.api.kubeconfig) throw new KubernetesSetupError('api.kubeconfig', e.message);
@@ -142,6 +147,9 @@ export class Kubernetes {
       watchIdleMillis: s.api.watchIdleMillis,
       listTimeoutMillis: s.api.listTimeoutMillis,
       maxListBytes: s.api.maxListBytes,
+      maxPods: s.api.maxPods,
+      // the labels the records carry and the selection reads: a pod's others are not kept
+      labelKeys: new Set([...commaList(s.labels), ...(s.labelSelector ? parseLabelSelector(s.labelSelector).keys : [])]),
       warn: this.warn,
     });
   }
@@ -213,10 +221,22 @@ export class Kubernetes {
     if (maps) {
       const cgroupRoot = this.cgroupRoot();
       if (cgroupRoot) {
-        const selection = new NodeMaps(maps, this.resolver, { cgroupRoot, namespaces: s.namespaces, excludeNamespaces: s.excludeNamespaces, labelSelector: s.labelSelector });
+        // a pass when the container tree or a pod changes (settled for CHANGE_SETTLE_MILLIS), and a full one every
+        // mapSyncIntervalMillis in case a change was missed: an idle node's many containers cost nothing between
+        let settle: NodeJS.Timeout | undefined;
+        const changed = (): void => {
+          settle ??= setTimeout(() => {
+            settle = undefined;
+            sync();
+          }, CHANGE_SETTLE_MILLIS);
+          settle.unref();
+        };
+        const selection = new NodeMaps(maps, this.resolver, { cgroupRoot, namespaces: s.namespaces, excludeNamespaces: s.excludeNamespaces, labelSelector: s.labelSelector }, changed);
         this.selection = selection;
-        // a pass that fails (a map write refused) is said and tried again at the next interval
+        this.stopChanges = () => clearTimeout(settle);
+        // a pass that fails (a map write refused) is said and tried again at the next change or interval
         const sync = (): void => void selection.sync().catch((e: Error) => this.warn(`cannot update the pinned maps: ${e.message}`));
+        this.watch?.onChange(changed);
         sync();
         this.every(s.mapSyncIntervalMillis, sync);
       } else {
@@ -310,9 +330,15 @@ export class Kubernetes {
     return this.selection?.containerCount() ?? 0;
   }
 
+  /** Full reads of the container tree so far (on change, and every mapSyncIntervalMillis). */
+  mapPasses(): number {
+    return this.selection?.passCount() ?? 0;
+  }
+
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
+    this.stopChanges?.();
     // what waits for the API goes out as it can be named now: nothing read is dropped at stop
     this.hold.flush();
     this.cgroupPaths.stop();

@@ -7,7 +7,8 @@ type Requirement =
   | { key: string; op: 'in' | 'notin'; values: string[] }
   | { key: string; op: 'exists' | 'absent' };
 
-export type LabelSelector = (labels: Record<string, string>) => boolean;
+/** Whether a pod's labels match; `keys` are the label keys it reads. */
+export type LabelSelector = ((labels: Record<string, string>) => boolean) & { keys: readonly string[] };
 
 /** Splits at commas that are not inside parentheses. */
 function clauses(text: string): string[] {
@@ -28,6 +29,18 @@ function clauses(text: string): string[] {
 
 const KEY = '[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?';
 
+/**
+ * A label key as Kubernetes validates it: an optional DNS subdomain prefix
+ * and '/', then a name of at most 63 characters, alphanumeric at both ends
+ * with '-', '_' and '.' between. A key that is not one never matches a pod.
+ */
+export function isLabelKey(key: string): boolean {
+  const slash = key.indexOf('/');
+  const [prefix, name] = slash === -1 ? [undefined, key] : [key.slice(0, slash), key.slice(slash + 1)];
+  if (prefix !== undefined && (prefix.length > 253 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(prefix))) return false;
+  return name.length <= 63 && /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(name);
+}
+
 export function parseLabelSelector(text: string): LabelSelector {
   const reqs: Requirement[] = [];
   for (const clause of clauses(text)) {
@@ -44,9 +57,9 @@ export function parseLabelSelector(text: string): LabelSelector {
       throw new Error(`'${clause}' is not a label selector requirement (key=value, key!=value, key in (a,b), key notin (a,b), key, !key)`);
     }
   }
-  return (labels) =>
+  const matches = (labels: Record<string, string>): boolean =>
     reqs.every((r) => {
-      const v = labels[r.key];
+      const v = Object.hasOwn(labels, r.key) ? labels[r.key] : undefined;
       switch (r.op) {
         case 'eq':
           return v === r.value;
@@ -62,4 +75,5 @@ export function parseLabelSelector(text: string): LabelSelector {
           return v === undefined;
       }
     });
+  return Object.assign(matches, { keys: [...new Set(reqs.map((r) => r.key))] });
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { commaList } from '../model/text';
@@ -16,13 +16,20 @@ function mayHoldContainers(name: string): boolean {
   return name.includes('kubepods') || name === 'burstable' || name === 'besteffort' || /^pod[0-9a-f-]{36}$/.test(name);
 }
 
+/** The container cgroups found, and the directories walked on the way (the ones whose changes can add or remove one). */
+export interface ContainerScan {
+  containers: NodeContainer[];
+  walked: string[];
+}
+
 /**
  * The kubelet-shaped container cgroups under `root` (systemd or cgroupfs
  * driver), read asynchronously (the reads run off the event loop, which keeps
  * answering the probes however large the tree).
  */
-export async function scanContainerCgroups(root: string, maxDepth = 6): Promise<NodeContainer[]> {
-  const out: NodeContainer[] = [];
+export async function scanContainerCgroups(root: string, maxDepth = 6): Promise<ContainerScan> {
+  const containers: NodeContainer[] = [];
+  const walked: string[] = [];
   const walk = async (dir: string, depth: number): Promise<void> => {
     let entries: string[];
     try {
@@ -30,12 +37,13 @@ export async function scanContainerCgroups(root: string, maxDepth = 6): Promise<
     } catch {
       return; // vanished meanwhile
     }
+    walked.push(dir);
     for (const name of entries) {
       const child = path.join(dir, name);
       const ref = parseContainerCgroup(name, path.basename(dir));
       if (ref) {
         try {
-          out.push({ ...ref, cgroupId: BigInt((await stat(child)).ino), dir: child });
+          containers.push({ ...ref, cgroupId: BigInt((await stat(child)).ino), dir: child });
         } catch {
           // removed between readdir and stat
         }
@@ -45,7 +53,7 @@ export async function scanContainerCgroups(root: string, maxDepth = 6): Promise<
     }
   };
   await walk(root, 0);
-  return out;
+  return { containers, walked };
 }
 
 /** The mount namespace of one of the container's processes, if it has any. */
@@ -97,11 +105,20 @@ export class NodeMaps {
   private stopped = false;
   /** mount namespaces seen in binds, by cgroup id: no /proc access (CAP_SYS_PTRACE) needed */
   private readonly learned = new Map<bigint, Set<bigint>>();
+  /** a container's mount namespace, once read (it keeps it for its life) */
+  private readonly mntnsOf = new Map<bigint, bigint>();
+  /** the directories on the way to containers, watched (inotify): a container cgroup made or removed below one asks for a pass */
+  private readonly watchers = new Map<string, FSWatcher>();
+  /** a pass asked for while one ran: one more follows it */
+  private again = false;
+  private passes = 0;
 
   constructor(
     private readonly maps: Pick<NativeTracer, 'mapUpdate' | 'mapDelete' | 'mapEntries'>,
     private readonly facts: { factsOf(podUid: string): PodFacts },
     private readonly options: NodeMapsOptions,
+    /** told when the container tree changes (inotify on the directories each pass walked); none: not watched */
+    private readonly onChange?: () => void,
   ) {
     this.include = new Set(commaList(options.namespaces));
     this.exclude = new Set(commaList(options.excludeNamespaces));
@@ -133,10 +150,19 @@ export class NodeMaps {
     for (const key of current.keys()) if (!desired.has(key)) this.maps.mapDelete(name, key);
   }
 
-  /** One reconciliation pass; a pass asked for while one runs is skipped (the next interval does it). */
+  /** One reconciliation pass; one asked for while a pass runs is made right after it. */
   async sync(): Promise<void> {
-    if (this.running || this.stopped) return;
-    this.running = this.reconcile();
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.reconcile();
+      } while (this.again && !this.stopped);
+    })();
     try {
       await this.running;
     } finally {
@@ -144,14 +170,60 @@ export class NodeMaps {
     }
   }
 
+  /** Passes made so far (each reads the whole container tree). */
+  passCount(): number {
+    return this.passes;
+  }
+
   /** No pass after this; waits for the one under way, which writes nothing more. */
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
     await this.running;
   }
 
+  /**
+   * Watches the directories of the last pass (and no others): a change in one
+   * calls `onChange`. A directory that cannot be watched (inotify's limit) is
+   * left to the periodic pass.
+   */
+  private watchTree(walked: string[]): void {
+    if (!this.onChange || this.stopped) return;
+    const keep = new Set(walked);
+    for (const [dir, w] of this.watchers) {
+      if (!keep.has(dir)) {
+        w.close();
+        this.watchers.delete(dir);
+      }
+    }
+    for (const dir of walked) {
+      if (this.watchers.has(dir)) continue;
+      // what was made in a directory between the pass's read of it and its watch is seen by one more pass
+      this.again = true;
+      try {
+        const w = watch(dir, { persistent: false }, () => this.onChange?.());
+        // a directory removed ends its watch; the next pass forgets it
+        w.on('error', () => {
+          w.close();
+          this.watchers.delete(dir);
+        });
+        this.watchers.set(dir, w);
+      } catch {
+        // not watchable (gone, or inotify's limit): the periodic pass still sees it
+      }
+    }
+  }
+
+  /** Directories watched now. */
+  watchedCount(): number {
+    return this.watchers.size;
+  }
+
   private async reconcile(): Promise<void> {
-    const containers = await scanContainerCgroups(this.options.cgroupRoot);
+    this.passes++;
+    const { containers, walked } = await scanContainerCgroups(this.options.cgroupRoot);
+    this.watchTree(walked);
     // take back the slots a previous agent gave to pods still here
     const pinned = new Map(this.maps.mapEntries('cgroups'));
     for (const c of containers) {
@@ -171,12 +243,17 @@ export class NodeMaps {
         continue;
       }
       cgroups.set(c.cgroupId, slot);
-      const ns = await containerMntns(c.dir);
+      let ns = this.mntnsOf.get(c.cgroupId);
+      if (ns === undefined) {
+        ns = await containerMntns(c.dir);
+        if (ns !== undefined) this.mntnsOf.set(c.cgroupId, ns);
+      }
       if (ns !== undefined) mntns.set(ns, slot);
       for (const seen of this.learned.get(c.cgroupId) ?? []) mntns.set(seen, slot);
     }
     const present = new Set(containers.map((c) => c.cgroupId));
     for (const cgroupId of this.learned.keys()) if (!present.has(cgroupId)) this.learned.delete(cgroupId);
+    for (const cgroupId of this.mntnsOf.keys()) if (!present.has(cgroupId)) this.mntnsOf.delete(cgroupId);
     // a pod with no container cgroup left on the node gives its slot up
     const pods = new Set(containers.map((c) => c.podUid));
     for (const podUid of this.slots.keys()) if (!pods.has(podUid)) this.slots.delete(podUid);

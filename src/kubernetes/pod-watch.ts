@@ -2,6 +2,7 @@ import { ApiClient, ApiError, type ApiFailure } from './api-client';
 import type { ApiAccess } from './api-access';
 import { isRecord } from '../model/text';
 import { apiPod, type ApiPod } from './pod-api';
+import { ListStreamError, PodListStream } from './list-stream';
 
 export interface PodWatchOptions {
   /** how to reach the API (a kubeconfig's current context, or the in-cluster service account) */
@@ -18,8 +19,12 @@ export interface PodWatchOptions {
   watchIdleMillis: number;
   /** a list not whole within this fails (and is retried with the backoff) */
   listTimeoutMillis: number;
-  /** a list larger than this fails (and is retried with the backoff) */
+  /** a list larger than this (all its pages together) fails (and is retried with the backoff) */
   maxListBytes: number;
+  /** at most this many pods are known at once (deleted ones in their grace period included); past it a new pod is refused and counted */
+  maxPods: number;
+  /** the label keys naming and selection read: a pod's other labels are not kept */
+  labelKeys: ReadonlySet<string>;
   warn: (line: string) => void;
 }
 
@@ -36,6 +41,12 @@ export interface PodWatchCounts {
   eventsRejected: number;
   /** values of a pod of the wrong type (a label that is a number, a container status that is null), skipped */
   valuesRejected: number;
+  /** watch events read (lines with something on them), kept or skipped */
+  eventsRead: number;
+  /** new pods not kept because maxPods were known */
+  podsRefused: number;
+  /** watches made again because they brought nothing (not even a bookmark) for watchIdleMillis: not failures */
+  idleRenewals: number;
   failures: ReadonlyMap<WatchFailure, number>;
 }
 
@@ -44,8 +55,23 @@ export interface PodWatchCounts {
  * request limit); a line past this is no pod event and fails the watch.
  */
 export const MAX_WATCH_EVENT_BYTES = 4 * 1024 * 1024;
-/** A watch that ends sooner than this is a failure (client-go's VeryShortWatchError), so a server cannot make the agent spin. */
+/**
+ * A watch that ends sooner than this is a failure, whatever it brought
+ * (client-go's VeryShortWatchError, and a server answering each watch with one
+ * event and closing it): backed off, so a server cannot make the agent spin.
+ */
 const SHORT_WATCH_MILLIS = 1000;
+/**
+ * A watch reads at most this many events and bytes a second, then pauses for
+ * the rest of the second: a node's pods change far less, and a server
+ * streaming events without end costs a bounded share of a core.
+ */
+export const MAX_WATCH_EVENTS_PER_SECOND = 2000;
+export const MAX_WATCH_BYTES_PER_SECOND = 8 * 1024 * 1024;
+/** Pods asked for in one page of a list (client-go's pager asks for 500); its continue token is followed. */
+const LIST_PAGE_LIMIT = 500;
+/** Pages of one list at most: a server handing out continue tokens without end fails the list. */
+const MAX_LIST_PAGES = 100;
 /** Each watch asks the server to end it after a random 5 to 10 minutes (client-go's reflector), spreading a fleet's re-watches. */
 const WATCH_TIMEOUT_SECONDS = [300, 600] as const;
 /** At most one line a minute about skipped events. */
@@ -56,6 +82,9 @@ interface Entry extends ApiPod {
 }
 
 class Expired extends Error {}
+
+/** A watch that brought nothing for watchIdleMillis: made again at once, from where it was. */
+class WatchIdle extends Error {}
 
 /** A watch that failed without a failed request: an ERROR event, or an end at once with nothing. */
 class WatchFault extends Error {
@@ -94,10 +123,17 @@ export class PodWatch {
   private sleepTimer?: { timer: NodeJS.Timeout; resolve: () => void };
   private synced = false;
   private readonly syncedListeners: (() => void)[] = [];
+  private changeListener?: () => void;
   private readonly failures = new Map<WatchFailure, number>();
   private eventsRejected = 0;
   private valuesRejected = 0;
+  private podsRefused = 0;
+  private idleRenewals = 0;
+  private eventsRead = 0;
   private lastRejectedLogMs = -Infinity;
+  private lastRefusedLogMs = -Infinity;
+  /** where the next watch starts: the last resourceVersion seen */
+  private version = '';
   /** failures since a watch last brought an event: the backoff grows with them */
   private failuresInARow = 0;
   private running?: Promise<void>;
@@ -121,45 +157,68 @@ export class PodWatch {
   private async run(client: ApiClient): Promise<void> {
     // client-go's sequence: the first list from the API server's cache ("0"), after a 410 a consistent one ("")
     let listFrom: string | undefined = '0';
-    let version = '';
     while (!this.stopped) {
       try {
         if (listFrom !== undefined) {
-          version = await this.list(client, listFrom);
+          this.version = await this.list(client, listFrom);
           listFrom = undefined;
         }
-        version = await this.watch(client, version);
+        await this.watch(client);
       } catch (e) {
         if (this.stopped) return;
+        if (e instanceof WatchIdle) {
+          // silence is no failure (a quiet cluster without bookmarks): watched again at once, from where it was
+          this.idleRenewals++;
+          continue;
+        }
         if (e instanceof Expired) listFrom = '';
         this.failed(e);
-        await this.sleep(backoffMillis(this.options.restartDelayMillis, this.failuresInARow - 1));
+        const backoff = backoffMillis(this.options.restartDelayMillis, this.failuresInARow - 1);
+        // a server's Retry-After (429, 503) is honoured up to the backoff's cap
+        const asked = e instanceof ApiError && e.retryAfterMillis !== undefined ? Math.min(e.retryAfterMillis, MAX_BACKOFF_MILLIS) : 0;
+        await this.sleep(Math.max(backoff, asked));
       }
     }
   }
 
-  /** Lists the node's pods, replaces what is known with them, and returns the list's resourceVersion. */
+  /**
+   * Lists the node's pods, page by page (following `continue`), each page read
+   * as it streams; replaces what is known with them and returns the list's
+   * resourceVersion. The pages together are bounded by maxListBytes and
+   * listTimeoutMillis.
+   */
   private async list(client: ApiClient, from: string): Promise<string> {
-    const query: Record<string, string> = from ? { resourceVersion: from } : {};
-    let body: unknown;
-    try {
-      body = await client.getJson(this.podsPath(query), { maxBytes: this.options.maxListBytes, timeoutMillis: this.options.listTimeoutMillis, signal: this.abort.signal });
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 410) throw new Expired('HTTP 410');
-      throw e;
-    }
-    const items = isRecord(body) ? body.items : undefined;
-    const version = isRecord(body) && isRecord(body.metadata) ? body.metadata.resourceVersion : undefined;
-    if (!Array.isArray(items) || typeof version !== 'string') throw new ApiError('malformed', 'the reply is not a PodList');
     const listed = new Set<string>();
-    for (const item of items) {
-      const pod = this.parse(item);
-      if (!pod) {
-        this.eventsRejected++;
-        continue;
+    const deadline = Date.now() + this.options.listTimeoutMillis;
+    let bytesLeft = this.options.maxListBytes;
+    let next: string | undefined;
+    let version: string | undefined;
+    for (let page = 0; ; page++) {
+      if (page === MAX_LIST_PAGES) throw new ApiError('too_large', `the list went on past ${MAX_LIST_PAGES} pages`);
+      const query: Record<string, string> = { limit: String(LIST_PAGE_LIMIT) };
+      if (next) query.continue = next;
+      else if (from) query.resourceVersion = from;
+      const stream = new PodListStream((text) => this.listItem(text, listed), MAX_WATCH_EVENT_BYTES);
+      try {
+        await client.getChunked(this.podsPath(query), {
+          maxBytes: bytesLeft,
+          timeoutMillis: Math.max(1, deadline - Date.now()),
+          signal: this.abort.signal,
+          onChunk: (c) => {
+            bytesLeft -= c.length;
+            stream.write(c);
+          },
+        });
+        const md = stream.end();
+        version = md.resourceVersion;
+        next = md.continue;
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 410) throw new Expired('HTTP 410');
+        if (e instanceof ListStreamError) throw new ApiError(e.reason, e.reason === 'too_large' ? e.message : `the reply is not a PodList: ${e.message}`);
+        throw e;
       }
-      listed.add(pod.uid);
-      this.pods.set(pod.uid, pod);
+      if (typeof version !== 'string') throw new ApiError('malformed', 'the reply is not a PodList (no resourceVersion)');
+      if (!next) break;
     }
     // pods gone while the agent was not watching: deleted now, kept for the grace period
     const now = Date.now();
@@ -171,40 +230,85 @@ export class PodWatch {
     return version;
   }
 
-  /** One watch from `from`; returns the last resourceVersion seen when the server ends it. */
-  private async watch(client: ApiClient, from: string): Promise<string> {
+  /** One item of a list page, as its text. */
+  private listItem(text: string, listed: Set<string>): void {
+    let item: unknown;
+    try {
+      item = JSON.parse(text);
+    } catch {
+      this.eventsRejected++;
+      return;
+    }
+    const pod = this.parse(item);
+    if (!pod) {
+      this.eventsRejected++;
+      return;
+    }
+    if (this.store(pod)) listed.add(pod.uid);
+  }
+
+  /**
+   * Keeps a pod's newest state. A new pod past maxPods takes the place of the
+   * pod deleted longest ago, if any; else it is refused and counted.
+   */
+  private store(pod: ApiPod): boolean {
+    if (!this.pods.has(pod.uid) && this.pods.size >= this.options.maxPods && !this.evictOldestDeleted()) {
+      this.podsRefused++;
+      const now = Date.now();
+      if (now - this.lastRefusedLogMs >= REJECTED_LOG_MILLIS) {
+        this.lastRefusedLogMs = now;
+        this.options.warn(`Kubernetes pod watch knows ${this.options.maxPods} pods (kubernetes.api.maxPods): new pods are not kept, and their binds are named from the log tree; refused pods are counted in bindsnoop_kubernetes_pods_refused_total`);
+      }
+      return false;
+    }
+    this.pods.set(pod.uid, pod);
+    this.changeListener?.();
+    return true;
+  }
+
+  private evictOldestDeleted(): boolean {
+    let oldest: [string, number] | undefined;
+    for (const [uid, entry] of this.pods) {
+      if (entry.deletedAtMs !== undefined && (oldest === undefined || entry.deletedAtMs < oldest[1])) oldest = [uid, entry.deletedAtMs];
+    }
+    if (oldest) this.pods.delete(oldest[0]);
+    return oldest !== undefined;
+  }
+
+  /** One watch from this.version, which follows the events; returns when the server ends it. */
+  private async watch(client: ApiClient): Promise<void> {
     const [min, max] = WATCH_TIMEOUT_SECONDS;
     const timeoutSeconds = String(min + Math.floor(Math.random() * (max - min)));
-    let version = from;
     let events = 0;
     const startedMs = Date.now();
     // a watch still open after SHORT_WATCH_MILLIS works, events or not: the episode of failures is over
     const calm = setTimeout(() => this.recovered(), SHORT_WATCH_MILLIS);
     try {
-      await client.stream(this.podsPath({ watch: 'true', resourceVersion: from, allowWatchBookmarks: 'true', timeoutSeconds }), {
+      await client.stream(this.podsPath({ watch: 'true', resourceVersion: this.version, allowWatchBookmarks: 'true', timeoutSeconds }), {
         maxLineBytes: MAX_WATCH_EVENT_BYTES,
         idleMillis: this.options.watchIdleMillis,
+        maxLinesPerSecond: MAX_WATCH_EVENTS_PER_SECOND,
+        maxBytesPerSecond: MAX_WATCH_BYTES_PER_SECOND,
         signal: this.abort.signal,
         onLine: (line) => {
+          this.eventsRead++;
           const v = this.event(line);
           if (v === undefined) return;
-          version = v;
+          if (v) this.version = v;
           events++;
-          this.recovered();
         },
       });
     } catch (e) {
       if (e instanceof ApiError && e.status === 410) throw new Expired('HTTP 410');
-      if (e instanceof ApiError && e.failure === 'timeout') {
-        // silent past watchIdleMillis: made again from where it was, after the backoff's first step
-        this.options.warn(`Kubernetes pod watch silent for ${this.options.watchIdleMillis} ms; watching again`);
-      }
+      if (e instanceof ApiError && e.failure === 'timeout') throw new WatchIdle();
       throw e;
     } finally {
       clearTimeout(calm);
     }
-    if (Date.now() - startedMs < SHORT_WATCH_MILLIS && events === 0) throw new WatchFault('short_watch', 'the watch ended at once with no event');
-    return version;
+    const lasted = Date.now() - startedMs;
+    if (lasted < SHORT_WATCH_MILLIS) {
+      throw new WatchFault('short_watch', events === 0 ? 'the watch ended at once with no event' : `the watch ended after ${lasted} ms (${events} events)`);
+    }
   }
 
   /** Applies one watch event; returns its resourceVersion, or undefined for an event skipped. Throws on ERROR. */
@@ -232,14 +336,15 @@ export class PodWatch {
     if (type === 'DELETED') {
       const entry = this.pods.get(pod.uid);
       if (entry) entry.deletedAtMs ??= Date.now();
+      this.changeListener?.();
     } else {
-      this.pods.set(pod.uid, pod);
+      this.store(pod);
     }
     return version ?? '';
   }
 
   private parse(object: unknown): ApiPod | undefined {
-    const { pod, rejectedValues } = apiPod(object);
+    const { pod, rejectedValues } = apiPod(object, this.options.labelKeys);
     this.valuesRejected += rejectedValues;
     return pod;
   }
@@ -301,6 +406,11 @@ export class PodWatch {
     return this.pods.size;
   }
 
+  /** Calls `listener` after a pod is added, changed or deleted. */
+  onChange(listener: () => void): void {
+    this.changeListener = listener;
+  }
+
   /** The first list has answered. */
   isSynced(): boolean {
     return this.synced;
@@ -319,7 +429,7 @@ export class PodWatch {
   }
 
   counts(): PodWatchCounts {
-    return { eventsRejected: this.eventsRejected, valuesRejected: this.valuesRejected, failures: this.failures };
+    return { eventsRejected: this.eventsRejected, valuesRejected: this.valuesRejected, eventsRead: this.eventsRead, podsRefused: this.podsRefused, idleRenewals: this.idleRenewals, failures: this.failures };
   }
 
   async stop(): Promise<void> {

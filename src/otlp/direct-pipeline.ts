@@ -35,7 +35,7 @@ export interface DirectPipelineOptions<Encoded> extends ExportStageOptions {
 }
 
 /** Requests in flight at once at most: enough to keep a receiver busy while the next batch fills. */
-const MAX_CONCURRENT_EXPORTS = 4;
+export const MAX_CONCURRENT_EXPORTS = 4;
 
 /** A record is a few hundred bytes: within this much of the byte bound counts as full. */
 const FULL_WITHIN_BYTES = 4096;

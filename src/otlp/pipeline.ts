@@ -1,6 +1,6 @@
 import type { AppConfig } from '../config/schema';
 import type { NamedBind, NamingOutput } from '../model/named-bind';
-import { DirectPipeline, type EncodedRequest } from './direct-pipeline';
+import { DirectPipeline, MAX_CONCURRENT_EXPORTS, type EncodedRequest } from './direct-pipeline';
 import { jsonEncoding, protobufEncoding } from './encode';
 import { OtlpHttpTransport, type ExportOutcome, type ExporterSettings } from './exporter';
 import { AccountingLogExporter, SdkPipeline } from './sdk-pipeline';
@@ -30,13 +30,28 @@ export function createLogSink(settings: ExporterSettings, otlp: AppConfig['otlp'
       exportTimeoutMillis: otlp.timeoutMillis,
     });
   }
-  const transport = new OtlpHttpTransport<EncodedRequest>(settings, (request) => request.body, (request) => request.count);
-  transport.onAttempt = onAttempt;
+  // a transport (its own connection) for each export in flight: an export's deadline closes its connection, never
+  // that of another export, and tells its own requests sent from those that never left
+  const transports = Array.from({ length: MAX_CONCURRENT_EXPORTS }, () => {
+    const transport = new OtlpHttpTransport<EncodedRequest>(settings, (request) => request.body, (request) => request.count);
+    transport.onAttempt = onAttempt;
+    return transport;
+  });
+  const idle = [...transports];
   const sinkOptions = {
     ...common,
     maxQueueBytes: otlp.maxQueueBytes,
-    send: (request: EncodedRequest, done: (outcome: ExportOutcome) => void, released: () => void) => transport.send(request, (outcome) => done(outcome), released),
-    closeTransport: () => transport.shutdown(),
+    send: (request: EncodedRequest, done: (outcome: ExportOutcome) => void, released: () => void) => {
+      // none idle only while an export ended at its deadline is still being released: it shares the first
+      const transport = idle.pop() ?? transports[0];
+      transport.send(request, (outcome) => done(outcome), () => {
+        if (!idle.includes(transport)) idle.push(transport);
+        released();
+      });
+    },
+    closeTransport: async () => {
+      await Promise.all(transports.map((t) => t.shutdown()));
+    },
   };
   return settings.protocol === 'http/json'
     ? new DirectPipeline({ ...sinkOptions, encoding: jsonEncoding() })

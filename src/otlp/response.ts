@@ -121,7 +121,10 @@ export function decodeLogsResponseProtobuf(bytes: Uint8Array): LogsResponse {
 
 /** An ExportLogsServiceResponse in OTLP/JSON; throws for text that is not a JSON object. Pure. */
 export function decodeLogsResponseJson(bytes: Uint8Array): LogsResponse {
-  const parsed: unknown = JSON.parse(new TextDecoder().decode(bytes));
+  const text = new TextDecoder().decode(bytes);
+  // an empty body is a whole success (OTLP/HTTP), as an empty protobuf message is
+  if (text.trim() === '') return {};
+  const parsed: unknown = JSON.parse(text);
   if (typeof parsed !== 'object' || parsed === null) throw new MalformedResponse('not a JSON object');
   const p = (parsed as { partialSuccess?: unknown }).partialSuccess;
   if (typeof p !== 'object' || p === null) return {};

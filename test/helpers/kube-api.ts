@@ -52,6 +52,8 @@ export interface ApiRequest {
   clientCertificate?: string;
   /** when it came (Date.now()) */
   at: number;
+  /** Impersonate-User and Impersonate-Group, as sent */
+  impersonate?: { user?: string; groups: string[] };
 }
 
 export function podObject(p: FakePod, rv: number): Record<string, unknown> {
@@ -94,6 +96,12 @@ export class FakeKubeApi {
   private everyWatch?: RawHandler;
   private port = 0;
   private scheme = 'http';
+  /** lists honour limit and continue (the token is the offset) */
+  private paging = false;
+  /** every list page hands out a continue token again (a server that never ends a list) */
+  private endless = false;
+  /** bytes of the pages of the last list, together */
+  private listBytes = 0;
 
   private constructor(private readonly server: Server) {
     server.on('connection', (s: Socket) => {
@@ -116,8 +124,8 @@ export class FakeKubeApi {
     return `${this.scheme}://127.0.0.1:${this.port}`;
   }
 
-  /** A kubeconfig for the agent, pointing here. */
-  writeKubeconfig(file: string): string {
+  /** A kubeconfig for the agent, pointing here; `user` adds to its user (as: auditor, as-groups: [...]). */
+  writeKubeconfig(file: string, user = ''): string {
     writeFileSync(
       file,
       [
@@ -125,7 +133,7 @@ export class FakeKubeApi {
         'kind: Config',
         // plain HTTP on loopback: the client allows it only with TLS verification off
         `clusters: [{name: fake, cluster: {server: "${this.url}", insecure-skip-tls-verify: true}}]`,
-        'users: [{name: agent, user: {token: test-token}}]',
+        `users: [{name: agent, user: {token: test-token${user ? `, ${user}` : ''}}}]`,
         'contexts: [{name: fake, context: {cluster: fake, user: agent}}]',
         'current-context: fake',
         '',
@@ -228,6 +236,21 @@ export class FakeKubeApi {
     return this.watchers.size;
   }
 
+  /** Lists answered page by page from now on: `limit` pods each, `continue` the offset of the next. */
+  pageLists(on: boolean): void {
+    this.paging = on;
+  }
+
+  /** Every list page carries a continue token (on), or lists end (off). */
+  endlessContinue(on: boolean): void {
+    this.endless = on;
+  }
+
+  /** Bytes the last list's pages came to. */
+  lastListBytes(): number {
+    return this.listBytes;
+  }
+
   listCount(): number {
     return this.requests.filter((r) => r.path === '/api/v1/pods' && r.query.get('watch') !== 'true').length;
   }
@@ -241,7 +264,17 @@ export class FakeKubeApi {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', this.url);
     const peer = (req.socket as { getPeerCertificate?: () => { subject?: { CN?: string } } }).getPeerCertificate?.();
-    this.requests.push({ path: url.pathname, query: url.searchParams, authorization: req.headers.authorization, clientCertificate: peer?.subject?.CN, at: Date.now() });
+    const groups: string[] = [];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i].toLowerCase() === 'impersonate-group') groups.push(req.rawHeaders[i + 1]);
+    const user = req.headers['impersonate-user'] as string | undefined;
+    this.requests.push({
+      path: url.pathname,
+      query: url.searchParams,
+      authorization: req.headers.authorization,
+      clientCertificate: peer?.subject?.CN,
+      at: Date.now(),
+      ...(user !== undefined || groups.length > 0 ? { impersonate: { user, groups } } : {}),
+    });
     if (url.pathname !== '/api/v1/pods') {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', code: 404 }));
       return;
@@ -259,9 +292,22 @@ export class FakeKubeApi {
         res.writeHead(failList.status, { 'content-type': 'application/json' }).end(failList.body);
         return;
       }
-      const items = [...this.pods.values()].filter((e) => !node || e.pod.nodeName === node).map((e) => podObject(e.pod, e.rv));
+      if (this.endless) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv), continue: 'again' }, items: [] }));
+        return;
+      }
+      let items = [...this.pods.values()].filter((e) => !node || e.pod.nodeName === node).map((e) => podObject(e.pod, e.rv));
+      const metadata: Record<string, string> = { resourceVersion: String(this.rv) };
+      const offset = Number(url.searchParams.get('continue') ?? '0');
+      const limit = Number(url.searchParams.get('limit') ?? '0');
+      if (this.paging && limit > 0) {
+        if (offset + limit < items.length) metadata.continue = String(offset + limit);
+        items = items.slice(offset, offset + limit);
+      }
+      const body = JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata, items });
+      this.listBytes = (offset === 0 ? 0 : this.listBytes) + Buffer.byteLength(body);
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items }));
+      res.end(body);
       return;
     }
     const rawWatch = this.rawWatches.shift() ?? this.everyWatch;

@@ -76,7 +76,9 @@ export type Behaviour =
   /** the connection reset once the request has arrived */
   | { kind: 'reset' }
   /** 200 and a body of this many bytes of noise */
-  | { kind: 'huge'; bytes: number };
+  | { kind: 'huge'; bytes: number }
+  /** 200 (a whole success) after this many milliseconds */
+  | { kind: 'delay'; millis: number };
 
 export type AttrType = 'string' | 'int' | 'bool' | 'double' | 'array' | 'kvlist' | 'bytes';
 export type AttrValue = string | number | boolean | unknown[] | Record<string, unknown> | null;
@@ -515,6 +517,11 @@ export class OtlpReceiver {
       case 'reset':
         res.socket?.resetAndDestroy();
         return;
+      case 'delay': {
+        const timer = setTimeout(() => this.respond({ kind: 'ok' }, json, res), answer.millis);
+        res.on('close', () => clearTimeout(timer));
+        return;
+      }
       case 'huge': {
         res.writeHead(200, { 'content-type': type, 'content-length': String(answer.bytes) });
         const chunk = Buffer.alloc(64 * 1024, 0x5a);

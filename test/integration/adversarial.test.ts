@@ -9,6 +9,7 @@ import { scaledMillis, waitUntil } from '../helpers/wait';
 import { OtlpReceiver, type Behaviour } from '../helpers/otlp-receiver';
 import { Agent as AgentCore } from '../../src/agent/agent';
 import { loadConfig } from '../../src/config/load';
+import { MAX_PIPELINED_REQUESTS } from '../../src/server';
 import { Agent, books, cgroup2Mount, describePrivileged, endReport, expectReleased, heldBy, metric, OWN_UID, removeCgroupTree, runBinds, runBindsAsync, startDaemon, type HeldObjects } from './harness';
 
 /*
@@ -261,6 +262,36 @@ describePrivileged('the endpoints against hostile clients', () => {
     // cut off (headersTimeout 5 s, checked every second; Node then answers 408 and closes): here at about 8 s,
     // where a server without the limits keeps them for its 60 s default or, trickling, for ever
     for (const t of closedAt) expect(t - started).toBeLessThan(15_000);
+    expect((await agent.stop('SIGTERM')).code).toBe(0);
+  });
+});
+
+describePrivileged('the endpoints against a pipelining client', () => {
+  it('120,000 GET /metrics pipelined on one connection (4.3 MB) close that connection; memory stays put and probes are answered', async () => {
+    const { agent, base } = await startDaemon({});
+    const port = Number(new URL(base).port);
+    const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${agent.proc.pid}/status`, 'utf8'))?.[1]) * 1024;
+    await fetch(`${base}/metrics`).then((r) => r.text());
+    const before = rss();
+    const requests = Buffer.from('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(120_000));
+    expect(requests.length).toBeGreaterThan(4_000_000);
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, rss())), 20);
+    const answered = await new Promise<number>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => s.end(requests));
+      let got = '';
+      s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      s.on('error', () => undefined);
+      s.on('close', () => resolve(got.split('HTTP/1.1 200').length - 1));
+    });
+    // probes go on being answered at once
+    for (let i = 0; i < 5; i++) expect((await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1000) })).status).toBe(200);
+    clearInterval(sampler);
+    // a probe or scraper asks one at a time: at most MAX_PIPELINED_REQUESTS were answered before the close
+    expect(answered).toBeLessThanOrEqual(MAX_PIPELINED_REQUESTS);
+    expect(await metric(base, 'bindsnoop_http_connections_pipelining_closed_total')).toBe(1);
+    // answered all, they grew the agent by hundreds of MB
+    expect(peak - before).toBeLessThan(32 * 1024 * 1024);
     expect((await agent.stop('SIGTERM')).code).toBe(0);
   });
 });

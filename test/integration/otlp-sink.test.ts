@@ -84,6 +84,24 @@ async function sendAll(s: LogSink, n: number, timeoutMillis = 10_000, resource: 
   return counts;
 }
 
+// the SDK's batch processor exports one batch at a time: only the direct pipeline has exports side by side
+describe('exports side by side (direct pipeline)', () => {
+  it('one export\'s deadline does not cut another export in flight: each is booked by its own outcome', async () => {
+    receiver = await OtlpReceiver.start();
+    // the first trickles its reply (the transport's own read timeout never fires): ended by the export's deadline
+    receiver.answer({ kind: 'trickle' }, { kind: 'delay', millis: 1500 });
+    const s = sink(receiver.url, { timeoutMillis: 2000 }, { batch: 5 }, 'direct');
+    for (const r of records(5)) s.enqueue(r, BASE);
+    // the second export goes out while the first waits, and is still waiting for its answer at the first's deadline
+    await new Promise((r) => setTimeout(r, 1000));
+    for (const r of records(5, 500)) s.enqueue(r, BASE);
+    const counts = await s.shutdown(10_000);
+    expect(counts).toMatchObject({ exported: 5, lostExport: 5, pending: 0 });
+    expect(counts.failures.get('delivery_unknown')).toBe(5);
+  });
+
+});
+
 describe.each(PIPELINES)('OTLP export outcomes, each record accounted for (%s pipeline)', (pipeline) => {
   it('200: everything exported, in protobuf, to /v1/logs', async () => {
     receiver = await OtlpReceiver.start();
@@ -151,6 +169,13 @@ describe.each(PIPELINES)('OTLP export outcomes, each record accounted for (%s pi
       expect(receiver.requests).toHaveLength(3);
     },
   );
+
+  it.each(['http/protobuf', 'http/json'] as const)('an empty 200 reply is a whole success (%s)', async (protocol) => {
+    receiver = await OtlpReceiver.start();
+    receiver.answerAlways({ kind: 'raw', contentType: protocol === 'http/json' ? 'application/json' : 'application/x-protobuf', body: '' });
+    const counts = await sendAll(sink(receiver.url, { protocol }, {}, pipeline), 5);
+    expect(counts).toMatchObject({ exported: 5, lostExport: 0 });
+  });
 
   it('a receiver that trickles its reply (a byte a second) is timed out over the whole exchange, counted as delivery unknown, and its connection closed', async () => {
     receiver = await OtlpReceiver.start();

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { accessFromKubeconfig, loadApiAccess } from '../../src/kubernetes/api-access';
 import type { ServerResponse } from 'node:http';
-import { MAX_LOGGED_ERROR_CHARS, MAX_WATCH_EVENT_BYTES, PodWatch, type PodWatchOptions } from '../../src/kubernetes/pod-watch';
+import { MAX_LOGGED_ERROR_CHARS, MAX_WATCH_EVENT_BYTES, MAX_WATCH_EVENTS_PER_SECOND, PodWatch, type PodWatchOptions } from '../../src/kubernetes/pod-watch';
 import { FakeKubeApi, podObject, type FakePod, type RawHandler } from '../helpers/kube-api';
 import { waitUntil } from '../helpers/wait';
 
@@ -49,6 +49,8 @@ async function started(graceMillis = 60_000, watchIdleMillis = 300_000, over: Pa
     watchIdleMillis,
     listTimeoutMillis: 60_000,
     maxListBytes: 64 * 1024 * 1024,
+    maxPods: 1024,
+    labelKeys: new Set(['app', 'version', 'team']),
     warn: (l) => warnings.push(l),
     ...over,
   });
@@ -132,7 +134,8 @@ describe('watching this node\'s pods', () => {
     expect(gaps[0]).toBeGreaterThanOrEqual(40);
     expect(gaps[1]).toBeGreaterThanOrEqual(80);
     expect(gaps[2]).toBeGreaterThanOrEqual(160);
-    // one line when the episode starts, one when it is over
+    // one line when the episode starts, one when it is over (a watch open for a second)
+    await until('the end of the episode', () => warnings.length === 2);
     expect(warnings).toEqual([
       'Kubernetes pod watch failed (HTTP 500: {"kind":"Status","code":500}); retrying with backoff from 50 ms',
       'Kubernetes pod watch recovered after 3 failed attempts',
@@ -154,7 +157,7 @@ describe('watching this node\'s pods', () => {
     expect(warnings.slice(1)).toEqual(['Kubernetes pod watch recovered after 3 failed attempts']);
   });
 
-  it('a watch kept open but silent is made again after watchIdleMillis, and catches up', async () => {
+  it('a watch kept open but silent is made again after watchIdleMillis, and catches up, quietly: no failure, no line', async () => {
     const { api, watch, warnings } = await started(60_000, 400);
     await watch.start();
     api.addPod(pod(1));
@@ -162,12 +165,15 @@ describe('watching this node\'s pods', () => {
     api.silenceWatches();
     api.addPod(pod(2));
     await until('the pod the silent watch never brought', () => watch.pod(pod(2).uid) !== undefined, 5000);
-    expect(warnings.some((w) => /^Kubernetes pod watch silent for 400 ms; watching again$/.test(w))).toBe(true);
+    // a quiet cluster's watch is renewed, not failed: counted apart, and nothing logged
+    expect(watch.counts().idleRenewals).toBeGreaterThanOrEqual(1);
+    expect(watch.errorCount()).toBe(0);
+    expect(warnings).toEqual([]);
   });
 
   it.each<[string, (api: FakeKubeApi) => void, string, RegExp]>([
     ['401 Unauthorized', (api) => api.failNextLists(2, 401), 'http', /\(HTTP 401: /],
-    ['a reply that is not the API (garbage)', (api) => api.garbageLists(2), 'malformed', /\(the reply is not JSON\)/],
+    ['a reply that is not the API (garbage)', (api) => api.garbageLists(2), 'malformed', /\(the reply is not a PodList: the reply is not a JSON object\)/],
   ])('a list answered with %s is retried with backoff, and the watch recovers', async (_what, fault, reason, line) => {
     const { api, watch, warnings } = await started();
     fault(api);
@@ -340,6 +346,216 @@ describe('a hostile API server', () => {
   });
 });
 
+describe('a hostile API server, bounded (the third probe)', () => {
+  const bookmark = (rv: number): string => JSON.stringify({ type: 'BOOKMARK', object: { kind: 'Pod', metadata: { resourceVersion: String(rv) } } });
+  const added = (p: FakePod, rv: number): string => JSON.stringify({ type: 'ADDED', object: podObject(p, rv) });
+
+  it.each<[string, (n: number) => string]>([
+    ['one BOOKMARK', (n) => bookmark(5000 + n)],
+    ['one ADDED pod', (n) => added(pod(100 + n), 5000 + n)],
+  ])('a server answering each watch with %s and closing it is backed off, counted and warned of once (no watch storm)', async (_what, line) => {
+    const { api, watch, warnings } = await started();
+    let n = 0;
+    api.rawEveryWatch((res) => res.writeHead(200, { 'content-type': 'application/json' }).end(line(n++) + '\n'));
+    await watch.start();
+    await new Promise((r) => setTimeout(r, 3000));
+    const watches = api.watchRequests();
+    // 50 ms doubling with 20% jitter: at most 7 watches in 3 s; without backoff, about 23 a second
+    expect(watches).toBeGreaterThanOrEqual(4);
+    expect(watches).toBeLessThanOrEqual(8);
+    expect(watch.counts().failures.get('short_watch')).toBe(watches);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^Kubernetes pod watch failed \(the watch ended after \d+ ms \(1 events\)\); retrying with backoff from 50 ms$/);
+    // the events it brought still count: the watch goes on from the last version, and a pod it carried is known
+    api.rawEveryWatch(undefined);
+  });
+
+  it('new pods past maxPods are refused and counted with one line; a deleted one makes room; the table never grows past the bound', async () => {
+    const { api, watch, warnings } = await started(60_000, 300_000, { maxPods: 50 });
+    const lines = Array.from({ length: 200 }, (_, n) => added(pod(1000 + n), 6000 + n));
+    api.rawNextWatches(streaming(...lines));
+    await watch.start();
+    await until('every event read', () => watch.counts().podsRefused === 150);
+    expect(watch.podCount()).toBe(50);
+    expect(warnings).toEqual(['Kubernetes pod watch knows 50 pods (kubernetes.api.maxPods): new pods are not kept, and their binds are named from the log tree; refused pods are counted in bindsnoop_kubernetes_pods_refused_total']);
+    // pods already known are still updated, and a deleted one (in its grace period) gives way to a new pod
+    expect(watch.pod(pod(1000).uid)).toBeDefined();
+    expect(watch.pod(pod(1199).uid)).toBeUndefined();
+  });
+
+  it('keeps only what naming reads of a pod: the configured labels, resource annotations within bounds; megabytes of the rest cost nothing', async () => {
+    const { api, watch } = await started();
+    const many = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`label-${i}`, 'v'.repeat(60)]));
+    const huge = pod(7, {
+      labels: { app: 'cart', ...many, constructor: 'c' },
+      rawMetadata: {
+        annotations: { 'kubectl.kubernetes.io/last-applied-configuration': 'x'.repeat(3_000_000), 'resource.opentelemetry.io/team': 'pay', 'resource.opentelemetry.io/blob': 'y'.repeat(100_000) },
+      },
+    });
+    api.addPod(huge);
+    await watch.start();
+    await until('the pod', () => watch.pod(pod(7).uid) !== undefined);
+    const p = watch.pod(pod(7).uid)!;
+    expect({ ...p.labels }).toEqual({ app: 'cart' });
+    expect(Object.getPrototypeOf(p.labels)).toBeNull();
+    expect({ ...p.annotations }).toEqual({ 'resource.opentelemetry.io/team': 'pay' });
+    // the 100 KB resource annotation is past the value bound: skipped and counted
+    expect(watch.counts().valuesRejected).toBe(1);
+  });
+
+  it('pods of 3.5 MB each (under the event bound) hold what naming reads, not their megabytes', async () => {
+    const { api, watch } = await started();
+    const setFlags = (await import('node:v8')).setFlagsFromString;
+    setFlags('--expose-gc');
+    const gc = (await import('node:vm')).runInNewContext('gc') as () => void;
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const filler = 'z'.repeat(3_500_000);
+    let n = 0;
+    api.rawNextWatches((res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const t = setInterval(() => {
+        if (n === 10) return clearInterval(t);
+        res.write(added(pod(2000 + n, { rawMetadata: { annotations: { big: filler } } }), 7000 + n) + '\n');
+        n++;
+      }, 5);
+      res.on('close', () => clearInterval(t));
+    });
+    await watch.start();
+    // (read at MAX_WATCH_BYTES_PER_SECOND)
+    await until('all 10 pods', () => watch.podCount() === 10, 20_000);
+    gc();
+    const heldBytes = process.memoryUsage().heapUsed - before;
+    // kept whole they are 35 MB; kept as naming reads them, a few KB each
+    expect(heldBytes).toBeLessThan(4 * 1024 * 1024);
+  });
+
+  it('a list is read page by page (limit, continue) and as it streams: the pods of every page known, nothing else kept', async () => {
+    const { api, watch } = await started(60_000, 300_000, { maxPods: 2000 });
+    for (let n = 0; n < 1200; n++) api.addPod(pod(3000 + n));
+    api.pageLists(true);
+    await watch.start();
+    await until('the list', () => watch.isSynced());
+    expect(watch.podCount()).toBe(1200);
+    const lists = api.requests.filter((r) => r.query.get('watch') !== 'true');
+    // 500 a page, the continue token followed; the first page from the cache ("0"), the others by their token
+    expect(lists.map((r) => [r.query.get('limit'), r.query.get('continue') !== null, r.query.get('resourceVersion')])).toEqual([
+      ['500', false, '0'],
+      ['500', true, null],
+      ['500', true, null],
+    ]);
+  });
+
+  it('a list of 60 MB (under maxListBytes) is read as it streams: the agent\'s memory grows by what it keeps, not by the list', async () => {
+    const { api, watch } = await started(60_000, 300_000, { maxPods: 2000 });
+    const filler = 'q'.repeat(50_000);
+    const items = Array.from({ length: 1250 }, (_, n) => podObject(pod(5000 + n, { rawMetadata: { annotations: { big: filler } } }), 2000));
+    // the body made before the measure starts and written in pieces: only the agent's side is measured
+    const body = Buffer.from(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '2000' }, items }));
+    expect(body.length).toBeGreaterThan(60_000_000);
+    api.rawNextLists((res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      let at = 0;
+      const pump = (): void => {
+        while (at < body.length) {
+          const more = res.write(body.subarray(at, at + 65536));
+          at += 65536;
+          if (!more) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+    });
+    const setFlags = (await import('node:v8')).setFlagsFromString;
+    setFlags('--expose-gc');
+    const gc = (await import('node:vm')).runInNewContext('gc') as () => void;
+    gc();
+    const used = (): number => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+    const base = used();
+    let peak = 0;
+    const sampler = setInterval(() => (peak = Math.max(peak, used() - base)), 2);
+    await watch.start();
+    await until('the list', () => watch.isSynced(), 30_000);
+    clearInterval(sampler);
+    expect(watch.podCount()).toBe(1250);
+    // parsed whole, a 60 MB list took hundreds of MB at its peak; streamed, a chunk and one pod at a time
+    // (garbage not yet collected counts: whole, the chunks, their copy, its text and the parsed list came to over 200 MB)
+    expect(peak).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('a list handing out continue tokens without end fails at its page bound, counted, and is retried', async () => {
+    const { api, watch } = await started();
+    api.endlessContinue(true);
+    api.addPod(pod(9));
+    await watch.start();
+    await until('a failure', () => watch.counts().failures.get('too_large') === 1, 10_000);
+    expect(api.listCount()).toBe(100);
+    api.endlessContinue(false);
+    await until('the pod once the server behaves', () => watch.pod(pod(9).uid) !== undefined, 10_000);
+  });
+
+  it('a 429 with Retry-After is honoured up to the backoff cap (not retried at the backoff\'s own pace)', async () => {
+    const { api, watch } = await started();
+    api.rawNextLists((res) => res.writeHead(429, { 'retry-after': '2', 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', code: 429 })));
+    api.addPod(pod(8));
+    const t0 = Date.now();
+    await watch.start();
+    await until('the pod after the server said when', () => watch.pod(pod(8).uid) !== undefined, 10_000);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1900);
+    expect(api.listCount()).toBe(2);
+  });
+
+  it('acts as the kubeconfig\'s as and as-groups on every request (Impersonate-User, Impersonate-Group)', async () => {
+    api = await FakeKubeApi.start();
+    kubeDir = mkdtempSync(path.join(tmpdir(), 'kube-'));
+    const kubeconfig = api.writeKubeconfig(path.join(kubeDir, 'config'), 'as: auditor, as-groups: [viewers, ops]');
+    watch = new PodWatch({ access: loadApiAccess(kubeconfig), nodeName: 'node-a', graceMillis: 1000, restartDelayMillis: 50, watchIdleMillis: 300_000, listTimeoutMillis: 5000, maxListBytes: 1 << 20, maxPods: 16, labelKeys: new Set(), warn: () => undefined });
+    api.addPod(pod(1));
+    watch.start();
+    await until('the pod', () => watch!.pod(pod(1).uid) !== undefined);
+    expect(api.requests.length).toBeGreaterThanOrEqual(2);
+    for (const r of api.requests) expect(r.impersonate).toEqual({ user: 'auditor', groups: ['viewers', 'ops'] });
+  });
+
+  it('blank keep-alive lines do not hide a dead watch: renewed after watchIdleMillis', async () => {
+    const { api, watch } = await started(60_000, 500);
+    api.rawNextWatches((res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const t = setInterval(() => res.write('\n'), 50);
+      res.on('close', () => clearInterval(t));
+    });
+    await watch.start();
+    await until('the silent watch renewed', () => watch.counts().idleRenewals >= 1, 5000);
+    api.addPod(pod(4));
+    await until('the pod by the new watch', () => watch.pod(pod(4).uid) !== undefined);
+  });
+
+  it(`a server streaming the same pod without end is read at most ${MAX_WATCH_EVENTS_PER_SECOND} events a second`, async () => {
+    const { api, watch } = await started();
+    const line = added(pod(11), 9000) + '\n';
+    let written = 0;
+    api.rawNextWatches((res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const pump = (): void => {
+        while (res.write(line)) written++;
+        written++;
+      };
+      res.on('drain', pump);
+      pump();
+    });
+    await watch.start();
+    await until('the pod', () => watch.pod(pod(11).uid) !== undefined);
+    const [t0, read0] = [Date.now(), watch.counts().eventsRead];
+    await new Promise((r) => setTimeout(r, 3000));
+    const seconds = (Date.now() - t0) / 1000;
+    const read = watch.counts().eventsRead - read0;
+    // the server had far more to give than was read; what was read is within the bound (a window's edge aside)
+    expect(written).toBeGreaterThan(2 * read);
+    expect(read).toBeGreaterThan(MAX_WATCH_EVENTS_PER_SECOND);
+    expect(read).toBeLessThanOrEqual((Math.ceil(seconds) + 1) * MAX_WATCH_EVENTS_PER_SECOND);
+  });
+});
+
 describe('over TLS', () => {
   /** A self-signed certificate (and its key) made with openssl, for `cn` at 127.0.0.1. */
   function selfSigned(dir: string, cn: string): { key: Buffer; cert: Buffer } {
@@ -364,7 +580,7 @@ describe('over TLS', () => {
         `clusters: [{name: k, cluster: {server: "${api!.url}", certificate-authority-data: ${b64(ca)}}}]`,
         `users: [{name: u, user: {client-certificate-data: ${b64(client.cert)}, client-key-data: ${b64(client.key)}}}]`,
       ].join('\n');
-    const options = { nodeName: 'node-a', graceMillis: 60_000, restartDelayMillis: 50, watchIdleMillis: 300_000, listTimeoutMillis: 5000, maxListBytes: 1 << 20 };
+    const options = { nodeName: 'node-a', graceMillis: 60_000, restartDelayMillis: 50, watchIdleMillis: 300_000, listTimeoutMillis: 5000, maxListBytes: 1 << 20, maxPods: 1024, labelKeys: new Set<string>() };
     const warnings: string[] = [];
     watch = new PodWatch({ ...options, access: accessFromKubeconfig(config(server.cert), kubeDir), warn: (l) => warnings.push(l) });
     watch.start();

@@ -43,7 +43,8 @@ describe('reaching the API from a kubeconfig', () => {
     const file = path.join(dir, 'rotating');
     writeFileSync(file, 'one');
     let now = 0;
-    const token = tokenFromFile(file, () => now);
+    const warnings: string[] = [];
+    const token = tokenFromFile(file, 'token file', (l) => warnings.push(l), () => now);
     expect(token()).toBe('Bearer one');
     writeFileSync(file, 'two');
     now = 59_000;
@@ -53,6 +54,7 @@ describe('reaching the API from a kubeconfig', () => {
     rmSync(file);
     now = 200_000;
     expect(token()).toBe('Bearer two'); // a failed read keeps the last token
+    expect(warnings).toEqual([expect.stringMatching(/^token file .*rotating: ENOENT; the last good token is kept$/)]);
   });
 
   it.each<[string, string, RegExp]>([
@@ -66,13 +68,59 @@ describe('reaching the API from a kubeconfig', () => {
     ['a server that is not a URL', kubeconfig('token: x', 'server: "not a url"'), /cluster "k"\.server is not a URL/],
     ['a server of another scheme', kubeconfig('token: x', 'server: "ftp://x"'), /must be https:\/\//],
     ['CA data that is not base64', kubeconfig('token: x', 'server: "https://x", certificate-authority-data: "*&^"'), /certificate-authority-data is not base64/],
-    ['a token with a line break', kubeconfig('token: "a\\r\\nX-Evil: 1"'), /token holds a line break/],
+    ['a token with a line break', kubeconfig('token: "a\\r\\nX-Evil: 1"'), /token holds a character a request header cannot carry \(U\+000D at 1\)/],
     ['a token that is a number', kubeconfig('token: 5'), /user "u"\.token must be a string/],
     ['a missing token file', kubeconfig('tokenFile: /nonexistent/token'), /tokenFile \/nonexistent\/token: ENOENT/],
     ['a CA that is a device', kubeconfig('token: x', 'server: "https://x", certificate-authority: /dev/zero'), /\/dev\/zero is not a regular file/],
   ])('refuses a kubeconfig with %s, naming what is wrong', (_what, text, message) => {
     expect(() => accessFromKubeconfig(text, dir)).toThrow(ApiAccessError);
     expect(() => accessFromKubeconfig(text, dir)).toThrow(message);
+  });
+
+  it.each<[string, string, RegExp]>([
+    ['a token with a control character', 'token: "ab\\x01c"', /user "u"\.token holds a character a request header cannot carry \(U\+0001 at 2\)/],
+    ['a token with a euro sign', 'token: "ab€"', /user "u"\.token holds a character a request header cannot carry \(U\+20AC at 2\)/],
+    ['an empty token file', 'tokenFile: empty-token', /tokenFile .*empty-token is empty/],
+    ['a token file with a euro sign', 'tokenFile: euro-token', /tokenFile .*euro-token holds a character a request header cannot carry \(U\+20AC/],
+  ])('refuses %s at start: every request would fail', (_what, user, message) => {
+    writeFileSync(path.join(dir, 'empty-token'), '\n');
+    writeFileSync(path.join(dir, 'euro-token'), 'tok€n\n');
+    expect(() => accessFromKubeconfig(kubeconfig(user), dir)).toThrow(message);
+  });
+
+  it('a token file that becomes unusable keeps the last good token, with a warning', () => {
+    const file = path.join(dir, 'turns-bad');
+    writeFileSync(file, 'good');
+    let now = 0;
+    const warnings: string[] = [];
+    const token = tokenFromFile(file, 'token file', (l) => warnings.push(l), () => now);
+    writeFileSync(file, 'bad\x01token');
+    now = 60_000;
+    expect(token()).toBe('Bearer good');
+    expect(warnings).toEqual([expect.stringMatching(/^token file .*turns-bad holds a character a request header cannot carry \(U\+0001 at 3\): a token is visible ASCII; the last good token is kept$/)]);
+  });
+
+  it('acts as the kubeconfig\'s as and as-groups (impersonation), and refuses what it cannot send', () => {
+    const a = accessFromKubeconfig(kubeconfig('token: abc, as: auditor, as-groups: [viewers, ops]'), dir);
+    expect(a.impersonate).toEqual({ user: 'auditor', groups: ['viewers', 'ops'] });
+    expect(() => accessFromKubeconfig(kubeconfig('token: abc, as-groups: [ops]'), dir)).toThrow(/as-groups needs as/);
+    expect(() => accessFromKubeconfig(kubeconfig('token: abc, as: a, as-user-extra: {k: [v]}'), dir)).toThrow(/as-user-extra or as-uid, which bindsnoop does not send/);
+  });
+
+  it('refuses a cluster reached through proxy-url (it would be ignored)', () => {
+    expect(() => accessFromKubeconfig(kubeconfig('token: abc', 'server: "https://10.0.0.1:6443", proxy-url: "http://proxy:3128"'), dir)).toThrow(/cluster "k"\.proxy-url is set: bindsnoop reaches the API server directly/);
+  });
+
+  it('KUBECONFIG=a:b uses the first file that exists and says the others are not merged; none existing is named', () => {
+    const second = path.join(dir, 'second-config');
+    writeFileSync(second, kubeconfig('token: from-second'));
+    const third = path.join(dir, 'third-config');
+    writeFileSync(third, kubeconfig('token: from-third'));
+    const warnings: string[] = [];
+    const a = loadApiAccess([path.join(dir, 'missing'), second, third].join(':'), {}, (l) => warnings.push(l));
+    expect(a.authorization()).toBe('Bearer from-second');
+    expect(warnings).toEqual([`kubeconfig: using ${second} only; bindsnoop does not merge kubeconfig files (${third} not read)`]);
+    expect(() => loadApiAccess(`${path.join(dir, 'x')}:${path.join(dir, 'y')}`)).toThrow(/none of the kubeconfig files .*x, .*y exists/);
   });
 
   it('refuses a kubeconfig file that is a FIFO, a device or larger than 1 MiB', () => {

@@ -42,7 +42,7 @@ const VALID: Record<string, unknown> = {
   'kubernetes.deletedPodGraceMillis': 1000, 'kubernetes.pinDir': '/sys/fs/bpf/x', 'kubernetes.cgroupRoot': '/sys/fs/cgroup',
   'kubernetes.namespaces': 'a,b', 'kubernetes.excludeNamespaces': 'c', 'kubernetes.labelSelector': 'app=web',
   'kubernetes.mapSyncIntervalMillis': 250, 'kubernetes.labels': 'app', 'kubernetes.podServiceName': 'agent', 'kubernetes.api.enabled': 'false',
-  'kubernetes.api.kubeconfig': '/kube/config', 'kubernetes.api.restartDelayMillis': 100, 'kubernetes.api.watchIdleMillis': 60000, 'kubernetes.api.listTimeoutMillis': 5000, 'otlp.attributeCountLimit': 64, 'otlp.attributeValueLengthLimit': 256, 'kubernetes.api.holdMillis': 1000, 'kubernetes.api.holdMaxRecords': 100, 'kubernetes.api.maxListBytes': 1048576, 'kubernetes.podRescanIntervalMillis': 100,
+  'kubernetes.api.kubeconfig': '/kube/config', 'kubernetes.api.restartDelayMillis': 100, 'kubernetes.api.watchIdleMillis': 60000, 'kubernetes.api.listTimeoutMillis': 5000, 'otlp.attributeCountLimit': 64, 'otlp.attributeValueLengthLimit': 256, 'kubernetes.api.holdMillis': 1000, 'kubernetes.api.holdMaxRecords': 100, 'kubernetes.api.maxListBytes': 1048576, 'kubernetes.api.maxPods': 200, 'kubernetes.podRescanIntervalMillis': 100,
 };
 
 /** The nested mapping a file writes for one key path. */
@@ -157,6 +157,17 @@ describe('configuration', () => {
       expect(e.message).toMatch(why);
       expect(e.message).not.toContain('topsecret');
     }
+  });
+
+  it.each(['__proto__', 'toString()', '-lead', 'a'.repeat(64), 'Bad.Prefix/name', 'app,__proto__'])('refuses kubernetes.labels %j: a key no pod can have (exit 2)', (labels) => {
+    const e = configError({ env: { BINDSNOOP_KUBERNETES_LABELS: labels }, flags: {} });
+    expect(e.code).toBe('CONFIG');
+    expect(e.message).toMatch(/kubernetes\.labels \(from BINDSNOOP_KUBERNETES_LABELS\): '.*' is not a Kubernetes label key/);
+  });
+
+  it('takes label keys as Kubernetes writes them, a prefix included', () => {
+    const config = loadConfig({ env: { BINDSNOOP_KUBERNETES_LABELS: 'app, app.kubernetes.io/name,team_a,constructor' }, flags: {} });
+    expect(config.kubernetes.labels).toBe('app, app.kubernetes.io/name,team_a,constructor');
   });
 
   it('takes well-formed headers, percent-decoded, skipping empty entries', () => {

@@ -102,6 +102,17 @@ describe('the OpenTelemetry SDK environment, variable by variable', () => {
     expect(() => loadConfig({ env: { BINDSNOOP_OTLP_COMPRESSION: 'GZIP' }, flags: {} })).toThrow(/otlp.compression/);
   });
 
+  it.each<[string, string, (c: AppConfig) => number, number]>([
+    ['OTEL_BLRP_MAX_QUEUE_SIZE', '100000000000000000000', (c) => c.otlp.maxQueueSize, 65_536],
+    ['OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', '100001', (c) => c.otlp.maxExportBatchSize, 2048],
+    ['OTEL_BLRP_SCHEDULE_DELAY', '99999999999', (c) => c.otlp.flushIntervalMillis, 1000],
+    ['OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT', '99999999999999', (c) => c.otlp.attributeValueLengthLimit, 0],
+  ])('%s=%s, out of the key\'s range, is warned about and ignored (the start goes on with the default)', (name, value, key, fallback) => {
+    const { config, warnings } = load({ [name]: value });
+    expect(key(config)).toBe(fallback);
+    expect(warnings).toEqual([expect.stringMatching(new RegExp(`^${name}: '${value}' must be .*, a whole number from \\d+ to \\d+; ignored \\(the default applies\\)$`))]);
+  });
+
   it('any other OTEL_ variable is named in one warning and ignored', () => {
     const { warnings } = load({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_PROPAGATORS: 'tracecontext' });
     expect([...warnings].sort()).toEqual(['OTEL_PROPAGATORS is not supported by bindsnoop; ignored', 'OTEL_TRACES_EXPORTER is not supported by bindsnoop; ignored']);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { apiPod, containerIdOf, labelAttributes, ownerAttributes } from '../../src/kubernetes/pod-api';
+import { apiPod, MAX_POD_CONTAINERS, MAX_POD_KEPT_CHARS, MAX_POD_VALUE_CHARS, containerIdOf, labelAttributes, ownerAttributes } from '../../src/kubernetes/pod-api';
 
 describe('pod owners as k8sattributes names them', () => {
   const rs = (name: string) => [{ kind: 'ReplicaSet', name, controller: true }];
@@ -60,7 +60,7 @@ describe('pod objects', () => {
         ownerReferences: [null, { kind: 'ReplicaSet', name: 42, controller: true }, 'rs'],
       },
       status: { containerStatuses: [null, { name: 'app', containerID: `containerd://${id}` }, { name: 3, containerID: `containerd://${id}` }], initContainerStatuses: 'none' },
-    });
+    }, new Set(['app', 'tier', 'empty']));
     expect(pod?.labels).toEqual({ app: 'cart' });
     expect(pod?.annotations).toEqual({ 'resource.opentelemetry.io/team': 'pay' });
     expect(pod?.owners).toEqual({});
@@ -70,5 +70,26 @@ describe('pod objects', () => {
   });
   it('attaches only the configured labels', () => {
     expect(labelAttributes({ app: 'cart', tier: 'web', secret: 'x' }, ['app', 'tier', 'absent'])).toEqual({ 'k8s.pod.label.app': 'cart', 'k8s.pod.label.tier': 'web' });
+  });
+  it('looks labels up as the pod\'s own: constructor, toString and __proto__ are no label of a pod without them', () => {
+    const { pod } = apiPod({ metadata: { uid: 'u', name: 'p', namespace: 'n', labels: { app: 'cart' } } }, new Set(['constructor', 'toString', 'app']));
+    expect(labelAttributes(pod!.labels, ['constructor', 'toString', '__proto__', 'app'])).toEqual({ 'k8s.pod.label.app': 'cart' });
+    // a plain object too (a pod made elsewhere)
+    expect(labelAttributes({ app: 'cart' }, ['constructor', 'hasOwnProperty'])).toEqual({});
+    // and a pod that has such a label keeps it as its own
+    const own = apiPod({ metadata: { uid: 'u', name: 'p', namespace: 'n', labels: JSON.parse('{"__proto__": "x", "constructor": "y"}') } }, new Set(['__proto__', 'constructor']));
+    expect(labelAttributes(own.pod!.labels, ['__proto__', 'constructor'])).toEqual({ 'k8s.pod.label.__proto__': 'x', 'k8s.pod.label.constructor': 'y' });
+  });
+
+  it('bounds what it keeps of a pod: values, the whole, container statuses', () => {
+    const id = (i: number): string => i.toString(16).padStart(64, '0');
+    const statuses = Array.from({ length: 500 }, (_, i) => ({ name: `c${i}`, containerID: `containerd://${id(i)}`, image: 'i'.repeat(100) }));
+    const { pod, rejectedValues } = apiPod({ metadata: { uid: 'u', name: 'p', namespace: 'n', labels: { app: 'v'.repeat(MAX_POD_VALUE_CHARS + 1) } }, status: { containerStatuses: statuses } }, new Set(['app']));
+    expect(pod!.labels).toEqual({});
+    expect(pod!.containers.size).toBeLessThanOrEqual(MAX_POD_CONTAINERS);
+    let kept = 0;
+    for (const [cid, name] of pod!.containers) kept += cid.length + name.length + (pod!.images.get(cid)?.image?.length ?? 0);
+    expect(kept).toBeLessThanOrEqual(MAX_POD_KEPT_CHARS + 64 * MAX_POD_CONTAINERS);
+    expect(rejectedValues).toBeGreaterThan(1);
   });
 });

@@ -34,7 +34,7 @@ describe('strings every reader takes', () => {
   });
 
   it('a pod name with a lone surrogate from the API is kept well-formed, so OTLP/JSON with it decodes strictly', () => {
-    const { pod } = apiPod({ metadata: { uid: 'u', name: 'cart-\ud800x', namespace: 'shop', labels: { ['k\udc00']: 'v\ud800' } } });
+    const { pod } = apiPod({ metadata: { uid: 'u', name: 'cart-\ud800x', namespace: 'shop', labels: { ['k\udc00']: 'v\ud800' } } }, new Set(['k\udc00']));
     expect(pod?.name).toBe('cart-\ufffdx');
     expect(pod?.labels).toEqual({ 'k\ufffd': 'v\ufffd' });
     // and the encoder makes any string that still reaches it well-formed too (the service name from a file, say)
