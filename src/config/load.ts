@@ -1,7 +1,7 @@
 import convict from 'convict';
 import { parse as parseYaml } from 'yaml';
 import { BindsnoopError } from '../model/errors';
-import { isHttpUrl, redactCredentials } from '../model/text';
+import { httpUrlProblem, redactCredentials } from '../model/text';
 import { readSmallFile, type SmallFileError } from '../host/small-file';
 import { readOtelEnvironment } from './otel-env';
 import { envName, NON_KEY_ENV, OTHER_ENV, SCHEMA, type AppConfig } from './schema';
@@ -177,8 +177,12 @@ function formatRefuses(leaf: Leaf, value: unknown): string | undefined {
 }
 
 function checkUrl(problems: string[], key: string, value: string, from: string | undefined): void {
-  if (value && !isHttpUrl(value)) problems.push(`${key}${from ? ` (from ${from})` : ''}: '${value}' is not an http:// or https:// URL`);
+  const problem = value ? httpUrlProblem(value) : undefined;
+  if (problem) problems.push(`${key}${from ? ` (from ${from})` : ''}: '${value}' ${problem}`);
 }
+
+/** The proxy variables other tools follow; the agent connects directly, and says so rather than ignore them silently. */
+const PROXY_ENV = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'] as const;
 
 /**
  * Defaults < file < environment < flags. Throws one CONFIG error naming every
@@ -276,6 +280,8 @@ export function loadConfig(sources: ConfigSources): AppConfig {
   if (problems.length > 0) {
     throw new BindsnoopError('CONFIG', redactCredentials(`invalid configuration:\n  ${problems.join('\n  ')}`));
   }
+  const proxy = PROXY_ENV.find((n) => sources.env[n]);
+  if (proxy && logsUrl(props)) sources.warn?.(`${proxy} is set: bindsnoop does not export through a proxy; it connects to the OTLP endpoint directly`);
   return props;
 }
 

@@ -1,4 +1,4 @@
-import { isHttpUrl, redactCredentials } from '../model/text';
+import { httpUrlProblem, redactCredentials } from '../model/text';
 
 /**
  * The OpenTelemetry SDK's environment variables, read as the specification
@@ -109,7 +109,8 @@ function parse(kind: Kind, name: string, raw: string): { value?: unknown; warnin
   }
   if (kind === 'url') {
     // a URL's user and password never reach a message
-    if (!isHttpUrl(text)) return { warning: `${name}: '${redactCredentials(text.slice(0, 200))}' is not an http:// or https:// URL; ignored` };
+    const problem = httpUrlProblem(text);
+    if (problem) return { warning: `${name}: '${redactCredentials(text.slice(0, 200))}' ${problem}; ignored` };
     return { value: text };
   }
   if (kind === 'resource') {

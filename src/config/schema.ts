@@ -289,7 +289,7 @@ export const SCHEMA: Schema<AppConfig> = {
     mapSyncIntervalMillis: {
       doc: "The pinned maps are reconciled with this node's containers when a container cgroup is made or removed (inotify) or a pod changes in the API, and in full at least this often, in case a change was missed.",
       format: integerIn(10, 600_000, 'milliseconds'),
-      default: 10_000,
+      default: 60_000,
     },
     labels: {
       doc: 'Pod label keys to attach as k8s.pod.label.<key> (comma-separated; needs the API).',

@@ -44,6 +44,16 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 /** An http:// or https:// URL, the only kind an OTLP/HTTP endpoint can be. Pure. */
+/**
+ * Why `text` is no http(s) URL the agent can use, in a few words (an IPv6 zone
+ * is named: WHATWG URLs, Node.js's, have no zone ids), or undefined. Pure.
+ */
+export function httpUrlProblem(text: string): string | undefined {
+  if (isHttpUrl(text)) return undefined;
+  if (/^https?:\/\/\[[^\]]*%/i.test(text)) return 'has an IPv6 zone (%25...), which URLs here cannot carry: give a global or unique-local address, or a host name';
+  return 'is not an http:// or https:// URL';
+}
+
 export function isHttpUrl(text: string): boolean {
   try {
     return ['http:', 'https:'].includes(new URL(text).protocol);

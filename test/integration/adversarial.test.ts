@@ -218,6 +218,64 @@ describePrivileged('the daemon under a flood and hostile clients', () => {
   });
 });
 
+describePrivileged('the DaemonSet\'s limits against the worst a peer can send', () => {
+  it('a list of the largest size accepted (kubernetes.api.maxListBytes) of 1,000 heavy pods, on a node of 1,000 containers: within the memory limit, probes answered', async () => {
+    // the chart's defaults: the list bound as the agent ships it
+    const maxListBytes = loadConfig({ env: {}, flags: {} }).kubernetes.api.maxListBytes;
+    const filler = 'h'.repeat(Math.floor(maxListBytes / 1000) - 2000);
+    const items = Array.from({ length: 1000 }, (_, n) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { uid: `00000000-0000-4000-a000-${String(n).padStart(12, '0')}`, name: `heavy-${n}`, namespace: 'hostile', resourceVersion: '7', labels: { app: 'heavy' }, annotations: { 'kubectl.kubernetes.io/last-applied-configuration': filler } },
+      spec: { nodeName: 'node-a' },
+      status: { containerStatuses: [{ name: 'app', containerID: `containerd://${n.toString(16).padStart(64, 'd')}` }] },
+    }));
+    const body = Buffer.from(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '7' }, items }));
+    expect(body.length).toBeGreaterThan(maxListBytes - (2 << 20));
+    expect(body.length).toBeLessThanOrEqual(maxListBytes);
+    kubeApi = await FakeKubeApi.start();
+    kubeApi.rawNextLists((res) => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
+    // 1,000 container cgroups on the node, as the kubelet's systemd driver makes them
+    const cgroupRoot = path.join(cgroup2Mount(), `bindsnoop-worst-${process.pid}`);
+    onCleanup(() => removeCgroupTree(cgroupRoot));
+    for (let n = 0; n < 1000; n++) {
+      const pod = `00000000_0000_4000_a000_${String(Math.floor(n / 2)).padStart(12, '0')}`;
+      mkdirSync(path.join(cgroupRoot, 'kubepods.slice', 'kubepods-burstable.slice', `kubepods-burstable-pod${pod}.slice`, `cri-containerd-${n.toString(16).padStart(64, 'e')}.scope`), { recursive: true });
+    }
+    const pinDir = `/sys/fs/bpf/bindsnoop-worst-${process.pid}`;
+    onCleanup(() => rmSync(pinDir, { recursive: true, force: true }));
+    const { agent, base } = await startDaemon({
+      BINDSNOOP_KUBERNETES_ENABLED: 'true',
+      NODE_NAME: 'node-a',
+      BINDSNOOP_KUBERNETES_API_KUBECONFIG: kubeApi.writeKubeconfig(path.join(dir, 'kubeconfig-worst')),
+      BINDSNOOP_KUBERNETES_PIN_DIR: pinDir,
+      BINDSNOOP_KUBERNETES_CGROUP_ROOT: cgroupRoot,
+      BINDSNOOP_KUBERNETES_POD_LOGS_DIR: dir,
+      BINDSNOOP_KUBERNETES_CONTAINER_LOGS_DIR: dir,
+      BINDSNOOP_FILTER_UID: String(OWN_UID),
+    });
+    let peakRss = 0;
+    let slowProbes = 0;
+    let [pods, containers] = [0, 0];
+    const deadline = Date.now() + scaledMillis(30_000);
+    while (pods < 1000 || containers < 1000) {
+      expect(Date.now()).toBeLessThan(deadline);
+      const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${agent.proc.pid}/status`, 'utf8'))?.[1]) * 1024;
+      peakRss = Math.max(peakRss, rss);
+      const ok = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.status === 200, () => false);
+      if (!ok) slowProbes++;
+      pods = await metric(base, 'bindsnoop_pods_known');
+      containers = await metric(base, 'bindsnoop_containers_known');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect([pods, containers]).toEqual([1000, 1000]);
+    expect(slowProbes).toBe(0);
+    // what it keeps of them is what naming reads: well under the DaemonSet's memory limit at its peak
+    expect(peakRss).toBeLessThan(daemonSetMemoryLimitBytes() / 2);
+    expect((await agent.stop('SIGTERM')).code).toBe(0);
+  });
+});
+
 describePrivileged('the endpoints against hostile clients', () => {
   it('404 elsewhere, 405 for other methods, 431 for huge headers; slow clients are cut off while probes are answered', async () => {
     const { agent, base } = await startDaemon({});

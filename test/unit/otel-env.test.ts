@@ -113,6 +113,13 @@ describe('the OpenTelemetry SDK environment, variable by variable', () => {
     expect(warnings).toEqual([expect.stringMatching(new RegExp(`^${name}: '${value}' must be .*, a whole number from \\d+ to \\d+; ignored \\(the default applies\\)$`))]);
   });
 
+  it('an endpoint with an IPv6 zone is warned about by name and ignored; a proxy variable is said to be unused', () => {
+    const { config, warnings } = load({ OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://[fe80::1%25lo]:4318/v1/logs', HTTPS_PROXY: 'http://proxy:3128' });
+    expect(config.otlp.logsEndpoint).toBe('');
+    expect(warnings).toContain("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://[fe80::1%25lo]:4318/v1/logs' has an IPv6 zone (%25...), which URLs here cannot carry: give a global or unique-local address, or a host name; ignored");
+    expect(warnings).toContain('HTTPS_PROXY is set: bindsnoop does not export through a proxy; it connects to the OTLP endpoint directly');
+  });
+
   it('any other OTEL_ variable is named in one warning and ignored', () => {
     const { warnings } = load({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_PROPAGATORS: 'tracecontext' });
     expect([...warnings].sort()).toEqual(['OTEL_PROPAGATORS is not supported by bindsnoop; ignored', 'OTEL_TRACES_EXPORTER is not supported by bindsnoop; ignored']);
