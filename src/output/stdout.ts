@@ -1,7 +1,7 @@
 import type { Attributes } from '../model/attributes';
 import type { EventOutput, NamingOutput } from '../model/named-bind';
 import { formatJsonLine } from './json';
-import { latin1Bytes, TableFormatter, type TableOptions } from './table';
+import { terminalBytes, TableFormatter, type TableOptions } from './table';
 
 /** bcc's table, one row per bind, as the exact bytes bcc would print. */
 export function tableOutput(options: TableOptions, write: (chunk: Buffer, binds: number) => void): EventOutput & { header(): string } {
@@ -12,7 +12,7 @@ export function tableOutput(options: TableOptions, write: (chunk: Buffer, binds:
     write(binds) {
       let out = '';
       for (const b of binds) out += table.row(b.event, b.pod) + '\n';
-      write(latin1Bytes(out), binds.length);
+      write(terminalBytes(out), binds.length);
     },
   };
 }

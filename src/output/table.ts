@@ -57,8 +57,9 @@ export function returnCodeText(ret: number, wide: boolean): string {
 
 /**
  * Formats rows; remembers the first event's time for the TIME(s) column as bcc
- * does (microseconds since the first event printed). Strings are latin1 so a
- * comm's raw bytes come out byte for byte (see latin1Bytes).
+ * does (microseconds since the first event printed). Rows are text for a
+ * terminal, written as UTF-8: a name's valid UTF-8 is shown as it is, whatever
+ * is not printable escaped (see terminalText).
  */
 export class TableFormatter {
   private startUs: bigint | undefined;
@@ -80,7 +81,7 @@ export class TableFormatter {
     }
     if (o.printUid) line += sprintf(FORMATS.uidValue, e.uid);
     if (o.errors) line += sprintf(o.wide ? FORMATS.wideRc : FORMATS.rc, returnCodeText(e.ret, o.wide));
-    const comm = escapeControls(Buffer.from(e.comm).toString('latin1'));
+    const comm = fitColumn(terminalText(e.comm), COMM_COLUMN);
     line += sprintf(
       o.wide ? FORMATS.wideRow : FORMATS.row,
       e.pid,
@@ -93,7 +94,8 @@ export class TableFormatter {
     );
     if (o.exe) {
       // a kernel thread has no executable: an empty column
-      const exe = escapeControls(executableOf(e, 'latin1')?.path ?? '');
+      const path = executableOf(e, 'latin1')?.path;
+      const exe = path === undefined ? '' : terminalText(Buffer.from(path, 'latin1')).join('');
       line += sprintf(o.kubernetes ? FORMATS.exeThenKubernetes : FORMATS.exe, String(e.ppid), exe);
       if (!o.kubernetes) line = line.trimEnd();
     }
@@ -114,7 +116,70 @@ export function escapeControls(text: string): string {
   return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
-/** Lines built from latin1 strings back to the exact bytes. */
-export function latin1Bytes(text: string): Buffer {
-  return Buffer.from(text, 'latin1');
+/** COMM's width in bcc's format (%-12.12s). */
+const COMM_COLUMN = 12;
+
+/** A byte as the table escapes it. */
+const escaped = (b: number): string => `\\x${b.toString(16).padStart(2, '0')}`;
+
+/**
+ * A name's bytes as terminal text, in pieces that are never cut: each valid
+ * UTF-8 character as itself, unless it is a control (C0, DEL, C1: each of its
+ * bytes as \xNN, so no name can move the cursor, forge a row or send an
+ * escape sequence); each byte of invalid UTF-8 as \xNN (bcc decodes comm as
+ * UTF-8 and would replace it; the bytes say more). Pure.
+ */
+export function terminalText(bytes: Uint8Array): string[] {
+  const out: string[] = [];
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < text.length; ) {
+    const n = utf8Length(text, i);
+    if (n === 0) {
+      out.push(escaped(text[i]));
+      i++;
+      continue;
+    }
+    const ch = text.toString('utf8', i, i + n);
+    const cp = ch.codePointAt(0)!;
+    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) for (let k = i; k < i + n; k++) out.push(escaped(text[k]));
+    else out.push(ch);
+    i += n;
+  }
+  return out;
+}
+
+/** The length of the valid UTF-8 sequence at `i` (no overlong forms, no surrogates, at most U+10FFFF), or 0. */
+function utf8Length(b: Buffer, i: number): number {
+  const c = b[i];
+  if (c < 0x80) return 1;
+  const cont = (k: number, lo = 0x80, hi = 0xbf): boolean => i + k < b.length && b[i + k] >= lo && b[i + k] <= hi;
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    const [lo, hi] = c === 0xe0 ? [0xa0, 0xbf] : c === 0xed ? [0x80, 0x9f] : [0x80, 0xbf];
+    return cont(1, lo, hi) && cont(2) ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    const [lo, hi] = c === 0xf0 ? [0x90, 0xbf] : c === 0xf4 ? [0x80, 0x8f] : [0x80, 0xbf];
+    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
+}
+
+/**
+ * The pieces that fit in `width` (as JavaScript counts a string's length, so
+ * the format's own precision never cuts further), whole: a character or an
+ * escape that does not fit is left out, never cut in half. Pure.
+ */
+export function fitColumn(pieces: readonly string[], width: number): string {
+  let out = '';
+  for (const p of pieces) {
+    if (out.length + p.length > width) break;
+    out += p;
+  }
+  return out;
+}
+
+/** A table's text as the bytes a terminal gets. */
+export function terminalBytes(text: string): Buffer {
+  return Buffer.from(text, 'utf8');
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatCountTable } from '../../src/output/count';
-import { returnCodeText, tableHeader, TableFormatter } from '../../src/output/table';
+import { returnCodeText, tableHeader, TableFormatter, terminalBytes } from '../../src/output/table';
 import { FLAG_EXE_DELETED } from '../../src/model/event';
 import { addr4, exeNames, makeEvent } from './events';
 
@@ -58,16 +58,34 @@ describe('the table in bcc\'s layout', () => {
     expect([row(6), row(17), row(132), row(262), row(136), row(255), row(999)]).toEqual(['TCP ', 'UDP ', 'SCTP', 'MPTC', 'UDPL', 'RAW ', 'UNKN']);
   });
 
-  it('keeps a comm\'s raw bytes (latin1 round trip)', () => {
-    const row = new TableFormatter(plain).row(makeEvent({ comm: new Uint8Array([0x63, 0xe9, 0xff]) }));
-    expect([...Buffer.from(row, 'latin1').subarray(9, 12)]).toEqual([0x63, 0xe9, 0xff]);
+  it('prints a comm\'s valid UTF-8 as it is and escapes bytes that are not UTF-8, in bcc\'s columns', () => {
+    const row = (comm: Uint8Array): string => new TableFormatter(plain).row(makeEvent({ comm }));
+    // a valid name: its characters, padded to bcc's 12 columns
+    expect(row(Buffer.from('✓ok'))).toBe(new TableFormatter(plain).row(makeEvent({ comm: Buffer.from('xok') })).replace('xok', '✓ok'));
+    expect(terminalBytes(row(Buffer.from('✓ok'))).includes(Buffer.from('✓ok'))).toBe(true);
+    // bytes that are no UTF-8: each escaped, never sent raw
+    expect(row(new Uint8Array([0x63, 0xe9, 0xff]))).toContain(' c\\xe9\\xff    ');
+    // a C1 control, valid UTF-8 (C2 9B, the CSI): both its bytes escaped, no raw lead byte
+    expect(row(new Uint8Array([0x61, 0xc2, 0x9b, 0x62]))).toContain(' a\\xc2\\x9bb ');
+    // eslint-disable-next-line no-control-regex -- what must not reach a terminal
+    for (const r of [row(Buffer.from('✓ok')), row(new Uint8Array([0xc2, 0x9b]))]) expect(r).not.toMatch(/[\x00-\x1f\x7f-\x9f]/);
+  });
+
+  it('cuts COMM at a character, never inside an escape or a character', () => {
+    const comm = (bytes: number[]): string => new TableFormatter(plain).row(makeEvent({ comm: new Uint8Array(bytes) })).slice(9, 21);
+    // 'abcdefgh' then \x08 (4 columns): 12 exactly
+    expect(comm([...Buffer.from('abcdefgh'), 0x08])).toBe('abcdefgh\\x08');
+    // 'abcdefghi' then \x08: the escape does not fit whole, so it is left out, not cut to '\x0'
+    expect(comm([...Buffer.from('abcdefghi'), 0x08])).toBe('abcdefghi   ');
+    // eleven letters and an emoji (two columns as a string): the emoji is left out whole
+    expect(comm([...Buffer.from('abcdefghijk'), ...Buffer.from('🙂')])).toBe('abcdefghijk ');
   });
   it('adds PPID and EXE with --exe (not in bcc), after IF and before -K\'s columns, raw bytes and escaped controls', () => {
     const exe = { ...plain, exe: true };
     // bcc's columns unchanged, the two appended
     expect(tableHeader(exe)).toBe(`${tableHeader(plain)}    PPID EXE`);
     expect(new TableFormatter(exe).row(makeEvent({ ppid: 77 }))).toBe(`${new TableFormatter(plain).row(makeEvent())}      77 /usr/sbin/nginx`);
-    expect(new TableFormatter(exe).row(makeEvent({ flags: FLAG_EXE_DELETED, exeNames: exeNames('/tmp/\x1b[2Jx\xe9') }))).toContain(' /tmp/\\x1b[2Jx\xc3\xa9 (deleted)');
+    expect(new TableFormatter(exe).row(makeEvent({ flags: FLAG_EXE_DELETED, exeNames: exeNames('/tmp/\x1b[2Jx\xe9') }))).toContain(' /tmp/\\x1b[2Jx\u00e9 (deleted)');
     // a kernel thread: no executable, an empty column
     expect(new TableFormatter(exe).row(makeEvent({ ppid: 2, exeNames: new Uint8Array() }))).toMatch(/ {6}2$/);
     const k = new TableFormatter({ ...exe, kubernetes: true });
