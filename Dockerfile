@@ -9,12 +9,10 @@ ARG BASE_IMAGE=docker.io/library/node:24-bookworm-slim
 FROM ${BASE_IMAGE}
 ARG VERSION=unknown
 ARG REVISION=unknown
-ARG SOURCE=""
 LABEL org.opencontainers.image.title="bindsnoop-otel" \
       org.opencontainers.image.description="Traces every socket bind() with eBPF and ships each one as an OpenTelemetry log record" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY build/pack/bindsnoop-otel-${VERSION}.tgz /tmp/
 RUN npm install -g --omit=dev --no-audit --no-fund --loglevel=error /tmp/bindsnoop-otel-${VERSION}.tgz \

@@ -19,7 +19,10 @@ say() { printf 'build-image: %s\n' "$*" >&2; }
 tarball=$(scripts/pack.sh build/pack)
 [ "$(basename "$tarball")" = "bindsnoop-otel-$VERSION.tgz" ] || { say "unexpected package $tarball"; exit 1; }
 REVISION=$(tar -xzOf "$tarball" package/dist/build-info.json | node -p 'JSON.parse(require("fs").readFileSync(0, "utf8")).commit')
+# the source's address, once the package names one: no label at all until then (an empty one says nothing)
 SOURCE=$(node -p 'const p = require("./package.json"); (p.repository && (p.repository.url || p.repository)) || ""')
+SOURCE_LABEL=()
+[ -n "$SOURCE" ] && SOURCE_LABEL=(--label "org.opencontainers.image.source=$SOURCE")
 
 base_image() {
   local arch=$1 nodearch=${1/amd64/x64}
@@ -47,7 +50,7 @@ for arch in amd64 arm64; do
   base=$(base_image "$arch")
   "${PODMAN[@]}" build --quiet --platform "linux/$arch" \
     --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
-    --build-arg BASE_IMAGE="$base" --build-arg VERSION="$VERSION" --build-arg REVISION="$REVISION" --build-arg SOURCE="$SOURCE" \
+    --build-arg BASE_IMAGE="$base" --build-arg VERSION="$VERSION" --build-arg REVISION="$REVISION" "${SOURCE_LABEL[@]}" \
     -t "$NAME-$arch" . >/dev/null
   "${PODMAN[@]}" manifest add "$NAME" "containers-storage:$NAME-$arch" >/dev/null
 done

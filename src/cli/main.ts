@@ -17,6 +17,18 @@ import { flagsToConfig, HELP, parseArgs, USAGE, type CliOptions } from './args';
 import { effectiveCapabilities, missingCapabilities } from './caps';
 import { StdoutWriter } from './stdout-writer';
 
+/** The logs URL as a log line may show it: scheme, host, port and path; no user, password or query (either may hold a key). */
+export function logEndpoint(config: AppConfig): string {
+  const url = logsUrl(config);
+  if (!url) return 'off';
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return 'on';
+  }
+}
+
 function version(): string {
   const pkg = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
   return pkg.version;
@@ -173,7 +185,8 @@ function daemon(): FrontEnd {
     async started(agent, config) {
       const backend = agent.backend()!;
       log.info({ backend: backend.name, notes: backend.notes }, describeBackend(backend));
-      log.info({ endpoint: agent.exporting ? 'on' : 'off', kubernetes: config.kubernetes.enabled }, 'tracing binds');
+      // the URL the records go to, without credentials (a user:password in it, or a query, is never logged)
+      log.info({ endpoint: agent.exporting ? logEndpoint(config) : 'off', kubernetes: config.kubernetes.enabled }, 'tracing binds');
       try {
         const started = await startAgentServer(agent, config.server.port, config.server.host);
         server = started.server;

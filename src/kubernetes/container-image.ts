@@ -31,7 +31,7 @@ export function imageVersion(f: ImageFacts): string | undefined {
 
 /**
  * container.image.name, .tags and .repo_digests from a container's status,
- * and container.runtime from its cgroup's name (only what is known). The
+ * and container.runtime.name from its cgroup's name (only what is known). The
  * repo digest is the imageID when it names a repository ("repo@sha256:...";
  * Docker's "docker-pullable://" prefix removed), else the image's own when it
  * was pulled by digest. Pure.
@@ -48,7 +48,7 @@ export function containerImageAttributes(f: ImageFacts, runtime?: Runtime): Attr
   const id = f.imageID?.replace(/^[a-z-]+:\/\//, '');
   const digests = new Set([id && DIGEST.test(id) ? id : undefined, pulledBy].filter((d): d is string => d !== undefined));
   if (digests.size) a['container.image.repo_digests'] = [...digests];
-  // the cgroup-name parser's runtime names are the ones container.runtime's examples use
-  if (runtime && runtime !== 'unknown') a['container.runtime'] = runtime;
+  // container.runtime.name (container.runtime is deprecated): the cgroup-name parser's names are its examples'
+  if (runtime && runtime !== 'unknown') a['container.runtime.name'] = runtime;
   return a;
 }

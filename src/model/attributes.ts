@@ -13,7 +13,7 @@ export interface PodIdentity {
   podUid: string;
   container?: string;
   containerId: string;
-  /** owner workload, configured labels and container image (from the API), container.runtime (from the cgroup) */
+  /** owner workload, configured labels and container image (from the API), container.runtime.name (from the cgroup) */
   attributes?: Attributes;
   /** service.name, .namespace, .version, .instance.id of the pod's workload */
   service: Attributes;

@@ -43,7 +43,6 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** An http:// or https:// URL, the only kind an OTLP/HTTP endpoint can be. Pure. */
 /**
  * Why `text` is no http(s) URL the agent can use, in a few words (an IPv6 zone
  * is named: WHATWG URLs, Node.js's, have no zone ids), or undefined. Pure.
@@ -54,6 +53,7 @@ export function httpUrlProblem(text: string): string | undefined {
   return 'is not an http:// or https:// URL';
 }
 
+/** An http:// or https:// URL, the only kind an OTLP/HTTP endpoint can be. Pure. */
 export function isHttpUrl(text: string): boolean {
   try {
     return ['http:', 'https:'].includes(new URL(text).protocol);

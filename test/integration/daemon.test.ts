@@ -10,6 +10,16 @@ afterEach(async () => {
 });
 
 describePrivileged('daemon mode', () => {
+  it('logs where it exports without the URL\'s user, password or query', async () => {
+    receiver = await OtlpReceiver.start();
+    const url = new URL(receiver.url);
+    const { agent } = await startDaemon({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://user:s3cret@${url.host}/base?api-key=k3y`, BINDSNOOP_FILTER_UID: String(OWN_UID) });
+    expect(logLines(agent).find((l) => l.msg === 'tracing binds')).toMatchObject({ endpoint: `http://${url.host}/base/v1/logs` });
+    expect(agent.stderr).not.toMatch(/s3cret|k3y/);
+    expect((await agent.stop('SIGTERM')).code).toBe(0);
+  });
+
+
   it('answers /healthz and /readyz, counts binds in /metrics with the books balanced, and logs JSON', async () => {
     receiver = await OtlpReceiver.start();
     // only this test's binds, made as the run's own user: the queue drains to 0 while a neighbour binds on
@@ -41,6 +51,8 @@ describePrivileged('daemon mode', () => {
     expect(await metric(base, `bindsnoop_backend_info{backend="${String(attached?.backend)}"}`)).toBe(1);
     const mine = receiver.records().filter((r) => r.attributes['process.pid'] === run.pid);
     expect(new Set(mine.map((r) => r.scope.attributes?.['bindsnoop.backend']))).toEqual(new Set([attached?.backend]));
+    // where the records go, without credentials
+    expect(logs.find((l) => l.msg === 'tracing binds')).toMatchObject({ endpoint: `${receiver.url}/v1/logs`, kubernetes: false });
     // stdout carries nothing; stderr is structured
     expect(agent.stdout).toBe('');
     expect(logs[0]).toMatchObject({ msg: 'effective capabilities', service: 'bindsnoop' });

@@ -134,10 +134,10 @@ describePrivileged('binds resolved to their pods', () => {
       'k8s.namespace.name': 'shop', 'k8s.pod.name': 'cart-1', 'k8s.pod.uid': UID.cart, 'k8s.container.name': 'app', 'container.id': ID.cartApp,
       'service.name': 'cart-1', 'service.namespace': 'shop', 'service.instance.id': 'shop.cart-1.app',
       // the runtime from the cgroup's name (cri-containerd-<id>.scope), with or without the API
-      'container.runtime': 'containerd',
+      'container.runtime.name': 'containerd',
     });
     expect(cart.resource).not.toHaveProperty('service.version');
-    expect(forPid(w.pid)[0].resource).toMatchObject({ 'container.runtime': 'cri-o' });
+    expect(forPid(w.pid)[0].resource).toMatchObject({ 'container.runtime.name': 'cri-o' });
     expect(cart.records[0].scope).toMatchObject({ name: 'bindsnoop' }); // the agent is the instrumentation scope
     expect(cart.records.filter((r) => r.attributes['process.pid'] === a.pid)).toHaveLength(2);
     expect(forPid(w.pid)[0].resource).toMatchObject({ 'k8s.pod.name': 'web-7', 'k8s.container.name': 'nginx' });
@@ -223,7 +223,7 @@ describePrivileged('binds resolved to their pods', () => {
         'container.image.name': 'registry.example:5000/ops/pgdump',
         'container.image.tags': ['16.2'],
         'container.image.repo_digests': [`registry.example:5000/ops/pgdump@sha256:${'e'.repeat(64)}`],
-        'container.runtime': 'docker',
+        'container.runtime.name': 'docker',
       });
       // only this node's pods were asked for
       expect(api.requests.every((q) => q.query.get('fieldSelector') === 'spec.nodeName=node-a')).toBe(true);

@@ -72,16 +72,16 @@ describe("a pod's service, as the semantic conventions' Kubernetes guidance deri
   const digest = (c: string) => `sha256:${c.repeat(64)}`;
   it.each([
     ['containerd: a tag, the repo digest in imageID', { image: 'docker.io/library/nginx:1.27', imageID: `docker.io/library/nginx@${digest('a')}` }, 'containerd',
-      { 'container.image.name': 'docker.io/library/nginx', 'container.image.tags': ['1.27'], 'container.image.repo_digests': [`docker.io/library/nginx@${digest('a')}`], 'container.runtime': 'containerd' }],
+      { 'container.image.name': 'docker.io/library/nginx', 'container.image.tags': ['1.27'], 'container.image.repo_digests': [`docker.io/library/nginx@${digest('a')}`], 'container.runtime.name': 'containerd' }],
     ['a registry with a port, tag and digest in the reference', { image: `registry.example:5000/shop/cart:1.4.2@${digest('b')}`, imageID: `registry.example:5000/shop/cart@${digest('b')}` }, 'cri-o',
-      { 'container.image.name': 'registry.example:5000/shop/cart', 'container.image.tags': ['1.4.2'], 'container.image.repo_digests': [`registry.example:5000/shop/cart@${digest('b')}`], 'container.runtime': 'cri-o' }],
+      { 'container.image.name': 'registry.example:5000/shop/cart', 'container.image.tags': ['1.4.2'], 'container.image.repo_digests': [`registry.example:5000/shop/cart@${digest('b')}`], 'container.runtime.name': 'cri-o' }],
     ['Docker: docker-pullable:// in imageID', { image: 'nginx:latest', imageID: `docker-pullable://nginx@${digest('c')}` }, 'docker',
-      { 'container.image.name': 'nginx', 'container.image.tags': ['latest'], 'container.image.repo_digests': [`nginx@${digest('c')}`], 'container.runtime': 'docker' }],
+      { 'container.image.name': 'nginx', 'container.image.tags': ['latest'], 'container.image.repo_digests': [`nginx@${digest('c')}`], 'container.runtime.name': 'docker' }],
     ['an image ID that names no repository, a cgroup that names no runtime', { image: 'localhost:5000/cart', imageID: digest('d') }, 'unknown',
       { 'container.image.name': 'localhost:5000/cart' }],
     ['pulled by digest only', { image: `shop/cart@${digest('e')}` }, undefined,
       { 'container.image.name': 'shop/cart', 'container.image.repo_digests': [`shop/cart@${digest('e')}`] }],
-    ['nothing (no API)', {}, 'containerd', { 'container.runtime': 'containerd' }],
+    ['nothing (no API)', {}, 'containerd', { 'container.runtime.name': 'containerd' }],
   ] as const)('container.image.* and container.runtime: %s', (_case, facts, runtime, want) => {
     expect(containerImageAttributes(facts, runtime)).toEqual(want);
   });
