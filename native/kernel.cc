@@ -11,7 +11,11 @@
 #include <string.h>
 #include <sys/utsname.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
+
+#include <string>
 
 #include "errors.h"
 
@@ -52,13 +56,30 @@ std::string ErrnoText(int err) {
 
 // Makes sure tracefs is reachable where libbpf looks for tracepoint ids, mounting it when it is missing and
 // we may. Returns "" or the reason. JS thread.
+// statfs f_type of tracefs (include/uapi/linux/magic.h)
+constexpr long kTracefsMagic = 0x74726163;
+
+/** Whether this process may reach `path`, by its effective ids and capabilities (plain access() drops them). */
+bool Reachable(const char* path) { return faccessat(AT_FDCWD, path, F_OK, AT_EACCESS) == 0; }
+
 std::string EnsureTracefs() {
   // libbpf reads tracepoint ids under debugfs when it is mounted, else tracefs.
-  if (access("/sys/kernel/debug/tracing/events/syscalls", F_OK) == 0) return "";
-  if (access("/sys/kernel/tracing/events/syscalls", F_OK) == 0) return "";
-  if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nullptr) == 0 &&
-      access("/sys/kernel/tracing/events/syscalls", F_OK) == 0)
-    return "";
+  if (Reachable("/sys/kernel/debug/tracing/events/syscalls")) return "";
+  if (Reachable("/sys/kernel/tracing/events/syscalls")) return "";
+  int reachErr = errno;
+  struct statfs fs;
+  if (statfs("/sys/kernel/tracing", &fs) == 0 && fs.f_type == kTracefsMagic) {
+    // mounted: what is refused is this user's reading it, or the kernel has no syscall tracepoints
+    if (reachErr == ENOENT) return "tracefs is mounted at /sys/kernel/tracing but has no syscall tracepoints: the kernel needs CONFIG_FTRACE_SYSCALLS";
+    struct stat st;
+    char detail[96] = "";
+    if (stat("/sys/kernel/tracing", &st) == 0)
+      snprintf(detail, sizeof(detail), " (mode %04o, owner uid %u)", static_cast<unsigned>(st.st_mode & 07777), static_cast<unsigned>(st.st_uid));
+    return std::string("tracefs is mounted at /sys/kernel/tracing but this user (uid ") + std::to_string(geteuid()) + ") may not read it" +
+           detail + ": the tracepoint backend reads the syscall tracepoints' ids there (" + strerror(reachErr) +
+           "); run as uid 0 with CAP_BPF and CAP_PERFMON, or also grant CAP_DAC_READ_SEARCH";
+  }
+  if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nullptr) == 0 && Reachable("/sys/kernel/tracing/events/syscalls")) return "";
   int err = errno;
   return std::string("tracefs is not mounted at /sys/kernel/tracing and mounting it failed: ") + strerror(err) +
          "; mount it with `mount -t tracefs nodev /sys/kernel/tracing` (in a container, mount the host's "

@@ -33,6 +33,12 @@ if (!bpfArch) {
   say(`cannot build the addon for ${process.arch}: the package carries the BPF program for x64 and arm64 only`);
   process.exit(1);
 }
+// a package packed without its build (a bare npm pack) has no skeleton: say that, not that tools are missing
+const skeleton = path.join(root, 'bpf', '.output', bpfArch, 'bindsnoop.skel.h');
+if (!existsSync(skeleton)) {
+  say(`this package lacks ${path.relative(root, skeleton)} (and so its prebuilt addons): it was packed without its build; make the package with ./dev pack (scripts/pack.sh)`);
+  process.exit(1);
+}
 const nodeGyp = process.env.npm_config_node_gyp;
 const gyp = nodeGyp ? [process.execPath, nodeGyp] : ['node-gyp'];
 const build = spawnSync(gyp[0], [...gyp.slice(1), 'rebuild', '--loglevel=warn', '--', `-Dskel_dir=../bpf/.output/${bpfArch}`], {
@@ -43,9 +49,20 @@ const build = spawnSync(gyp[0], [...gyp.slice(1), 'rebuild', '--loglevel=warn', 
 if (build.status !== 0) {
   const error = build.error?.message ?? build.stderr.split('\n').find((l) => /error|not found/i.test(l)) ?? `status ${build.status}`;
   process.stderr.write(build.stderr.slice(-2000));
+  // name what is missing, and only that: a failure with every tool present is the failure itself
+  const onPath = (name) => spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+  const missing = [
+    !onPath('make') && 'make',
+    !(onPath('c++') || onPath('g++') || onPath('clang++')) && 'a C++ compiler',
+    !onPath('python3') && 'python3',
+    !['/usr/include/bpf/libbpf.h', '/usr/local/include/bpf/libbpf.h'].some((h) => existsSync(h)) && "libbpf 1.x's headers",
+  ].filter(Boolean);
   say(
-    `building the native addon from source failed (${error.trim()}); it needs make, a C++ compiler, python3 and libbpf 1.x with its ` +
-      `headers (Debian and Ubuntu: apt install make g++ python3 libbpf-dev). Prebuilt: linux-x64 and linux-arm64 with glibc 2.31 or newer`,
+    `building the native addon from source failed (${error.trim()}); ` +
+      (missing.length
+        ? `missing: ${missing.join(', ')} (Debian and Ubuntu: apt install make g++ python3 libbpf-dev)`
+        : 'make, a C++ compiler, python3 and libbpf\'s headers are all here, so the error above is the cause') +
+      '. Prebuilt: linux-x64 and linux-arm64 with glibc 2.31 or newer',
   );
   process.exit(1);
 }

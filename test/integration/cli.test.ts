@@ -123,7 +123,26 @@ describePrivileged('privileges', () => {
     await agent.stop();
   });
 
-  it('CAP_BPF and CAP_PERFMON alone are enough to trace', async () => {
+  const nobody = (caps: string): string[] => ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', `--inh-caps=-all,${caps}`, `--ambient-caps=-all,${caps}`, `--bounding-set=-all,${caps}`];
+
+  it('a non-root user with CAP_BPF and CAP_PERFMON is told what is refused (tracefs, mode 0700), not that tracefs is missing (exit 1)', async () => {
+    const agent = Agent.spawn(['-o', 'json'], {}, nobody('+bpf,+perfmon'));
+    const exit = await agent.exited;
+    expect(exit.code).toBe(1);
+    expect(agent.stderr).toMatch(/tracefs is mounted at \/sys\/kernel\/tracing but this user \(uid 65534\) may not read it \(mode 0700, owner uid 0\): .*run as uid 0 with CAP_BPF and CAP_PERFMON, or also grant CAP_DAC_READ_SEARCH/);
+    expect(agent.stderr).not.toMatch(/not mounted/);
+  });
+
+  it('a non-root user with CAP_BPF, CAP_PERFMON and CAP_DAC_READ_SEARCH traces', async () => {
+    const agent = Agent.spawn(['-o', 'json'], {}, nobody('+bpf,+perfmon,+dac_read_search'));
+    await agent.waitFor(() => agent.stderr.includes('Tracing binds') || agent.proc.exitCode !== null, 'attach', 15_000);
+    expect(agent.stderr).toContain('Tracing binds');
+    const run = runBinds(['--netns', 'tcp,4,127.0.0.1,0']);
+    await agent.recordsOf(run.pid, 1);
+    expect((await agent.stop()).code).toBe(0);
+  });
+
+  it('CAP_BPF and CAP_PERFMON alone are enough to trace (as uid 0)', async () => {
     const agent = Agent.spawn(['-o', 'json'], {}, ['setpriv', '--inh-caps=-all,+bpf,+perfmon', '--bounding-set=-all,+bpf,+perfmon']);
     await agent.waitFor(() => agent.stderr.includes('Tracing binds') || agent.proc.exitCode !== null, 'attach', 15_000);
     expect(agent.stderr).toContain('Tracing binds');
