@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdir
 import * as path from 'node:path';
 import { afterAll, describe, expect } from 'vitest';
 import { findCgroup2Mount } from '../../src/kubernetes/node-maps';
-import { waitUntil } from '../helpers/wait';
+import { scaledMillis, waitUntil } from '../helpers/wait';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
@@ -61,7 +61,8 @@ export class Agent {
         if (exit) throw new Error(`bindsnoop exited (${exit.code}) before tracing: ${agent.stderr}`);
         return agent.stdout.includes(TRACING_LINE) || agent.stderr.includes(TRACING_LINE);
       },
-      15_000,
+      // loading the programs is CPU work: on a busy host it takes longer
+      scaledMillis(15_000),
     );
     return agent;
   }
@@ -323,7 +324,7 @@ export function logLines(agent: Agent): LogLine[] {
 
 export async function startDaemon(env: NodeJS.ProcessEnv, prefix: readonly string[] = []): Promise<{ agent: Agent; base: string }> {
   const agent = Agent.spawn(['--daemon'], { BINDSNOOP_SERVER_PORT: '0', BINDSNOOP_SERVER_HOST: '127.0.0.1', ...env }, prefix);
-  const line = await agent.waitFor(() => logLines(agent).find((l) => l.msg.startsWith('serving')), 'the HTTP server', 15_000);
+  const line = await agent.waitFor(() => logLines(agent).find((l) => l.msg.startsWith('serving')), 'the HTTP server', scaledMillis(15_000));
   return { agent, base: `http://127.0.0.1:${line.port as number}` };
 }
 
