@@ -330,19 +330,33 @@ static __always_inline bool in_kubelet_hierarchy(struct kernfs_node *kn)
  * BINDSNOOP_EXE_LEN bytes; what does not fit is flagged truncated, a walk that
  * ends at another root is flagged anonymous or unreachable. The names go to
  * the per-CPU exe_scratch; returns the BINDSNOOP_FLAG_EXE_* bits << 16 | the
- * bytes written.
+ * bytes written, and BINDSNOOP_EXE_AT_ROOT when the walk ended at the
+ * process's root (read_root() then goes on from there).
  *
- * A global function, so the verifier checks it once, on its own, instead of
+ * Global functions, so the verifier checks each once, on its own, instead of
  * once for every state its callers reach it in (Linux 5.10's verifier gave up
  * on the inlined walk at a million instructions).
  */
 #define BINDSNOOP_MAX_PATH_STEPS 64
+#define BINDSNOOP_EXE_AT_ROOT (1 << 30)
 
-/* a path that ends outside the process's root: on a kernel-internal mount (a memfd), or elsewhere */
-static __always_inline __u8 outside_root_flag(struct vfsmount *vfsmnt)
+/*
+ * A walk that reached the top of a mount tree other than the process's root: a
+ * kernel-internal mount (a memfd) is anonymous; a tree of another mount
+ * namespace (the process unshared its namespace after exec, keeping its
+ * executable's mount from the old one) is a whole path from that namespace's
+ * root, as d_path() gives it; one of its own namespace (above a chroot) or of
+ * none (a detached mount) is unreachable.
+ */
+static __always_inline __u8 outside_root_flag(struct vfsmount *vfsmnt, struct mount *mnt)
 {
-	return BPF_CORE_READ(vfsmnt, mnt_flags) & MNT_INTERNAL ? BINDSNOOP_FLAG_EXE_ANONYMOUS
-							       : BINDSNOOP_FLAG_EXE_UNREACHABLE;
+	struct mnt_namespace *ns, *own;
+
+	if (BPF_CORE_READ(vfsmnt, mnt_flags) & MNT_INTERNAL)
+		return BINDSNOOP_FLAG_EXE_ANONYMOUS;
+	ns = BPF_CORE_READ(mnt, mnt_ns);
+	own = BPF_CORE_READ(current_task(), nsproxy, mnt_ns);
+	return ns && ns != own ? 0 : BINDSNOOP_FLAG_EXE_UNREACHABLE;
 }
 
 __noinline int read_exe(void)
@@ -374,13 +388,13 @@ __noinline int read_exe(void)
 	mnt = (struct mount *)((void *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
 	for (i = 0; i < BINDSNOOP_MAX_PATH_STEPS; i++) {
 		if (dentry == root_dentry && vfsmnt == root_mnt)
-			goto done;
+			return (int)flags << 16 | BINDSNOOP_EXE_AT_ROOT | (off <= BINDSNOOP_EXE_LEN ? off : 0);
 		mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
 		if (dentry == mnt_root) {
 			mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
 			if (!mnt_parent || mnt_parent == mnt) {
 				/* a root other than the process's: a mount not in its tree */
-				flags |= outside_root_flag(vfsmnt);
+				flags |= outside_root_flag(vfsmnt, mnt);
 				goto done;
 			}
 			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
@@ -412,7 +426,7 @@ __noinline int read_exe(void)
 		parent = BPF_CORE_READ(dentry, d_parent);
 		if (parent == dentry) {
 			/* a dentry of no tree (d_alloc_pseudo): a memfd's, or one disconnected from its mount */
-			flags |= outside_root_flag(vfsmnt);
+			flags |= outside_root_flag(vfsmnt, mnt);
 			goto done;
 		}
 		dentry = parent;
@@ -422,6 +436,79 @@ done:
 	return (int)flags << 16 | (off <= BINDSNOOP_EXE_LEN ? off : 0);
 }
 
+/*
+ * From the process's root to the top of its mount tree, after the names
+ * read_exe() wrote (`off` bytes): when a name is on the way, that root is a
+ * directory of the namespace, not its root (a chroot), and an empty name is
+ * written to mark where the process's path ends, the jail's own names after
+ * it, so that what the process calls /usr/sbin/nginx can be told from the
+ * host's. Mounts stacked on "/" (as switch_root and pivot_root leave them)
+ * have no name between: nothing is written. A jail's path that does not fit
+ * is left out, its mark kept. Returns the bytes written in all.
+ */
+__noinline int read_root(__u32 off)
+{
+	struct task_struct *task = current_task();
+	struct dentry *dentry, *parent, *mnt_root;
+	struct vfsmount *vfsmnt;
+	struct mount *mnt, *mnt_parent;
+	const unsigned char *name;
+	struct exe_scratch *scratch;
+	__u32 start, len, zero = 0;
+	long n;
+	int i;
+
+	scratch = bpf_map_lookup_elem(&exe_scratch, &zero);
+	if (!scratch || off >= BINDSNOOP_EXE_LEN - 1)
+		return off & (2 * BINDSNOOP_EXE_LEN - 1);
+	dentry = BPF_CORE_READ(task, fs, root.dentry);
+	vfsmnt = BPF_CORE_READ(task, fs, root.mnt);
+	if (!dentry || !vfsmnt)
+		return off;
+	mnt = (struct mount *)((void *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
+	/* the mark, then the names */
+	start = off + 1;
+	barrier_var(off);
+	off &= BINDSNOOP_EXE_LEN - 1;
+	for (i = 0; i < BINDSNOOP_MAX_PATH_STEPS; i++) {
+		mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+		if (dentry == mnt_root) {
+			mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+			if (!mnt_parent || mnt_parent == mnt)
+				goto done;
+			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = mnt_parent;
+			vfsmnt = (struct vfsmount *)((void *)mnt + bpf_core_field_offset(struct mount, mnt));
+			continue;
+		}
+		name = BPF_CORE_READ(dentry, d_name.name);
+		len = BPF_CORE_READ(dentry, d_name.len);
+		if (off == start - 1) {
+			/* the first name on the way: a chroot; its mark first */
+			scratch->names[off & (BINDSNOOP_EXE_LEN - 1)] = 0;
+			off = start;
+		}
+		if (off >= BINDSNOOP_EXE_LEN || len >= BINDSNOOP_EXE_LEN - off)
+			return start; /* the jail's path does not fit: the mark alone */
+		barrier_var(off);
+		off &= BINDSNOOP_EXE_LEN - 1;
+		n = bpf_probe_read_kernel_str(&scratch->names[off], BINDSNOOP_EXE_LEN, name);
+		if (n <= 0)
+			return start;
+		off += n;
+		barrier_var(off);
+		off &= 2 * BINDSNOOP_EXE_LEN - 1;
+		parent = BPF_CORE_READ(dentry, d_parent);
+		if (parent == dentry)
+			goto done;
+		dentry = parent;
+	}
+	/* the walk did not reach the top: what it wrote is not the jail's whole path */
+	return off == start - 1 ? off : start;
+done:
+	return off;
+}
+
 /* The executable into the record: its names (the whole room, a constant size: what is past exe_len is never
  * read) and its length; returns its flags. */
 static __always_inline __u8 record_exe(struct bind_event *e)
@@ -429,21 +516,33 @@ static __always_inline __u8 record_exe(struct bind_event *e)
 	struct exe_scratch *scratch;
 	__u32 zero = 0;
 	int exe = read_exe();
+	__u32 len = exe & 0xffff;
 
+	if (exe & BINDSNOOP_EXE_AT_ROOT)
+		len = read_root(len);
 	e->exe_len = 0;
 	scratch = bpf_map_lookup_elem(&exe_scratch, &zero);
 	if (!scratch)
 		return 0;
 	bpf_probe_read_kernel(e->exe_names, sizeof(e->exe_names), scratch->names);
-	e->exe_len = exe & 0xffff;
+	e->exe_len = len <= BINDSNOOP_EXE_LEN ? len : 0;
 	return (__u8)(exe >> 16);
 }
 
-/* The command line's first BINDSNOOP_ARGS_LEN - 1 bytes (mm->arg_start..arg_end), in the binding task's context. */
+/*
+ * The command line's first BINDSNOOP_ARGS_LEN - 1 bytes, as /proc/PID/cmdline
+ * gives them (get_mm_cmdline() in fs/proc/base.c), in the binding task's
+ * context: mm->arg_start..arg_end; but when the last byte of that area is not
+ * a NUL, the process rewrote its title past argv (setproctitle(3): nginx,
+ * PostgreSQL) and the title runs on into the environment area, to its first
+ * NUL: flagged BINDSNOOP_ARGS_TITLE, read up to env_end (user space takes it to
+ * its NUL).
+ */
 static __always_inline void record_args(struct bind_event_args *a)
 {
 	struct mm_struct *mm = BPF_CORE_READ(current_task(), mm);
-	unsigned long start, end;
+	unsigned long start, end, env_start, env_end;
+	char last = 0;
 	__u32 len;
 
 	a->args_len = 0;
@@ -455,6 +554,14 @@ static __always_inline void record_args(struct bind_event_args *a)
 	end = BPF_CORE_READ(mm, arg_end);
 	if (end <= start)
 		return;
+	if (!bpf_probe_read_user(&last, 1, (const void *)(end - 1)) && last) {
+		a->args_flags |= BINDSNOOP_ARGS_TITLE;
+		/* the kernel's rule: the title may overflow into the environment only when it follows argv */
+		env_start = BPF_CORE_READ(mm, env_start);
+		env_end = BPF_CORE_READ(mm, env_end);
+		if (env_start == end && env_end > env_start)
+			end = env_end;
+	}
 	len = end - start > BINDSNOOP_ARGS_LEN - 1 ? BINDSNOOP_ARGS_LEN - 1 : end - start;
 	if (end - start > len)
 		a->args_flags |= BINDSNOOP_ARGS_TRUNCATED;
@@ -577,7 +684,9 @@ static __always_inline void submit_bind(struct sock *sk, __u8 family, const stru
 	e->req_family = req->family;
 	e->flags = flags | record_exe(e);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	BPF_CORE_READ_STR_INTO(&e->parent_comm, task, real_parent, comm);
+	/* the parent process's name, as /proc/PPID/comm gives it: its group leader's (the thread that forked may be
+	 * named otherwise), the same process as ppid */
+	BPF_CORE_READ_STR_INTO(&e->parent_comm, task, real_parent, group_leader, comm);
 	e->cgroup_name[0] = 0;
 	e->cgroup_parent_name[0] = 0;
 	if (read_cgroup_names) {

@@ -83,7 +83,10 @@ struct bind_event {
 	char cgroup_name[BINDSNOOP_CGROUP_NAME_LEN];
 	char cgroup_parent_name[BINDSNOOP_CGROUP_NAME_LEN];
 	/* the executable's path components as seen from the process's root, leaf first, each NUL-terminated
-	 * ("python3\0bin\0usr\0" is /usr/bin/python3): the kernel walks up, user space puts them in order */
+	 * ("python3\0bin\0usr\0" is /usr/bin/python3): the kernel walks up, user space puts them in order.
+	 * When the process's root is not its mount namespace's (a chroot), an empty name follows, then the
+	 * components of that root's own path from the namespace's root ("nginx\0sbin\0usr\0\0jail\0srv\0":
+	 * /usr/sbin/nginx in the jail /srv/jail); an empty name last: the jail's path did not fit */
 	char exe_names[BINDSNOOP_EXE_LEN];
 };
 
@@ -92,6 +95,8 @@ struct bind_event {
 /* bits of bind_event_args.args_flags */
 #define BINDSNOOP_ARGS_TRUNCATED (1u << 0)  /* the command line is longer than args holds */
 #define BINDSNOOP_ARGS_UNREADABLE (1u << 1) /* its memory could not be read at the bind (paged out, mid-exec) */
+/* the process rewrote its title past argv (setproctitle): args is the title, to its first NUL */
+#define BINDSNOOP_ARGS_TITLE (1u << 2)
 
 /*
  * The record when the command line is read (opt-in: arguments carry secrets):

@@ -1,13 +1,15 @@
 import type { BindEvent } from '../model/event';
 import { FLAG_EXE_TRUNCATED } from '../model/event';
-import { executableOf } from '../naming/executable';
+import { executableOf, namespacePathOf } from '../naming/executable';
 
 /**
  * Whether a bind's executable passes filter.executables and
- * filter.excludeExecutables (string prefixes of process.executable.path). A
- * path whose start is unknown (truncated) cannot be judged and is kept; a bind
- * with no executable (a kernel thread) passes only when no inclusion is set.
- * Pure.
+ * filter.excludeExecutables (string prefixes of the executable's path from its
+ * mount namespace's root: for a chrooted process, under its root, so that a
+ * jail's /usr/sbin/nginx is judged as /srv/jail/usr/sbin/nginx). A path whose
+ * start is unknown (truncated, or a chroot whose own path did not fit) cannot
+ * be judged and is kept; a bind with no executable (a kernel thread) passes
+ * only when no inclusion is set. Pure.
  */
 export function executableSelected(path: string | undefined, truncated: boolean, include: readonly string[], exclude: readonly string[]): boolean {
   if (truncated) return true;
@@ -35,7 +37,10 @@ export class ExecutableSelection {
   select(batch: readonly BindEvent[]): BindEvent[] {
     const out: BindEvent[] = [];
     for (const e of batch) {
-      if (executableSelected(executableOf(e)?.path, (e.flags & FLAG_EXE_TRUNCATED) !== 0, this.include, this.exclude)) out.push(e);
+      const exe = executableOf(e);
+      const truncated = (e.flags & FLAG_EXE_TRUNCATED) !== 0;
+      const path = exe && namespacePathOf(exe, truncated);
+      if (executableSelected(path ?? exe?.path, truncated || (exe !== undefined && path === undefined), this.include, this.exclude)) out.push(e);
       else this.dropped++;
     }
     return out;

@@ -16,7 +16,12 @@ function mayHoldContainers(name: string): boolean {
   return name.includes('kubepods') || name === 'burstable' || name === 'besteffort' || /^pod[0-9a-f-]{36}$/.test(name);
 }
 
-/** The container cgroups found, and the directories walked on the way (the ones whose changes can add or remove one). */
+/**
+ * The container cgroups found, and the directories to watch: those walked on
+ * the way (a container made or removed below one) and the containers' own (a
+ * container's first process changes its cgroup.events: its mount namespace can
+ * be read).
+ */
 export interface ContainerScan {
   containers: NodeContainer[];
   walked: string[];
@@ -44,6 +49,7 @@ export async function scanContainerCgroups(root: string, maxDepth = 6): Promise<
       if (ref) {
         try {
           containers.push({ ...ref, cgroupId: BigInt((await stat(child)).ino), dir: child });
+          walked.push(child);
         } catch {
           // removed between readdir and stat
         }

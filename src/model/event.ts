@@ -76,6 +76,8 @@ export const ARGS_ROOM = 255;
 export const ARGS_TRUNCATED = 1 << 0;
 /** the command line's memory could not be read at the bind */
 export const ARGS_UNREADABLE = 1 << 1;
+/** the process rewrote its title past argv (setproctitle): the args are the title, to its first NUL */
+export const ARGS_TITLE = 1 << 2;
 
 /** every FLAG_* bit bindsnoop.h defines: a record with another bit set is not one of this build's */
 export const KNOWN_FLAGS =

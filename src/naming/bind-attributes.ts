@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { Attributes } from '../model/attributes';
 import type { BindEvent } from '../model/event';
 import {
@@ -35,6 +36,16 @@ const OPTS_STRINGS = Array.from({ length: KNOWN_OPTS + 1 }, (_, opts) => {
 
 export function commText(e: BindEvent): string {
   return commName(e.comm);
+}
+
+/** The attributes whose bytes were not UTF-8, or undefined (most binds: nothing to add). */
+function invalidUtf8Names(e: BindEvent, exe: boolean, args: boolean): string[] | undefined {
+  const out: string[] = [];
+  if (!isUtf8(e.comm)) out.push('thread.name');
+  if (!isUtf8(e.parentComm)) out.push('bindsnoop.parent.comm');
+  if (exe) out.push('process.executable.path');
+  if (args) out.push('process.command_args');
+  return out.length ? out : undefined;
 }
 
 function commName(comm: Uint8Array): string {
@@ -89,6 +100,11 @@ export function bindAttributes(e: BindEvent, interfaceName?: string, startWallNs
     if (e.flags & FLAG_EXE_ANONYMOUS) a['bindsnoop.process.executable.anonymous'] = true;
     if (e.flags & FLAG_EXE_UNREACHABLE) a['bindsnoop.process.executable.unreachable'] = true;
     if (e.flags & FLAG_EXE_TRUNCATED) a['bindsnoop.process.executable.truncated'] = true;
+    // a chrooted process: its root, from its mount namespace's root (absent when longer than the record holds)
+    if (exe.root !== undefined) {
+      a['bindsnoop.process.chrooted'] = true;
+      if (exe.root) a['bindsnoop.process.root'] = exe.root;
+    }
   }
   const command = commandArgsOf(e);
   if (command) {
@@ -96,6 +112,9 @@ export function bindAttributes(e: BindEvent, interfaceName?: string, startWallNs
     else a['bindsnoop.process.command_args.unreadable'] = true;
     a['bindsnoop.process.command_args.truncated'] = command.truncated;
   }
+  // names whose bytes are not UTF-8 are shown with U+FFFD: which ones, so two such names are not taken for one
+  const invalid = invalidUtf8Names(e, exe?.invalidUtf8 === true, command?.invalidUtf8 === true);
+  if (invalid) a['bindsnoop.invalid_utf8'] = invalid;
   a['network.transport'] = transportName(e.protocol);
   a['network.type'] = e.family === AF_INET6 ? 'ipv6' : 'ipv4';
   // a failed bind bound nothing: the request is in bindsnoop.requested.*

@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { afterAll, describe, expect } from 'vitest';
 import { findCgroup2Mount } from '../../src/kubernetes/node-maps';
 import { scaledMillis, waitUntil } from '../helpers/wait';
@@ -8,6 +9,8 @@ import { scaledMillis, waitUntil } from '../helpers/wait';
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
 export const HELPER = path.join(ROOT, 'test', 'helpers', 'bind_helper');
+/** the same, linked statically: it runs in a chroot with nothing else in it */
+export const HELPER_STATIC = path.join(ROOT, 'test', 'helpers', 'bind_helper.static');
 export const TRACING_LINE = 'Tracing binds ... Hit Ctrl-C to end';
 
 /** Root with BTF; elsewhere privileged tests skip, except under CI where they must run. */
@@ -34,9 +37,11 @@ export class Agent {
   readonly exited: Promise<Exit>;
 
   private constructor(readonly proc: ChildProcessWithoutNullStreams) {
+    // the table and JSON lines are UTF-8; a character split between two reads is decoded whole
+    const decoder = new StringDecoder('utf8');
     proc.stdout.on('data', (d: Buffer) => {
       this.stdoutBytes.push(d);
-      this.stdout += d.toString('latin1');
+      this.stdout += decoder.write(d);
     });
     proc.stderr.on('data', (d: Buffer) => (this.stderr += d.toString('utf8')));
     this.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));

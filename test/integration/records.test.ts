@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Agent, cgroup2Mount, cgroupId, describePrivileged, HELPER, runBinds, WaitingHelper } from './harness';
+import { Agent, cgroup2Mount, cgroupId, describePrivileged, HELPER, HELPER_STATIC, runBinds, WaitingHelper } from './harness';
 
 /**
  * Real binds from child processes, each in its own network namespace so ports
@@ -40,6 +40,40 @@ describePrivileged('what each bind record says', () => {
     expect(started).toBeGreaterThanOrEqual(before - 1000);
     expect(started).toBeLessThanOrEqual(after + 1000);
     expect(started).toBeLessThanOrEqual(Date.parse(r.time as string));
+  });
+
+  it('names the parent process, not the thread of it that forked the binder (its group leader\'s comm, as /proc/PPID/comm)', async () => {
+    const script = [
+      'import ctypes, subprocess, sys, threading',
+      'libc = ctypes.CDLL(None)',
+      'libc.prctl(15, b"gtbind", 0, 0, 0)',
+      'def spawn():',
+      '    libc.prctl(15, b"spawner-thr", 0, 0, 0)',
+      `    out = subprocess.run([${JSON.stringify(HELPER)}, "--netns", "tcp,4,127.0.0.1,0"], capture_output=True, text=True).stdout`,
+      '    print(out, end="")',
+      't = threading.Thread(target=spawn); t.start(); t.join()',
+      'print("parent", __import__("os").getpid())',
+    ].join('\n');
+    const run = spawnSync('python3', ['-c', script], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    const pid = Number(/^pid (\d+)$/m.exec(run.stdout)?.[1]);
+    const parent = Number(/^parent (\d+)$/m.exec(run.stdout)?.[1]);
+    const [r] = await agent.recordsOf(pid, 1);
+    expect(r).toMatchObject({ 'process.parent_pid': parent, 'bindsnoop.parent.comm': 'gtbind' });
+  });
+
+  it('says which names are not UTF-8, so two such names are not taken for one', async () => {
+    const shell = spawnSync('sh', ['-c', `exec ${HELPER} --comm "$(printf 'bad\\377name')" --netns tcp,4,127.0.0.1,0`], { encoding: 'utf8' });
+    expect(shell.status, shell.stderr).toBe(0);
+    const pid = Number(/^pid (\d+)$/m.exec(shell.stdout)?.[1]);
+    const [r] = await agent.recordsOf(pid, 1);
+    expect(r['thread.name']).toBe('bad\ufffdname');
+    expect(r['bindsnoop.invalid_utf8']).toEqual(['thread.name']);
+    // a name that is UTF-8 carries no such attribute
+    const plain = runBinds(['--netns', '--comm', 'grüße', 'tcp,4,127.0.0.1,0']);
+    const [q] = await agent.recordsOf(plain.pid, 1);
+    expect(q['thread.name']).toBe('grüße');
+    expect(q).not.toHaveProperty('bindsnoop.invalid_utf8');
   });
 
   /** A copy of the helper in a fresh directory of its own (removed with the suite). */
@@ -103,6 +137,52 @@ describePrivileged('what each bind record says', () => {
     expect(r['bindsnoop.mntns.id']).not.toBe(statSync('/proc/self/ns/mnt').ino);
     expect(r).toMatchObject({ 'process.executable.path': inside, 'process.executable.name': 'binder' });
     expect(exeFlags(r)).toEqual([]);
+  });
+
+  it('a process that unshares its mount namespace after exec: the plain path, not unreachable', async () => {
+    const program = helperCopy();
+    const run = runBinds(['--mntns', '--netns', 'tcp,4,127.0.0.1,0'], program);
+    expect(run.exe).toBe(program);
+    const [r] = await agent.recordsOf(run.pid, 1);
+    expect(r['bindsnoop.mntns.id']).not.toBe(statSync('/proc/self/ns/mnt').ino);
+    expect(r).toMatchObject({ 'process.executable.path': program });
+    expect(exeFlags(r)).toEqual([]);
+  });
+
+  it('a path of 64 one-byte directories and a mount crossing (under 256 bytes) comes back whole', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bindsnoop-steps-'));
+    dirs.push(dir);
+    const deep = path.join(dir, ...Array.from({ length: 64 }, () => 'a'));
+    const program = path.join(deep, 'binder');
+    expect(program.length).toBeLessThan(256);
+    // a tmpfs mounted in the middle of the path: its crossing is a step of the walk too
+    const shell = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c',
+      `mkdir -p "${path.join(dir, 'a')}" && mount -t tmpfs steps "${path.join(dir, 'a')}" && mkdir -p "${deep}" && cp "${HELPER}" "${program}" && exec "${program}" --netns tcp,4,127.0.0.1,0`], { encoding: 'utf8' });
+    expect(shell.status, shell.stderr).toBe(0);
+    const pid = Number(/^pid (\d+)$/m.exec(shell.stdout)?.[1]);
+    expect(/^exe (.*)$/m.exec(shell.stdout)?.[1]).toBe(program);
+    const [r] = await agent.recordsOf(pid, 1);
+    expect(r).toMatchObject({ 'process.executable.path': program, 'process.executable.name': 'binder' });
+    expect(exeFlags(r)).toEqual([]);
+  });
+
+  it('a chrooted process: its path as it sees it, flagged chrooted, with its root from the namespace\'s root', async () => {
+    const jail = mkdtempSync(path.join(tmpdir(), 'bindsnoop-jail-'));
+    dirs.push(jail);
+    mkdirSync(path.join(jail, 'usr', 'sbin'), { recursive: true });
+    // a static binder named as the host's nginx: only the jail's path tells them apart
+    copyFileSync(HELPER_STATIC, path.join(jail, 'usr', 'sbin', 'nginx'));
+    const run = spawnSync('chroot', [jail, '/usr/sbin/nginx', '--netns', 'tcp,4,127.0.0.1,0'], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    const pid = Number(/^pid (\d+)$/m.exec(run.stdout)?.[1]);
+    const [r] = await agent.recordsOf(pid, 1);
+    expect(r).toMatchObject({ 'process.executable.path': '/usr/sbin/nginx', 'bindsnoop.process.chrooted': true, 'bindsnoop.process.root': jail });
+    expect(exeFlags(r)).toEqual([]);
+    // a process not chrooted carries neither
+    const plain = runBinds(['--netns', 'tcp,4,127.0.0.1,0']);
+    const [q] = await agent.recordsOf(plain.pid, 1);
+    expect(q).not.toHaveProperty('bindsnoop.process.chrooted');
+    expect(q).not.toHaveProperty('bindsnoop.process.root');
   });
 
   it('keeps the last components of a 4,000-byte path and flags it truncated', async () => {
@@ -315,6 +395,30 @@ describePrivileged('the command line, when kernel.readCommandLine asks for it', 
       expect(r['process.command_args']).toEqual([HELPER, '--netns', '--comm', 'rec-args', 'tcp,4,127.0.0.1,0', 'udp,6,::1,0']);
       expect(r['bindsnoop.process.command_args.truncated']).toBe(false);
     }
+  });
+
+  it.each([
+    ['a title past argv, into the environment area (nginx, PostgreSQL)', 100, false],
+    ['a title longer than the record holds', 400, true],
+  ])('a process that rewrote its title (setproctitle): %s, as /proc/PID/cmdline gives it', async (_what, length, truncated) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bindsnoop-title-'));
+    const script = path.join(dir, 't.pl');
+    // perl's $0 writes the title over argv and on into the environment area, as setproctitle(3) does
+    writeFileSync(script, [
+      `$0 = "title:" . ("t" x ${length - 6});`,
+      'use Socket;',
+      'socket(S, PF_INET, SOCK_STREAM, 0) or die; bind(S, pack_sockaddr_in(0, inet_aton("127.0.0.1"))) or die;',
+      'open F, "/proc/self/cmdline"; local $/; my $c = <F>; $c =~ s/\\0/|/g; print "pid $$\\ncmdline $c\\n";',
+    ].join('\n'));
+    const run = spawnSync('perl', [script], { encoding: 'utf8' });
+    rmSync(dir, { recursive: true, force: true });
+    expect(run.status, run.stderr).toBe(0);
+    const pid = Number(/^pid (\d+)$/m.exec(run.stdout)?.[1]);
+    const title = `title:${'t'.repeat(length - 6)}`;
+    expect(/^cmdline (.*)$/m.exec(run.stdout)?.[1]).toBe(`${title}|`);
+    const [r] = await agent.recordsOf(pid, 1);
+    expect(r['process.command_args']).toEqual([truncated ? title.slice(0, 255) : title]);
+    expect(r['bindsnoop.process.command_args.truncated']).toBe(truncated);
   });
 
   it('keeps the first 255 bytes of a longer one, and flags it', async () => {
