@@ -337,7 +337,9 @@ static __always_inline bool in_kubelet_hierarchy(struct kernfs_node *kn)
  * once for every state its callers reach it in (Linux 5.10's verifier gave up
  * on the inlined walk at a million instructions).
  */
-#define BINDSNOOP_MAX_PATH_STEPS 64
+#define BINDSNOOP_MAX_PATH_STEPS 136
+/* from a chroot's root up: a jail is a few directories deep */
+#define BINDSNOOP_MAX_ROOT_STEPS 64
 #define BINDSNOOP_EXE_AT_ROOT (1 << 30)
 
 /*
@@ -470,7 +472,7 @@ __noinline int read_root(__u32 off)
 	start = off + 1;
 	barrier_var(off);
 	off &= BINDSNOOP_EXE_LEN - 1;
-	for (i = 0; i < BINDSNOOP_MAX_PATH_STEPS; i++) {
+	for (i = 0; i < BINDSNOOP_MAX_ROOT_STEPS; i++) {
 		mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
 		if (dentry == mnt_root) {
 			mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
