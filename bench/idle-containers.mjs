@@ -53,8 +53,8 @@ function makeContainers(root, n) {
   }
 }
 
-/** The idle daemon of the build at `dir` with `containers` container cgroups: millicores and resident MiB. */
-export async function idleCost(dir, containers, seconds) {
+/** The idle daemon of the build at `dir` with `containers` container cgroups (and `env`): millicores and resident MiB. */
+export async function idleCost(dir, containers, seconds, env = {}) {
   const root = path.join(cgroup2Mount(), `bindsnoop-bench-idle-${process.pid}`);
   const logs = mkdtempSync(path.join(os.tmpdir(), 'bindsnoop-idle-'));
   const pinDir = `/sys/fs/bpf/bindsnoop-bench-idle-${process.pid}`;
@@ -71,6 +71,7 @@ export async function idleCost(dir, containers, seconds) {
       BINDSNOOP_KUBERNETES_CGROUP_ROOT: root,
       BINDSNOOP_KUBERNETES_POD_LOGS_DIR: logs,
       BINDSNOOP_KUBERNETES_CONTAINER_LOGS_DIR: logs,
+      ...env,
     },
   });
   let err = '';

@@ -16,8 +16,9 @@
 // binds end to end, idle millicores in daemon mode with Kubernetes on, resident memory steady and peak); latency
 // (bind to record at the receiver, p50 and p99, default batching). Run as root after a build.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { idleCost } from './idle-containers.mjs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -59,10 +60,10 @@ if (process.getuid?.() !== 0) {
 }
 
 const P = smoke
-  ? { loopBinds: 2000, rounds: 1, rates: [2000], oneCoreRates: [2000], stepSeconds: 1, idleSeconds: 2, latencyRate: 1000, latencySeconds: 1, scalePods: 200, nodePods: 20 }
+  ? { loopBinds: 2000, rounds: 1, rates: [2000], oneCoreRates: [2000], stepSeconds: 1, idleSeconds: 2, idleContainers: [200], latencyRate: 1000, latencySeconds: 1, scalePods: 200, nodePods: 20 }
   : kernelOnly
     ? { loopBinds: 20000, rounds: 5 } // under qemu's TCG a bind costs tens of times what it costs on the host
-    : { loopBinds: 50000, rounds: 5, rates: [10000, 20000, 30000, 40000, 50000, 60000], oneCoreRates: [20000, 30000, 40000, 50000], stepSeconds: long ? 30 : 10, idleSeconds: long ? 60 : 20, latencyRate: 2000, latencySeconds: 10, scalePods: 10000, nodePods: 110 };
+    : { loopBinds: 50000, rounds: 5, rates: [10000, 20000, 30000, 40000, 50000, 60000], oneCoreRates: [20000, 30000, 40000, 50000], stepSeconds: long ? 30 : 10, idleSeconds: long ? 60 : 20, idleContainers: [200, 1000], latencyRate: 2000, latencySeconds: 10, scalePods: 10000, nodePods: 110 };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -99,16 +100,6 @@ function usage(pid) {
   return { cpuMs: (ticks * 1000) / 100, rssMiB: rssKb / 1024 };
 }
 
-/** CPU time of the process's threads in ms, to the nanosecond (/proc/PID/task/TID/schedstat), for short spans. */
-function threadsCpuMs(pid) {
-  let ns = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {} // a thread that ended meanwhile
-  }
-  return ns / 1e6;
-}
 
 /** bindsnoop with these flags, once attached; stop() returns its end report and the resource figures sampled meanwhile. */
 /** `command` run on one CPU only (sched affinity), when `cpu` is given. */
@@ -315,30 +306,10 @@ const sdkPipeline = {
   peakRssMiB: sdkReport.peakRssMiB,
 };
 
-// ---- group 3: idle cost, daemon mode with Kubernetes on ----
-const idleDir = mkdtempSync(path.join(os.tmpdir(), 'bindsnoop-bench-'));
-mkdirSync(path.join(idleDir, 'pods'));
-mkdirSync(path.join(idleDir, 'containers'));
-const pinDir = `/sys/fs/bpf/bindsnoop-bench-${process.pid}`;
-const daemon = await agent(['--daemon', '-K'], {
-  ...exportEnv,
-  BINDSNOOP_SERVER_PORT: '0',
-  BINDSNOOP_SERVER_HOST: '127.0.0.1',
-  NODE_NAME: 'bench-node',
-  BINDSNOOP_KUBERNETES_PIN_DIR: pinDir,
-  BINDSNOOP_KUBERNETES_POD_LOGS_DIR: path.join(idleDir, 'pods'),
-  BINDSNOOP_KUBERNETES_CONTAINER_LOGS_DIR: path.join(idleDir, 'containers'),
-});
-await sleep(2000); // start-up settles
-// clock ticks (10 ms) are too coarse for a few dozen ms of CPU: the threads' own nanosecond counters
-const idleCpuBefore = threadsCpuMs(daemon.pid);
-await sleep(P.idleSeconds * 1000);
-const idleCpuMs = threadsCpuMs(daemon.pid) - idleCpuBefore;
-const idleRssMiB = daemon.usage().rssMiB;
-await daemon.stop();
-rmSync(idleDir, { recursive: true, force: true });
-rmSync(pinDir, { recursive: true, force: true });
-const idle = { millicores: (idleCpuMs / (P.idleSeconds * 1000)) * 1000, rssMiB: idleRssMiB };
+// ---- group 3: idle cost, daemon mode with Kubernetes on, exporting: an empty node, and as its containers grow ----
+const idle = await idleCost(root, 0, P.idleSeconds, exportEnv);
+const idleWithContainers = [];
+for (const n of P.idleContainers) idleWithContainers.push(await idleCost(root, n, P.idleSeconds, exportEnv));
 
 // ---- group 4: latency, bind to record at the receiver, default batching (OTLP/JSON, to read the times) ----
 const lat = await agent(['-q', '--backend', backend], { ...exportEnv, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });
@@ -368,7 +339,7 @@ const scale = scaleRun(P.scalePods);
 const scaleNode = scaleRun(P.nodePods);
 
 // ---- record ----
-const results = { meta, params: P, kernelCost, vmKernelCost, throughput, highestWholeRate: whole.length ? Math.max(...whole) : 0, oneCore, oneCoreHighestWholeRate: oneCoreWhole.length ? Math.max(...oneCoreWhole) : 0, sdkPipeline, idle, latency, scale, scaleNode };
+const results = { meta, params: P, kernelCost, vmKernelCost, throughput, highestWholeRate: whole.length ? Math.max(...whole) : 0, oneCore, oneCoreHighestWholeRate: oneCoreWhole.length ? Math.max(...oneCoreWhole) : 0, sdkPipeline, idle, idleWithContainers, latency, scale, scaleNode };
 const jsonOut = outDir ? path.join(outDir, 'results.json') : path.join(root, 'bench', smoke ? 'results-smoke.json' : 'results.json');
 const mdOut = outDir ? path.join(outDir, 'BENCHMARKS.md') : smoke ? undefined : path.join(root, 'docs', 'BENCHMARKS.md');
 if (outDir) mkdirSync(outDir, { recursive: true });
@@ -397,7 +368,7 @@ if (oneCore.length) {
   lines.push(`The agent held to one core (sched affinity), the load on the other, ${P.stepSeconds} s per step: ${oneCore.map((t) => `${t.rate}/s ${t.lost === 0 ? 'whole' : `${f((100 * t.lost) / t.seen, 1)}% lost (${t.losses})`}`).join('; ')}. Highest rate exported whole on one core: ${results.oneCoreHighestWholeRate} binds/s.`, '');
 }
 lines.push(`The same ${sdkPipeline.rate} binds/s through the SDK pipeline (\`otlp.pipeline: sdk\`): ${sdkPipeline.exported} of ${sdkPipeline.seen} exported, ${f(sdkPipeline.cpuMsPer100k, 0)} ms of agent CPU per 100,000 binds (${f(sdkPipeline.cpuMsPer100k / 100000 * 1000, 1)} µs/bind), ${f(sdkPipeline.steadyRssMiB, 0)} MiB steady, ${f(sdkPipeline.peakRssMiB, 0)} MiB peak.`, '');
-lines.push(`Idle (daemon mode, Kubernetes on, no binds, ${P.idleSeconds} s): ${f(idle.millicores, 1)} millicores, ${f(idle.rssMiB, 0)} MiB resident.`, '');
+lines.push(`Idle (daemon mode, Kubernetes on, no binds, ${P.idleSeconds} s): ${f(idle.millicores, 1)} millicores, ${f(idle.rssMiB, 0)} MiB resident; ${idleWithContainers.map((r) => `with ${r.containers} container cgroups on the node ${f(r.millicores, 1)} millicores, ${f(r.rssMiB, 0)} MiB`).join('; ')} (bench/idle-containers.mjs).`, '');
 lines.push('## Latency', '', `Bind to record at the receiver at default batching (flush every 1 s), ${latency.rate} binds/s, ${latency.records} records (OTLP/JSON, to read the record times): p50 ${f(latency.p50Ms, 0)} ms, p99 ${f(latency.p99Ms, 0)} ms.`, '');
 lines.push('## Scale', '', `${scale.pods} pods of ${scale.containers / scale.pods} containers (${scale.containers} containers) listed and watched from a local API server by the daemon with -K (test/integration/scale.test.ts): every pod known ${f(scale.startupMillis / 1000, 1)} s after start; ${f(scale.idleRssMiB, 0)} MiB resident idle (heap ${f(scale.heapUsedMiB, 0)} MiB); ${scale.binds} binds from pods among them, each resolved and exported, at ${f(scale.cpuPerBindMicros, 1)} µs of agent CPU a bind; ${f(scale.peakRssMiB, 0)} MiB resident after.`, '');
 lines.push(`A node's worth, ${scaleNode.pods} pods${scaleNode.pods === 110 ? " (the kubelet's default maxPods)" : ' (a smoke run)'}, the same way: every pod known ${f(scaleNode.startupMillis / 1000, 1)} s after start; ${f(scaleNode.idleRssMiB, 0)} MiB resident idle with the API watch (heap ${f(scaleNode.heapUsedMiB, 0)} MiB).`, '');

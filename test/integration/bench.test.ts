@@ -18,6 +18,7 @@ describePrivileged('the benchmark suite', () => {
       kernelCost: { backend: string; mode: string; usPerBind: number; ratio: number }[];
       throughput: { seen: number; exported: number; cpuMsPer100k: number; peakRssMiB: number }[];
       idle: { millicores: number; rssMiB: number };
+      idleWithContainers: { containers: number; millicores: number; rssMiB: number }[];
       latency: { records: number; p50Ms: number; p99Ms: number };
       sdkPipeline: { seen: number; exported: number; cpuMsPer100k: number };
       scale: { pods: number; startupMillis: number; idleRssMiB: number; cpuPerBindMicros: number };
@@ -39,6 +40,9 @@ describePrivileged('the benchmark suite', () => {
       expect(t.peakRssMiB).toBeGreaterThan(0);
     }
     expect(Number.isFinite(results.idle.millicores)).toBe(true);
+    // and as the node's containers grow (200 in a smoke run)
+    expect(results.idleWithContainers.map((r) => r.containers)).toEqual([200]);
+    for (const r of results.idleWithContainers) expect(Number.isFinite(r.millicores) && r.rssMiB > 0).toBe(true);
     expect(results.latency.records).toBeGreaterThan(0);
     expect(Number.isFinite(results.latency.p99Ms)).toBe(true);
     // the SDK pipeline side by side, and the scale run
