@@ -437,7 +437,8 @@ describePrivileged('binds resolved to their pods', () => {
       receiver = await OtlpReceiver.start();
       // fresh maps: what an earlier agent pinned must not pass for this one's first pass
       rmSync(pinDir, { recursive: true, force: true });
-      // the maps are synced once at start and then not for a minute: a container made after that is unknown to the kernel
+      // the maps follow the container tree within a fraction of a second: the agent is held still (SIGSTOP) while the
+      // container is made and binds, so the kernel cannot know it yet, and its binds race the maps
       const agent = await Agent.start(['-K', '-q'], {
         ...env,
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
@@ -449,13 +450,22 @@ describePrivileged('binds resolved to their pods', () => {
       // the first pass (made at start, off the event loop) has put the web pod's existing container in the map
       await until('the first pass over the maps', () => dump('excluded').has(id(cg.webNginx)));
       const late = path.join(path.dirname(cg.webNginx), `crio-${hex('7')}.scope`);
-      mkdirSync(late);
       try {
-        const web = runBinds(['--netns', '--cgroup', late, '--uid', String(OWN_UID), 'tcp,4,127.0.0.1,0', 'udp,4,127.0.0.1,0']);
-        const cart = runBinds(['--netns', '--cgroup', cg.cartApp, '--uid', String(OWN_UID), 'tcp,4,127.0.0.1,0']);
+        agent.proc.kill('SIGSTOP');
+        let web: ReturnType<typeof runBinds>;
+        let cart: ReturnType<typeof runBinds>;
+        try {
+          mkdirSync(late);
+          web = runBinds(['--netns', '--cgroup', late, '--uid', String(OWN_UID), 'tcp,4,127.0.0.1,0', 'udp,4,127.0.0.1,0']);
+          cart = runBinds(['--netns', '--cgroup', cg.cartApp, '--uid', String(OWN_UID), 'tcp,4,127.0.0.1,0']);
+          expect(dump('excluded').has(id(late))).toBe(false); // the kernel did not know at the binds
+        } finally {
+          agent.proc.kill('SIGCONT');
+        }
         await until('the cart bind', () => receiver!.records().some((r) => r.attributes['process.pid'] === cart.pid));
-        expect(dump('excluded').has(id(late))).toBe(false); // the kernel did not know
         expect(receiver!.records().some((r) => r.attributes['process.pid'] === web.pid)).toBe(false);
+        // and the maps learn it once the agent runs again (inotify), with no pass of the whole tree
+        await until('the late container in the map', () => dump('excluded').has(id(late)));
       } finally {
         rmdirSync(late);
         // stopped whatever happened: the next test needs the pin directory
