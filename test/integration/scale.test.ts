@@ -80,6 +80,8 @@ describePrivileged('scale', () => {
       BINDSNOOP_KUBERNETES_POD_LOGS_DIR: path.join(work, 'logs'),
       BINDSNOOP_KUBERNETES_CONTAINER_LOGS_DIR: path.join(work, 'logs'),
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      // more pods than a node runs, known at once: the bound of pods known (kubernetes.api.maxPods) raised to them
+      BINDSNOOP_KUBERNETES_API_MAX_PODS: String(Math.max(1024, PODS)),
     });
     const serving = await agent.waitFor(() => /"port":(\d+)[^\n]*"msg":"serving/.exec(agent.stderr) ?? undefined, 'the HTTP server', 120_000).catch((e: Error) => { throw new Error(`${e.message}: ${agent.stderr}`); });
     const base = `http://127.0.0.1:${serving[1]}`;

@@ -63,6 +63,8 @@ describePrivileged('bounded state', () => {
       BINDSNOOP_KUBERNETES_POD_LOGS_DIR: podLogs,
       BINDSNOOP_KUBERNETES_CONTAINER_LOGS_DIR: containerLogs,
       BINDSNOOP_KUBERNETES_DELETED_POD_GRACE_MILLIS: '1000',
+      // every pod of the cycle known at once: more than the default bound of pods known (kubernetes.api.maxPods)
+      BINDSNOOP_KUBERNETES_API_MAX_PODS: String(2 * PODS),
       BINDSNOOP_KUBERNETES_POD_RESCAN_INTERVAL_MILLIS: '200',
       BINDSNOOP_KUBERNETES_MAP_SYNC_INTERVAL_MILLIS: '200',
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
