@@ -57,6 +57,8 @@ export interface CollectorOptions {
   processors?: Record<string, unknown>;
   /** the port to listen on (a restart on the same port); a free one by default */
   port?: number;
+  /** how the agent reaches it: https when the receiver has tls */
+  scheme?: 'http' | 'https';
 }
 
 /**
@@ -71,6 +73,7 @@ export class Collector {
     readonly port: number,
     readonly dir: string,
     private readonly out: string,
+    private readonly scheme: 'http' | 'https',
   ) {
     proc.stderr?.on('data', (d: Buffer) => (this.stderrText += d.toString('utf8')));
   }
@@ -95,7 +98,7 @@ export class Collector {
     const file = path.join(dir, 'config.yaml');
     writeFileSync(file, stringify(config));
     const proc = spawn(binary, [`--config=${file}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const collector = new Collector(proc, port, dir, out);
+    const collector = new Collector(proc, port, dir, out, options.scheme ?? 'http');
     let exited = false;
     proc.on('exit', () => (exited = true));
     await waitUntil('the Collector to listen', () => {
@@ -106,7 +109,7 @@ export class Collector {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.scheme}://127.0.0.1:${this.port}`;
   }
 
   get stderr(): string {

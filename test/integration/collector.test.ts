@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -6,7 +7,7 @@ import { parse, stringify } from 'yaml';
 import { rfc3339Nanos } from '../../src/naming/time';
 import { attributeTypes, Collector, collectorVersion, plainAttributes, validateConfig, type CollectedRecord } from '../helpers/collector';
 import { waitUntil } from '../helpers/wait';
-import { Agent, describePrivileged, OWN_UID, runBinds } from './harness';
+import { Agent, describePrivileged, endReport, OWN_UID, runBinds } from './harness';
 
 /*
  * The agent against the real OpenTelemetry Collector, built here from its own
@@ -108,5 +109,60 @@ describePrivileged('the real OpenTelemetry Collector', () => {
     } finally {
       await agent.stop();
     }
+  });
+
+  /** A self-signed certificate and key for `cn` at 127.0.0.1, made with openssl, in `dir`. */
+  const selfSigned = (dir: string, cn: string): { cert: string; key: string } => {
+    const [cert, key] = [path.join(dir, `${cn}.crt`), path.join(dir, `${cn}.key`)];
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', `/CN=${cn}`, '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    return { cert, key };
+  };
+
+  /** `bindsnoop -q` exporting to the Collector with `env` while two binds are made; its end report. */
+  const exportTwo = async (env: NodeJS.ProcessEnv): Promise<{ pid: number; report: ReturnType<typeof endReport>; lostLine: string }> => {
+    const agent = await Agent.start(['-q', '-u', String(OWN_UID)], { OTEL_EXPORTER_OTLP_ENDPOINT: collector!.url, BINDSNOOP_OTLP_FLUSH_INTERVAL_MILLIS: '50', BINDSNOOP_OTLP_TIMEOUT_MILLIS: '3000', ...env });
+    const run = runBinds(['--netns', '--uid', String(OWN_UID), 'tcp,4,127.0.0.1,0', 'udp,4,127.0.0.1,0']);
+    await new Promise((r) => setTimeout(r, 500));
+    const exit = await agent.stop('SIGINT');
+    expect([0, 1]).toContain(exit.code);
+    return { pid: run.pid, report: endReport(agent.stderr), lostLine: /lost binds: (.*)/.exec(agent.stderr)?.[1] ?? '' };
+  };
+  const collectedOf = (pid: number): number => collector!.records().filter((c) => plainAttributes(c.record.attributes)['process.pid'] === pid).length;
+
+  it('over TLS with the Collector\'s certificate, and mTLS with a client certificate: accepted with the right credentials, refused, named and booked with the wrong ones', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bindsnoop-otelcol-tls-'));
+    try {
+      const server = selfSigned(dir, '127.0.0.1');
+      const client = selfSigned(dir, 'agent');
+      const other = selfSigned(dir, 'other');
+      collector = await Collector.start({ http: { tls: { cert_file: server.cert, key_file: server.key, client_ca_file: client.cert } }, scheme: 'https' });
+      const good = await exportTwo({ OTEL_EXPORTER_OTLP_CERTIFICATE: server.cert, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: client.cert, OTEL_EXPORTER_OTLP_CLIENT_KEY: client.key });
+      expect(good.report).toMatchObject({ seen: 2, exported: 2, lost: {} });
+      await waitUntil('the Collector to write them out', () => collectedOf(good.pid) === 2, 10_000);
+      // a server certificate the agent's CA does not vouch for: refused by the agent, named
+      const untrusted = await exportTwo({ OTEL_EXPORTER_OTLP_CERTIFICATE: other.cert, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: client.cert, OTEL_EXPORTER_OTLP_CLIENT_KEY: client.key });
+      expect(untrusted.report).toMatchObject({ seen: 2, exported: 0 });
+      expect(untrusted.lostLine).toBe('export 2 (tls 2)');
+      expect(collectedOf(untrusted.pid)).toBe(0);
+      // a client certificate the Collector does not trust: refused by the Collector
+      const refused = await exportTwo({ OTEL_EXPORTER_OTLP_CERTIFICATE: server.cert, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: other.cert, OTEL_EXPORTER_OTLP_CLIENT_KEY: other.key });
+      expect(refused.report).toMatchObject({ seen: 2, exported: 0 });
+      // the handshake fails at the server's end: the agent hears a reset or a TLS alert
+      expect(refused.lostLine).toMatch(/^export 2 \((tls|network) 2\)$/);
+      expect(collectedOf(refused.pid)).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('behind the Collector\'s bearer token authentication: accepted with the token, refused as http_401 without it', async () => {
+    collector = await Collector.start({ http: { auth: { authenticator: 'bearertokenauth' } }, extensions: { bearertokenauth: { token: 'bindsnoop-test-token' } } });
+    const good = await exportTwo({ OTEL_EXPORTER_OTLP_HEADERS: 'Authorization=Bearer%20bindsnoop-test-token' });
+    expect(good.report).toMatchObject({ seen: 2, exported: 2, lost: {} });
+    await waitUntil('the Collector to write them out', () => collectedOf(good.pid) === 2, 10_000);
+    const wrong = await exportTwo({ OTEL_EXPORTER_OTLP_HEADERS: 'Authorization=Bearer%20wrong' });
+    expect(wrong.report).toMatchObject({ seen: 2, exported: 0 });
+    expect(wrong.lostLine).toBe('export 2 (http_401 2)');
+    expect(collectedOf(wrong.pid)).toBe(0);
   });
 });
