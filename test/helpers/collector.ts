@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -72,7 +72,7 @@ export class Collector {
     readonly proc: ChildProcess,
     readonly port: number,
     readonly dir: string,
-    private readonly out: string,
+    private out: string,
     private readonly scheme: 'http' | 'https',
   ) {
     proc.stderr?.on('data', (d: Buffer) => (this.stderrText += d.toString('utf8')));
@@ -138,11 +138,18 @@ export class Collector {
     return out;
   }
 
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  /**
+   * Stops it; its directory is removed, or moved to `keepIn` (its output then still read by records()).
+   */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', keepIn?: string): Promise<void> {
     if (this.proc.exitCode === null && this.proc.signalCode === null) {
       const exited = new Promise((r) => this.proc.once('exit', r));
       this.proc.kill(signal);
       await exited;
+    }
+    if (keepIn && existsSync(this.out)) {
+      renameSync(this.out, path.join(keepIn, 'logs.jsonl'));
+      this.out = path.join(keepIn, 'logs.jsonl');
     }
     rmSync(this.dir, { recursive: true, force: true });
   }

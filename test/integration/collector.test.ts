@@ -7,7 +7,7 @@ import { parse, stringify } from 'yaml';
 import { rfc3339Nanos } from '../../src/naming/time';
 import { attributeTypes, Collector, collectorVersion, plainAttributes, validateConfig, type CollectedRecord } from '../helpers/collector';
 import { waitUntil } from '../helpers/wait';
-import { Agent, describePrivileged, endReport, OWN_UID, runBinds } from './harness';
+import { Agent, describePrivileged, endReport, OWN_UID, runBinds, runBindsAsync } from './harness';
 
 /*
  * The agent against the real OpenTelemetry Collector, built here from its own
@@ -164,5 +164,61 @@ describePrivileged('the real OpenTelemetry Collector', () => {
     expect(wrong.report).toMatchObject({ seen: 2, exported: 0 });
     expect(wrong.lostLine).toBe('export 2 (http_401 2)');
     expect(collectedOf(wrong.pid)).toBe(0);
+  });
+
+  /** Records written out by these Collectors for binds of `uid`'s processes, by pid: the books' other side. */
+  const collectedOfUid = (collectors: Collector[]): number => collectors.reduce((n, c) => n + c.records().filter((r) => plainAttributes(r.record.attributes)['process.real_user.id'] === OWN_UID).length, 0);
+
+  it('a Collector stopped and started again on its port in the middle of a 20,000 binds/s flood: every bind is written out or counted, and export goes on without a restart', async () => {
+    const first = await Collector.start();
+    collector = first;
+    const agent = await Agent.start(['-q', '-u', String(OWN_UID)], { OTEL_EXPORTER_OTLP_ENDPOINT: first.url, BINDSNOOP_OTLP_FLUSH_INTERVAL_MILLIS: '50', BINDSNOOP_OTLP_TIMEOUT_MILLIS: '3000' });
+    let second: Collector | undefined;
+    const firstOut: Collector[] = [];
+    const kept = mkdtempSync(path.join(tmpdir(), 'bindsnoop-otelcol-first-'));
+    try {
+      const flood = runBindsAsync(['--netns', '--uid', String(OWN_UID), '--repeat', '60000', '--rate', '20000', 'tcp,4,127.0.0.1,0']);
+      await new Promise((r) => setTimeout(r, 1000));
+      // stopped as a rolling update stops it (its pipeline drained, its file flushed); its output kept aside
+      await first.stop('SIGTERM', kept);
+      firstOut.push(first);
+      await new Promise((r) => setTimeout(r, 500));
+      second = await Collector.start({ port: first.port });
+      collector = second;
+      await flood;
+      // the books balance once what waits was sent
+      await new Promise((r) => setTimeout(r, 3000));
+      const exit = await agent.stop('SIGINT');
+      expect([0, 1]).toContain(exit.code);
+      const report = endReport(agent.stderr);
+      expect(report.seen).toBe(60_000);
+      const lost = Object.values(report.lost).reduce((a, b) => a + b, 0);
+      expect(report.exported + lost).toBe(report.seen);
+      // what the agent counts as exported is what the two Collectors wrote out, exactly
+      await waitUntil('the second Collector to write out what it took', () => collectedOfUid([...firstOut, second!]) >= report.exported, 10_000);
+      expect(collectedOfUid([...firstOut, second])).toBe(report.exported);
+      // the second Collector got binds: export went on once it was back
+      expect(collectedOfUid([second])).toBeGreaterThan(0);
+    } finally {
+      await agent.stop('SIGKILL').catch(() => undefined);
+      rmSync(kept, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('the Collector\'s memory_limiter refusing everything: nothing written out, every bind counted as lost after the retries, the books exact', async () => {
+    // a limit below what the Collector itself uses: every request refused (retryable) once it was checked
+    collector = await Collector.start({ processors: { memory_limiter: { check_interval: '100ms', limit_mib: 1, spike_limit_mib: 0 } } });
+    await new Promise((r) => setTimeout(r, 500));
+    const agent = await Agent.start(['-q', '-u', String(OWN_UID)], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, BINDSNOOP_OTLP_FLUSH_INTERVAL_MILLIS: '50', BINDSNOOP_OTLP_TIMEOUT_MILLIS: '2000', BINDSNOOP_OTLP_SHUTDOWN_TIMEOUT_MILLIS: '5000' });
+    const run = runBinds(['--netns', '--uid', String(OWN_UID), '--repeat', '100', 'tcp,4,127.0.0.1,0']);
+    await new Promise((r) => setTimeout(r, 3000));
+    await agent.stop('SIGINT');
+    const report = endReport(agent.stderr);
+    expect(report).toMatchObject({ seen: 100, exported: 0 });
+    expect(report.lost).toMatchObject({ export: 100 });
+    // refused as the Collector refuses under memory pressure (a retryable status), retried until the deadline
+    expect(agent.stderr).toMatch(/lost binds: export 100 \((retries_exhausted|http_503|http_429|timeout) \d+/);
+    expect(collectedOf(run.pid)).toBe(0);
+    expect(collector.stderr).toMatch(/memory/i);
   });
 });
