@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeAll, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { parse, stringify } from 'yaml';
 import { rfc3339Nanos } from '../../src/naming/time';
 import { attributeTypes, Collector, collectorVersion, plainAttributes, validateConfig, type CollectedRecord } from '../helpers/collector';
 import { waitUntil } from '../helpers/wait';
-import { Agent, describePrivileged, endReport, OWN_UID, runBinds, runBindsAsync } from './harness';
+import { Agent, cgroup2Mount, describePrivileged, endReport, OWN_UID, removeCgroupTree, runBinds, runBindsAsync } from './harness';
 
 /*
  * The agent against the real OpenTelemetry Collector, built here from its own
@@ -108,6 +108,56 @@ describePrivileged('the real OpenTelemetry Collector', () => {
       }
     } finally {
       await agent.stop();
+    }
+  });
+
+  it('the unusual ones too, -K: a pod\'s bind with its resource, a raw socket, a fileless process, the host\'s: what the Collector writes out is what -o json printed', async () => {
+    // a pod on this node as the kubelet lays it out: its container's cgroup (systemd driver), its log tree
+    const tag = `bindsnoop-otelcol-${process.pid}`;
+    const top = path.join(cgroup2Mount(), `${tag}.slice`);
+    const logs = mkdtempSync(path.join(tmpdir(), 'bindsnoop-otelcol-kubelet-'));
+    const uid = '6c1d6b4e-1b7e-4c8e-9a4e-0c2f3b9d7a11';
+    const id = 'e'.repeat(64);
+    const cgroup = path.join(top, 'kubepods.slice', 'kubepods-burstable.slice', `kubepods-burstable-pod${uid.replace(/-/g, '_')}.slice`, `cri-containerd-${id}.scope`);
+    mkdirSync(cgroup, { recursive: true });
+    mkdirSync(path.join(logs, 'pods', `shop_cart-7d9f8c6b5-x2k4q_${uid}`, 'app'), { recursive: true });
+    mkdirSync(path.join(logs, 'containers'), { recursive: true });
+    writeFileSync(path.join(logs, 'containers', `cart-7d9f8c6b5-x2k4q_shop_app-${id}.log`), '');
+    const pinDir = `/sys/fs/bpf/${tag}`;
+    collector = await Collector.start();
+    const agent = await Agent.start(['-K', '-E', '-o', 'json'], {
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+      BINDSNOOP_OTLP_FLUSH_INTERVAL_MILLIS: '50',
+      BINDSNOOP_KUBERNETES_API_ENABLED: 'false',
+      BINDSNOOP_KUBERNETES_PIN_DIR: pinDir,
+      BINDSNOOP_KUBERNETES_CGROUP_ROOT: top,
+      BINDSNOOP_KUBERNETES_POD_LOGS_DIR: path.join(logs, 'pods'),
+      BINDSNOOP_KUBERNETES_CONTAINER_LOGS_DIR: path.join(logs, 'containers'),
+      NODE_NAME: 'node-a',
+    });
+    try {
+      const runs = [
+        runBinds(['--netns', '--cgroup', cgroup, '--comm', 'cart', 'tcp,4,127.0.0.1,8080', 'udp,6,::1,0']),
+        runBinds(['--memfd', '--netns', 'raw,4,127.0.0.1,0', 'tcp,6,::,0,F']),
+        runBinds(['--netns', 'udplite,4,127.0.0.1,0']),
+      ];
+      for (const run of runs) {
+        const printed = await agent.recordsOf(run.pid, run.results.length);
+        await waitUntil('the Collector to write them out', () => collector!.records().filter((c) => plainAttributes(c.record.attributes)['process.pid'] === run.pid).length >= printed.length, 15_000);
+        const collected = collector.records().filter((c) => plainAttributes(c.record.attributes)['process.pid'] === run.pid);
+        expect(collected.map(asPrinted)).toEqual(printed);
+      }
+      // the pod's resource, as the Collector keeps it
+      const pod = collector.records().find((c) => plainAttributes(c.record.attributes)['process.pid'] === runs[0].pid)!;
+      expect(plainAttributes(pod.resource.attributes)).toMatchObject({ 'k8s.namespace.name': 'shop', 'k8s.pod.name': 'cart-7d9f8c6b5-x2k4q', 'k8s.pod.uid': uid, 'k8s.container.name': 'app', 'container.id': id, 'container.runtime.name': 'containerd' });
+      // the fileless process's flags, and the raw socket's, as attributes of their own
+      const fileless = collector.records().filter((c) => plainAttributes(c.record.attributes)['process.pid'] === runs[1].pid).map((c) => plainAttributes(c.record.attributes));
+      expect(fileless[0]).toMatchObject({ 'bindsnoop.process.executable.deleted': true, 'bindsnoop.process.executable.anonymous': true, 'bindsnoop.raw_socket': true });
+    } finally {
+      await agent.stop();
+      removeCgroupTree(top);
+      rmSync(logs, { recursive: true, force: true });
+      rmSync(pinDir, { recursive: true, force: true });
     }
   });
 
