@@ -17,6 +17,7 @@
 // (bind to record at the receiver, p50 and p99, default batching). Run as root after a build.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createTcpServer } from 'node:net';
 import { createServer } from 'node:http';
 import { idleCost } from './idle-containers.mjs';
 import * as os from 'node:os';
@@ -60,10 +61,10 @@ if (process.getuid?.() !== 0) {
 }
 
 const P = smoke
-  ? { loopBinds: 2000, rounds: 1, rates: [2000], oneCoreRates: [2000], stepSeconds: 1, idleSeconds: 2, idleContainers: [200], latencyRate: 1000, latencySeconds: 1, scalePods: 200, nodePods: 20 }
+  ? { loopBinds: 2000, rounds: 1, rates: [2000], oneCoreRates: [2000], stepSeconds: 1, idleSeconds: 2, idleContainers: [200], collectorRates: [2000], latencyRate: 1000, latencySeconds: 1, scalePods: 200, nodePods: 20 }
   : kernelOnly
     ? { loopBinds: 20000, rounds: 5 } // under qemu's TCG a bind costs tens of times what it costs on the host
-    : { loopBinds: 50000, rounds: 5, rates: [10000, 20000, 30000, 40000, 50000, 60000], oneCoreRates: [20000, 30000, 40000, 50000], stepSeconds: long ? 30 : 10, idleSeconds: long ? 60 : 20, idleContainers: [200, 1000], latencyRate: 2000, latencySeconds: 10, scalePods: 10000, nodePods: 110 };
+    : { loopBinds: 50000, rounds: 5, rates: [10000, 20000, 30000, 40000, 50000, 60000], oneCoreRates: [20000, 30000, 40000, 50000], stepSeconds: long ? 30 : 10, idleSeconds: long ? 60 : 20, idleContainers: [200, 1000], collectorRates: [10000, 20000, 30000, 40000], latencyRate: 2000, latencySeconds: 10, scalePods: 10000, nodePods: 110 };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -306,6 +307,73 @@ const sdkPipeline = {
   peakRssMiB: sdkReport.peakRssMiB,
 };
 
+// ---- the real OpenTelemetry Collector (built from its modules: test/peers), side by side with the local sink ----
+// each rate twice, alternating: the agent exporting to the sink, then to the Collector (otlp receiver, batch, the
+// file exporter writing to /dev/null); the agent's CPU a bind and its losses, and the Collector's CPU a bind
+async function collectorPeer() {
+  const build = spawnSync(path.join(root, 'test', 'peers', 'build.sh'), ['collector'], { encoding: 'utf8', timeout: 1_800_000 });
+  if (build.status !== 0) return { error: `the Collector did not build: ${build.stderr.slice(-500)}` };
+  const binary = build.stdout.trim();
+  const version = spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout.trim();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bindsnoop-bench-otelcol-'));
+  const port = await new Promise((resolve) => {
+    const s = createTcpServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+  writeFileSync(
+    path.join(dir, 'config.yaml'),
+    [
+      `receivers: {otlp: {protocols: {http: {endpoint: "127.0.0.1:${port}"}}}}`,
+      'processors: {batch: {}}',
+      'exporters: {file: {path: /dev/null, format: json}}',
+      'service: {telemetry: {metrics: {level: none}}, pipelines: {logs: {receivers: [otlp], processors: [batch], exporters: [file]}}}',
+      '',
+    ].join('\n'),
+  );
+  const collector = spawn(binary, [`--config=${path.join(dir, 'config.yaml')}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  collector.stderr.on('data', (d) => (err += d));
+  const started = Date.now();
+  while (!err.includes('Everything is ready')) {
+    if (collector.exitCode !== null || Date.now() - started > 30000) return { error: `the Collector did not start: ${err.slice(-500)}` };
+    await sleep(50);
+  }
+  const rows = [];
+  try {
+    for (const rate of P.collectorRates) {
+      for (const [peer, url] of [['local sink', sink.url], ['Collector', `http://127.0.0.1:${port}`]]) {
+        const a = await agent(['-q', '--backend', backend], { OTEL_EXPORTER_OTLP_ENDPOINT: url });
+        const before = a.usage();
+        const peerBefore = usage(collector.pid);
+        await loop(rate * P.stepSeconds, rate);
+        await sleep(1500);
+        const steady = a.usage();
+        const peerAfter = usage(collector.pid);
+        const report = await a.stop();
+        rows.push({
+          rate,
+          peer,
+          seen: report.seen,
+          exported: report.exported,
+          lost: report.seen - report.exported,
+          losses: report.lost,
+          cpuUsPerBind: ((steady.cpuMs - before.cpuMs) / report.seen) * 1000,
+          ...(peer === 'Collector' ? { collectorCpuUsPerBind: ((peerAfter.cpuMs - peerBefore.cpuMs) / report.seen) * 1000 } : {}),
+        });
+      }
+    }
+  } finally {
+    collector.kill('SIGTERM');
+    await new Promise((r) => collector.on('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { version, rows };
+}
+const throughCollector = await collectorPeer();
+
 // ---- group 3: idle cost, daemon mode with Kubernetes on, exporting: an empty node, and as its containers grow ----
 const idle = await idleCost(root, 0, P.idleSeconds, exportEnv);
 const idleWithContainers = [];
@@ -339,7 +407,7 @@ const scale = scaleRun(P.scalePods);
 const scaleNode = scaleRun(P.nodePods);
 
 // ---- record ----
-const results = { meta, params: P, kernelCost, vmKernelCost, throughput, highestWholeRate: whole.length ? Math.max(...whole) : 0, oneCore, oneCoreHighestWholeRate: oneCoreWhole.length ? Math.max(...oneCoreWhole) : 0, sdkPipeline, idle, idleWithContainers, latency, scale, scaleNode };
+const results = { meta, params: P, kernelCost, vmKernelCost, throughput, highestWholeRate: whole.length ? Math.max(...whole) : 0, oneCore, oneCoreHighestWholeRate: oneCoreWhole.length ? Math.max(...oneCoreWhole) : 0, sdkPipeline, throughCollector, idle, idleWithContainers, latency, scale, scaleNode };
 const jsonOut = outDir ? path.join(outDir, 'results.json') : path.join(root, 'bench', smoke ? 'results-smoke.json' : 'results.json');
 const mdOut = outDir ? path.join(outDir, 'BENCHMARKS.md') : smoke ? undefined : path.join(root, 'docs', 'BENCHMARKS.md');
 if (outDir) mkdirSync(outDir, { recursive: true });
@@ -368,6 +436,15 @@ if (oneCore.length) {
   lines.push(`The agent held to one core (sched affinity), the load on the other, ${P.stepSeconds} s per step: ${oneCore.map((t) => `${t.rate}/s ${t.lost === 0 ? 'whole' : `${f((100 * t.lost) / t.seen, 1)}% lost (${t.losses})`}`).join('; ')}. Highest rate exported whole on one core: ${results.oneCoreHighestWholeRate} binds/s.`, '');
 }
 lines.push(`The same ${sdkPipeline.rate} binds/s through the SDK pipeline (\`otlp.pipeline: sdk\`): ${sdkPipeline.exported} of ${sdkPipeline.seen} exported, ${f(sdkPipeline.cpuMsPer100k, 0)} ms of agent CPU per 100,000 binds (${f(sdkPipeline.cpuMsPer100k / 100000 * 1000, 1)} µs/bind), ${f(sdkPipeline.steadyRssMiB, 0)} MiB steady, ${f(sdkPipeline.peakRssMiB, 0)} MiB peak.`, '');
+if (throughCollector.rows) {
+  lines.push(`Through the real OpenTelemetry Collector (${throughCollector.version}, built from its modules by test/peers/build.sh: otlp receiver, batch, the file exporter to /dev/null), side by side with the local sink, ${P.stepSeconds} s a step:`, '');
+  lines.push('| binds/s | peer | seen | exported | lost | agent CPU a bind | the Collector\'s CPU a bind |', '|---|---|---|---|---|---|---|');
+  for (const r of throughCollector.rows) lines.push(`| ${r.rate} | ${r.peer} | ${r.seen} | ${r.exported} | ${r.lost}${r.losses ? ` (${r.losses})` : ''} | ${f(r.cpuUsPerBind, 1)} µs | ${r.collectorCpuUsPerBind === undefined ? '-' : `${f(r.collectorCpuUsPerBind, 1)} µs`} |`);
+  const wholeVia = (peer) => Math.max(0, ...throughCollector.rows.filter((r) => r.peer === peer && r.lost === 0).map((r) => r.rate));
+  lines.push('', `Highest rate exported whole: ${wholeVia('Collector')} binds/s to the Collector, ${wholeVia('local sink')} to the local sink.`, '');
+} else {
+  lines.push(`Through the real OpenTelemetry Collector: not measured (${throughCollector.error}).`, '');
+}
 lines.push(`Idle (daemon mode, Kubernetes on, no binds, ${P.idleSeconds} s): ${f(idle.millicores, 1)} millicores, ${f(idle.rssMiB, 0)} MiB resident; ${idleWithContainers.map((r) => `with ${r.containers} container cgroups on the node ${f(r.millicores, 1)} millicores, ${f(r.rssMiB, 0)} MiB`).join('; ')} (bench/idle-containers.mjs).`, '');
 lines.push('## Latency', '', `Bind to record at the receiver at default batching (flush every 1 s), ${latency.rate} binds/s, ${latency.records} records (OTLP/JSON, to read the record times): p50 ${f(latency.p50Ms, 0)} ms, p99 ${f(latency.p99Ms, 0)} ms.`, '');
 lines.push('## Scale', '', `${scale.pods} pods of ${scale.containers / scale.pods} containers (${scale.containers} containers) listed and watched from a local API server by the daemon with -K (test/integration/scale.test.ts): every pod known ${f(scale.startupMillis / 1000, 1)} s after start; ${f(scale.idleRssMiB, 0)} MiB resident idle (heap ${f(scale.heapUsedMiB, 0)} MiB); ${scale.binds} binds from pods among them, each resolved and exported, at ${f(scale.cpuPerBindMicros, 1)} µs of agent CPU a bind; ${f(scale.peakRssMiB, 0)} MiB resident after.`, '');

@@ -19,6 +19,7 @@ describePrivileged('the benchmark suite', () => {
       throughput: { seen: number; exported: number; cpuMsPer100k: number; peakRssMiB: number }[];
       idle: { millicores: number; rssMiB: number };
       idleWithContainers: { containers: number; millicores: number; rssMiB: number }[];
+      throughCollector: { version?: string; error?: string; rows?: { rate: number; peer: string; seen: number; exported: number; cpuUsPerBind: number }[] };
       latency: { records: number; p50Ms: number; p99Ms: number };
       sdkPipeline: { seen: number; exported: number; cpuMsPer100k: number };
       scale: { pods: number; startupMillis: number; idleRssMiB: number; cpuPerBindMicros: number };
@@ -43,6 +44,11 @@ describePrivileged('the benchmark suite', () => {
     // and as the node's containers grow (200 in a smoke run)
     expect(results.idleWithContainers.map((r) => r.containers)).toEqual([200]);
     for (const r of results.idleWithContainers) expect(Number.isFinite(r.millicores) && r.rssMiB > 0).toBe(true);
+    // through the real Collector, side by side with the local sink
+    expect(results.throughCollector.error).toBeUndefined();
+    expect(results.throughCollector.version).toMatch(/0\.161\.0/);
+    expect(results.throughCollector.rows!.map((r) => r.peer)).toEqual(['local sink', 'Collector']);
+    for (const r of results.throughCollector.rows!) expect(r.seen > 0 && r.exported <= r.seen && Number.isFinite(r.cpuUsPerBind), r.peer).toBe(true);
     expect(results.latency.records).toBeGreaterThan(0);
     expect(Number.isFinite(results.latency.p99Ms)).toBe(true);
     // the SDK pipeline side by side, and the scale run
