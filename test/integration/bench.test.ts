@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -94,7 +94,7 @@ describePrivileged('the benchmark suite', () => {
     const tree = path.join(out, 'tree');
     mkdirSync(path.join(tree, 'bench'), { recursive: true });
     mkdirSync(path.join(tree, 'dist', 'cli'), { recursive: true });
-    copyFileSync(path.join(ROOT, 'bench', 'run.mjs'), path.join(tree, 'bench', 'run.mjs'));
+    for (const f of readdirSync(path.join(ROOT, 'bench')).filter((n) => n.endsWith('.mjs'))) copyFileSync(path.join(ROOT, 'bench', f), path.join(tree, 'bench', f));
     writeFileSync(path.join(tree, 'dist', 'cli', 'main.js'), '');
     const missing = bench(['--smoke'], tree);
     expect(missing.status).toBe(2);
