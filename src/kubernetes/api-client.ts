@@ -84,8 +84,8 @@ function statusMessage(status: number, body: Buffer): string {
 
 /**
  * GET requests to the Kubernetes API over the Node.js HTTP client, every read
- * bounded: a JSON document by bytes and time, a watch stream by line length
- * and silence. Nothing the server sends is trusted to end.
+ * bounded: a body read as it comes by bytes and time, a watch stream by line
+ * length, silence and rate. Nothing the server sends is trusted to end.
  */
 export class ApiClient {
   private readonly agent: http.Agent;
@@ -186,17 +186,6 @@ export class ApiClient {
     });
     const timer = setTimeout(() => fail(new ApiError('timeout', `no whole reply within ${options.timeoutMillis} ms`)), options.timeoutMillis);
     return done.finally(() => clearTimeout(timer));
-  }
-
-  /** A JSON document, parsed; at most `maxBytes`, within `timeoutMillis`. */
-  async getJson(pathAndQuery: string, options: JsonRequest): Promise<unknown> {
-    const chunks: Buffer[] = [];
-    await this.getChunked(pathAndQuery, { ...options, onChunk: (c) => void chunks.push(c) });
-    try {
-      return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    } catch {
-      throw new ApiError('malformed', 'the reply is not JSON');
-    }
   }
 
   /**
