@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
+import { rfc3339Nanos } from '../../src/naming/time';
 import { waitUntil } from './wait';
 
 /*
@@ -125,17 +126,9 @@ export class Collector {
       .map((l) => JSON.parse(l) as OtlpJsonRequest);
   }
 
-  /** Every log record written, flattened with its resource and scope. */
+  /** Every log record written, with its resource and scope. */
   records(): CollectedRecord[] {
-    const out: CollectedRecord[] = [];
-    for (const request of this.requests()) {
-      for (const rl of request.resourceLogs ?? []) {
-        for (const sl of rl.scopeLogs ?? []) {
-          for (const lr of sl.logRecords ?? []) out.push({ resource: rl.resource ?? {}, resourceSchemaUrl: rl.schemaUrl, scope: sl.scope ?? {}, scopeSchemaUrl: sl.schemaUrl, record: lr });
-        }
-      }
-    }
-    return out;
+    return collectedRecords(this.requests());
   }
 
   /**
@@ -191,6 +184,29 @@ export interface CollectedRecord {
   scope: { name?: string; version?: string; attributes?: OtlpJsonKeyValue[] };
   scopeSchemaUrl?: string;
   record: OtlpJsonRecord;
+}
+
+/** The log records of these requests, each with its resource and scope. Pure. */
+export function collectedRecords(requests: readonly OtlpJsonRequest[]): CollectedRecord[] {
+  const out: CollectedRecord[] = [];
+  for (const request of requests) {
+    for (const rl of request.resourceLogs ?? []) {
+      for (const sl of rl.scopeLogs ?? []) {
+        for (const lr of sl.logRecords ?? []) out.push({ resource: rl.resource ?? {}, resourceSchemaUrl: rl.schemaUrl, scope: sl.scope ?? {}, scopeSchemaUrl: sl.schemaUrl, record: lr });
+      }
+    }
+  }
+  return out;
+}
+
+/** A record as `-o json` prints it: its time, then its resource's, its scope's and its own attributes, flat. Pure. */
+export function asPrinted(c: CollectedRecord): Record<string, unknown> {
+  return {
+    time: rfc3339Nanos(BigInt(c.record.timeUnixNano ?? '0')),
+    ...plainAttributes(c.resource.attributes),
+    ...plainAttributes(c.scope.attributes),
+    ...plainAttributes(c.record.attributes),
+  };
 }
 
 /** An OTLP/JSON value as the plain JSON value `-o json` prints for it (64-bit integers as numbers). Pure. */

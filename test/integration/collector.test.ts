@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeAll, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { rfc3339Nanos } from '../../src/naming/time';
-import { attributeTypes, Collector, collectorVersion, plainAttributes, validateConfig, type CollectedRecord } from '../helpers/collector';
+import { asPrinted, attributeTypes, Collector, collectorVersion, plainAttributes, validateConfig } from '../helpers/collector';
 import { waitUntil } from '../helpers/wait';
 import { Agent, cgroup2Mount, describePrivileged, endReport, OWN_UID, removeCgroupTree, runBinds, runBindsAsync } from './harness';
 
@@ -59,14 +58,6 @@ describePrivileged('the real OpenTelemetry Collector', () => {
     const v = validateConfig(file);
     rmSync(dir, { recursive: true, force: true });
     expect(v.status, v.output).toBe(0);
-  });
-
-  /** A record as `-o json` prints it: its time, then its resource's, its scope's and its own attributes, flat. */
-  const asPrinted = (c: CollectedRecord): Record<string, unknown> => ({
-    time: rfc3339Nanos(BigInt(c.record.timeUnixNano ?? '0')),
-    ...plainAttributes(c.resource.attributes),
-    ...plainAttributes(c.scope.attributes),
-    ...plainAttributes(c.record.attributes),
   });
 
   it.each([

@@ -1,10 +1,11 @@
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as path from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exeCase, expectExeCases } from '../helpers/exe-cases';
 import { installPackage, must, pack, PACKAGE, prepareRoot, type InstalledRoot } from '../helpers/package-root';
 import { describePrivileged, ROOT } from './harness';
+import { asPrinted, collectedRecords, collectorBinary, type OtlpJsonRequest } from '../helpers/collector';
 
 /**
  * The shipped CLI (this build's dist/, addon and Node) on Debian's kernels,
@@ -28,6 +29,8 @@ interface Matrix {
   hangs: string[];
   /** the npm package installed in a clean Debian 11 root: its --version, backend line, a bind by node and its records */
   pkg: { version: string; auto: string; bind: number[]; events: Json[] };
+  /** what the OpenTelemetry Collector run in the guest wrote out */
+  collected: OtlpJsonRequest[];
 }
 
 /** the package, installed as a user installs it, shared with every guest (read-only over 9p) */
@@ -53,15 +56,16 @@ function boot(suite: string): SpawnSyncReturns<string> {
   const pkgArgs = installed ? [path.join(installed.state, 'upper'), installed.lower, String(PKG_UID)] : [];
   return spawnSync(path.join(ROOT, 'test', 'vm', 'boot.sh'), [suite, path.join(ROOT, 'test', 'vm', 'matrix-guest.sh'), ROOT, ...pkgArgs], {
     encoding: 'utf8',
-    timeout: 400_000,
+    timeout: 520_000,
     maxBuffer: 64 << 20,
-    env: { ...process.env, BINDSNOOP_VM_TIMEOUT: '300' },
+    // the guest also starts an OpenTelemetry Collector, under emulation
+    env: { ...process.env, BINDSNOOP_VM_TIMEOUT: '420' },
   });
 }
 
 function parseMatrix(r: SpawnSyncReturns<string>): Matrix {
   const lines = r.stdout.replace(/\r/g, '').split('\n');
-  const m: Matrix = { kernel: '', auto: '', backends: new Map(), helper: new Map(), events: new Map(), hangs: [], pkg: { version: '', auto: '', bind: [], events: [] } };
+  const m: Matrix = { kernel: '', auto: '', backends: new Map(), helper: new Map(), events: new Map(), hangs: [], pkg: { version: '', auto: '', bind: [], events: [] }, collected: [] };
   for (const line of lines) {
     const [tag, name, ...rest] = line.split(' ');
     if (tag === 'KERNEL') m.kernel = name;
@@ -74,6 +78,7 @@ function parseMatrix(r: SpawnSyncReturns<string>): Matrix {
     else if (tag === 'PKGAUTO') m.pkg.auto = line.slice(8);
     else if (tag === 'PKGBIND') m.pkg.bind = [Number(name), Number(rest[0])];
     else if (tag === 'PKGEVENT') m.pkg.events.push(JSON.parse(line.slice(9)) as Json);
+    else if (tag === 'OTELCOL') m.collected.push(JSON.parse(line.slice(8)) as OtlpJsonRequest);
   }
   if (!lines.includes('MATRIX DONE')) throw new Error(`the VM did not finish (status ${r.status}):\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-2000)}`);
   return m;
@@ -138,6 +143,9 @@ const KERNELS = [
 describePrivileged('the shipped CLI on other kernels', () => {
   const work = mkdtempSync('/var/tmp/bindsnoop-kernels-');
   beforeAll(() => {
+    // the OpenTelemetry Collector the guests run (a static Go binary, read over 9p like the rest of this root)
+    mkdirSync(path.join(ROOT, 'build'), { recursive: true });
+    writeFileSync(path.join(ROOT, 'build', 'vm-otelcol'), collectorBinary());
     const root = prepareRoot('bullseye', 'amd64', path.join(work, 'root'), pack(path.join(work, 'pack')));
     must(installPackage(root), 'npm install -g');
     installed = root;
@@ -186,6 +194,14 @@ describePrivileged('the shipped CLI on other kernels', () => {
               : [],
           );
         }
+
+        // through the real OpenTelemetry Collector, run in the guest: what only fentry sees (io_uring's binds, the
+        // kernel's own VXLAN socket) and a plain bind, each written out as -o json printed it
+        expect(m.backends.get('otelcol')).toBeUndefined();
+        const printed = (m.events.get('otelcol') ?? []).filter((e) => e['thread.name'] === 'uring_bind' || e['network.local.port'] === 4790 || e['thread.name'] === 'bind_helper');
+        expect(printed.map((e) => e['thread.name'])).toEqual([...(k.uring ? ['uring_bind'] : []), 'ip', 'bind_helper']);
+        const collected = collectedRecords(m.collected).map(asPrinted);
+        for (const e of printed) expect(collected.filter((c) => c['process.pid'] === e['process.pid'] && c.time === e.time), String(e['thread.name'])).toEqual([e]);
 
         // the npm package, installed on a clean Debian 11, with its prebuilt addon (libbpf inside) and its Node
         expect(m.pkg.version).toMatch(new RegExp(`^bindsnoop ${PACKAGE.version.replace(/\./g, '\\.')} \\(commit [0-9a-f]{40}(-dirty)?\\)$`));

@@ -10,6 +10,9 @@
 #   BACKEND <name> ok | BACKEND <name> unavailable: <bindsnoop's stderr>
 #   HELPER <name> [mptcp|uring|deleted|memfd|mntns|deep] <bind_helper/uring_bind output line>
 #   EVENT <name> <one JSON object of bindsnoop -o json>
+#   OTELCOL <one ExportLogsServiceRequest the OpenTelemetry Collector's file exporter wrote (OTLP/JSON)>
+#                               (with a Collector binary named in $ROOT/build/vm-otelcol: what fentry sees and the
+#                               host cannot, io_uring's and the kernel's own binds, exported to a real Collector)
 # With PKG_UPPER PKG_LOWER UID, also the npm package as a user installed it in a
 # clean Debian root (test/helpers/package-root.ts: the root, and the overlay
 # directory holding Node.js and the package), its prebuilt addon and its Node:
@@ -101,6 +104,32 @@ for b in fentry kprobe tracepoint hide; do
   stop
   sed "s/^/EVENT $b /" "$TMPDIR/$b.out"
 done
+
+# io_uring's and the kernel's own binds, through the real OpenTelemetry Collector (the host's tracepoints see neither)
+COLLECTOR=$(cat "$ROOT/build/vm-otelcol" 2>/dev/null || true)
+if [ -n "$COLLECTOR" ] && [ -x "$COLLECTOR" ]; then
+  printf '%s\n' \
+    'receivers: {otlp: {protocols: {http: {endpoint: "127.0.0.1:4318"}}}}' \
+    "exporters: {file: {path: \"$TMPDIR/otelcol.jsonl\", format: json, flush_interval: 100ms}}" \
+    'service: {telemetry: {metrics: {level: none}}, pipelines: {logs: {receivers: [otlp], exporters: [file]}}}' \
+    > "$TMPDIR/otelcol.yaml"
+  "$COLLECTOR" --config="$TMPDIR/otelcol.yaml" 2> "$TMPDIR/otelcol.err" &
+  cpid=$!
+  for _ in $(seq 1 1200); do grep -q 'Everything is ready' "$TMPDIR/otelcol.err" && break; sleep 0.1; done
+  if OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 BINDSNOOP_OTLP_FLUSH_INTERVAL_MILLIS=50 start otelcol -o json -E; then
+    if [ "$uring" = yes ]; then "$URING" 127.0.0.1 7200 | sed "s/^/HELPER otelcol uring /"; fi
+    ip link add vx1 type vxlan id 43 dstport 4790 local 127.0.0.1 dev lo && ip link set vx1 up && ip link del vx1
+    "$HELPER" tcp,4,127.0.0.1,0,R | sed "s/^/HELPER otelcol /"
+    stop
+    sed "s/^/EVENT otelcol /" "$TMPDIR/otelcol.out"
+  else
+    echo "BACKEND otelcol unavailable: $(tr '\n' ' ' < "$TMPDIR/otelcol.err")"
+  fi
+  sleep 1 # the file exporter flushes every 100 ms
+  kill -TERM "$cpid"
+  wait "$cpid"
+  sed "s/^/OTELCOL /" "$TMPDIR/otelcol.jsonl"
+fi
 
 if [ -n "$PKG_UPPER" ]; then
   # a read-only overlay of the two: the installed root as the host's test saw it
