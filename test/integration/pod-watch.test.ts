@@ -533,12 +533,12 @@ describe('a hostile API server, bounded (the third probe)', () => {
   it(`a server streaming the same pod without end is read at most ${MAX_WATCH_EVENTS_PER_SECOND} events a second`, async () => {
     const { api, watch } = await started();
     const line = added(pod(11), 9000) + '\n';
-    let written = 0;
+    let response: ServerResponse | undefined;
     api.rawNextWatches((res) => {
+      response = res;
       res.writeHead(200, { 'content-type': 'application/json' });
       const pump = (): void => {
-        while (res.write(line)) written++;
-        written++;
+        while (res.write(line));
       };
       res.on('drain', pump);
       pump();
@@ -549,10 +549,11 @@ describe('a hostile API server, bounded (the third probe)', () => {
     await new Promise((r) => setTimeout(r, 3000));
     const seconds = (Date.now() - t0) / 1000;
     const read = watch.counts().eventsRead - read0;
-    // the server had far more to give than was read; what was read is within the bound (a window's edge aside)
-    expect(written).toBeGreaterThan(2 * read);
-    expect(read).toBeGreaterThan(MAX_WATCH_EVENTS_PER_SECOND);
+    // what was read is within the bound (a window's edge aside), however much the server had to give: it is still
+    // held back, its writes waiting for the agent to read (a slower host reads less, never more)
+    expect(read).toBeGreaterThan(0);
     expect(read).toBeLessThanOrEqual((Math.ceil(seconds) + 1) * MAX_WATCH_EVENTS_PER_SECOND);
+    expect(response?.writableNeedDrain).toBe(true);
   });
 });
 
