@@ -117,13 +117,25 @@ export class Collector {
     return this.stderrText;
   }
 
-  /** What the file exporter wrote: one ExportLogsServiceRequest (OTLP/JSON) a line. */
+  /**
+   * What the file exporter wrote: one ExportLogsServiceRequest (OTLP/JSON) a line. Every line ended by its newline
+   * must parse; the text after the last newline is a line still being written, or one a SIGKILL tore (the kernel
+   * ends a large write short on a fatal signal): taken when whole, left out when not, its request unanswered and
+   * so sent again by the agent.
+   */
   requests(): OtlpJsonRequest[] {
     if (!existsSync(this.out)) return [];
-    return readFileSync(this.out, 'utf8')
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map((l) => JSON.parse(l) as OtlpJsonRequest);
+    const lines = readFileSync(this.out, 'utf8').split('\n');
+    const tail = lines.pop() ?? '';
+    const requests = lines.filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as OtlpJsonRequest);
+    if (tail.trim() !== '') {
+      try {
+        requests.push(JSON.parse(tail) as OtlpJsonRequest);
+      } catch {
+        // not whole yet, or never to be
+      }
+    }
+    return requests;
   }
 
   /** Every log record written, with its resource and scope. */
