@@ -1,10 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { rfc3339Nanos } from '../../src/naming/time';
+import { freePort, peerBinary } from './peers';
 import { waitUntil } from './wait';
 
 /*
@@ -14,16 +14,9 @@ import { waitUntil } from './wait';
  * bearertokenauth), started here on a free loopback port with a given
  * configuration, and read back through what its file exporter wrote.
  */
-const ROOT = path.join(__dirname, '..', '..');
-
-let built: string | undefined;
 /** The Collector's binary, built once (and cached by the hash of its go.sum). */
 export function collectorBinary(): string {
-  if (built) return built;
-  const run = spawnSync(path.join(ROOT, 'test', 'peers', 'build.sh'), ['collector'], { encoding: 'utf8', timeout: 1_800_000 });
-  if (run.status !== 0) throw new Error(`building the Collector failed:\n${run.stderr.slice(-4000)}`);
-  built = run.stdout.trim();
-  return built;
+  return peerBinary('collector');
 }
 
 /** The Collector's own version line (for the test log). */
@@ -35,18 +28,6 @@ export function collectorVersion(): string {
 export function validateConfig(file: string): { status: number | null; output: string } {
   const run = spawnSync(collectorBinary(), ['validate', `--config=${file}`], { encoding: 'utf8', timeout: 60_000 });
   return { status: run.status, output: `${run.stdout}${run.stderr}` };
-}
-
-/** A TCP port free on 127.0.0.1 now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export interface CollectorOptions {

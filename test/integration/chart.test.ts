@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config/load';
 import { expectLeastPrivilege, expectValid, podSpecOf, type Obj } from '../helpers/deployment';
-import { CHART, K8sTools } from '../helpers/helm';
+import { CHART, K8sTools, VALUE_SETS } from '../helpers/helm';
 import { ROOT } from './harness';
 
 /**
@@ -32,33 +32,6 @@ function refused(values: Record<string, unknown>): string {
 }
 
 const PACKAGE = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
-
-/** representative value sets: every optional object on, and the ways users point the agent elsewhere */
-const VALUE_SETS: Record<string, Record<string, unknown>> = {
-  defaults: {},
-  'monitoring, policy, secret headers, Localhost seccomp, placement': {
-    serviceMonitor: { enabled: true, labels: { release: 'prometheus' } },
-    podMonitor: { enabled: true },
-    prometheusRule: { enabled: true, labels: { release: 'prometheus' } },
-    networkPolicy: { enabled: true },
-    otlpHeaders: { secretName: 'otlp-credentials', secretKey: 'headers' },
-    seccompProfile: { type: 'Localhost', localhostProfile: 'bindsnoop.json' },
-    nodeSelector: { 'kubernetes.io/os': 'linux' },
-    priorityClassName: 'system-node-critical',
-    imagePullSecrets: ['registry'],
-    extraEnv: [{ name: 'OTEL_RESOURCE_ATTRIBUTES', value: 'deployment.environment.name=prod' }],
-    extraVolumes: [{ name: 'ca', configMap: { name: 'otlp-ca' } }],
-    extraVolumeMounts: [{ name: 'ca', mountPath: '/etc/otlp-ca', readOnly: true }],
-    config: { otlp: { endpoint: 'https://otlp.example.com', compression: 'gzip', certificate: '/etc/otlp-ca/ca.crt' }, kubernetes: { enabled: true, excludeNamespaces: 'kube-system', labelSelector: 'tier!=batch' } },
-  },
-  'existing service account, no RBAC, another name and tag, another port': {
-    serviceAccount: { create: false, name: 'node-agents' },
-    rbac: { create: false },
-    fullnameOverride: 'binds',
-    image: { repository: 'registry.example.com/bindsnoop-otel', tag: '0.5.0-rc.1', pullPolicy: 'Always' },
-    config: { server: { port: 9464 } },
-  },
-};
 
 describe('the Helm chart', () => {
   beforeAll(() => {

@@ -1,9 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/peers';
 import { scaledMillis, waitUntil } from '../helpers/wait';
 import { CLI, describePrivileged, HELPER, ROOT, TRACING_LINE } from './harness';
 
@@ -49,16 +49,6 @@ function binDir(): string {
     chmodSync(path.join(dir, 'bindsnoop'), 0o755);
   }
   return dir;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Runs shell text with bash, this build's bindsnoop first on PATH; collects its output. */
