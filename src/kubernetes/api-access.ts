@@ -24,6 +24,8 @@ export interface ApiAccess {
   serverName?: string;
   /** The Authorization header's value now, if any. */
   authorization(): string | undefined;
+  /** The server refused the credential (401): a token read from a file is read again before the next request. */
+  rejected?(): void;
   /** kubeconfig's `as` and `as-groups`: the user and groups the requests act as (Impersonate-User, Impersonate-Group) */
   impersonate?: { user: string; groups: string[] };
 }
@@ -62,12 +64,20 @@ export function tokenProblem(token: string): string | undefined {
   return bad ? `holds a character a request header cannot carry (U+${bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')} at ${bad.index}): a token is visible ASCII` : undefined;
 }
 
+/** A credential read from a file: the header's value now, and a way to read the file again at the next request. */
+export interface FileToken {
+  (): string | undefined;
+  /** the server refused it: read the file again before the next request (the kubelet may have rotated it) */
+  reread(): void;
+}
+
 /**
- * A bearer token read from a file, read again once a minute. The first read
- * must give a usable token (else ApiAccessError); a later unreadable or
- * unusable one keeps the last good token, with a warning.
+ * A bearer token read from a file, read again once a minute, or at the next
+ * request after the server refused it. The first read must give a usable token
+ * (else ApiAccessError); a later unreadable or unusable one keeps the last good
+ * token, with a warning.
  */
-export function tokenFromFile(file: string, what: string, warn: (line: string) => void = () => undefined, now: () => number = Date.now): () => string | undefined {
+export function tokenFromFile(file: string, what: string, warn: (line: string) => void = () => undefined, now: () => number = Date.now): FileToken {
   const read = (): string => {
     const token = readCredentialFile(file, what).toString('utf8').trim();
     const problem = tokenProblem(token);
@@ -76,8 +86,10 @@ export function tokenFromFile(file: string, what: string, warn: (line: string) =
   };
   let token = read();
   let readAt = now();
-  return () => {
-    if (now() - readAt >= TOKEN_REREAD_MILLIS) {
+  let stale = false;
+  const header = (): string => {
+    if (stale || now() - readAt >= TOKEN_REREAD_MILLIS) {
+      stale = false;
       try {
         token = read();
       } catch (e) {
@@ -88,6 +100,7 @@ export function tokenFromFile(file: string, what: string, warn: (line: string) =
     }
     return `Bearer ${token}`;
   };
+  return Object.assign(header, { reread: () => void (stale = true) });
 }
 
 /** The in-cluster service account (KUBERNETES_SERVICE_HOST/PORT, the mounted token and CA). */
@@ -97,7 +110,8 @@ export function inClusterAccess(env: NodeJS.ProcessEnv = process.env, dir = SERV
   if (!host || !port) throw new ApiAccessError('not in a cluster (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set) and no kubeconfig given');
   const server = new URL(`https://${host.includes(':') ? `[${host}]` : host}:${port}`);
   const ca = readCredentialFile(path.join(dir, 'ca.crt'), 'service account CA');
-  return { server, ca, insecure: false, authorization: tokenFromFile(path.join(dir, 'token'), 'service account token', warn) };
+  const token = tokenFromFile(path.join(dir, 'token'), 'service account token', warn);
+  return { server, ca, insecure: false, authorization: token, rejected: token.reread };
 }
 
 type Obj = Record<string, unknown>;
@@ -190,7 +204,9 @@ export function accessFromKubeconfig(text: string, baseDir: string, warn?: (line
     if (problem) throw new ApiAccessError(`kubeconfig ${uw}.token ${problem}`);
     access.authorization = () => `Bearer ${token}`;
   } else if (tokenFile !== undefined) {
-    access.authorization = tokenFromFile(path.resolve(baseDir, tokenFile), `kubeconfig ${uw}.tokenFile`, warn);
+    const fileToken = tokenFromFile(path.resolve(baseDir, tokenFile), `kubeconfig ${uw}.tokenFile`, warn);
+    access.authorization = fileToken;
+    access.rejected = fileToken.reread;
   } else if (username !== undefined) {
     const basic = `Basic ${Buffer.from(`${username}:${optionalString(user, 'password', uw) ?? ''}`).toString('base64')}`;
     access.authorization = () => basic;

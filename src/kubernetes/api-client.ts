@@ -144,6 +144,7 @@ export class ApiClient {
       res.on('aborted', () => fail(new ApiError('network', 'the server closed the connection mid-reply')));
       const status = res.statusCode ?? 0;
       if (status < 200 || status > 299) {
+        if (status === 401) this.access.rejected?.();
         const chunks: Buffer[] = [];
         let size = 0;
         const retryAfter = status === 429 || status === 503 ? retryAfterMillis(res.headers['retry-after'], Date.now()) : undefined;

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -37,6 +37,29 @@ describe('reaching the API from a kubeconfig', () => {
     const mtls = accessFromKubeconfig(kubeconfig('client-certificate: c.pem, client-key: k.pem'), dir);
     expect([mtls.cert?.toString(), mtls.key?.toString(), mtls.authorization()]).toEqual(['CERT', 'KEY', undefined]);
     expect(accessFromKubeconfig(kubeconfig('username: admin, password: s3cret'), dir).authorization()).toBe(`Basic ${Buffer.from('admin:s3cret').toString('base64')}`);
+  });
+
+  it('reads a token file again at the next request once the server refused the token (401), not before', () => {
+    const file = path.join(dir, 'refused');
+    writeFileSync(file, 'old');
+    const now = 0;
+    const token = tokenFromFile(file, 'token file', () => undefined, () => now);
+    expect(token()).toBe('Bearer old');
+    writeFileSync(file, 'new');
+    expect(token()).toBe('Bearer old');
+    token.reread();
+    expect(token()).toBe('Bearer new');
+    writeFileSync(file, 'newer');
+    expect(token()).toBe('Bearer new');
+    // in-cluster and kubeconfig token files are wired to the client's 401
+    const sa = path.join(dir, 'sa-refused');
+    mkdirSync(sa, { recursive: true });
+    writeFileSync(path.join(sa, 'token'), 'first');
+    writeFileSync(path.join(sa, 'ca.crt'), 'ca');
+    const access = inClusterAccess({ KUBERNETES_SERVICE_HOST: 'h', KUBERNETES_SERVICE_PORT: '1' }, sa);
+    writeFileSync(path.join(sa, 'token'), 'second');
+    access.rejected!();
+    expect(access.authorization()).toBe('Bearer second');
   });
 
   it('reads a token file again once a minute (the kubelet rotates projected tokens)', () => {
