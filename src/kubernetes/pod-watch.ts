@@ -136,6 +136,8 @@ export class PodWatch {
   private version = '';
   /** failures since a watch last brought an event: the backoff grows with them */
   private failuresInARow = 0;
+  /** the kinds of failure told in this episode: any, a 401, a 403 */
+  private readonly toldInEpisode = new Set<string>();
   private running?: Promise<void>;
 
   constructor(private readonly options: PodWatchOptions) {}
@@ -363,8 +365,13 @@ export class PodWatch {
   private failed(e: unknown): void {
     const reason: WatchFailure = e instanceof Expired ? 'expired' : e instanceof WatchFault ? e.reason : e instanceof ApiError ? e.failure : 'network';
     this.failures.set(reason, (this.failures.get(reason) ?? 0) + 1);
-    // one warning per episode: its first failure, then the line saying it is over
-    if (this.failuresInARow++ === 0) {
+    // one warning an episode, and one more for each refusal in it that an operator must fix, a credential (401)
+    // or a permission (403) (a connection cut, then a refused token: both told, once each, however often
+    // retried); then the line saying it is over
+    if (this.failuresInARow++ === 0) this.toldInEpisode.clear();
+    const kind = e instanceof ApiError && (e.status === 401 || e.status === 403) ? `http ${e.status}` : 'other';
+    if (!this.toldInEpisode.has(kind)) {
+      this.toldInEpisode.add(kind);
       const why = e instanceof Expired ? 'history expired (410 Gone); listing again' : describeWatchError(e);
       this.options.warn(`Kubernetes pod watch failed (${why}); retrying with backoff from ${this.options.restartDelayMillis} ms`);
     }

@@ -327,8 +327,8 @@ export function logLines(agent: Agent): LogLine[] {
     .map((l) => JSON.parse(l) as LogLine);
 }
 
-export async function startDaemon(env: NodeJS.ProcessEnv, prefix: readonly string[] = []): Promise<{ agent: Agent; base: string }> {
-  const agent = Agent.spawn(['--daemon'], { BINDSNOOP_SERVER_PORT: '0', BINDSNOOP_SERVER_HOST: '127.0.0.1', ...env }, prefix);
+export async function startDaemon(env: NodeJS.ProcessEnv, prefix: readonly string[] = [], args: readonly string[] = []): Promise<{ agent: Agent; base: string }> {
+  const agent = Agent.spawn(['--daemon', ...args], { BINDSNOOP_SERVER_PORT: '0', BINDSNOOP_SERVER_HOST: '127.0.0.1', ...env }, prefix);
   const line = await agent.waitFor(() => logLines(agent).find((l) => l.msg.startsWith('serving')), 'the HTTP server', scaledMillis(15_000));
   return { agent, base: `http://127.0.0.1:${line.port as number}` };
 }

@@ -157,6 +157,20 @@ describe('watching this node\'s pods', () => {
     expect(warnings.slice(1)).toEqual(['Kubernetes pod watch recovered after 3 failed attempts']);
   });
 
+  it('tells a refusal that comes in the middle of an episode of other failures, once, however often retried', async () => {
+    const { api, watch, warnings } = await started();
+    api.failNextWatches(500, 403, 403, 403, 500);
+    await watch.start();
+    api.addPod(pod(5));
+    await until('recovery', () => watch.pod(pod(5).uid) !== undefined, 10_000);
+    await until('the end of the episode', () => warnings.some((w) => w.startsWith('Kubernetes pod watch recovered')));
+    expect(warnings).toEqual([
+      'Kubernetes pod watch failed (HTTP 500: {"kind":"Status","code":500}); retrying with backoff from 50 ms',
+      'Kubernetes pod watch failed (HTTP 403: {"kind":"Status","code":403}); retrying with backoff from 50 ms',
+      'Kubernetes pod watch recovered after 5 failed attempts',
+    ]);
+  });
+
   it('a watch kept open but silent is made again after watchIdleMillis, and catches up, quietly: no failure, no line', async () => {
     const { api, watch, warnings } = await started(60_000, 400);
     await watch.start();

@@ -1,0 +1,417 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { Collector, plainAttributes, type CollectedRecord } from '../helpers/collector';
+import { CHART, VALUE_SETS } from '../helpers/helm';
+import { ControlPlane, type PodSpec } from '../helpers/kube-control-plane';
+import { scaledMillis, waitUntil } from '../helpers/wait';
+import { cgroup2Mount, describePrivileged, logLines, OWN_UID, removeCgroupTree, ROOT, runBinds, runBindsAsync, sampleOf, startDaemon, type Agent } from './harness';
+
+/*
+ * The agent, its manifests and its chart against a real Kubernetes control plane: kube-apiserver and etcd built
+ * from their modules (test/peers), RBAC judged by the real authorizer, pods on this host's cgroups made through
+ * the API as the kubelet would report them, the agent given a service-account token from the TokenRequest API at
+ * the paths a pod mounts.
+ */
+const NODE = 'node-a';
+const NAMESPACE = 'bindsnoop';
+const SERVICE_ACCOUNT = 'bindsnoop';
+
+describePrivileged('a real Kubernetes control plane (kube-apiserver and etcd built from their modules)', () => {
+  let plane: ControlPlane;
+  let collector: Collector | undefined;
+  let agent: Agent | undefined;
+  const tag = `bindsnoop-k8s-${process.pid}`;
+  const top = path.join(cgroup2Mount(), `${tag}.slice`);
+  const pinDir = `/sys/fs/bpf/${tag}`;
+  const work = mkdtempSync(path.join(tmpdir(), 'bindsnoop-k8s-test-'));
+  const saDir = path.join(work, 'serviceaccount');
+  const logsDir = path.join(work, 'logs');
+
+  beforeAll(async () => {
+    plane = await ControlPlane.start();
+    mkdirSync(saDir, { recursive: true });
+    // the kubelet's QoS tree, there before any agent starts on a node
+    mkdirSync(path.join(top, 'kubepods.slice', 'kubepods-besteffort.slice'), { recursive: true });
+    mkdirSync(path.join(logsDir, 'pods'), { recursive: true });
+    mkdirSync(path.join(logsDir, 'containers'), { recursive: true });
+    // the kustomize base, applied as users apply it: its namespace, service account and role
+    plane.kubectl(['apply', '--server-side', '-f', '-'], plane.kubectl(['kustomize', path.join(ROOT, 'k8s')]));
+  }, 1_800_000);
+
+  afterEach(async () => {
+    await agent?.stop('SIGTERM');
+    agent = undefined;
+    await collector?.stop();
+    collector = undefined;
+  });
+
+  afterAll(async () => {
+    await plane?.stop();
+    removeCgroupTree(top);
+    rmSync(pinDir, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  /** The cgroup of a pod's container as the kubelet's systemd driver and containerd name it. */
+  const containerCgroup = (podUid: string, id: string): string =>
+    path.join(top, 'kubepods.slice', 'kubepods-besteffort.slice', `kubepods-besteffort-pod${podUid.replace(/-/g, '_')}.slice`, `cri-containerd-${id}.scope`);
+
+  const containerId = (n: number): string => n.toString(16).padStart(64, 'c');
+
+  /** A service-account token written where the pod would have it mounted (token, ca.crt, namespace). */
+  async function mountServiceAccount(token?: string): Promise<void> {
+    writeFileSync(path.join(saDir, 'token'), token ?? (await plane.serviceAccountToken(NAMESPACE, SERVICE_ACCOUNT)));
+    writeFileSync(path.join(saDir, 'ca.crt'), plane.ca);
+    writeFileSync(path.join(saDir, 'namespace'), NAMESPACE);
+  }
+
+  /**
+   * The agent in daemon mode as the DaemonSet runs it: the chart's default configuration file, in its own mount
+   * namespace with the service account at /var/run/secrets/kubernetes.io/serviceaccount, KUBERNETES_SERVICE_HOST and
+   * _PORT, NODE_NAME; this host's paths and the Collector's endpoint given in the environment, which wins over the file.
+   */
+  async function startInCluster(env: NodeJS.ProcessEnv = {}): Promise<{ agent: Agent; base: string }> {
+    collector ??= await Collector.start();
+    const rendered = plane.tools.template({});
+    const configMap = rendered.objects.find((o) => o.kind === 'ConfigMap') as unknown as { data: Record<string, string> };
+    const configFile = path.join(work, 'config.yaml');
+    writeFileSync(configFile, configMap.data['config.yaml']);
+    const inPod = [
+      'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c',
+      'mount -t tmpfs -o size=1m tmpfs /run && mkdir -p /run/secrets/kubernetes.io/serviceaccount && mount --bind "$0" /run/secrets/kubernetes.io/serviceaccount && exec "$@"',
+      saDir,
+    ];
+    const started = await startDaemon(
+      {
+        KUBERNETES_SERVICE_HOST: '127.0.0.1',
+        KUBERNETES_SERVICE_PORT: String(plane.port),
+        NODE_NAME: NODE,
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+        BINDSNOOP_OTLP_FLUSH_INTERVAL_MILLIS: '50',
+        BINDSNOOP_KUBERNETES_PIN_DIR: pinDir,
+        BINDSNOOP_KUBERNETES_CGROUP_ROOT: top,
+        BINDSNOOP_KUBERNETES_POD_LOGS_DIR: path.join(logsDir, 'pods'),
+        BINDSNOOP_KUBERNETES_CONTAINER_LOGS_DIR: path.join(logsDir, 'containers'),
+        BINDSNOOP_KUBERNETES_LABELS: 'app,team',
+        ...env,
+      },
+      inPod,
+      ['-c', configFile],
+    );
+    agent = started.agent;
+    return started;
+  }
+
+  const scrape = async (base: string): Promise<string> => (await fetch(`${base}/metrics`)).text();
+
+  /** The agent's failed lists and watches of this reason (none counted yet: no sample). */
+  const failures = (text: string, reason: string): number => (text.includes(`bindsnoop_kubernetes_api_failures_total{reason="${reason}"}`) ? sampleOf(text, `bindsnoop_kubernetes_api_failures_total{reason="${reason}"}`) : 0);
+
+  /** The messages the agent logged after `from` characters of its log. */
+  const messages = (from = 0): string => {
+    const text = agent!.stderr.slice(from);
+    // whole lines only: the last may still be being written
+    return text
+      .slice(0, text.lastIndexOf('\n') + 1)
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => (JSON.parse(l) as { msg: string }).msg)
+      .join('\n');
+  };
+
+  /** Waits until the agent's log (after `from` characters) says this; a timeout shows what it said. */
+  async function told(pattern: RegExp, what: string, from = 0, timeoutMillis = 15_000): Promise<void> {
+    await waitUntil(what, () => pattern.test(messages(from)), scaledMillis(timeoutMillis)).catch((e: Error) => {
+      throw new Error(`${e.message}; the agent said:\n${agent?.stderr.slice(Math.max(from, agent.stderr.length - 4000))}`);
+    });
+  }
+
+  /** Waits until the agent knows `count` pods (bindsnoop_pods_known); a timeout shows what the agent said. */
+  async function knownPods(base: string, count: number, what: string): Promise<void> {
+    await waitUntil(what, async () => sampleOf(await scrape(base), 'bindsnoop_pods_known') === count, scaledMillis(15_000)).catch((e: Error) => {
+      throw new Error(`${e.message}; pods known: the agent said:\n${agent?.stderr.slice(-4000)}`);
+    });
+  }
+
+  /** What the Collector wrote for binds of this process. */
+  const collectedOf = (pid: number): CollectedRecord[] => collector!.records().filter((c) => plainAttributes(c.record.attributes)['process.pid'] === pid);
+
+  /** One bind from a container's cgroup; the resource the Collector got it with. */
+  async function bindIn(cgroup: string): Promise<Record<string, unknown>> {
+    mkdirSync(cgroup, { recursive: true });
+    const run = runBinds(['--netns', '--cgroup', cgroup, 'tcp,4,127.0.0.1,0']);
+    const [c] = await waitUntil(`the bind of pid ${run.pid} at the Collector`, () => (collectedOf(run.pid).length > 0 ? collectedOf(run.pid) : undefined), scaledMillis(15_000));
+    return plainAttributes(c.resource.attributes);
+  }
+
+  it('the kustomize base applies server-side; its service account, with a token from the API, can list and watch pods and nothing else', async () => {
+    const token = await plane.serviceAccountToken(NAMESPACE, SERVICE_ACCOUNT);
+    const canI = (...args: string[]): string => {
+      const r = plane.run('kubectl', ['auth', 'can-i', `--token=${token}`, ...args]);
+      return r.stdout.trim();
+    };
+    // the rules the authorizer gives a token, row by row: what the base's role adds to those of a service account
+    // bound to nothing (what every authenticated identity has, which differs between releases)
+    const rules = (t: string): string[] =>
+      plane
+        .kubectl(['auth', 'can-i', '--list', `--token=${t}`])
+        .split('\n')
+        .slice(1)
+        .map((l) => l.trim().split(/\s{2,}/).join(' '))
+        .filter((l) => l !== '')
+        .sort();
+    plane.kubectl(['create', 'serviceaccount', 'bound-to-nothing', '-n', NAMESPACE]);
+    const baseline = rules(await plane.serviceAccountToken(NAMESPACE, 'bound-to-nothing'));
+    const granted = rules(token);
+    expect(granted.filter((r) => !baseline.includes(r))).toEqual(['pods [] [] [list watch]']);
+    expect(baseline.filter((r) => !granted.includes(r))).toEqual([]);
+    // what every identity has includes no write but its own access reviews
+    for (const row of baseline) expect(row, row).toMatch(/\[(get|list|watch| )+\]$|^self\S+ \[\] \[\] \[create\]$/);
+    expect(canI('list', 'pods', '--all-namespaces')).toBe('yes');
+    expect(canI('watch', 'pods', '--all-namespaces')).toBe('yes');
+    for (const denied of [['get', 'pods'], ['create', 'pods'], ['delete', 'pods'], ['patch', 'pods/status'], ['get', 'secrets'], ['list', 'secrets'], ['list', 'nodes'], ['list', 'configmaps'], ['create', 'serviceaccounts/token'], ['list', 'replicasets.apps']]) {
+      expect(canI(...denied, '--all-namespaces'), denied.join(' ')).toBe('no');
+    }
+  });
+
+  it('the chart installs with server-side validation by default, upgrades to each other value set, and uninstalls leaving nothing', async () => {
+    const release = 'chart-test';
+    const namespace = 'bindsnoop-chart';
+    // the kinds the monitoring values add, as the Prometheus Operator defines them (names only: their schemas are the operator's)
+    for (const kind of ['ServiceMonitor', 'PodMonitor', 'PrometheusRule']) {
+      const plural = `${kind.toLowerCase()}s`;
+      plane.kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify({
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        metadata: { name: `${plural}.monitoring.coreos.com` },
+        spec: {
+          group: 'monitoring.coreos.com',
+          scope: 'Namespaced',
+          names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
+          versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+        },
+      }));
+    }
+    await plane.ensureNamespace(namespace);
+    // the existing service account the third value set names
+    plane.kubectl(['create', 'serviceaccount', 'node-agents', '-n', namespace]);
+    const valuesFile = (values: Record<string, unknown>): string => {
+      const file = path.join(work, `values-${Math.random().toString(36).slice(2)}.json`);
+      writeFileSync(file, JSON.stringify(values));
+      return file;
+    };
+    const [first, ...others] = Object.entries(VALUE_SETS);
+    const install = plane.run('helm', ['install', release, CHART, '-n', namespace, '-f', valuesFile(first[1])]);
+    expect(install.status, install.stderr).toBe(0);
+    expect(plane.kubectl(['get', 'daemonset', '-n', namespace, '-o', 'name']).trim()).toMatch(/^daemonset\.apps\//);
+    for (const [name, values] of others) {
+      const upgrade = plane.run('helm', ['upgrade', release, CHART, '-n', namespace, '-f', valuesFile(values)]);
+      expect(upgrade.status, `${name}: ${upgrade.stderr}`).toBe(0);
+    }
+    const status = plane.run('helm', ['status', release, '-n', namespace, '-o', 'json']);
+    expect((JSON.parse(status.stdout) as { version: number; info: { status: string } })).toMatchObject({ version: 1 + others.length, info: { status: 'deployed' } });
+    const uninstall = plane.run('helm', ['uninstall', release, '-n', namespace, '--wait']);
+    expect(uninstall.status, uninstall.stderr).toBe(0);
+    const left = plane.kubectl(['get', 'daemonsets,configmaps,services,serviceaccounts,networkpolicies,servicemonitors,podmonitors,prometheusrules', '-n', namespace, '-l', `app.kubernetes.io/instance=${release}`, '-o', 'name']);
+    expect(left.trim()).toBe('');
+    const roles = plane.kubectl(['get', 'clusterroles,clusterrolebindings', '-l', `app.kubernetes.io/instance=${release}`, '-o', 'name']);
+    expect(roles.trim()).toBe('');
+  });
+
+  it('the agent as the DaemonSet runs it: in-cluster service account, this node\'s pods only, each bind with its pod\'s resource from real workload objects', async () => {
+    await mountServiceAccount();
+    // a Deployment and its ReplicaSet, as the controller manager would have made them
+    await plane.ensureNamespace('shop');
+    const deployment = await plane.ok('POST', '/apis/apps/v1/namespaces/shop/deployments', {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'cart', labels: { app: 'cart' } },
+      spec: { selector: { matchLabels: { app: 'cart' } }, template: { metadata: { labels: { app: 'cart' } }, spec: { containers: [{ name: 'app', image: 'registry.example:5000/shop/cart:1.4.2' }] } } },
+    });
+    const hash = '5d8f9c7b6';
+    const replicaSet = await plane.ok('POST', '/apis/apps/v1/namespaces/shop/replicasets', {
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: {
+        name: `cart-${hash}`,
+        labels: { app: 'cart', 'pod-template-hash': hash },
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'cart', uid: (deployment.metadata as { uid: string }).uid, controller: true }],
+      },
+      spec: { selector: { matchLabels: { app: 'cart', 'pod-template-hash': hash } }, template: { metadata: { labels: { app: 'cart', 'pod-template-hash': hash } }, spec: { containers: [{ name: 'app', image: 'registry.example:5000/shop/cart:1.4.2' }] } } },
+    });
+    const cart: PodSpec = {
+      namespace: 'shop',
+      name: `cart-${hash}-x7k2p`,
+      nodeName: NODE,
+      labels: { app: 'cart', team: 'payments', 'pod-template-hash': hash },
+      annotations: { 'resource.opentelemetry.io/service.namespace': 'commerce' },
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `cart-${hash}`, uid: (replicaSet.metadata as { uid: string }).uid, controller: true }],
+      containers: [{ name: 'app', id: containerId(1), image: 'registry.example:5000/shop/cart:1.4.2', imageID: `registry.example:5000/shop/cart@sha256:${'a'.repeat(64)}` }],
+    };
+    const pod = await plane.makePod(cart);
+    // a pod of another node, with a container id the agent could resolve if it were told of it
+    const elsewhere = await plane.makePod({ namespace: 'shop', name: 'cart-other-node', nodeName: 'node-b', labels: { app: 'cart' }, containers: [{ name: 'app', id: containerId(2), image: 'registry.example:5000/shop/cart:1.4.2' }] });
+    const { base } = await startInCluster();
+    await knownPods(base, 1, 'the agent to know this node\'s pod');
+    expect(logLines(agent!).map((l) => l.msg).join('\n')).not.toMatch(/cannot watch|pod watch failed/);
+
+    const resource = await bindIn(containerCgroup(pod.uid, containerId(1)));
+    expect(resource).toMatchObject({
+      'k8s.node.name': NODE,
+      'k8s.namespace.name': 'shop',
+      'k8s.pod.name': cart.name,
+      'k8s.pod.uid': pod.uid,
+      'k8s.container.name': 'app',
+      'container.id': containerId(1),
+      'k8s.replicaset.name': `cart-${hash}`,
+      'k8s.deployment.name': 'cart',
+      'k8s.pod.label.app': 'cart',
+      'k8s.pod.label.team': 'payments',
+      'service.name': 'cart',
+      'service.namespace': 'commerce',
+      'service.version': '1.4.2',
+      'service.instance.id': `shop.${cart.name}.app`,
+      'container.image.name': 'registry.example:5000/shop/cart',
+      'container.image.tags': ['1.4.2'],
+      'container.image.repo_digests': [`registry.example:5000/shop/cart@sha256:${'a'.repeat(64)}`],
+      'container.runtime.name': 'containerd',
+    });
+    // the other node's pod was never delivered: its container's bind is the cgroup's, not a pod's
+    const other = await bindIn(containerCgroup(elsewhere.uid, containerId(2)));
+    expect(other).not.toHaveProperty('k8s.pod.name');
+
+    // deleted and made again under the same name: a new UID, a new container, resolved to the new pod
+    await plane.deletePod('shop', cart.name);
+    const again = await plane.makePod({ ...cart, containers: [{ ...cart.containers[0], id: containerId(3) }] });
+    expect(again.uid).not.toBe(pod.uid);
+    // both known (the deleted one for its grace period, for the last binds of its exiting containers)
+    await knownPods(base, 2, 'the agent to know the new pod');
+    const renewed = await bindIn(containerCgroup(again.uid, containerId(3)));
+    expect(renewed).toMatchObject({ 'k8s.pod.name': cart.name, 'k8s.pod.uid': again.uid, 'container.id': containerId(3), 'service.name': 'cart' });
+    const late = await bindIn(containerCgroup(pod.uid, containerId(1)));
+    expect(late).toMatchObject({ 'k8s.pod.name': cart.name, 'k8s.pod.uid': pod.uid, 'container.id': containerId(1) });
+    await plane.deletePod('shop', cart.name);
+    await plane.deletePod('shop', elsewhere.name);
+  });
+
+  const churnPod = (name: string, n: number): PodSpec => ({
+    namespace: 'churn',
+    name,
+    nodeName: NODE,
+    labels: { app: name },
+    containers: [{ name: 'app', id: containerId(n), image: `registry.example/churn/${name}:1.0.${n}` }],
+  });
+
+  it('its watch behind while etcd compacts the history and kube-apiserver restarts, then etcd restarted, all under a bind flood: a relist (410), tracing goes on with the books exact, and the right pods at the end', async () => {
+    await mountServiceAccount();
+    const kept = await plane.makePod(churnPod('kept', 10));
+    const doomed = await plane.makePod(churnPod('doomed', 11));
+    const { base } = await startInCluster({ BINDSNOOP_KUBERNETES_API_RESTART_DELAY_MILLIS: '200' });
+    await knownPods(base, 2, 'the agent to know both pods');
+    const flood = runBindsAsync(['--netns', '--uid', String(OWN_UID), '--repeat', '50000', '--rate', '2500', 'tcp,4,127.0.0.1,0']);
+    flood.catch(() => undefined); // awaited below; a failure before that is the test's
+    // the agent stops reading: its watch falls behind while a pod goes, another comes, and etcd compacts its history
+    agent!.proc.kill('SIGSTOP');
+    try {
+      await plane.deletePod('churn', 'doomed');
+      const born = await plane.makePod(churnPod('born', 12));
+      await plane.compact();
+      await plane.restartApiserver();
+      agent!.proc.kill('SIGCONT');
+      await waitUntil('the watch to find its history gone and list again', async () => failures(await scrape(base), 'expired') >= 1, scaledMillis(30_000)).catch((e: Error) => {
+        throw new Error(`${e.message}; the agent said:\n${agent?.stderr.slice(-4000)}`);
+      });
+      // one episode told: its first failure (the connection cut), then its end
+      await told(/Kubernetes pod watch recovered after \d+ failed attempts/, 'the watch to recover');
+      expect(await bindIn(containerCgroup(born.uid, containerId(12)))).toMatchObject({ 'k8s.pod.name': 'born', 'k8s.pod.uid': born.uid, 'service.version': '1.0.12' });
+      expect(await bindIn(containerCgroup(kept.uid, containerId(10)))).toMatchObject({ 'k8s.pod.name': 'kept', 'k8s.pod.uid': kept.uid });
+      // the pod deleted while the agent was behind is known as deleted (kept for its grace period): its last binds still named
+      expect(await bindIn(containerCgroup(doomed.uid, containerId(11)))).toMatchObject({ 'k8s.pod.name': 'doomed', 'k8s.pod.uid': doomed.uid });
+
+      // etcd down for two seconds and back: kube-apiserver and the agent's watch come back, a pod made after is known
+      await plane.restartEtcd(2000);
+      const late = await plane.makePod(churnPod('late', 13));
+      expect(await bindIn(containerCgroup(late.uid, containerId(13)))).toMatchObject({ 'k8s.pod.name': 'late', 'k8s.pod.uid': late.uid });
+      await flood;
+    } finally {
+      agent!.proc.kill('SIGCONT');
+    }
+    // every bind of the flood seen and accounted for, from one scrape, once what waits has gone out
+    const text = await waitUntil('the export to drain', async () => {
+      const t = await scrape(base);
+      return sampleOf(t, 'bindsnoop_events_pending') === 0 ? t : undefined;
+    }, scaledMillis(30_000));
+    let lost = 0;
+    for (const stage of ['kernel', 'reader', 'export_queue', 'export']) lost += sampleOf(text, `bindsnoop_events_lost_total{stage="${stage}"}`);
+    expect(sampleOf(text, 'bindsnoop_events_exported_total') + lost).toBe(sampleOf(text, 'bindsnoop_events_total'));
+    const flooded = collector!.records().filter((c) => plainAttributes(c.record.attributes)['process.real_user.id'] === OWN_UID).length;
+    expect(flooded).toBeGreaterThan(0);
+    expect(flooded).toBeLessThanOrEqual(50_000);
+    // a good citizen through all that: since kube-apiserver came back (its counters start again), a list after the
+    // 410 and at most one more after etcd's restart; a few watches, backed off (the test itself lists no pods)
+    const served = (verb: string): number =>
+      plane.lastMetrics
+        .split('\n')
+        .filter((l) => l.startsWith('apiserver_request_total{') && l.includes('resource="pods"') && l.includes(`verb="${verb}"`) && !/subresource="[^"]/.test(l))
+        .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    await plane.metrics();
+    expect(served('LIST')).toBeGreaterThanOrEqual(1);
+    expect(served('LIST')).toBeLessThanOrEqual(3);
+    expect(served('WATCH')).toBeLessThanOrEqual(8);
+    for (const name of ['kept', 'born', 'late']) await plane.deletePod('churn', name);
+  }, 240_000);
+
+  it('denials are clear: a role without watch, then a revoked token: a line naming each, tracing goes on, the failure in /metrics, and resolution back once fixed without a restart', async () => {
+    // a service account whose role can list pods but not watch them
+    plane.kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'limited', namespace: NAMESPACE } },
+        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'bindsnoop-limited' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }] },
+        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'bindsnoop-limited' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'bindsnoop-limited' }, subjects: [{ kind: 'ServiceAccount', name: 'limited', namespace: NAMESPACE }] },
+      ],
+    }));
+    // its token bound to a Secret: deleting the Secret revokes it
+    const secret = await plane.ok('POST', `/api/v1/namespaces/${NAMESPACE}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'token-anchor' } });
+    const bound = await plane.ok('POST', `/api/v1/namespaces/${NAMESPACE}/serviceaccounts/limited/token`, {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: { expirationSeconds: 3600, boundObjectRef: { apiVersion: 'v1', kind: 'Secret', name: 'token-anchor', uid: (secret.metadata as { uid: string }).uid } },
+    });
+    await mountServiceAccount((bound.status as { token: string }).token);
+    const first = await plane.makePod(churnPod('listed', 20));
+    const { base } = await startInCluster({ BINDSNOOP_KUBERNETES_API_RESTART_DELAY_MILLIS: '200' });
+    const forbidden = /Kubernetes pod watch failed \(HTTP 403: pods is forbidden: User "system:serviceaccount:bindsnoop:limited" cannot watch resource "pods" in API group "" at the cluster scope\)/;
+    await told(forbidden, 'the denial to be told');
+    // one line for the episode, however often it is retried
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(messages().match(new RegExp(forbidden.source, 'g'))).toHaveLength(1);
+    expect(failures(await scrape(base), 'http')).toBeGreaterThanOrEqual(2);
+    // tracing goes on: a pod's bind still goes out (named from what the list brought)
+    expect(await bindIn(containerCgroup(first.uid, containerId(20)))).toMatchObject({ 'k8s.pod.uid': first.uid });
+
+    // the role fixed: the watch starts, and a pod made after is known without a restart
+    plane.kubectl(['patch', 'clusterrole', 'bindsnoop-limited', '--type=json', '-p', JSON.stringify([{ op: 'replace', path: '/rules/0/verbs', value: ['list', 'watch'] }])]);
+    await told(/Kubernetes pod watch recovered after \d+ failed attempts/, 'the watch to recover', 0, 60_000);
+    const watched = await plane.makePod(churnPod('watched', 21));
+    expect(await bindIn(containerCgroup(watched.uid, containerId(21)))).toMatchObject({ 'k8s.pod.name': 'watched', 'k8s.pod.uid': watched.uid });
+
+    // the token revoked (its Secret deleted) and the connection cut: the authentication failure told, tracing goes on
+    await plane.ok('DELETE', `/api/v1/namespaces/${NAMESPACE}/secrets/token-anchor`);
+    const before = agent!.stderr.length;
+    await plane.restartApiserver();
+    await told(/Kubernetes pod watch failed \(HTTP 401: Unauthorized\)/, 'the refused token to be told', before, 30_000);
+    const unresolved = await plane.makePod(churnPod('unseen', 22));
+    const named = await bindIn(containerCgroup(unresolved.uid, containerId(22)));
+    expect(named['container.id']).toBe(containerId(22));
+    expect(named).not.toHaveProperty('k8s.pod.name');
+    // a new token where the kubelet writes it: taken at the next retry, and the pods known again
+    await mountServiceAccount(await plane.serviceAccountToken(NAMESPACE, 'limited'));
+    await told(/Kubernetes pod watch recovered/, 'the watch to recover with the new token', before, 60_000);
+    expect(await bindIn(containerCgroup(unresolved.uid, containerId(22)))).toMatchObject({ 'k8s.pod.name': 'unseen' });
+    for (const name of ['listed', 'watched', 'unseen']) await plane.deletePod('churn', name);
+  }, 240_000);
+});
