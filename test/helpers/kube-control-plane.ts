@@ -243,9 +243,14 @@ export class ControlPlane {
     return r.stdout;
   }
 
+  private readonly namespaces = new Set<string>();
+
+  /** A namespace, made once (a second call asks nothing). */
   async ensureNamespace(namespace: string): Promise<void> {
+    if (this.namespaces.has(namespace)) return;
     const r = await this.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
     if (r.status !== 201 && r.status !== 409) throw new Error(`namespace ${namespace}: ${r.status} ${r.body}`);
+    this.namespaces.add(namespace);
   }
 
   /**
@@ -253,6 +258,13 @@ export class ControlPlane {
    * (containerd://<id>), image and image ID.
    */
   async makePod(spec: PodSpec): Promise<MadePod> {
+    const made = await this.makePodOnly(spec);
+    await this.writeStatus(spec);
+    return made;
+  }
+
+  /** A pod bound to `nodeName`, its status left as the API server made it (no kubelet has run it). */
+  async makePodOnly(spec: PodSpec): Promise<MadePod> {
     await this.ensureNamespace(spec.namespace);
     const created = await this.ok('POST', `/api/v1/namespaces/${spec.namespace}/pods`, {
       apiVersion: 'v1',
@@ -260,9 +272,7 @@ export class ControlPlane {
       metadata: { name: spec.name, namespace: spec.namespace, labels: spec.labels, annotations: spec.annotations, ownerReferences: spec.ownerReferences },
       spec: { nodeName: spec.nodeName, containers: spec.containers.map((c) => ({ name: c.name, image: c.image })) },
     });
-    const uid = (created.metadata as { uid: string }).uid;
-    await this.writeStatus(spec);
-    return { namespace: spec.namespace, name: spec.name, uid };
+    return { namespace: spec.namespace, name: spec.name, uid: (created.metadata as { uid: string }).uid };
   }
 
   /** The kubelet's status of a pod: running containers with these IDs. */

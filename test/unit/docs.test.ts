@@ -103,4 +103,20 @@ describe('the documents', () => {
       expect(reference).toContain(s);
     }
   });
+
+  it('name the releases of the real peers the suite runs, as their modules pin them', () => {
+    const peers = path.join(ROOT, 'test', 'peers');
+    const pinned = (peer: string, module: string): string => {
+      const m = new RegExp(`^(?:require )?\\s*${module.replace(/[./]/g, (c) => `\\${c}`)} (v\\S+)$`, 'm').exec(readFileSync(path.join(peers, peer, 'go.mod'), 'utf8'));
+      if (!m) throw new Error(`test/peers/${peer}/go.mod does not require ${module}`);
+      return m[1];
+    };
+    const kubernetes = pinned('kube-apiserver', 'k8s.io/kubernetes');
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const contributing = readFileSync(path.join(ROOT, 'CONTRIBUTING.md'), 'utf8');
+    expect(readme).toContain(`Proven against Kubernetes ${kubernetes}`);
+    expect(contributing).toContain(`\`k8s.io/kubernetes\` ${kubernetes}`);
+    expect(contributing).toContain(`\`go.etcd.io/etcd/server/v3\` ${pinned('etcd', 'go.etcd.io/etcd/server/v3')}`);
+    expect(contributing).toContain(`OpenTelemetry Collector ${pinned('collector', 'go.opentelemetry.io/collector/otelcol')}`);
+  });
 });
