@@ -5,7 +5,7 @@
  *   bind_helper [--memfd] [--netns] [--mntns] [--cgroup DIR] [--uid UID] [--comm NAME]
  *               [--wait] [--repeat N] [--rate PER_SECOND] [--seconds S] [--thread] SPEC...
  *
- * SPEC is PROTO,FAMILY,ADDR,PORT[,OPTS[,DEV]] (PROTO tcp|udp|mptcp|udplite|raw, FAMILY 4|6, or
+ * SPEC is PROTO,FAMILY,ADDR,PORT[,OPTS[,DEV]] (PROTO tcp|udp|mptcp|sctp|udplite|raw, FAMILY 4|6, or
  * 6a4|4a6 for a socket of one family given a sockaddr of the other (EAFNOSUPPORT),
  * OPTS any of "FTNRr" or "-") or unix,PATH. Every socket stays open until the
  * helper exits, so a later SPEC can collide with an earlier one; with
@@ -134,7 +134,7 @@ static int bind_one(char *spec)
 	int dgram = !strcmp(fields[0], "udp") || !strcmp(fields[0], "udplite");
 	int raw = !strcmp(fields[0], "raw"); /* IPPROTO_RAW: its "port" is its protocol number, 255 */
 	int type = raw ? SOCK_RAW : dgram ? SOCK_DGRAM : SOCK_STREAM;
-	int protocol = raw ? 255 : !strcmp(fields[0], "mptcp") ? 262 /* IPPROTO_MPTCP */ : !strcmp(fields[0], "udplite") ? 136 : 0;
+	int protocol = raw ? 255 : !strcmp(fields[0], "mptcp") ? 262 /* IPPROTO_MPTCP */ : !strcmp(fields[0], "udplite") ? 136 : !strcmp(fields[0], "sctp") ? 132 /* IPPROTO_SCTP, one-to-one style */ : 0;
 	int v6 = fields[1][0] == '6';
 	int family = v6 ? AF_INET6 : AF_INET;
 	/* the sockaddr's family: the socket's, or the other one ("6a4": an IPv6 socket, an IPv4 address) */

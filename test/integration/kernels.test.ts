@@ -196,10 +196,17 @@ describePrivileged('the shipped CLI on other kernels', () => {
         }
 
         // through the real OpenTelemetry Collector, run in the guest: what only fentry sees (io_uring's binds, the
-        // kernel's own VXLAN socket) and a plain bind, each written out as -o json printed it
+        // kernel's own VXLAN socket), a plain bind and SCTP's (this host's kernel has no SCTP), each written out as
+        // -o json printed it
         expect(m.backends.get('otelcol')).toBeUndefined();
         const printed = (m.events.get('otelcol') ?? []).filter((e) => e['thread.name'] === 'uring_bind' || e['network.local.port'] === 4790 || e['thread.name'] === 'bind_helper');
-        expect(printed.map((e) => e['thread.name'])).toEqual([...(k.uring ? ['uring_bind'] : []), 'ip', 'bind_helper']);
+        expect(printed.map((e) => `${String(e['thread.name'])} ${String(e['network.transport'])} ${String(e['network.type'])}`)).toEqual([
+          ...(k.uring ? ['uring_bind tcp ipv4'] : []),
+          'ip udp ipv4',
+          'bind_helper tcp ipv4',
+          'bind_helper sctp ipv4',
+          'bind_helper sctp ipv6',
+        ]);
         const collected = collectedRecords(m.collected).map(asPrinted);
         for (const e of printed) expect(collected.filter((c) => c['process.pid'] === e['process.pid'] && c.time === e.time), String(e['thread.name'])).toEqual([e]);
 

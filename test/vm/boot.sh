@@ -7,7 +7,7 @@
 # root is then BINDSNOOP_VM_ROOT, an arm64 root filesystem (this machine's is not).
 # SCRIPT and its arguments are absolute paths or words without spaces.
 # The kernel comes from scripts/debian-kernel.sh (cached); the initramfs holds
-# only init and the modules for 9p, VXLAN and overlayfs.
+# only init and the modules for 9p, VXLAN, overlayfs and SCTP.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/../.."
 SUITE=${1:?suite} SCRIPT=${2:?script}
@@ -51,7 +51,9 @@ add_module() {
   esac
   echo "$name.ko" >> "$work/root/modules/order"
 }
-for m in virtio_pci 9pnet_virtio 9p vxlan overlay; do add_module "$m"; done
+# crc32c_generic before sctp: sctp's libcrc32c asks the crypto API for crc32c, which would otherwise be loaded
+# through modprobe, and the guests have none
+for m in virtio_pci 9pnet_virtio 9p vxlan overlay crc32c_generic sctp; do add_module "$m"; done
 (cd "$work/root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.gz"
 
 append="console=$CONSOLE panic=-1 rdinit=/init quiet loglevel=1 bs.script=$SCRIPT"

@@ -119,7 +119,7 @@ if [ -n "$COLLECTOR" ] && [ -x "$COLLECTOR" ]; then
   if OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 BINDSNOOP_OTLP_FLUSH_INTERVAL_MILLIS=50 start otelcol -o json -E; then
     if [ "$uring" = yes ]; then "$URING" 127.0.0.1 7200 | sed "s/^/HELPER otelcol uring /"; fi
     ip link add vx1 type vxlan id 43 dstport 4790 local 127.0.0.1 dev lo && ip link set vx1 up && ip link del vx1
-    "$HELPER" tcp,4,127.0.0.1,0,R | sed "s/^/HELPER otelcol /"
+    "$HELPER" tcp,4,127.0.0.1,0,R sctp,4,127.0.0.1,0,- sctp,6,::1,0,- | sed "s/^/HELPER otelcol /"
     stop
     sed "s/^/EVENT otelcol /" "$TMPDIR/otelcol.out"
   else
