@@ -327,9 +327,17 @@ export function logLines(agent: Agent): LogLine[] {
     .map((l) => JSON.parse(l) as LogLine);
 }
 
-export async function startDaemon(env: NodeJS.ProcessEnv, prefix: readonly string[] = [], args: readonly string[] = []): Promise<{ agent: Agent; base: string }> {
+/** A daemon started and serving; `startMillis` (scaled to the load) bounds the wait for that, 15 s by default. */
+export async function startDaemon(env: NodeJS.ProcessEnv, prefix: readonly string[] = [], args: readonly string[] = [], startMillis = 15_000): Promise<{ agent: Agent; base: string }> {
   const agent = Agent.spawn(['--daemon', ...args], { BINDSNOOP_SERVER_PORT: '0', BINDSNOOP_SERVER_HOST: '127.0.0.1', ...env }, prefix);
-  const line = await agent.waitFor(() => logLines(agent).find((l) => l.msg.startsWith('serving')), 'the HTTP server', scaledMillis(15_000));
+  let exited = false;
+  void agent.exited.then(() => (exited = true));
+  const line = await agent.waitFor(() => {
+    if (exited) throw new Error('the daemon exited before serving');
+    return logLines(agent).find((l) => l.msg.startsWith('serving'));
+  }, 'the HTTP server', scaledMillis(startMillis)).catch((e: Error) => {
+    throw new Error(`${e.message}; the daemon said:\n${agent.stderr.slice(-4000)}`);
+  });
   return { agent, base: `http://127.0.0.1:${line.port as number}` };
 }
 

@@ -1,10 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { Collector, plainAttributes, type CollectedRecord } from '../helpers/collector';
 import { CHART, VALUE_SETS } from '../helpers/helm';
-import { ControlPlane, type PodSpec } from '../helpers/kube-control-plane';
+import { ControlPlane, type MadePod, type PodSpec } from '../helpers/kube-control-plane';
 import { scaledMillis, waitUntil } from '../helpers/wait';
 import { cgroup2Mount, describePrivileged, logLines, OWN_UID, removeCgroupTree, ROOT, runBinds, runBindsAsync, sampleOf, startDaemon, type Agent } from './harness';
 
@@ -17,6 +17,10 @@ import { cgroup2Mount, describePrivileged, logLines, OWN_UID, removeCgroupTree, 
 const NODE = 'node-a';
 const NAMESPACE = 'bindsnoop';
 const SERVICE_ACCOUNT = 'bindsnoop';
+/** agents started together, one a node, in the restart storm */
+const STORM = 20;
+/** how long the agent is watched at steady state (STEADY_MILLIS_OF_TEST: longer for docs/BENCHMARKS.md) */
+const STEADY_MILLIS = Number(process.env.STEADY_MILLIS_OF_TEST ?? 60_000);
 
 describePrivileged('a real Kubernetes control plane (kube-apiserver and etcd built from their modules)', () => {
   let plane: ControlPlane;
@@ -40,9 +44,15 @@ describePrivileged('a real Kubernetes control plane (kube-apiserver and etcd bui
     plane.kubectl(['apply', '--server-side', '-f', '-'], plane.kubectl(['kustomize', path.join(ROOT, 'k8s')]));
   }, 1_800_000);
 
+  /** agents of other nodes (the restart storm) */
+  let others: Agent[] = [];
+
   afterEach(async () => {
     await agent?.stop('SIGTERM');
     agent = undefined;
+    await Promise.all(others.map((a) => a.stop('SIGTERM')));
+    others = [];
+    for (let i = 0; i < STORM; i++) rmSync(`${pinDir}-${i}`, { recursive: true, force: true });
     await collector?.stop();
     collector = undefined;
   });
@@ -72,7 +82,7 @@ describePrivileged('a real Kubernetes control plane (kube-apiserver and etcd bui
    * namespace with the service account at /var/run/secrets/kubernetes.io/serviceaccount, KUBERNETES_SERVICE_HOST and
    * _PORT, NODE_NAME; this host's paths and the Collector's endpoint given in the environment, which wins over the file.
    */
-  async function startInCluster(env: NodeJS.ProcessEnv = {}): Promise<{ agent: Agent; base: string }> {
+  async function startInCluster(env: NodeJS.ProcessEnv = {}, startMillis?: number): Promise<{ agent: Agent; base: string }> {
     collector ??= await Collector.start();
     const rendered = plane.tools.template({});
     const configMap = rendered.objects.find((o) => o.kind === 'ConfigMap') as unknown as { data: Record<string, string> };
@@ -99,12 +109,37 @@ describePrivileged('a real Kubernetes control plane (kube-apiserver and etcd bui
       },
       inPod,
       ['-c', configFile],
+      startMillis,
     );
-    agent = started.agent;
+    if (env.NODE_NAME === undefined || env.NODE_NAME === NODE) agent = started.agent;
+    else others.push(started.agent);
     return started;
   }
 
   const scrape = async (base: string): Promise<string> => (await fetch(`${base}/metrics`)).text();
+
+  /**
+   * kube-apiserver's own count of pod requests: lists and watches served (a watch counted when it ends), watches open
+   * now, and pod lists served from etcd and from the watch cache.
+   */
+  async function apiRequests(): Promise<{ list: number; watch: number; openWatches: number; etcdLists: number; cacheLists: number }> {
+    const text = await plane.metrics();
+    const sum = (metric: string, ...labels: string[]): number =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(`${metric}{`) && labels.every((label) => l.includes(label)) && !/subresource="[^"]/.test(l))
+        .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    return {
+      list: sum('apiserver_request_total', 'resource="pods"', 'verb="LIST"'),
+      watch: sum('apiserver_request_total', 'resource="pods"', 'verb="WATCH"'),
+      openWatches: sum('apiserver_longrunning_requests', 'resource="pods"', 'verb="WATCH"'),
+      etcdLists: sum('apiserver_storage_list_total', 'resource="pods"', 'storage="etcd"'),
+      cacheLists: sum('apiserver_storage_list_total', 'resource="pods"', 'storage="watchcache"'),
+    };
+  }
+
+  /** A process's resident memory (VmRSS), in KiB. */
+  const residentKiB = (a: Agent): number => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${a.proc.pid}/status`, 'utf8'))?.[1] ?? 0);
 
   /** The agent's failed lists and watches of this reason (none counted yet: no sample). */
   const failures = (text: string, reason: string): number => (text.includes(`bindsnoop_kubernetes_api_failures_total{reason="${reason}"}`) ? sampleOf(text, `bindsnoop_kubernetes_api_failures_total{reason="${reason}"}`) : 0);
@@ -414,4 +449,81 @@ describePrivileged('a real Kubernetes control plane (kube-apiserver and etcd bui
     expect(await bindIn(containerCgroup(unresolved.uid, containerId(22)))).toMatchObject({ 'k8s.pod.name': 'unseen' });
     for (const name of ['listed', 'watched', 'unseen']) await plane.deletePod('churn', name);
   }, 240_000);
+
+  it('a good API citizen at scale: 110 pods on its node among 5,000, known at start from one list; at steady state nothing but its watch; a storm of 20 agents makes one list and one watch each, from the API server\'s cache', async () => {
+    await mountServiceAccount();
+    await plane.ensureNamespace('scale');
+    const nodes = ['node-a', ...Array.from({ length: 49 }, (_, i) => `node-${i + 2}`)];
+    // 5,000 pods, 110 on this node and 100 on each other node (the kubelet's default limit is 110)
+    const specs: PodSpec[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const node = i < 110 ? NODE : nodes[1 + ((i - 110) % 49)];
+      specs.push({ namespace: 'scale', name: `web-${i}`, nodeName: node, labels: { app: 'web', shard: String(i % 7) }, containers: [{ name: 'app', id: containerId(100_000 + i), image: `registry.example/scale/web:2.${i % 5}` }] });
+    }
+    const made: (MadePod | undefined)[] = new Array(specs.length);
+    let next = 0;
+    // a few writers at once, as a controller would make them; the status only where a kubelet would write it here
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      while (next < specs.length) {
+        const i = next++;
+        made[i] = specs[i].nodeName === NODE ? await plane.makePod(specs[i]) : await plane.makePodOnly(specs[i]);
+      }
+    }));
+    const before = await apiRequests();
+    const started = Date.now();
+    const { agent: only, base } = await startInCluster();
+    await knownPods(base, 110, 'the agent to know its node\'s 110 pods');
+    const knownAfterMillis = Date.now() - started;
+    const resident = residentKiB(only);
+    // every pod of this node resolved by one bind from its container's cgroup
+    const sample = made[42]!;
+    expect(await bindIn(containerCgroup(sample.uid, containerId(100_042)))).toMatchObject({ 'k8s.pod.name': 'web-42', 'k8s.pod.label.app': 'web', 'service.version': '2.2' });
+    const atStart = await apiRequests();
+    expect(atStart.list - before.list).toBe(1);
+    expect(atStart.openWatches - before.openWatches).toBe(1);
+    // steady state: no request but the watch that stays open
+    await new Promise((r) => setTimeout(r, STEADY_MILLIS));
+    const steady = await apiRequests();
+    expect(steady.list - atStart.list).toBe(0);
+    expect(steady.watch - atStart.watch).toBe(0);
+    expect(steady.openWatches - before.openWatches).toBe(1);
+    console.log(`[kubernetes] 110 of 5,000 pods known ${knownAfterMillis} ms after start; agent resident ${Math.round(resident / 1024)} MiB; in ${STEADY_MILLIS / 1000} s of steady state: ${steady.list - atStart.list} lists, ${steady.watch - atStart.watch} watches ended`);
+
+    // 500 updates a second to the node's pods for 10 s: the watch keeps up (a pod made right after is known at once),
+    // nothing is rejected or failed, and the agent stays within the DaemonSet's memory limit
+    const churnStarted = Date.now();
+    let updates = 0;
+    await Promise.all(Array.from({ length: 8 }, async (_, w) => {
+      for (let i = w; Date.now() - churnStarted < 10_000; i += 8) {
+        const due = churnStarted + (updates * 1000) / 500;
+        if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+        updates++;
+        await plane.ok('PATCH', `/api/v1/namespaces/scale/pods/web-${i % 110}`, { metadata: { annotations: { 'example.com/revision': String(i) } } }, 'application/merge-patch+json');
+      }
+    }));
+    const rate = Math.round((updates * 1000) / (Date.now() - churnStarted));
+    const after = await plane.makePod({ namespace: 'scale', name: 'after-churn', nodeName: NODE, containers: [{ name: 'app', id: containerId(99_999), image: 'registry.example/scale/web:3.0' }] });
+    expect(await bindIn(containerCgroup(after.uid, containerId(99_999)))).toMatchObject({ 'k8s.pod.name': 'after-churn' });
+    const churned = await scrape(base);
+    expect(sampleOf(churned, 'bindsnoop_pods_known')).toBe(111);
+    expect(sampleOf(churned, 'bindsnoop_kubernetes_events_rejected_total')).toBe(0);
+    expect(churned).not.toMatch(/^bindsnoop_kubernetes_api_failures_total\{/m);
+    expect(residentKiB(only)).toBeLessThan(320 * 1024);
+    console.log(`[kubernetes] ${updates} pod updates at ${rate}/s: agent resident ${Math.round(residentKiB(only) / 1024)} MiB after`);
+    await only.stop('SIGTERM');
+    agent = undefined;
+
+    // a restart storm: 20 agents of 20 nodes started together
+    const stormBefore = await apiRequests();
+    const stormStarted = Date.now();
+    const storm = await Promise.all(nodes.slice(0, STORM).map((node, i) => startInCluster({ NODE_NAME: node, BINDSNOOP_KUBERNETES_PIN_DIR: `${pinDir}-${i}` }, 120_000)));
+    await Promise.all(storm.map(({ base: b }, i) => waitUntil(`agent ${i} to know its node's pods`, async () => sampleOf(await scrape(b), 'bindsnoop_pods_known') === (i === 0 ? 111 : 100), scaledMillis(60_000))));
+    const stormAfter = await apiRequests();
+    console.log(`[kubernetes] ${STORM} agents started together: every one knew its node's pods ${Date.now() - stormStarted} ms after; ${stormAfter.list - stormBefore.list} lists (${stormAfter.cacheLists - stormBefore.cacheLists} from the watch cache), ${stormAfter.openWatches - stormBefore.openWatches} watches open`);
+    expect(stormAfter.list - stormBefore.list).toBe(STORM);
+    expect(stormAfter.openWatches - stormBefore.openWatches).toBe(STORM);
+    // served from the watch cache: no list of pods went through to etcd
+    expect(stormAfter.cacheLists - stormBefore.cacheLists).toBe(STORM);
+    expect(stormAfter.etcdLists - stormBefore.etcdLists).toBe(0);
+  }, 900_000);
 });
