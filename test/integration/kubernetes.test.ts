@@ -485,7 +485,8 @@ describePrivileged('a real Kubernetes control plane (kube-apiserver and etcd bui
     await new Promise((r) => setTimeout(r, STEADY_MILLIS));
     const steady = await apiRequests();
     expect(steady.list - atStart.list).toBe(0);
-    expect(steady.watch - atStart.watch).toBe(0);
+    // its watch renewed at most once each 5 minutes (a timeout of 5 to 10 minutes, as client-go asks for)
+    expect(steady.watch - atStart.watch).toBeLessThanOrEqual(Math.floor(STEADY_MILLIS / 300_000));
     expect(steady.openWatches - before.openWatches).toBe(1);
     console.log(`[kubernetes] 110 of 5,000 pods known ${knownAfterMillis} ms after start; agent resident ${Math.round(resident / 1024)} MiB; in ${STEADY_MILLIS / 1000} s of steady state: ${steady.list - atStart.list} lists, ${steady.watch - atStart.watch} watches ended`);
 
