@@ -488,6 +488,8 @@ describePrivileged('a real Kubernetes control plane (kube-apiserver and etcd bui
     // its watch renewed at most once each 5 minutes (a timeout of 5 to 10 minutes, as client-go asks for)
     expect(steady.watch - atStart.watch).toBeLessThanOrEqual(Math.floor(STEADY_MILLIS / 300_000));
     expect(steady.openWatches - before.openWatches).toBe(1);
+    // the server's bookmarks keep a quiet watch alive: never renewed as idle (watchIdleMillis: 5 minutes)
+    expect(sampleOf(await scrape(base), 'bindsnoop_kubernetes_watch_idle_renewals_total')).toBe(0);
     console.log(`[kubernetes] 110 of 5,000 pods known ${knownAfterMillis} ms after start; agent resident ${Math.round(resident / 1024)} MiB; in ${STEADY_MILLIS / 1000} s of steady state: ${steady.list - atStart.list} lists, ${steady.watch - atStart.watch} watches ended`);
 
     // 500 updates a second to the node's pods for 10 s: the watch keeps up (a pod made right after is known at once),
@@ -518,7 +520,14 @@ describePrivileged('a real Kubernetes control plane (kube-apiserver and etcd bui
     const stormBefore = await apiRequests();
     const stormStarted = Date.now();
     const storm = await Promise.all(nodes.slice(0, STORM).map((node, i) => startInCluster({ NODE_NAME: node, BINDSNOOP_KUBERNETES_PIN_DIR: `${pinDir}-${i}` }, 120_000)));
-    await Promise.all(storm.map(({ base: b }, i) => waitUntil(`agent ${i} to know its node's pods`, async () => sampleOf(await scrape(b), 'bindsnoop_pods_known') === (i === 0 ? 111 : 100), scaledMillis(60_000))));
+    await Promise.all(
+      storm.map(({ base: b, agent: a }, i) =>
+        waitUntil(`agent ${i} to know its node's pods`, async () => sampleOf(await scrape(b), 'bindsnoop_pods_known') === (i === 0 ? 111 : 100), scaledMillis(60_000)).catch(async (e: Error) => {
+          const text = await scrape(b);
+          throw new Error(`${e.message}: it knows ${sampleOf(text, 'bindsnoop_pods_known')}; ${text.split('\n').filter((l) => l.startsWith('bindsnoop_kubernetes_')).join('; ')}; it said:\n${a.stderr.slice(-3000)}`);
+        }),
+      ),
+    );
     const stormAfter = await apiRequests();
     console.log(`[kubernetes] ${STORM} agents started together: every one knew its node's pods ${Date.now() - stormStarted} ms after; ${stormAfter.list - stormBefore.list} lists (${stormAfter.cacheLists - stormBefore.cacheLists} from the watch cache), ${stormAfter.openWatches - stormBefore.openWatches} watches open`);
     expect(stormAfter.list - stormBefore.list).toBe(STORM);
