@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { Collector, plainAttributes, type CollectedRecord } from '../helpers/collector';
+import { peerBinary } from '../helpers/peers';
 import { CHART, VALUE_SETS } from '../helpers/helm';
 import { ControlPlane, type MadePod, type PodSpec } from '../helpers/kube-control-plane';
 import { scaledMillis, waitUntil } from '../helpers/wait';
@@ -34,6 +35,8 @@ describePrivileged('a real Kubernetes control plane (kube-apiserver and etcd bui
   const logsDir = path.join(work, 'logs');
 
   beforeAll(async () => {
+    // every peer built here, before any test's clock runs (a cold build takes minutes)
+    peerBinary('collector');
     plane = await ControlPlane.start();
     mkdirSync(saDir, { recursive: true });
     // the kubelet's QoS tree, there before any agent starts on a node
@@ -55,6 +58,8 @@ describePrivileged('a real Kubernetes control plane (kube-apiserver and etcd bui
     for (let i = 0; i < STORM; i++) rmSync(`${pinDir}-${i}`, { recursive: true, force: true });
     await collector?.stop();
     collector = undefined;
+    // whatever a test left on the node (a failed one its pods): the next starts from none
+    plane?.run('kubectl', ['delete', 'pods', '--all-namespaces', `--field-selector=spec.nodeName=${NODE}`, '--grace-period=0', '--force', '--wait=false']);
   });
 
   afterAll(async () => {
@@ -209,7 +214,7 @@ describePrivileged('a real Kubernetes control plane (kube-apiserver and etcd bui
     for (const denied of [['get', 'pods'], ['create', 'pods'], ['delete', 'pods'], ['patch', 'pods/status'], ['get', 'secrets'], ['list', 'secrets'], ['list', 'nodes'], ['list', 'configmaps'], ['create', 'serviceaccounts/token'], ['list', 'replicasets.apps']]) {
       expect(canI(...denied, '--all-namespaces'), denied.join(' ')).toBe('no');
     }
-  });
+  }, 120_000);
 
   it('the chart installs with server-side validation by default, upgrades to each other value set, and uninstalls leaving nothing', async () => {
     const release = 'chart-test';
@@ -253,7 +258,7 @@ describePrivileged('a real Kubernetes control plane (kube-apiserver and etcd bui
     expect(left.trim()).toBe('');
     const roles = plane.kubectl(['get', 'clusterroles,clusterrolebindings', '-l', `app.kubernetes.io/instance=${release}`, '-o', 'name']);
     expect(roles.trim()).toBe('');
-  });
+  }, 240_000);
 
   it('the agent as the DaemonSet runs it: in-cluster service account, this node\'s pods only, each bind with its pod\'s resource from real workload objects', async () => {
     await mountServiceAccount();
@@ -329,7 +334,7 @@ describePrivileged('a real Kubernetes control plane (kube-apiserver and etcd bui
     expect(late).toMatchObject({ 'k8s.pod.name': cart.name, 'k8s.pod.uid': pod.uid, 'container.id': containerId(1) });
     await plane.deletePod('shop', cart.name);
     await plane.deletePod('shop', elsewhere.name);
-  });
+  }, 240_000);
 
   const churnPod = (name: string, n: number): PodSpec => ({
     namespace: 'churn',
