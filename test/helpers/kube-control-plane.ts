@@ -315,14 +315,10 @@ export class ControlPlane {
     return (r.status as { token: string }).token;
   }
 
-  /** What metrics() read last. */
-  lastMetrics = '';
-
   /** kube-apiserver's own metrics (apiserver_request_total and the rest), as the administrator reads them. */
   async metrics(): Promise<string> {
     const r = await this.request('GET', '/metrics');
     if (r.status !== 200) throw new Error(`/metrics: ${r.status}`);
-    this.lastMetrics = r.body;
     return r.body;
   }
 

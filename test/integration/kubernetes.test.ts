@@ -7,7 +7,7 @@ import { peerBinary } from '../helpers/peers';
 import { CHART, VALUE_SETS } from '../helpers/helm';
 import { ControlPlane, type MadePod, type PodSpec } from '../helpers/kube-control-plane';
 import { scaledMillis, waitUntil } from '../helpers/wait';
-import { cgroup2Mount, describePrivileged, logLines, OWN_UID, removeCgroupTree, ROOT, runBinds, runBindsAsync, sampleOf, startDaemon, type Agent } from './harness';
+import { books, cgroup2Mount, describePrivileged, logLines, OWN_UID, removeCgroupTree, ROOT, runBinds, runBindsAsync, sampleOf, startDaemon, type Agent } from './harness';
 
 /*
  * The agent, its manifests and its chart against a real Kubernetes control plane: kube-apiserver and etcd built
@@ -379,27 +379,20 @@ describePrivileged('a real Kubernetes control plane (kube-apiserver and etcd bui
       agent!.proc.kill('SIGCONT');
     }
     // every bind of the flood seen and accounted for, from one scrape, once what waits has gone out
-    const text = await waitUntil('the export to drain', async () => {
-      const t = await scrape(base);
-      return sampleOf(t, 'bindsnoop_events_pending') === 0 ? t : undefined;
+    const drained = await waitUntil('the export to drain', async () => {
+      const b = await books(base);
+      return b.pending === 0 ? b : undefined;
     }, scaledMillis(30_000));
-    let lost = 0;
-    for (const stage of ['kernel', 'reader', 'export_queue', 'export']) lost += sampleOf(text, `bindsnoop_events_lost_total{stage="${stage}"}`);
-    expect(sampleOf(text, 'bindsnoop_events_exported_total') + lost).toBe(sampleOf(text, 'bindsnoop_events_total'));
+    expect(drained.exported + drained.lost).toBe(drained.seen);
     const flooded = collector!.records().filter((c) => plainAttributes(c.record.attributes)['process.real_user.id'] === OWN_UID).length;
     expect(flooded).toBeGreaterThan(0);
     expect(flooded).toBeLessThanOrEqual(50_000);
     // a good citizen through all that: since kube-apiserver came back (its counters start again), a list after the
     // 410 and at most one more after etcd's restart; a few watches, backed off (the test itself lists no pods)
-    const served = (verb: string): number =>
-      plane.lastMetrics
-        .split('\n')
-        .filter((l) => l.startsWith('apiserver_request_total{') && l.includes('resource="pods"') && l.includes(`verb="${verb}"`) && !/subresource="[^"]/.test(l))
-        .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-    await plane.metrics();
-    expect(served('LIST')).toBeGreaterThanOrEqual(1);
-    expect(served('LIST')).toBeLessThanOrEqual(3);
-    expect(served('WATCH')).toBeLessThanOrEqual(8);
+    const served = await apiRequests();
+    expect(served.list).toBeGreaterThanOrEqual(1);
+    expect(served.list).toBeLessThanOrEqual(3);
+    expect(served.watch).toBeLessThanOrEqual(8);
     for (const name of ['kept', 'born', 'late']) await plane.deletePod('churn', name);
   }, 240_000);
 
