@@ -11,6 +11,15 @@ import type { Socket } from 'node:net';
  * the kept history gets an ERROR event with a 410 Status, as etcd compaction
  * causes. fieldSelector=spec.nodeName=<node> is honoured.
  */
+/** A pod's owner reference, as the API writes it. */
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+}
+
 export interface FakePod {
   uid: string;
   name: string;
@@ -18,7 +27,7 @@ export interface FakePod {
   nodeName: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
-  ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[];
+  ownerReferences?: OwnerReference[];
   containers?: { name: string; id: string; image?: string; imageID?: string }[];
   /** merged into the object's metadata as is (values of any type, as a hostile server sends them) */
   rawMetadata?: Record<string, unknown>;

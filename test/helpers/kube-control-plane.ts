@@ -5,6 +5,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { K8sTools } from './helm';
+import type { OwnerReference } from './kube-api';
 import { freePort, peerBinary } from './peers';
 import { waitUntil } from './wait';
 
@@ -40,7 +41,7 @@ export interface PodSpec {
   nodeName: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
-  ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[];
+  ownerReferences?: OwnerReference[];
   containers: PodContainer[];
 }
 

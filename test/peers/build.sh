@@ -14,10 +14,10 @@ GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 CACHE=${BINDSNOOP_PEERS_CACHE:-/var/cache/bindsnoop-peers}
 shopt -s nullglob
 key=$(cd "$name" && cat go.mod go.sum ./*.go ./*.sh | sha256sum | cut -c1-16)
-ldflags=""
-[ -x "$name/ldflags.sh" ] && ldflags=$("$name/ldflags.sh")
 out=$CACHE/bin/$name-$key
 if [ ! -x "$out" ]; then
+  ldflags=""
+  [ -x "$name/ldflags.sh" ] && ldflags=$("$name/ldflags.sh")
   mkdir -p "$CACHE/bin"
   started=$(date +%s)
   echo "build.sh: building $name from its modules ($("$GO" version))" >&2
