@@ -56,6 +56,8 @@ const volatile bool read_cgroup_names = true; /* only Kubernetes mode needs them
 const volatile bool read_args = false;        /* records are struct bind_event_args: the command line too */
 const volatile __u64 cgroup_root_id = 1;      /* kernfs id of kubernetes.cgroupRoot (1: the hierarchy's root) */
 const volatile __u64 wakeup_bytes = 64 * 1024; /* wake the reader once this much is pending */
+/* daemon mode's handover: the set is pinned and may be attached beside another (see `state`) */
+const volatile bool handover = false;
 
 /* what bind() was asked for, decoded by the sockaddr's own family */
 struct bind_request {
@@ -65,10 +67,12 @@ struct bind_request {
 	__u8 pad[5];
 };
 
-/* kprobe and tracepoint backends: the request between entry and return */
+/* kprobe and tracepoint backends (and fentry with handover): the request between entry and return */
 struct inflight {
 	struct sock *sk;
 	struct bind_request req;
+	/* handover: the bind's first return reported it while another set is attached; the other's return clears it */
+	__u64 claimed;
 };
 
 struct {
@@ -160,10 +164,22 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, BINDSNOOP_STAT_MAX);
+	__uint(max_entries, BINDSNOOP_STAT_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
 } stats SEC(".maps");
+
+/*
+ * Handover: the pinned set's description, heartbeat and books (struct handover_state). Mmapable, so that
+ * the reader writes its heartbeat with a store, not a syscall.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct handover_state);
+} state SEC(".maps");
 
 static __always_inline void count_stat(__u32 idx)
 {
@@ -180,6 +196,59 @@ static __always_inline void count_stat(__u32 idx)
 static __always_inline struct task_struct *current_task(void)
 {
 	return (struct task_struct *)bpf_get_current_task();
+}
+
+static __always_inline struct handover_state *handover_state(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&state, &zero);
+}
+
+/*
+ * Handover: a set whose reader has been gone longer than it allows reports nothing (a removed agent's
+ * programs cost a lookup and a clock read a bind, and count what they skip).
+ */
+static __always_inline bool owned(void)
+{
+	struct handover_state *st;
+	__u64 now, beat;
+
+	if (!handover)
+		return true;
+	st = handover_state();
+	if (!st || !st->unowned_after_ns)
+		return true;
+	/* a beat written on another CPU after this clock read is newer than `now`: owned */
+	now = bpf_ktime_get_boot_ns();
+	beat = st->heartbeat_boot_ns;
+	if (beat >= now || now - beat <= st->unowned_after_ns)
+		return true;
+	count_stat(BINDSNOOP_STAT_UNOWNED);
+	return false;
+}
+
+/* the bind's entry, unless the other set's return reported it during a handover (then cleared and counted) */
+static __always_inline struct inflight *take_inflight(__u32 tid)
+{
+	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+
+	if (!in || !in->claimed)
+		return in;
+	bpf_map_delete_elem(&inflight, &tid);
+	count_stat(BINDSNOOP_STAT_DUPLICATE);
+	return NULL;
+}
+
+/* after the bind was reported: while two sets are attached, left claimed for the other's return to clear */
+static __always_inline void release_inflight(struct inflight *in, __u32 tid)
+{
+	struct handover_state *st = handover ? handover_state() : NULL;
+
+	if (st && st->overlap)
+		in->claimed = 1;
+	else
+		bpf_map_delete_elem(&inflight, &tid);
 }
 
 static __always_inline bool selected_by_task(void)
@@ -718,9 +787,24 @@ static __always_inline void submit_bind(struct sock *sk, __u8 family, const stru
 static __always_inline int on_inet_bind_exit(struct sock *sk, const void *uaddr, int addr_len, int ret)
 {
 	struct bind_request req = {};
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct inflight *in;
 	__u8 family;
 
-	if (!selected_by_task())
+	if (handover) {
+		/* the entry (fentry, or the other set's) selected it; one return of the two sets reports it */
+		in = take_inflight(tid);
+		if (!in)
+			return 0;
+		family = inet_family(sk);
+		if (family) {
+			read_request(&req, uaddr, addr_len, family, false);
+			submit_bind(sk, family, &req, ret);
+		}
+		release_inflight(in, tid);
+		return 0;
+	}
+	if (!owned() || !selected_by_task())
 		return 0;
 	family = inet_family(sk);
 	if (!family)
@@ -755,6 +839,7 @@ int BPF_PROG(fexit_inet6_bind_sk, struct sock *sk, struct sockaddr *uaddr, int a
 }
 
 /* ---- kprobe and tracepoint backends: remember the request, report at return ---- */
+/* (the fentry backend too with handover: its entry is what makes one of two attached sets report a bind) */
 
 /* The caller has applied selected_by_task(). */
 static __always_inline void remember(struct sock *sk, const void *uaddr, long addrlen, bool user)
@@ -771,6 +856,16 @@ static __always_inline void remember(struct sock *sk, const void *uaddr, long ad
 		return;
 	if (!bpf_map_update_elem(&inflight, &tid, &in, BPF_NOEXIST))
 		return;
+	if (handover) {
+		struct inflight *old = bpf_map_lookup_elem(&inflight, &tid);
+		struct handover_state *st = handover_state();
+
+		/* the other set's entry for this same bind (two sets attached), or one left claimed: not orphaned */
+		if (old && (old->claimed || (st && st->overlap))) {
+			bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY);
+			return;
+		}
+	}
 	/*
 	 * This thread's previous bind never returned to us: a kretprobe missed
 	 * (more threads in the function at once than its instances). That bind is
@@ -787,18 +882,53 @@ static __always_inline void remember(struct sock *sk, const void *uaddr, long ad
 static __always_inline void report(int ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+	struct inflight *in = take_inflight(tid);
 
 	if (!in)
-		return; /* filtered out, or not an inet socket, at entry */
+		return; /* filtered out, or not an inet socket, at entry; or reported by the other set */
 	submit_bind(in->sk, inet_family(in->sk), &in->req, ret);
-	bpf_map_delete_elem(&inflight, &tid);
+	release_inflight(in, tid);
+}
+
+/* the entry of the fentry backend with handover */
+static __always_inline void on_inet_bind_entry(struct sock *sk, const void *uaddr, int addr_len)
+{
+	if (owned() && selected_by_task())
+		remember(sk, uaddr, addr_len, false);
+}
+
+SEC("fentry/inet_bind")
+int BPF_PROG(fentry_inet_bind, struct socket *sock, struct sockaddr *uaddr, int addr_len)
+{
+	on_inet_bind_entry(BPF_CORE_READ(sock, sk), uaddr, addr_len);
+	return 0;
+}
+
+SEC("fentry/inet6_bind")
+int BPF_PROG(fentry_inet6_bind, struct socket *sock, struct sockaddr *uaddr, int addr_len)
+{
+	on_inet_bind_entry(BPF_CORE_READ(sock, sk), uaddr, addr_len);
+	return 0;
+}
+
+SEC("fentry/inet_bind_sk")
+int BPF_PROG(fentry_inet_bind_sk, struct sock *sk, struct sockaddr *uaddr, int addr_len)
+{
+	on_inet_bind_entry(sk, uaddr, addr_len);
+	return 0;
+}
+
+SEC("fentry/inet6_bind_sk")
+int BPF_PROG(fentry_inet6_bind_sk, struct sock *sk, struct sockaddr *uaddr, int addr_len)
+{
+	on_inet_bind_entry(sk, uaddr, addr_len);
+	return 0;
 }
 
 SEC("kprobe/inet_bind")
 int BPF_KPROBE(kprobe_inet_bind, struct socket *sock, struct sockaddr *uaddr, int addr_len)
 {
-	if (selected_by_task())
+	if (owned() && selected_by_task())
 		remember(BPF_CORE_READ(sock, sk), uaddr, addr_len, false);
 	return 0;
 }
@@ -806,7 +936,7 @@ int BPF_KPROBE(kprobe_inet_bind, struct socket *sock, struct sockaddr *uaddr, in
 SEC("kprobe/inet6_bind")
 int BPF_KPROBE(kprobe_inet6_bind, struct socket *sock, struct sockaddr *uaddr, int addr_len)
 {
-	if (selected_by_task())
+	if (owned() && selected_by_task())
 		remember(BPF_CORE_READ(sock, sk), uaddr, addr_len, false);
 	return 0;
 }
@@ -814,7 +944,7 @@ int BPF_KPROBE(kprobe_inet6_bind, struct socket *sock, struct sockaddr *uaddr, i
 SEC("kprobe/inet_bind_sk")
 int BPF_KPROBE(kprobe_inet_bind_sk, struct sock *sk, struct sockaddr *uaddr, int addr_len)
 {
-	if (selected_by_task())
+	if (owned() && selected_by_task())
 		remember(sk, uaddr, addr_len, false);
 	return 0;
 }
@@ -822,7 +952,7 @@ int BPF_KPROBE(kprobe_inet_bind_sk, struct sock *sk, struct sockaddr *uaddr, int
 SEC("kprobe/inet6_bind_sk")
 int BPF_KPROBE(kprobe_inet6_bind_sk, struct sock *sk, struct sockaddr *uaddr, int addr_len)
 {
-	if (selected_by_task())
+	if (owned() && selected_by_task())
 		remember(sk, uaddr, addr_len, false);
 	return 0;
 }
@@ -881,7 +1011,7 @@ SEC("tracepoint/syscalls/sys_enter_bind")
 int handle_enter_bind(struct trace_event_raw_sys_enter *ctx)
 {
 	/* the filters first: no fd walk for a bind that is filtered out anyway */
-	if (selected_by_task())
+	if (owned() && selected_by_task())
 		remember(sock_from_fd((int)ctx->args[0]), (void *)ctx->args[1], (long)ctx->args[2], true);
 	return 0;
 }

@@ -51,8 +51,12 @@ enum bindsnoop_stat {
 	BINDSNOOP_STAT_INFLIGHT_FULL,   /* no room to remember a bind between entry and exit */
 	BINDSNOOP_STAT_COUNT_FULL,      /* --count map full: bind not counted */
 	BINDSNOOP_STAT_INFLIGHT_ORPHANED, /* a bind's entry whose return never came (a missed kretprobe) */
+	BINDSNOOP_STAT_UNOWNED,         /* skipped: the pinned set's reader is gone longer than it allows */
+	BINDSNOOP_STAT_DUPLICATE,       /* reported by the other set attached during a handover: not again */
 	BINDSNOOP_STAT_MAX,
 };
+/* slots of the `stats` map: room for later counters without changing the pinned map's shape */
+#define BINDSNOOP_STAT_SLOTS 16
 
 struct bind_event {
 	__u64 ts_boot_ns;      /* bpf_ktime_get_boot_ns() when the bind returned */
@@ -120,14 +124,46 @@ struct count_key {
 	__u8 pad[5];
 };
 
+/*
+ * The pinned set (daemon mode with handover): what two sets attached at once share, and so must agree on.
+ * BINDSNOOP_SET_VERSION covers the layouts of the shared maps (inflight, stats, state);
+ * BINDSNOOP_LAYOUT_VERSION covers the records (struct bind_event, struct bind_event_args): bump it whenever
+ * either changes, even at the same size, so that a reader never decodes records of a layout it does not know.
+ */
+#define BINDSNOOP_SET_VERSION 1
+#define BINDSNOOP_LAYOUT_VERSION 1
+#define BINDSNOOP_VERSION_LEN 32
+
+/* The one entry of the pinned `state` map (mmapable): the set's description, its reader's heartbeat, its books. */
+struct handover_state {
+	/* the ring: written by the agent that made it */
+	__u32 set_version;
+	__u32 layout_version;
+	__u32 record_size;        /* bytes of one record (BINDSNOOP_EVENT_SIZE or BINDSNOOP_EVENT_ARGS_SIZE) */
+	__u32 ring_bytes;
+	/* read by the programs at every bind */
+	__u64 heartbeat_boot_ns;  /* the reader's last pass (bpf_ktime_get_boot_ns' clock) */
+	__u64 unowned_after_ns;   /* no heartbeat for this long: skip every bind (0: never) */
+	__u64 overlap;            /* nonzero while a handover has two sets attached */
+	/* the books of the reader that owns the set, for the next one */
+	__u64 generation;         /* bumped by each agent that takes the set over */
+	__u64 owner_pid;
+	__u64 settled_pos;        /* ring consumer position below which every record was exported or counted lost */
+	__u64 acked[BINDSNOOP_STAT_SLOTS]; /* the stats slots as the owner last booked them */
+	char made_by[BINDSNOOP_VERSION_LEN];  /* package version of the agent that made the ring */
+	char owner_version[BINDSNOOP_VERSION_LEN]; /* and of the one that owns the set now */
+};
+
 #ifdef __cplusplus
 static_assert(sizeof(struct bind_event) == BINDSNOOP_EVENT_SIZE, "bind_event layout changed");
 static_assert(sizeof(struct bind_event_args) == BINDSNOOP_EVENT_ARGS_SIZE, "bind_event_args layout changed");
 static_assert(sizeof(struct count_key) == 24, "count_key layout changed");
+static_assert(BINDSNOOP_STAT_MAX <= BINDSNOOP_STAT_SLOTS, "more stats than slots");
 #else
 _Static_assert(sizeof(struct bind_event) == BINDSNOOP_EVENT_SIZE, "bind_event layout changed");
 _Static_assert(sizeof(struct bind_event_args) == BINDSNOOP_EVENT_ARGS_SIZE, "bind_event_args layout changed");
 _Static_assert(sizeof(struct count_key) == 24, "count_key layout changed");
+_Static_assert(BINDSNOOP_STAT_MAX <= BINDSNOOP_STAT_SLOTS, "more stats than slots");
 #endif
 
 #endif /* BINDSNOOP_H */

@@ -14,6 +14,9 @@
 
 #include "bindsnoop.h"
 #include "bindsnoop.skel.h"
+#include "args.h"
+#include "errors.h"
+#include "handover.h"
 #include "lock.h"
 #include "pipe.h"
 #include "options.h"
@@ -84,6 +87,29 @@ Napi::Value ClockPair(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// removePinnedSet(dir): { links, maps, recordsDiscarded }; `bindsnoop cleanup`. JS thread (a few syscalls a file).
+Napi::Value RemovePinnedSetJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string dir;
+  if (!StringArg(info, 0, "dir", &dir)) return env.Undefined();
+  if (dir.empty() || dir[0] != '/') {
+    Napi::RangeError::New(env, "dir must be an absolute path (got '" + dir + "')").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  RemovedSet removed;
+  std::string op;
+  int err = RemovePinnedSet(dir, &removed, &op);
+  if (err) {
+    ThrowBpfError(env, err, op, err == ENOENT ? "" : HintFor(err));
+    return env.Undefined();
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("links", Napi::Number::New(env, static_cast<double>(removed.links)));
+  o.Set("maps", Napi::Number::New(env, static_cast<double>(removed.maps)));
+  o.Set("recordsDiscarded", Napi::Number::New(env, static_cast<double>(removed.recordsDiscarded)));
+  return o;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #ifdef __GLIBC__
   // JS thread, at load. Batches of records (up to 377 KB) are allocated by the reader thread and freed on the JS
@@ -102,6 +128,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unlockDirectory", Napi::Function::New(env, UnlockDirectory));
   exports.Set("peerClosed", Napi::Function::New(env, PeerClosed));
   exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlocking));
+  exports.Set("removePinnedSet", Napi::Function::New(env, RemovePinnedSetJs));
   return exports;
 }
 

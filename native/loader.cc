@@ -38,7 +38,8 @@ std::string Describe(const LoadError& e) {
   return s;
 }
 
-LoadResult LoadBackend(const ProgramOptions& opts, const std::string& choice) {
+LoadResult LoadBackend(const ProgramOptions& opts, const std::string& choice, const BeforeAttach& beforeAttach,
+                       const std::string& linkPinPrefix) {
   const ProfilerSignalHeld held;
   LoadResult result;
   result.kernelLacks = MissingBtf();
@@ -63,7 +64,7 @@ LoadResult LoadBackend(const ProgramOptions& opts, const std::string& choice) {
       continue;
     }
     LoadError error;
-    result.program = Program::Load(opts, b, btf, &error);
+    result.program = Program::Load(opts, b, btf, &error, beforeAttach, linkPinPrefix);
     if (result.program) return result;
     last = error;
     // the user's filter map is wrong whatever the backend: say so at once

@@ -21,7 +21,8 @@ struct LoadResult {
 
 // `choice` is "auto" or a backend's name (checked by options.cc). Nothing is
 // left in the kernel unless `program` is set. Any thread.
-LoadResult LoadBackend(const ProgramOptions& opts, const std::string& choice);
+LoadResult LoadBackend(const ProgramOptions& opts, const std::string& choice, const BeforeAttach& beforeAttach = nullptr,
+                       const std::string& linkPinPrefix = "");
 
 // "cannot OP: REASON (HINT)", as the user reads a load error.
 std::string Describe(const LoadError& e);

@@ -46,6 +46,9 @@ const std::vector<OptionSpec>& Specs() {
       {"maxPendingBatches", &TracerOptions::maxPendingBatches, 1, 1 << 20},
       {"maxPendingBytes", &TracerOptions::maxPendingBytes, 1 << 16, UINT32_MAX},
       {"pinDir", &TracerOptions::pinDir},
+      {"handoverDir", &TracerOptions::handoverDir},
+      {"unownedAfterMillis", &TracerOptions::unownedAfterMillis, 0, kMaxSafeInteger / 1000000},
+      {"packageVersion", &TracerOptions::packageVersion},
       {"backend", &TracerOptions::backend, 0, 0,
        {"auto", BackendName(Backend::kFentry), BackendName(Backend::kKprobe), BackendName(Backend::kTracepoint)}},
   };

@@ -27,9 +27,19 @@ struct ProgLink {
 };
 
 // The programs of one backend on the functions it hooks, with where the skeleton keeps their links.
-std::vector<ProgLink> ProgramsOf(bindsnoop_bpf* s, Backend backend, BindFunctions f) {
+// With handover the fentry backend has entries too: the claim that makes one of two attached sets report a bind.
+std::vector<ProgLink> ProgramsOf(bindsnoop_bpf* s, Backend backend, BindFunctions f, bool handover) {
   switch (backend) {
     case Backend::kFentry:
+      if (handover)
+        return {f.v4Sk ? ProgLink{s->progs.fentry_inet_bind_sk, &s->links.fentry_inet_bind_sk}
+                       : ProgLink{s->progs.fentry_inet_bind, &s->links.fentry_inet_bind},
+                f.v6Sk ? ProgLink{s->progs.fentry_inet6_bind_sk, &s->links.fentry_inet6_bind_sk}
+                       : ProgLink{s->progs.fentry_inet6_bind, &s->links.fentry_inet6_bind},
+                f.v4Sk ? ProgLink{s->progs.fexit_inet_bind_sk, &s->links.fexit_inet_bind_sk}
+                       : ProgLink{s->progs.fexit_inet_bind, &s->links.fexit_inet_bind},
+                f.v6Sk ? ProgLink{s->progs.fexit_inet6_bind_sk, &s->links.fexit_inet6_bind_sk}
+                       : ProgLink{s->progs.fexit_inet6_bind, &s->links.fexit_inet6_bind}};
       return {f.v4Sk ? ProgLink{s->progs.fexit_inet_bind_sk, &s->links.fexit_inet_bind_sk}
                      : ProgLink{s->progs.fexit_inet_bind, &s->links.fexit_inet_bind},
               f.v6Sk ? ProgLink{s->progs.fexit_inet6_bind_sk, &s->links.fexit_inet6_bind_sk}
@@ -55,7 +65,7 @@ std::vector<ProgLink> AllPrograms(bindsnoop_bpf* s) {
   std::vector<ProgLink> all;
   for (Backend b : {Backend::kFentry, Backend::kKprobe, Backend::kTracepoint})
     for (bool sk : {false, true})
-      for (const ProgLink& pl : ProgramsOf(s, b, BindFunctions{sk, sk})) all.push_back(pl);
+      for (const ProgLink& pl : ProgramsOf(s, b, BindFunctions{sk, sk}, true)) all.push_back(pl);
   return all;
 }
 
@@ -180,11 +190,18 @@ bool Program::CheckUserMaps(const ProgramOptions& opts, LoadError* error) {
 }
 
 std::unique_ptr<Program> Program::Load(const ProgramOptions& opts, Backend backend, const KernelBtf& btf,
-                                       LoadError* error) {
+                                       LoadError* error, const BeforeAttach& beforeAttach,
+                                       const std::string& linkPinPrefix) {
   // the tracepoint backend hooks no kernel function
   BindFunctions functions = backend == Backend::kTracepoint ? BindFunctions{} : BindFunctionsOf(btf);
   std::unique_ptr<Program> p(new Program(backend, functions, !opts.pinDir.empty()));
-  if (!p->Open(opts, error) || !p->Attach(error)) return nullptr;  // the destructor unloads what was loaded
+  p->handover_ = !opts.handoverDir.empty();
+  if (!p->Open(opts, error)) return nullptr;  // the destructor unloads what was loaded
+  if (beforeAttach && !beforeAttach(*p, error)) return nullptr;
+  if (!p->Attach(error, linkPinPrefix)) {
+    p->Detach();  // unpins what was pinned: nothing of a failed load stays attached
+    return nullptr;
+  }
   return p;
 }
 
@@ -211,10 +228,27 @@ bool Program::Open(const ProgramOptions& opts, LoadError* error) {
   ro->filter_mntns = !opts.mntnsMapPath.empty();
   ro->wakeup_bytes = opts.wakeupBytes;
   ro->k8s_exclusions = k8s_;
+  ro->handover = handover_;
 
   // only this backend's programs are loaded: the others may not even verify here
   for (const ProgLink& pl : AllPrograms(skel_)) bpf_program__set_autoload(pl.prog, false);
-  for (const ProgLink& pl : ProgramsOf(skel_, backend_, functions_)) bpf_program__set_autoload(pl.prog, true);
+  for (const ProgLink& pl : ProgramsOf(skel_, backend_, functions_, handover_)) bpf_program__set_autoload(pl.prog, true);
+
+  if (handover_) {
+    // the maps two sets share, and the ring: reused when pinned (handover.cc moved aside what is not shareable)
+    const std::pair<struct bpf_map*, const char*> pins[] = {{skel_->maps.state, "state"},
+                                                             {skel_->maps.stats, "stats"},
+                                                             {skel_->maps.inflight, "inflight"},
+                                                             {skel_->maps.events, "events"}};
+    for (const auto& [map, name] : pins) {
+      std::string path = opts.handoverDir + "/" + name;
+      int e = bpf_map__set_pin_path(map, path.c_str());
+      if (e) {
+        Fail(error, e, "set pin path " + path, HintFor(e));
+        return false;
+      }
+    }
+  }
 
   if (k8s_) {
     // libbpf reuses a compatible map already pinned there (a restarted agent), else creates and pins it
@@ -252,6 +286,8 @@ bool Program::Open(const ProgramOptions& opts, LoadError* error) {
     if (-err == EACCES && log.find("BEGIN PROG LOAD LOG") != std::string::npos)
       hint = "the kernel's verifier refused the program; run with BINDSNOOP_LIBBPF_DEBUG=1 for its log";
     if (k8s_ && -err == EINVAL) hint += "; or a map pinned under " + opts.pinDir + " has another layout: remove it";
+    if (handover_ && -err == EINVAL)
+      hint += "; or a map pinned under " + opts.handoverDir + " has another layout: remove it with bindsnoop cleanup";
     Fail(error, err, std::string("load BPF programs for the ") + BackendName(backend_) + " backend", hint, false, log);
     return false;
   }
@@ -268,8 +304,8 @@ bool Program::Open(const ProgramOptions& opts, LoadError* error) {
   return true;
 }
 
-bool Program::Attach(LoadError* error) {
-  for (const ProgLink& pl : ProgramsOf(skel_, backend_, functions_)) {
+bool Program::Attach(LoadError* error, const std::string& linkPinPrefix) {
+  for (const ProgLink& pl : ProgramsOf(skel_, backend_, functions_, handover_)) {
     struct bpf_link* link = bpf_program__attach(pl.prog);
     if (!link) {
       int err = errno;
@@ -277,22 +313,46 @@ bool Program::Attach(LoadError* error) {
       return false;
     }
     *pl.link = link;  // bindsnoop_bpf__destroy() destroys it
+    if (!linkPinPrefix.empty()) {
+      std::string path = linkPinPrefix + bpf_program__name(pl.prog);
+      int e = bpf_link__pin(link, path.c_str());
+      if (e) {
+        // kprobes and tracepoints attach through perf events, pinnable as links since Linux 5.15
+        // (b89fbfbb854c "bpf: Implement minimal BPF perf link")
+        Fail(error, e, "pin the link of " + std::string(bpf_program__name(pl.prog)) + " at " + path,
+             -e == EINVAL ? "this kernel cannot pin a " + std::string(BackendName(backend_)) +
+                                " link (Linux 5.15 and later can; 5.10 only fentry's): use the fentry backend, "
+                                "or turn handover off"
+                          : HintFor(e));
+        return false;
+      }
+    }
   }
   return true;
 }
 
 bool Program::Attached() const {
   if (!skel_) return false;
-  for (const ProgLink& pl : ProgramsOf(skel_, backend_, functions_))
+  for (const ProgLink& pl : ProgramsOf(skel_, backend_, functions_, handover_))
     if (*pl.link == nullptr) return false;
   return true;
 }
 
 void Program::Detach() {
   if (!skel_) return;
-  for (const ProgLink& pl : ProgramsOf(skel_, backend_, functions_)) {
+  for (const ProgLink& pl : ProgramsOf(skel_, backend_, functions_, handover_)) {
+    // a pinned link would outlive its fd: unpin it so that destroying it detaches
+    if (*pl.link) bpf_link__unpin(*pl.link);
     bpf_link__destroy(*pl.link);
     *pl.link = nullptr;
+  }
+}
+
+void Program::KeepAttached() {
+  if (!skel_) return;
+  for (const ProgLink& pl : ProgramsOf(skel_, backend_, functions_, handover_)) {
+    // disconnected, destroying it frees our handle only (a perf link is not disabled, a pin stays)
+    if (*pl.link) bpf_link__disconnect(*pl.link);
   }
 }
 
@@ -300,6 +360,7 @@ int Program::RingFd() const { return bpf_map__fd(skel_->maps.events); }
 int Program::StatsFd() const { return bpf_map__fd(skel_->maps.stats); }
 int Program::CountsFd() const { return bpf_map__fd(skel_->maps.counts); }
 int Program::InflightFd() const { return bpf_map__fd(skel_->maps.inflight); }
+int Program::StateFd() const { return bpf_map__fd(skel_->maps.state); }
 
 struct bpf_map* Program::K8sMap(const std::string& name) const {
   if (!skel_ || !k8s_) return nullptr;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,7 +32,16 @@ struct ProgramOptions {
   uint32_t wakeupBytes = 64 * 1024;
   // Kubernetes mode: pin k8s_cgroups/k8s_mntns/k8s_excluded here (reused when already pinned)
   std::string pinDir;
+  // daemon mode's handover (handover.h): pin the links, the ring and the shared maps here ("" = off)
+  std::string handoverDir;
+  uint64_t unownedAfterMillis = 0;  // the programs skip binds once the reader is gone this long (0 = never)
+  std::string packageVersion;       // recorded in the pinned set
 };
+
+class Program;
+struct LoadError;
+// Runs after the programs load and before they attach; false with the error set stops the load.
+using BeforeAttach = std::function<bool(const Program&, LoadError*)>;
 
 // Why a load failed, in the terms ThrowBpfError words for the user.
 struct LoadError {
@@ -49,7 +59,8 @@ class Program {
   // functions `btf` says the kernel has), or returns null with `error` set and
   // nothing left in the kernel. Any thread.
   static std::unique_ptr<Program> Load(const ProgramOptions& opts, Backend backend, const KernelBtf& btf,
-                                       LoadError* error);
+                                       LoadError* error, const BeforeAttach& beforeAttach = nullptr,
+                                       const std::string& linkPinPrefix = "");
   // Checks the user's --cgroupmap/--mntnsmap against bcc's layouts before
   // anything (a backend probe included) is loaded. Any thread.
   static bool CheckUserMaps(const ProgramOptions& opts, LoadError* error);
@@ -64,21 +75,25 @@ class Program {
   bool Attached() const;
   // Destroys the links: no new records after this returns. Any thread.
   void Detach();
+  // Lets go of the links without detaching them (they are pinned): they outlive this object. Any thread.
+  void KeepAttached();
 
   int RingFd() const;
   int StatsFd() const;
   int CountsFd() const;
   int InflightFd() const;
+  int StateFd() const;
   // "cgroups", "mntns", "excluded" in Kubernetes mode, else null.
   struct bpf_map* K8sMap(const std::string& name) const;
 
  private:
   Program(Backend backend, BindFunctions functions, bool k8s);
   bool Open(const ProgramOptions& opts, LoadError* error);
-  bool Attach(LoadError* error);
+  bool Attach(LoadError* error, const std::string& linkPinPrefix);
 
   Backend backend_;
   bool k8s_;
+  bool handover_ = false;
   BindFunctions functions_;
   bindsnoop_bpf* skel_ = nullptr;
   int cgroupMapFd_ = -1;

@@ -1,12 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "reader.h"
 
+#include <stddef.h>
+
+#include "bindsnoop.h"
+
+static_assert(offsetof(struct bind_event, ts_boot_ns) == 0, "the reader reads a record's time at its start");
+
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <string.h>
 #include <unistd.h>
 
 std::unique_ptr<RingReader> RingReader::Create(int ringFd, size_t recordSize, int* err) {
@@ -58,6 +65,11 @@ int RingReader::OnRecord(void* ctx, void* data, size_t size) {
     return 0;
   }
   const uint8_t* p = static_cast<const uint8_t*>(data);
+  if (self->gapEndNs_) {
+    uint64_t ts;  // ts_boot_ns leads struct bind_event
+    memcpy(&ts, p, sizeof(ts));
+    if (ts < self->gapEndNs_) self->recordsBefore_++;
+  }
   self->batch_.insert(self->batch_.end(), p, p + size);
   self->recordsRead_++;
   // a full batch: stop this consume (libbpf has already consumed this record, which is kept)
@@ -82,9 +94,10 @@ void RingReader::Drain(const Sink& sink, const Room& room) {
   }
 }
 
-int RingReader::Loop(int drainIntervalMillis, const Sink& sink, const Room& room) {
+int RingReader::Loop(int drainIntervalMillis, const Sink& sink, const Room& room, const std::function<void()>& onPass) {
   struct epoll_event events[2];
   while (!woken_.load()) {
+    if (onPass) onPass();
     if (!room()) {
       // the consumer is behind: leave the records in the ring (epoll would report them at once, again and
       // again) and look again shortly; Wake() still ends this at once

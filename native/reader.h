@@ -35,7 +35,10 @@ class RingReader {
   // consumer has no room the records stay in the ring: the kernel then counts
   // what does not fit (ring full) instead of the agent buffering without
   // bound. Never blocks on the sink's consumer.
-  int Loop(int drainIntervalMillis, const Sink& sink, const Room& room);
+  int Loop(int drainIntervalMillis, const Sink& sink, const Room& room, const std::function<void()>& onPass = nullptr);
+  // Counts the records written before `bootNs` (a handover's gap: queued while no reader ran). Before Loop.
+  void CountBefore(uint64_t bootNs) { gapEndNs_ = bootNs; }
+  uint64_t recordsBefore() const { return recordsBefore_.load(); }
   // Reader thread: takes what is pending now, in batches of kMaxBatchRecords,
   // while room() allows (always, when room is empty).
   void Drain(const Sink& sink, const Room& room = nullptr);
@@ -67,4 +70,6 @@ class RingReader {
   std::atomic<uint64_t> recordsRead_{0};
   std::atomic<uint64_t> recordsMalformed_{0};
   std::atomic<uint64_t> drainPasses_{0};
+  uint64_t gapEndNs_ = 0;
+  std::atomic<uint64_t> recordsBefore_{0};
 };

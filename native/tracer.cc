@@ -25,6 +25,8 @@ Napi::Function Tracer::Define(Napi::Env env) {
                          InstanceMethod("mapUpdate", &Tracer::MapUpdate),
                          InstanceMethod("mapDelete", &Tracer::MapDelete),
                          InstanceMethod("mapEntries", &Tracer::MapEntries),
+                         InstanceMethod("settle", &Tracer::Settle),
+                         InstanceMethod("handover", &Tracer::Handover),
                      });
 }
 
@@ -51,9 +53,31 @@ void ThrowLoadError(Napi::Env env, const LoadError& e) {
 }  // namespace
 
 void Tracer::LoadAndAttach(Napi::Env env) {
-  LoadResult loaded = LoadBackend(opts_, opts_.backend);
+  const size_t recordSize = opts_.readArgs ? sizeof(struct bind_event_args) : sizeof(struct bind_event);
+  BeforeAttach takeOver;
+  std::string linkPrefix;
+  if (!opts_.handoverDir.empty()) {
+    LoadError error;
+    handover_ = HandoverSet::Prepare(opts_.handoverDir, recordSize, opts_.ringBufferBytes, &error);
+    if (!handover_) {
+      ThrowLoadError(env, error);
+      return;
+    }
+    takeOver = [this](const Program& program, LoadError* error) {
+      return handover_->TakeOver(program, opts_.unownedAfterMillis * 1000000ull, opts_.packageVersion, error);
+    };
+    linkPrefix = handover_->LinkPrefix();
+  }
+  LoadResult loaded = LoadBackend(opts_, opts_.backend, takeOver, linkPrefix);
   backendNotes_ = std::move(loaded.notes);
   if (!loaded.program) {
+    if (handover_ && !handover_->gap().found) {
+      // nothing was pinned before: nothing of this attempt stays
+      RemovedSet removed;
+      std::string op;
+      RemovePinnedSet(opts_.handoverDir, &removed, &op);
+    }
+    handover_.reset();
     if (!loaded.kernelLacks.empty()) ThrowKernelError(env, loaded.kernelLacks);
     else ThrowLoadError(env, loaded.error);
     return;
@@ -62,13 +86,24 @@ void Tracer::LoadAndAttach(Napi::Env env) {
   backend_ = program_->backend();
   attachPoint_ = program_->AttachPoint();
 
+  if (handover_) {
+    const uint64_t* base = handover_->Base();
+    std::copy(base, base + BINDSNOOP_STAT_SLOTS, base_);
+    std::copy(base, base + BINDSNOOP_STAT_SLOTS, raw_);
+  }
+
   int err = 0;
-  size_t recordSize = opts_.readArgs ? sizeof(struct bind_event_args) : sizeof(struct bind_event);
   reader_ = RingReader::Create(program_->RingFd(), recordSize, &err);
   if (!reader_) {
+    if (handover_) program_->KeepAttached();  // the set stays for the next agent, as it was
     program_.reset();
     ThrowBpfError(env, err, "open ring buffer", HintFor(err));
     return;
+  }
+  if (handover_) {
+    struct timespec t;
+    clock_gettime(CLOCK_BOOTTIME, &t);
+    reader_->CountBefore(static_cast<uint64_t>(t.tv_sec) * 1000000000ull + static_cast<uint64_t>(t.tv_nsec));
   }
 }
 
@@ -115,7 +150,13 @@ void Tracer::RunReader() {
   auto room = [this] {
     return completion_->batchesInJs.load() < opts_.maxPendingBatches && completion_->bytesInJs.load() < opts_.maxPendingBytes;
   };
-  int err = reader_->Loop(static_cast<int>(opts_.drainIntervalMillis), sink, room);
+  std::function<void()> onPass;
+  if (handover_) {
+    // the older set's links go once this one is attached and read (Start), then the heartbeat keeps it owned
+    handover_->RetireOld();
+    onPass = [this] { handover_->Heartbeat(); };
+  }
+  int err = reader_->Loop(static_cast<int>(opts_.drainIntervalMillis), sink, room, onPass);
   if (err) {
     // The loop cannot go on: /healthz turns red (readerAlive) and the agent logs
     // readerErrno; the programs stay until stop() so that teardown has one path.
@@ -159,15 +200,30 @@ void Tracer::Deliver(std::vector<uint8_t>&& bytes, size_t records) {
 void Tracer::SnapshotKernelStats() {
   if (!program_) return;
   int fd = program_->StatsFd();
-  ringFull_ = SumPerCpu(fd, BINDSNOOP_STAT_RING_FULL);
-  inflightFull_ = SumPerCpu(fd, BINDSNOOP_STAT_INFLIGHT_FULL);
-  countFull_ = SumPerCpu(fd, BINDSNOOP_STAT_COUNT_FULL);
-  inflightOrphaned_ = SumPerCpu(fd, BINDSNOOP_STAT_INFLIGHT_ORPHANED);
+  for (uint32_t slot = 0; slot < BINDSNOOP_STAT_MAX; slot++) raw_[slot] = SumPerCpu(fd, slot);
+  auto own = [this](uint32_t slot) { return raw_[slot] >= base_[slot] ? raw_[slot] - base_[slot] : 0; };
+  ringFull_ = own(BINDSNOOP_STAT_RING_FULL);
+  inflightFull_ = own(BINDSNOOP_STAT_INFLIGHT_FULL);
+  countFull_ = own(BINDSNOOP_STAT_COUNT_FULL);
+  inflightOrphaned_ = own(BINDSNOOP_STAT_INFLIGHT_ORPHANED);
+  unowned_ = own(BINDSNOOP_STAT_UNOWNED);
+  duplicates_ = own(BINDSNOOP_STAT_DUPLICATE);
 }
 
 // Worker thread: detach first so nothing new arrives, take what is left, keep
 // the final counters, unload; then let the last batches reach JavaScript.
 void Tracer::Unload() {
+  if (handover_) {
+    // the set stays attached and its ring keeps what comes now, for the next agent: its gap
+    std::lock_guard<std::mutex> lock(mutex_);
+    SnapshotKernelStats();
+    if (program_) program_->KeepAttached();
+    program_.reset();
+    readerAlive_ = false;
+    if (reader_) reader_->Close();
+    deliver_.Release();
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (program_) program_->Detach();
@@ -225,6 +281,8 @@ Napi::Value Tracer::Stats(const Napi::CallbackInfo& info) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     SnapshotKernelStats();
+    // what this tracer books now, for the next owner of a pinned set
+    if (handover_) handover_->Ack(raw_);
   }
   auto num = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
   Napi::Object o = Napi::Object::New(env);
@@ -232,6 +290,9 @@ Napi::Value Tracer::Stats(const Napi::CallbackInfo& info) {
   o.Set("kernelInflightFull", num(inflightFull_));
   o.Set("kernelCountFull", num(countFull_));
   o.Set("kernelInflightOrphaned", num(inflightOrphaned_ + inflightAtStop_));
+  o.Set("kernelUnowned", num(unowned_));
+  o.Set("handoverDuplicates", num(duplicates_));
+  o.Set("handoverRecovered", num(reader_ ? reader_->recordsBefore() : 0));
   o.Set("recordsRead", num(reader_ ? reader_->recordsRead() : 0));
   o.Set("recordsMalformed", num(reader_ ? reader_->recordsMalformed() : 0));
   o.Set("readerQueueFull", num(recordsDroppedQueueFull_.load()));
@@ -239,6 +300,39 @@ Napi::Value Tracer::Stats(const Napi::CallbackInfo& info) {
   o.Set("drainPasses", num(reader_ ? reader_->drainPasses() : 0));
   o.Set("readerAlive", Napi::Boolean::New(env, readerAlive_.load()));
   o.Set("readerErrno", Napi::Number::New(env, readerErrno_.load()));
+  return o;
+}
+
+// settle(records): every record this tracer read before the first `records` was exported or counted lost (JS thread).
+Napi::Value Tracer::Settle(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t records;
+  if (!Uint64Arg(info, 0, "records", UINT64_MAX, &records)) return env.Undefined();
+  if (handover_) handover_->Settle(records);
+  return env.Undefined();
+}
+
+// handover(): the pinned set's takeover and the gap it booked; null without handover.
+Napi::Value Tracer::Handover(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!handover_) return env.Null();
+  const HandoverGap& g = handover_->gap();
+  auto num = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("generation", num(handover_->generation()));
+  o.Set("found", Napi::Boolean::New(env, g.found));
+  o.Set("previousGeneration", num(g.previousGeneration));
+  o.Set("previousOwnerPid", num(g.previousOwnerPid));
+  o.Set("previousVersion", Napi::String::New(env, g.previousVersion));
+  o.Set("heartbeatAgeMillis", num(g.heartbeatAgeMillis));
+  o.Set("ringFull", num(g.kernel[BINDSNOOP_STAT_RING_FULL]));
+  o.Set("inflightFull", num(g.kernel[BINDSNOOP_STAT_INFLIGHT_FULL]));
+  o.Set("inflightOrphaned", num(g.kernel[BINDSNOOP_STAT_INFLIGHT_ORPHANED]));
+  o.Set("unowned", num(g.kernel[BINDSNOOP_STAT_UNOWNED]));
+  o.Set("duplicates", num(g.kernel[BINDSNOOP_STAT_DUPLICATE]));
+  o.Set("unsettled", num(g.unsettled));
+  o.Set("setAside", num(handover_->setAside()));
+  o.Set("linksRetired", num(handover_->linksRetired()));
   return o;
 }
 

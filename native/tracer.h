@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "handover.h"
 #include "options.h"
 #include "program.h"
 #include "reader.h"
@@ -52,6 +53,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value MapUpdate(const Napi::CallbackInfo& info);
   Napi::Value MapDelete(const Napi::CallbackInfo& info);
   Napi::Value MapEntries(const Napi::CallbackInfo& info);
+  Napi::Value Settle(const Napi::CallbackInfo& info);
+  Napi::Value Handover(const Napi::CallbackInfo& info);
 
   void LoadAndAttach(Napi::Env env);
   // JS thread: a thread-safe function whose finalizer completes stop().
@@ -71,6 +74,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   std::mutex mutex_;  // guards program_ against the worker's unload
   std::unique_ptr<Program> program_;
   std::unique_ptr<RingReader> reader_;
+  // daemon mode's pinned set: the programs stay attached when this tracer stops
+  std::unique_ptr<HandoverSet> handover_;
   Backend backend_ = Backend::kTracepoint;
   std::string attachPoint_;
 
@@ -84,7 +89,12 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   std::atomic<uint64_t> recordsDroppedQueueFull_{0};
   std::atomic<uint64_t> batchesQueued_{0};
 
-  // Kernel counters, kept after the maps are gone.
+  // Kernel counters, kept after the maps are gone: this tracer's, counted from base_ (a pinned set's
+  // counters go on across owners; the handover books what came before)
+  uint64_t raw_[BINDSNOOP_STAT_SLOTS] = {};
+  uint64_t base_[BINDSNOOP_STAT_SLOTS] = {};
+  uint64_t unowned_ = 0;
+  uint64_t duplicates_ = 0;
   uint64_t ringFull_ = 0;
   uint64_t inflightFull_ = 0;
   uint64_t countFull_ = 0;

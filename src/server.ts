@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { LOSS_STAGES, type Accounting } from './agent/accounting';
+import { HANDOVER_DELIVERY_UNKNOWN, LOSS_STAGES, type Accounting } from './agent/accounting';
 import type { AgentStatus } from './agent/status';
 import { DELIVERY_UNKNOWN_REASONS } from './otlp/exporter';
 
@@ -66,6 +66,42 @@ export function agentMetrics(status: AgentStatus): AgentMetrics {
     collect() {
       this.reset();
       for (const [reason, n] of snapshot?.exportFailures ?? []) this.inc({ reason, delivery: DELIVERY_UNKNOWN_REASONS.has(reason) ? 'unknown' : 'lost' }, n);
+    },
+  });
+  new Counter({
+    name: 'bindsnoop_handover_lost_total',
+    help: 'Binds of a handover\'s gap lost, by reason (ring_full, inflight_full, inflight_orphaned, unowned, agent_ended, ring_replaced): the stage="handover" of events_lost_total; delivery="unknown" for binds a reader took and may have sent before it ended.',
+    labelNames: ['reason', 'delivery'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of snapshot?.handover?.losses ?? []) this.inc({ reason, delivery: HANDOVER_DELIVERY_UNKNOWN.has(reason) ? 'unknown' : 'lost' }, n);
+    },
+  });
+  new Counter({
+    name: 'bindsnoop_handover_recovered_total',
+    help: 'Binds queued in the pinned ring while no agent read it, read by this one (exported like any other).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(snapshot?.handover?.recovered ?? 0);
+    },
+  });
+  new Counter({
+    name: 'bindsnoop_handover_duplicates_dropped_total',
+    help: 'Binds both pinned sets saw while a handover had them attached at once, reported by one of them only.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(snapshot?.handover?.duplicatesDropped ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'bindsnoop_handover_generation',
+    help: 'How many agents have owned the pinned set, this one included (0: no handover).',
+    registers: [registry],
+    collect() {
+      this.set(snapshot?.handover?.generation ?? 0);
     },
   });
   new Gauge({

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import * as path from 'node:path';
 import type { AppConfig } from '../config/schema';
 import type { Attributes } from '../model/attributes';
 import { BindsnoopError } from '../model/errors';
@@ -6,8 +7,9 @@ import { redactCredentials } from '../model/text';
 import type { Output } from '../model/named-bind';
 import { BootClock } from '../kernel/clock';
 import type { CountEntry } from '../kernel/decode';
-import { loadAddon, type BackendInfo, type NativeTracerStats } from '../kernel/native';
-import { BindSource } from '../kernel/source';
+import { loadAddon, type BackendInfo, type HandoverInfo, type NativeTracerStats } from '../kernel/native';
+import { preparePinDir, PinDirInUse, PinDirUnusable } from '../kernel/pin-dir';
+import { BindSource, type SourceStats } from '../kernel/source';
 import { Kubernetes, KubernetesSetupError } from '../kubernetes/kubernetes';
 import type { HoldCounts } from '../kubernetes/hold';
 import type { PodWatchCounts } from '../kubernetes/pod-watch';
@@ -31,6 +33,8 @@ export interface AgentOptions {
   table: { timestamp: boolean; wide: boolean; printUid: boolean; exe: boolean };
   /** --count: count in the kernel, print nothing per bind */
   countMode: boolean;
+  /** --daemon: the only mode that may keep programs attached after it stops (handover) */
+  daemon?: boolean;
   version: string;
   /** a batch's lines for stdout, and how many binds they are */
   write: (chunk: string | Buffer, binds: number) => void;
@@ -40,6 +44,9 @@ export interface AgentOptions {
   stdoutDropped?: (binds: number) => void;
   warn: (line: string) => void;
 }
+
+/** The files of a pinned handover set the agent checks are its own before it reuses them (native/handover.h). */
+const HANDOVER_FILES = ['state', 'stats', 'inflight', 'events'];
 
 /** A problem of a stage's set-up, in the configuration key's words. */
 function configError(key: string, message: string): BindsnoopError {
@@ -71,6 +78,8 @@ export class Agent implements AgentStatus {
   private lastDrainProgressMs = Date.now();
   private lastReportedLost = 0;
   private readerErrnoReported = false;
+  private handoverLock?: { release(): void };
+  private handoverInfo?: HandoverInfo;
 
   constructor(private readonly options: AgentOptions) {
     const { config, countMode } = options;
@@ -93,6 +102,10 @@ export class Agent implements AgentStatus {
       }
     }
     this.executables = ExecutableSelection.of(config.filter);
+    if (config.handover.enabled && !options.daemon) {
+      throw configError('handover.enabled', 'keeps the kernel programs attached after bindsnoop stops: daemon mode only (--daemon); the command line leaves nothing attached');
+    }
+    if (config.handover.enabled && countMode) throw configError('handover.enabled', 'hands binds over to the next agent: it cannot apply to --count, which the kernel counts');
     if (countMode) {
       // the kernel counts: no record reaches user space to be judged by its executable
       if (this.executables) throw configError('filter.executables', 'selects records: it cannot apply to --count, which the kernel counts');
@@ -142,8 +155,19 @@ export class Agent implements AgentStatus {
       if (e instanceof KubernetesSetupError) throw configError(`kubernetes.${e.setting}`, e.message);
       throw e;
     }
-    const source = BindSource.open(tracerOptions(config, { countMode, cgroupRootId: this.kubernetes?.cgroupRootId() ?? 1, pinDir }));
+    let handoverDir = '';
+    if (config.handover.enabled) {
+      handoverDir = path.resolve(config.handover.pinDir);
+      try {
+        this.handoverLock = preparePinDir(handoverDir, HANDOVER_FILES, 'one pinned set has one reader; stop it, or give this one its own handover.pinDir');
+      } catch (e) {
+        if (e instanceof PinDirUnusable || e instanceof PinDirInUse) throw configError('handover.pinDir', e.message);
+        throw e;
+      }
+    }
+    const source = BindSource.open(tracerOptions(config, { countMode, cgroupRootId: this.kubernetes?.cgroupRootId() ?? 1, pinDir, handoverDir, version: this.options.version }));
     this.source = source;
+    this.handoverInfo = source.handover() ?? undefined;
     this.backendInfo = source.backend();
     this.scopeAttributes = { 'bindsnoop.backend': this.backendInfo.name };
     this.otlp?.setScopeAttributes(this.scopeAttributes);
@@ -182,7 +206,24 @@ export class Agent implements AgentStatus {
     if (!this.source) return undefined;
     await this.source.stop();
     if (this.otlp) await this.otlp.shutdown(this.options.config.otlp.shutdownTimeoutMillis);
-    return this.accounting();
+    const books = this.accounting();
+    // with handover, the next agent books from here: everything read is exported or counted now
+    this.settle();
+    this.handoverLock?.release();
+    return books;
+  }
+
+  /** Handover: the takeover of the pinned set (what the previous owner left), when the agent took one over. */
+  handover(): HandoverInfo | undefined {
+    return this.handoverInfo;
+  }
+
+  /** Handover: tells the pinned set how far every record read is exported or counted, for the next owner's books. */
+  private settle(): void {
+    if (!this.handoverInfo || !this.source) return;
+    const stats = this.source.stats();
+    const books = this.accountingOf(stats);
+    if (books) this.source.settle(stats.recordsRead + stats.recordsMalformed - books.pending);
   }
 
   /** --count's table as the kernel counted it (after stop, as it was when the programs were detached). */
@@ -201,6 +242,7 @@ export class Agent implements AgentStatus {
   }
 
   private sampleLiveness(): void {
+    this.settle();
     const stats = this.source?.stats();
     if (stats?.readerErrno && !this.readerErrnoReported) {
       this.readerErrnoReported = true;
@@ -251,10 +293,17 @@ export class Agent implements AgentStatus {
   }
 
   accounting(): Accounting | undefined {
-    if (!this.source || !this.router) return undefined;
+    return this.source ? this.accountingOf(this.source.stats()) : undefined;
+  }
+
+  /** The books from one snapshot of the tracer's counters. */
+  private accountingOf(stats: SourceStats): Accounting | undefined {
+    if (!this.router) return undefined;
     const k = this.kubernetes;
     const outsideSelection = (k?.droppedOutsideSelection() ?? 0) + (this.executables?.dropped ?? 0);
-    return account(this.source.stats(), this.otlp?.snapshot(), this.router.delivered, outsideSelection, k?.holdCounts()?.held ?? 0);
+    // the takeover's books, with what the older set's retirement counted since (read again: the reader thread adds to them)
+    const handover = this.handoverInfo ? this.source?.handover() : undefined;
+    return account(stats, this.otlp?.snapshot(), this.router.delivered, outsideSelection, k?.holdCounts()?.held ?? 0, handover);
   }
 
   /** Rate-limited: at most one warning per interval, only when something new was lost. */
@@ -263,7 +312,7 @@ export class Agent implements AgentStatus {
     if (!a) return;
     const total = totalLost(a.lost);
     if (total > this.lastReportedLost) {
-      this.options.warn(`lost ${total - this.lastReportedLost} binds since the last report (so far: ${describeLosses(a.lost, a.exportFailures)})`);
+      this.options.warn(`lost ${total - this.lastReportedLost} binds since the last report (so far: ${describeLosses(a.lost, a.exportFailures, a.handover?.losses)})`);
       this.lastReportedLost = total;
     }
   }

@@ -9,6 +9,9 @@ export interface TracerContext {
   cgroupRootId: number;
   /** Kubernetes mode: pin the pod maps under this bpffs directory ("" = off) */
   pinDir: string;
+  /** daemon mode with handover: the pinned set's directory ("" = off) */
+  handoverDir: string;
+  version: string;
 }
 
 /** The tracer's options from validated configuration. Pure. */
@@ -30,6 +33,9 @@ export function tracerOptions(config: AppConfig, context: TracerContext): Native
     mntnsMapPath: f.mntnsMap,
     ...config.reader,
     pinDir: context.pinDir,
+    handoverDir: context.handoverDir,
+    unownedAfterMillis: config.handover.unownedAfterMillis,
+    packageVersion: context.version,
     backend: config.kernel.backend,
   };
 }

@@ -96,6 +96,8 @@ examples:
     bindsnoop -o json     # one JSON object per bind
     OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 bindsnoop -q -E
                           # export every bind, failures too, as OTLP logs
+    bindsnoop cleanup     # remove the programs daemon mode left attached
+                          # for the next agent (handover.enabled)
 
 it is reporting socket options set before the bind call
 impacting system call behavior:

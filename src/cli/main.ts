@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import pino from 'pino';
 import { Agent } from '../agent/agent';
 import { describeLosses, totalLost, type Accounting } from '../agent/accounting';
+import { describeTakeover, handoverFields } from '../agent/handover';
 import { loadConfig, logsUrl } from '../config/load';
 import type { AppConfig } from '../config/schema';
 import { loadAddon } from '../kernel/native';
@@ -15,6 +16,7 @@ import { TRACING_LINE } from '../output/table';
 import { startAgentServer } from '../server';
 import { flagsToConfig, HELP, parseArgs, USAGE, type CliOptions } from './args';
 import { effectiveCapabilities, missingCapabilities } from './caps';
+import { runCleanup } from './cleanup';
 import { StdoutWriter } from './stdout-writer';
 
 /** The logs URL as a log line may show it: scheme, host, port and path; no user, password or query (either may hold a key). */
@@ -157,7 +159,7 @@ function terminal(opts: CliOptions, onStdoutGone: () => void): FrontEnd {
       // a reader that left (| head) chose not to read the rest: not worth a word
       if (notPrinted && !readerGone) process.stderr.write(`bindsnoop: ${notPrinted} binds not printed: stdout was not read fast enough (${STDOUT_BACKLOG_BYTES >> 20} MiB waited)\n`);
       if (!a) return;
-      if (totalLost(a.lost) > 0) process.stderr.write(`bindsnoop: lost binds: ${describeLosses(a.lost, a.exportFailures)}\n`);
+      if (totalLost(a.lost) > 0) process.stderr.write(`bindsnoop: lost binds: ${describeLosses(a.lost, a.exportFailures, a.handover?.losses)}\n`);
       const countFull = agent.kernelStats()?.kernelCountFull ?? 0;
       if (opts.count && countFull) process.stderr.write(`bindsnoop: ${countFull} binds not counted (count table full)\n`);
       if (agent.exporting) process.stderr.write(`bindsnoop: exported ${a.exported} of ${a.seen} binds\n`);
@@ -185,6 +187,8 @@ function daemon(): FrontEnd {
     async started(agent, config) {
       const backend = agent.backend()!;
       log.info({ backend: backend.name, notes: backend.notes }, describeBackend(backend));
+      const handover = agent.handover();
+      if (handover) log.info({ handover: handoverFields(handover), pinDir: config.handover.pinDir }, describeTakeover(handover));
       // the URL the records go to, without credentials (a user:password in it, or a query, is never logged)
       log.info({ endpoint: agent.exporting ? logEndpoint(config) : 'off', kubernetes: config.kubernetes.enabled }, 'tracing binds');
       try {
@@ -197,18 +201,21 @@ function daemon(): FrontEnd {
         process.exit(1);
       }
     },
-    stopping(signal) {
-      log.info({ signal }, 'stopping: not ready, detaching, flushing');
+    stopping(signal, agent) {
+      if (agent.handover()) log.info({ signal }, 'stopping: not ready, flushing; the programs stay attached and their ring keeps what comes meanwhile for the next agent (handover; bindsnoop cleanup removes them)');
+      else log.info({ signal }, 'stopping: not ready, detaching, flushing');
     },
     stopped(_agent, a, signal) {
       const lost = a ? Object.fromEntries(Object.entries(a.lost)) : {};
-      log.info({ signal, seen: a?.seen, exported: a?.exported, lost, exportFailures: Object.fromEntries(a?.exportFailures ?? []) }, 'stopped');
+      const handover = a?.handover && { generation: a.handover.generation, recovered: a.handover.recovered, duplicatesDropped: a.handover.duplicatesDropped, lost: Object.fromEntries(a.handover.losses) };
+      log.info({ signal, seen: a?.seen, exported: a?.exported, lost, exportFailures: Object.fromEntries(a?.exportFailures ?? []), ...(handover ? { handover } : {}) }, 'stopped');
       server?.close();
     },
   };
 }
 
 export function run(argv: readonly string[]): void {
+  if (argv[0] === 'cleanup') process.exit(runCleanup(argv.slice(1)));
   let opts: CliOptions;
   try {
     opts = parseArgs(argv);
@@ -255,6 +262,7 @@ export function run(argv: readonly string[]): void {
         config,
         table: { timestamp: opts.timestamp, wide: opts.wide, printUid: opts.printUid, exe: opts.exe },
         countMode: opts.count,
+        daemon: opts.daemon,
         version: version(),
         write: (chunk, binds) => front.print(chunk, binds),
         stdoutFull: front.stdoutFull && (() => front.stdoutFull?.() === true),

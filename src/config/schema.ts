@@ -66,6 +66,11 @@ export interface AppConfig {
   log: {
     lossWarningIntervalMillis: number;
   };
+  handover: {
+    enabled: boolean;
+    pinDir: string;
+    unownedAfterMillis: number;
+  };
   server: {
     port: number;
     host: string;
@@ -255,6 +260,19 @@ export const SCHEMA: Schema<AppConfig> = {
   },
   log: {
     lossWarningIntervalMillis: { doc: 'At most one warning about lost binds per interval.', format: integerIn(0, 3_600_000, 'milliseconds'), default: 10_000 },
+  },
+  handover: {
+    enabled: {
+      doc: 'Daemon mode only: pin the kernel programs, their ring buffer and their counters under pinDir and leave them attached when the agent stops or dies, so that the next agent reads the binds of the gap, books what was lost meanwhile and takes over without a bind unseen. Remove a pinned set with bindsnoop cleanup.',
+      format: Boolean,
+      default: false,
+    },
+    pinDir: { doc: 'Where the pinned set lives (a directory on a BPF filesystem, one agent at a time).', format: String, default: '/sys/fs/bpf/bindsnoop-handover' },
+    unownedAfterMillis: {
+      doc: "A pinned set whose reader has been gone this long stops reporting binds (each skipped bind is counted), so that a removed agent's programs cost next to nothing; 0 = never.",
+      format: integerIn(0, 2_592_000_000, 'milliseconds'),
+      default: 600_000,
+    },
   },
   server: {
     port: { doc: 'Port of /healthz, /readyz and /metrics in daemon mode (--daemon); 0 = any free port.', format: integerIn(0, 65535, 'a port'), default: 9090 },

@@ -33,6 +33,12 @@ export interface NativeTracerOptions {
   maxPendingBytes: number;
   /** Kubernetes mode: pin the cgroups/mntns/excluded maps here ("" = off) */
   pinDir: string;
+  /** daemon mode's handover: pin the programs' links, the ring and the shared maps here and leave them attached at stop ("" = off) */
+  handoverDir: string;
+  /** a pinned set whose reader is gone this long reports nothing (0 = never) */
+  unownedAfterMillis: number;
+  /** recorded in the pinned set */
+  packageVersion: string;
   backend: BackendChoice;
 }
 
@@ -58,6 +64,12 @@ export interface NativeTracerStats {
   kernelCountFull: number;
   /** binds whose return the kprobe/tracepoint backends never saw (a missed kretprobe, or mid-bind at stop) */
   kernelInflightOrphaned: number;
+  /** binds the programs skipped because the pinned set's reader was gone too long (this tracer's share) */
+  kernelUnowned: number;
+  /** binds the other set attached during a handover reported: not reported again */
+  handoverDuplicates: number;
+  /** records read that were written before this tracer took the pinned set over (the gap's) */
+  handoverRecovered: number;
   recordsRead: number;
   /** ring records of another size than this build's layout: counted, never decoded */
   recordsMalformed: number;
@@ -67,6 +79,29 @@ export interface NativeTracerStats {
   readerAlive: boolean;
   /** the errno that stopped the reader thread's poll, 0 while it runs */
   readerErrno: number;
+}
+
+/** What a takeover of a pinned set found (native/handover.h), and what it has retired since. */
+export interface HandoverInfo {
+  generation: number;
+  /** a set was pinned there before */
+  found: boolean;
+  previousGeneration: number;
+  previousOwnerPid: number;
+  previousVersion: string;
+  /** how long the previous reader had been gone */
+  heartbeatAgeMillis: number;
+  /** kernel counters after the previous owner last booked them: lost while no reader ran (or after its last scrape) */
+  ringFull: number;
+  inflightFull: number;
+  inflightOrphaned: number;
+  unowned: number;
+  duplicates: number;
+  /** taken from the ring by a previous reader that ended before it exported or counted them */
+  unsettled: number;
+  /** records in a ring this build could not share (another layout or size): counted, not decoded */
+  setAside: number;
+  linksRetired: number;
 }
 
 export interface NativeTracer {
@@ -79,6 +114,17 @@ export interface NativeTracer {
   mapUpdate(map: K8sMapName, key: bigint, value: bigint): void;
   mapDelete(map: K8sMapName, key: bigint): boolean;
   mapEntries(map: K8sMapName): [bigint, bigint][];
+  /** handover: every record read before the first `records` is exported or counted lost */
+  settle(records: bigint): void;
+  handover(): HandoverInfo | null;
+}
+
+/** What `bindsnoop cleanup` removed. */
+export interface RemovedSet {
+  links: number;
+  maps: number;
+  /** records queued in the ring that no reader will take */
+  recordsDiscarded: number;
 }
 
 export interface NativeError extends Error {
@@ -119,6 +165,8 @@ export interface NativeAddon {
   peerClosed(fd: number): boolean;
   /** O_NONBLOCK on a pipe or socket the agent writes to */
   setNonBlocking(fd: number): void;
+  /** unpins a handover set (links first: the kernel detaches them) and removes its directory; throws code ENOENT when none is there */
+  removePinnedSet(dir: string): RemovedSet;
 }
 
 let cached: NativeAddon | undefined;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { decodeBatch, decodeCounts, type CountEntry } from './decode';
 import { BindsnoopError } from '../model/errors';
 import type { BindEvent } from '../model/event';
-import { isNativeError, loadAddon, type BackendInfo, type NativeTracer, type NativeTracerOptions, type NativeTracerStats } from './native';
+import { isNativeError, loadAddon, type BackendInfo, type HandoverInfo, type NativeTracer, type NativeTracerOptions, type NativeTracerStats } from './native';
 
 /**
  * Why a refusal (EPERM) may not be a missing capability: the capabilities are
@@ -87,6 +87,16 @@ export class BindSource {
   /** The backend in use, and why each better one was not. */
   backend(): BackendInfo {
     return this.tracer.backend();
+  }
+
+  /** Handover: the takeover of the pinned set and its gap's books; null without handover. */
+  handover(): HandoverInfo | null {
+    return this.tracer.handover();
+  }
+
+  /** Handover: every record read before the first `records` is exported or counted lost (for the next owner's books). */
+  settle(records: number): void {
+    this.tracer.settle(BigInt(Math.max(0, Math.floor(records))));
   }
 
   /** The Kubernetes maps (pinned under pinDir), for the agent's reconciler. */

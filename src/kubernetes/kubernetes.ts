@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, statfsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import { FLAG_KUBELET_CGROUP, type BindEvent } from '../model/event';
 import { commaList } from '../model/text';
@@ -6,7 +6,7 @@ import type { RoutedBind } from '../model/named-bind';
 import type { NativeTracer } from '../kernel/native';
 import { CgroupPaths } from './cgroup-path';
 import { findCgroup2Mount, NodeMaps } from './node-maps';
-import { lockPinDir, PinDirInUse } from './pin-lock';
+import { preparePinDir, PinDirInUse, PinDirUnusable } from '../kernel/pin-dir';
 import { BindHold, type HoldCounts } from './hold';
 import { PodLogIndex } from './pod-logs';
 import { ApiAccessError, loadApiAccess } from './api-access';
@@ -14,8 +14,6 @@ import { PodWatch, type PodWatchCounts } from './pod-watch';
 import { PodResolver } from './resolver';
 import { parseLabelSelector } from './label-selector';
 
-/** statfs f_type of a BPF filesystem (include/uapi/linux/magic.h) */
-const BPF_FS_MAGIC = 0xcafe4a11;
 /** the maps the kernel program pins under pinDir */
 const PINNED_MAPS = ['cgroups', 'mntns', 'excluded'];
 
@@ -165,32 +163,10 @@ export class Kubernetes {
   preparePinDir(): string {
     const dir = path.resolve(this.settings.pinDir);
     if (!this.settings.pinDir) return '';
-    let existing = dir;
-    while (!existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing);
-    if (statfsSync(existing).type !== BPF_FS_MAGIC) {
-      throw new KubernetesSetupError('pinDir', `${dir} is not on a BPF filesystem; pick a directory under a bpffs mount (mount -t bpf bpf /sys/fs/bpf)`);
-    }
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      this.pinLock = preparePinDir(dir, PINNED_MAPS, 'two agents on one pin directory would each rewrite the maps the other filters by; stop it, or give this one its own kubernetes.pinDir');
     } catch (e) {
-      throw new KubernetesSetupError('pinDir', `cannot create ${dir} (${(e as NodeJS.ErrnoException).code}): it must be on a mounted bpffs (mount -t bpf bpf /sys/fs/bpf)`);
-    }
-    for (const p of [dir, ...PINNED_MAPS.map((m) => path.join(dir, m))]) {
-      let st;
-      try {
-        st = lstatSync(p);
-      } catch {
-        continue; // a map not pinned yet
-      }
-      const kind = p === dir ? 'directory' : 'pinned map';
-      if (st.isSymbolicLink()) throw new KubernetesSetupError('pinDir', `${p} is a symbolic link: the ${kind} must be the real one (remove it)`);
-      if (st.uid !== process.getuid?.()) throw new KubernetesSetupError('pinDir', `${p} belongs to uid ${st.uid}, not to this agent's: remove it or pick another pinDir`);
-      if (st.mode & 0o022) throw new KubernetesSetupError('pinDir', `${p} is writable by others (mode ${(st.mode & 0o777).toString(8)}): remove it or pick another pinDir`);
-    }
-    try {
-      this.pinLock = lockPinDir(dir);
-    } catch (e) {
-      if (e instanceof PinDirInUse) throw new KubernetesSetupError('pinDir', e.message);
+      if (e instanceof PinDirUnusable || e instanceof PinDirInUse) throw new KubernetesSetupError('pinDir', e.message);
       throw e;
     }
     return dir;

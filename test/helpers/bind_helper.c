@@ -10,7 +10,8 @@
  * OPTS any of "FTNRr" or "-") or unix,PATH. Every socket stays open until the
  * helper exits, so a later SPEC can collide with an earlier one; with
  * --repeat each socket is closed right after its bind (a socket+bind+close loop);
- * --rate paces that loop to so many binds a second (in slices of 1 ms);
+ * --rate paces that loop to so many binds a second (in slices of 1 ms); in that loop a PORT "+BASE"
+ * asks for BASE + r % 10000 at the r-th bind;
  * --seconds ends it after S seconds however many it made ("done N" says how many).
  *
  * --memfd (first) runs a copy of the helper from a memfd (fexecve), as a
@@ -328,6 +329,19 @@ int main(int argc, char **argv)
 					((struct sockaddr_in *)&ss)->sin_family = AF_INET;
 					((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 					len = sizeof(struct sockaddr_in);
+				}
+				/* PORT "+BASE": the r-th bind asks for BASE + r % 10000, so that each bind of a flood is told
+				 * apart from the next 9,999 by its port (0 otherwise: an ephemeral port) */
+				const char *port = spec;
+				for (int commas = 0; *port && commas < 3; port++)
+					commas += *port == ',';
+				if (*port == '+') {
+					int want = atoi(port + 1) + r % 10000;
+
+					if (v6)
+						((struct sockaddr_in6 *)&ss)->sin6_port = htons(want);
+					else
+						((struct sockaddr_in *)&ss)->sin_port = htons(want);
 				}
 				if (bind(fd, (struct sockaddr *)&ss, len))
 					die("bind");

@@ -18,7 +18,8 @@ function options(overrides: Partial<NativeTracerOptions> = {}): NativeTracerOpti
   return {
     pid: 0, filterUid: false, uid: 0, ports: [], includeErrors: false, countMode: false, hideKernelBinds: false,
     readCgroupNames: false, readArgs: false, cgroupRootId: 1, cgroupMapPath: '', mntnsMapPath: '', ringBufferBytes: 1 << 16, wakeupBytes: 4096,
-    drainIntervalMillis: 50, maxPendingBatches: 8, maxPendingBytes: 1 << 20, pinDir: '', backend: 'auto', ...overrides,
+    drainIntervalMillis: 50, maxPendingBatches: 8, maxPendingBytes: 1 << 20, pinDir: '', handoverDir: '', unownedAfterMillis: 0, packageVersion: '',
+    backend: 'auto', ...overrides,
   };
 }
 
@@ -42,7 +43,7 @@ describe('the tracer\'s options are declared once, by the addon', () => {
   };
 
   it('the agent passes every option the addon reads, and only those', () => {
-    const built = tracerOptions(loadConfig({ env: {}, flags: {} }), { countMode: false, cgroupRootId: 1, pinDir: '' });
+    const built = tracerOptions(loadConfig({ env: {}, flags: {} }), { countMode: false, cgroupRootId: 1, pinDir: '', handoverDir: '', version: '0.0.0' });
     expect(Object.keys(built).sort()).toEqual(Object.keys(specs).sort());
     // and the TypeScript interface is the same set (a compile-time check on one full object)
     expect(Object.keys(options()).sort()).toEqual(Object.keys(specs).sort());

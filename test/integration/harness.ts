@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdir
 import * as path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { afterAll, describe, expect } from 'vitest';
+import { LOSS_STAGES } from '../../src/agent/accounting';
 import { findCgroup2Mount } from '../../src/kubernetes/node-maps';
 import { scaledMillis, waitUntil } from '../helpers/wait';
 
@@ -136,6 +137,8 @@ export interface HelperRun {
   results: string[];
   /** its /proc/self/exe at the binds */
   exe?: string;
+  /** with --repeat: how many binds it made */
+  done?: number;
   exit: Exit;
 }
 
@@ -149,6 +152,7 @@ function parseHelperOutput(out: string): Omit<HelperRun, 'exit'> {
     netns: value('netns'),
     results: lines.filter((l) => l.startsWith('ok ') || l.startsWith('err ')),
     exe: lines.find((l) => l.startsWith('exe '))?.slice('exe '.length),
+    done: lines.some((l) => l.startsWith('done ')) ? value('done') : undefined,
   };
 }
 
@@ -359,7 +363,7 @@ export async function metric(base: string, name: string): Promise<number> {
 export async function books(base: string): Promise<{ seen: number; exported: number; lost: number; pending: number }> {
   const text = await (await fetch(`${base}/metrics`)).text();
   let lost = 0;
-  for (const stage of ['kernel', 'reader', 'export_queue', 'export']) lost += sampleOf(text, `bindsnoop_events_lost_total{stage="${stage}"}`);
+  for (const stage of LOSS_STAGES) lost += sampleOf(text, `bindsnoop_events_lost_total{stage="${stage}"}`);
   return { seen: sampleOf(text, 'bindsnoop_events_total'), exported: sampleOf(text, 'bindsnoop_events_exported_total'), lost, pending: sampleOf(text, 'bindsnoop_events_pending') };
 }
 

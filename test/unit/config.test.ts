@@ -37,7 +37,7 @@ const VALID: Record<string, unknown> = {
   'otlp.clientCertificate': '/etc/c.pem', 'otlp.clientKey': '/etc/k.pem', 'otlp.pipeline': 'sdk', 'otlp.maxQueueSize': 99, 'otlp.maxQueueBytes': 1048576, 'otlp.maxExportBatchSize': 33,
   'otlp.flushIntervalMillis': 77, 'otlp.shutdownTimeoutMillis': 5555, 'otlp.maxResources': 128, 'otlp.resourceIdleMillis': 2000, 'service.name': 'edge', 'service.resourceAttributes': 'a=b',
   'reader.ringBufferBytes': 1 << 22, 'reader.wakeupBytes': 8192, 'reader.drainIntervalMillis': 20, 'reader.maxPendingBatches': 64, 'reader.maxPendingBytes': 1048576,
-  'log.lossWarningIntervalMillis': 1000, 'server.port': 9191, 'server.host': '::1', 'kubernetes.enabled': true,
+  'log.lossWarningIntervalMillis': 1000, 'handover.enabled': true, 'handover.pinDir': '/sys/fs/bpf/ho', 'handover.unownedAfterMillis': 60000, 'server.port': 9191, 'server.host': '::1', 'kubernetes.enabled': true,
   'kubernetes.nodeName': 'node-7', 'kubernetes.podLogsDir': '/pods', 'kubernetes.containerLogsDir': '/containers',
   'kubernetes.deletedPodGraceMillis': 1000, 'kubernetes.pinDir': '/sys/fs/bpf/x', 'kubernetes.cgroupRoot': '/sys/fs/cgroup',
   'kubernetes.namespaces': 'a,b', 'kubernetes.excludeNamespaces': 'c', 'kubernetes.labelSelector': 'app=web',

@@ -20,7 +20,7 @@ describe('/metrics', () => {
       accounting: (): Accounting => {
         calls++;
         const exported = 100 * calls;
-        return { seen: exported + 7 + calls, exported, lost: { kernel: 3, reader: 0, export_queue: 4, export: 0 }, pending: calls, exportFailures: new Map() };
+        return { seen: exported + 7 + calls, exported, lost: { kernel: 3, reader: 0, export_queue: 4, export: 0, handover: 0 }, pending: calls, exportFailures: new Map() };
       },
       podsKnown: () => 0,
       containersKnown: () => 0,

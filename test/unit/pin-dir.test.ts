@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { flockHolder } from '../../src/kubernetes/pin-lock';
+import { flockHolder } from '../../src/kernel/pin-dir';
 
 describe('flockHolder', () => {
   const locks = [
