@@ -92,9 +92,17 @@ struct bind_event {
 	 * components of that root's own path from the namespace's root ("nginx\0sbin\0usr\0\0jail\0srv\0":
 	 * /usr/sbin/nginx in the jail /srv/jail); an empty name last: the jail's path did not fit */
 	char exe_names[BINDSNOOP_EXE_LEN];
+#ifdef BINDSNOOP_TEST_LAYOUT
+	/* a build of another record layout, as a later release may have (test/helpers/test-layout-build.ts) */
+	__u64 test_layout_field;
+#endif
 };
 
+#ifdef BINDSNOOP_TEST_LAYOUT
+#define BINDSNOOP_EVENT_SIZE 656
+#else
 #define BINDSNOOP_EVENT_SIZE 648
+#endif
 
 /* bits of bind_event_args.args_flags */
 #define BINDSNOOP_ARGS_TRUNCATED (1u << 0)  /* the command line is longer than args holds */
@@ -114,7 +122,7 @@ struct bind_event_args {
 	char args[BINDSNOOP_ARGS_LEN];
 };
 
-#define BINDSNOOP_EVENT_ARGS_SIZE 912
+#define BINDSNOOP_EVENT_ARGS_SIZE (BINDSNOOP_EVENT_SIZE + 264)
 
 /* key of the --count map: one row per bound address and port */
 struct count_key {
@@ -131,7 +139,11 @@ struct count_key {
  * either changes, even at the same size, so that a reader never decodes records of a layout it does not know.
  */
 #define BINDSNOOP_SET_VERSION 1
+#ifdef BINDSNOOP_TEST_LAYOUT
+#define BINDSNOOP_LAYOUT_VERSION 2
+#else
 #define BINDSNOOP_LAYOUT_VERSION 1
+#endif
 #define BINDSNOOP_VERSION_LEN 32
 
 /* The one entry of the pinned `state` map (mmapable): the set's description, its reader's heartbeat, its books. */

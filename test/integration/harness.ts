@@ -48,8 +48,8 @@ export class Agent {
     this.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   }
 
-  static spawn(args: readonly string[], env: NodeJS.ProcessEnv = {}, command: readonly string[] = [], nodeFlags: readonly string[] = []): Agent {
-    const argv = [...command, process.execPath, ...nodeFlags, CLI, ...args];
+  static spawn(args: readonly string[], env: NodeJS.ProcessEnv = {}, command: readonly string[] = [], nodeFlags: readonly string[] = [], cli = CLI): Agent {
+    const argv = [...command, process.execPath, ...nodeFlags, cli, ...args];
     const proc = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...env }, stdio: 'pipe' });
     live.add(proc);
     proc.on('exit', () => live.delete(proc));
@@ -332,8 +332,8 @@ export function logLines(agent: Agent): LogLine[] {
 }
 
 /** A daemon started and serving; `startMillis` (scaled to the load) bounds the wait for that, 15 s by default. */
-export async function startDaemon(env: NodeJS.ProcessEnv, prefix: readonly string[] = [], args: readonly string[] = [], startMillis = 15_000): Promise<{ agent: Agent; base: string }> {
-  const agent = Agent.spawn(['--daemon', ...args], { BINDSNOOP_SERVER_PORT: '0', BINDSNOOP_SERVER_HOST: '127.0.0.1', ...env }, prefix);
+export async function startDaemon(env: NodeJS.ProcessEnv, prefix: readonly string[] = [], args: readonly string[] = [], startMillis = 15_000, cli = CLI): Promise<{ agent: Agent; base: string }> {
+  const agent = Agent.spawn(['--daemon', ...args], { BINDSNOOP_SERVER_PORT: '0', BINDSNOOP_SERVER_HOST: '127.0.0.1', ...env }, prefix, [], cli);
   let exited = false;
   void agent.exited.then(() => (exited = true));
   const line = await agent.waitFor(() => {

@@ -20,6 +20,9 @@
 #   PKGAUTO <its backend line>
 #   PKGBIND <pid> <port>        a bind by node in that root, as user UID
 #   PKGEVENT <one JSON object of its bindsnoop -o json -u UID>
+#   HANDOVER <backend> made=N <the restarted daemon's counters> collected={"records":N,"duplicates":N}
+#                               (a daemon with handover killed in a flood and started again, exporting to a Collector)
+#   HANDOVERCLEANUP <backend> <bindsnoop cleanup's line>
 #   MATRIX DONE
 set -u
 ROOT=${1:?repo root}
@@ -129,6 +132,64 @@ if [ -n "$COLLECTOR" ] && [ -x "$COLLECTOR" ]; then
   kill -TERM "$cpid"
   wait "$cpid"
   sed "s/^/OTELCOL /" "$TMPDIR/otelcol.jsonl"
+fi
+
+# handover: a daemon killed (SIGKILL) in the middle of a flood and started again, under each backend, exporting to
+# a Collector; prints HANDOVER <backend> made=N <its counters> collected=<count-records.js's line>, or
+# HANDOVER <backend> unavailable: <the daemon's last log message>
+if [ -n "$COLLECTOR" ] && [ -x "$COLLECTOR" ]; then
+  HO=/sys/fs/bpf/handover
+  metrics() { node -e "fetch('http://127.0.0.1:$1/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))"; }
+  daemon() { # name port backend: started and serving, else 1
+    BINDSNOOP_HANDOVER_ENABLED=true BINDSNOOP_HANDOVER_PIN_DIR=$HO BINDSNOOP_FILTER_UID=4242 BINDSNOOP_SERVER_PORT=$2 \
+      BINDSNOOP_SERVER_HOST=127.0.0.1 BINDSNOOP_KERNEL_BACKEND=$3 OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 \
+      BINDSNOOP_OTLP_FLUSH_INTERVAL_MILLIS=50 "${CLI[@]}" --daemon 2> "$TMPDIR/$1.err" &
+    dpid=$!
+    for _ in $(seq 1 1200); do
+      grep -q '"msg":"serving' "$TMPDIR/$1.err" && return 0
+      kill -0 "$dpid" 2>/dev/null || return 1
+      sleep 0.1
+    done
+    return 1
+  }
+  for b in fentry kprobe tracepoint; do
+    printf '%s\n' \
+      'receivers: {otlp: {protocols: {http: {endpoint: "127.0.0.1:4318"}}}}' \
+      "exporters: {file: {path: \"$TMPDIR/ho-$b.jsonl\", format: json, flush_interval: 100ms}}" \
+      'service: {telemetry: {metrics: {level: none}}, pipelines: {logs: {receivers: [otlp], exporters: [file]}}}' \
+      > "$TMPDIR/ho-otelcol.yaml"
+    "$COLLECTOR" --config="$TMPDIR/ho-otelcol.yaml" 2> "$TMPDIR/ho-otelcol-$b.err" &
+    cpid=$!
+    for _ in $(seq 1 1200); do grep -q 'Everything is ready' "$TMPDIR/ho-otelcol-$b.err" && break; sleep 0.1; done
+    if ! daemon "ho1-$b" 9301 "$b"; then
+      echo "HANDOVER $b unavailable: $(grep -o '"msg":"[^"]*"' "$TMPDIR/ho1-$b.err" | tail -1)"
+      kill -TERM "$cpid"; wait "$cpid"
+      "${CLI[@]}" cleanup --pin-dir "$HO" > /dev/null 2>&1
+      continue
+    fi
+    "$HELPER" --uid 4242 --repeat 1000000 --rate 300 --seconds 16 udp,4,127.0.0.1,+30000 > "$TMPDIR/ho-flood-$b" &
+    hpid=$!
+    sleep 3
+    kill -KILL "$dpid"
+    wait "$dpid" 2>/dev/null
+    sleep 1
+    if daemon "ho2-$b" 9302 "$b"; then
+      wait "$hpid"
+      sleep 3 # the ring read, the rest exported
+      m=$(metrics 9302 | grep -E '^bindsnoop_(events_total|events_lost_total|handover_)' | tr '\n' ';')
+      kill -TERM "$dpid"
+      wait "$dpid"
+      sleep 1 # the file exporter flushes every 100 ms
+      kill -TERM "$cpid"
+      wait "$cpid"
+      echo "HANDOVER $b made=$(sed -n 's/^done //p' "$TMPDIR/ho-flood-$b") $m collected=$(node "$ROOT/test/vm/count-records.js" "$TMPDIR/ho-$b.jsonl" 4242)"
+    else
+      echo "HANDOVER $b restart failed: $(grep -o '"msg":"[^"]*"' "$TMPDIR/ho2-$b.err" | tail -1)"
+      kill "$hpid" "$cpid"
+      wait "$hpid" "$cpid"
+    fi
+    echo "HANDOVERCLEANUP $b $("${CLI[@]}" cleanup --pin-dir "$HO" 2>&1) $([ -e "$HO" ] && echo left)"
+  done
 fi
 
 if [ -n "$PKG_UPPER" ]; then
