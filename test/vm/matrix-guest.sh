@@ -135,7 +135,7 @@ if [ -n "$COLLECTOR" ] && [ -x "$COLLECTOR" ]; then
 fi
 
 # handover: a daemon killed (SIGKILL) in the middle of a flood and started again, under each backend, exporting to
-# a Collector; prints HANDOVER <backend> made=N <its counters> collected=<count-records.js's line>, or
+# a Collector; prints HANDOVER <backend> made=N <its counters> collected=<count-records.mjs's line>, or
 # HANDOVER <backend> unavailable: <the daemon's last log message>
 if [ -n "$COLLECTOR" ] && [ -x "$COLLECTOR" ]; then
   HO=/sys/fs/bpf/handover
@@ -182,7 +182,7 @@ if [ -n "$COLLECTOR" ] && [ -x "$COLLECTOR" ]; then
       sleep 1 # the file exporter flushes every 100 ms
       kill -TERM "$cpid"
       wait "$cpid"
-      echo "HANDOVER $b made=$(sed -n 's/^done //p' "$TMPDIR/ho-flood-$b") $m collected=$(node "$ROOT/test/vm/count-records.js" "$TMPDIR/ho-$b.jsonl" 4242)"
+      echo "HANDOVER $b made=$(sed -n 's/^done //p' "$TMPDIR/ho-flood-$b") $m collected=$(node "$ROOT/test/vm/count-records.mjs" "$TMPDIR/ho-$b.jsonl" 4242)"
     else
       echo "HANDOVER $b restart failed: $(grep -o '"msg":"[^"]*"' "$TMPDIR/ho2-$b.err" | tail -1)"
       kill "$hpid" "$cpid"

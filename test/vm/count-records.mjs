@@ -1,8 +1,7 @@
 // Reads an OpenTelemetry Collector file exporter's output (OTLP/JSON, a request a line) in a test VM and
 // prints one JSON line: the records of one user's binds, and how many of them repeat another (same thread,
-// same bound port, within 100 ms: test/integration/handover.test.ts's rule). Usage: node count-records.js FILE UID
-'use strict';
-const { readFileSync } = require('node:fs');
+// same bound port, within 100 ms: test/integration/handover.test.ts's rule). Usage: node count-records.mjs FILE UID
+import { readFileSync } from 'node:fs';
 const [file, uid] = process.argv.slice(2);
 let records = 0;
 let duplicates = 0;
