@@ -165,6 +165,48 @@ describePrivileged('handover: no blind window across a stop, a crash and a resta
     expect(readdirSync(PIN_DIR).filter((n) => n.startsWith('link-')).length).toBeGreaterThan(0);
   }, 120_000);
 
+  it('a restart while the receiver is down: the binds of the gap wait in the ring and the queue, and reach the Collector once it is back; every bind exported once or counted', async () => {
+    const down = await Collector.start();
+    collector = down;
+    const env = handoverEnv(down.url, { BINDSNOOP_OTLP_SHUTDOWN_TIMEOUT_MILLIS: '2000' });
+    const first = await daemon(env);
+    const flood = runBindsAsync(['--uid', String(OWN_UID), '--repeat', String(RATE * 6), '--rate', String(RATE), '--seconds', '12', 'udp,4,127.0.0.1,+30000']);
+    await new Promise((r) => setTimeout(r, 1000));
+    // the receiver goes away; the agent stops while it is away, and the next one starts while it is still away
+    const keptFirst = mkdtempSync(path.join(tmpdir(), 'bindsnoop-handover-'));
+    await down.stop('SIGTERM', keptFirst);
+    await new Promise((r) => setTimeout(r, 500));
+    await first.agent.stop('SIGTERM');
+    const second = await daemon(env);
+    await new Promise((r) => setTimeout(r, 1500));
+    const back = await Collector.start({ port: down.port });
+    collector = back;
+    const made = (await flood).done!;
+    let previous = -1;
+    await waitUntil('the second agent to read the ring and export what it read', async () => {
+      await new Promise((r) => setTimeout(r, 1000));
+      const b = await scrape(second.base);
+      const stable = b.seen === previous;
+      previous = b.seen;
+      return stable && b.pending === 0 && b.exported + b.lost === b.seen ? b : undefined;
+    }, scaledMillis(30_000));
+    await second.agent.stop('SIGTERM');
+    const books = [first, second].map((d) => stoppedLine(d.agent)!);
+    expect(books.reduce((sum, b) => sum + (b.seen as number), 0)).toBe(made);
+    // the first could not export what it held when it stopped: counted, by reason
+    expect(Object.values(books[0].lost as Record<string, number>).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    const keptBack = mkdtempSync(path.join(tmpdir(), 'bindsnoop-handover-'));
+    await back.stop('SIGTERM', keptBack);
+    const afterRestart = ownRecords(back);
+    const records = [...ownRecords(down), ...afterRestart];
+    rmSync(keptFirst, { recursive: true, force: true });
+    rmSync(keptBack, { recursive: true, force: true });
+    expect(duplicates(records)).toBe(0);
+    expect(records.length).toBe(books.reduce((sum, b) => sum + (b.exported as number), 0));
+    // binds read after the restart reached the receiver that came back
+    expect(afterRestart.length).toBeGreaterThan(0);
+  }, 120_000);
+
   it('version skew: this release\'s set taken over by a build of another record layout, and that build\'s by this release, in a 20,000 binds/s flood: every bind exported once or counted', async () => {
     collector = await Collector.start();
     const env = handoverEnv(collector.url);
