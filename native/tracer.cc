@@ -213,7 +213,7 @@ void Tracer::SnapshotKernelStats() {
 // Worker thread: detach first so nothing new arrives, take what is left, keep
 // the final counters, unload; then let the last batches reach JavaScript.
 void Tracer::Unload() {
-  if (handover_) {
+  if (handover_ && keepAttached_) {
     // the set stays attached and its ring keeps what comes now, for the next agent: its gap
     std::lock_guard<std::mutex> lock(mutex_);
     SnapshotKernelStats();
@@ -250,14 +250,27 @@ void Tracer::Unload() {
     }
     program_.reset();
   }
+  if (handover_) {
+    // removed on purpose: the links are unpinned and gone with the program; the ring and the maps go now
+    std::string op;
+    setRemoved_ = RemovePinnedSet(opts_.handoverDir, &removed_, &op) == 0;
+  }
   readerAlive_ = false;
   deliver_.Release();
 }
 
-// stop(): resolves once the programs are detached and unloaded and every batch
-// read has been delivered. Returns at once; the work runs on the worker thread.
+// stop(keepAttached = true): resolves once the programs are detached and unloaded and every batch
+// read has been delivered; with handover, once reading stopped, the programs left attached (or, keepAttached
+// false, the pinned set removed after the usual detach and drain). Returns at once; the work runs on the worker thread.
 Napi::Value Tracer::Stop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    if (!info[0].IsBoolean()) {
+      ThrowTypeError(env, std::string("stop(keepAttached): keepAttached must be a boolean (got ") + TypeName(info[0]) + ")");
+      return env.Undefined();
+    }
+    if (!stopRequested_) keepAttached_ = info[0].As<Napi::Boolean>().Value();
+  }
   auto deferred = Napi::Promise::Deferred::New(env);
   if (completion_->done || (!program_ && !started_)) {
     deferred.Resolve(env.Undefined());
@@ -333,6 +346,8 @@ Napi::Value Tracer::Handover(const Napi::CallbackInfo& info) {
   o.Set("unsettled", num(g.unsettled));
   o.Set("setAside", num(handover_->setAside()));
   o.Set("linksRetired", num(handover_->linksRetired()));
+  // after a stop that removed the set: what went with it
+  o.Set("removed", Napi::Boolean::New(env, setRemoved_));
   return o;
 }
 

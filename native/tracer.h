@@ -81,6 +81,9 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
 
   bool started_ = false;
   bool stopRequested_ = false;
+  // handover: stop() leaves the set attached for the next agent, unless told to remove it (its DaemonSet is gone)
+  bool keepAttached_ = true;
+  bool setRemoved_ = false;
   Napi::ThreadSafeFunction deliver_;
   std::shared_ptr<Completion> completion_ = std::make_shared<Completion>();
 
@@ -101,5 +104,6 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   uint64_t inflightOrphaned_ = 0;
   // binds between entry and return when the programs were detached: seen starting, never reported
   uint64_t inflightAtStop_ = 0;
+  RemovedSet removed_;
   std::vector<uint8_t> finalCounts_;
 };

@@ -92,7 +92,7 @@ function valuesSchema(config) {
       rbac: {
         type: 'object',
         additionalProperties: false,
-        properties: { create: { type: 'boolean', description: 'Make a ClusterRole that can list and watch pods, and its binding.' } },
+        properties: { create: { type: 'boolean', description: 'Make a ClusterRole that can list and watch pods, a Role that can list and watch this release\'s DaemonSet, and their bindings.' } },
       },
       resources: obj("The agent container's requests and limits."),
       tolerations: list('Where the agent may run; default: every node, tainted or not.', { type: 'object' }),

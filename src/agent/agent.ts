@@ -202,9 +202,11 @@ export class Agent implements AgentStatus {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
+    // asked before the stage stops watching: with the DaemonSet gone no agent will take the set over
+    const removeSet = this.removesPinnedSet();
     await this.kubernetes?.stop();
     if (!this.source) return undefined;
-    await this.source.stop();
+    await this.source.stop(!removeSet);
     if (this.otlp) await this.otlp.shutdown(this.options.config.otlp.shutdownTimeoutMillis);
     const books = this.accounting();
     // with handover, the next agent books from here: everything read is exported or counted now
@@ -213,9 +215,14 @@ export class Agent implements AgentStatus {
     return books;
   }
 
-  /** Handover: the takeover of the pinned set (what the previous owner left), when the agent took one over. */
+  /** Handover: the takeover of the pinned set (what the previous owner left, what it retired since), with handover on. */
   handover(): HandoverInfo | undefined {
-    return this.handoverInfo;
+    return this.handoverInfo ? (this.source?.handover() ?? this.handoverInfo) : undefined;
+  }
+
+  /** Handover: a stop now removes the pinned set rather than leave it (the agent's DaemonSet was deleted). */
+  removesPinnedSet(): boolean {
+    return this.handoverInfo !== undefined && (this.kubernetes?.daemonSetDeleted() ?? false);
   }
 
   /** Handover: tells the pinned set how far every record read is exported or counted, for the next owner's books. */

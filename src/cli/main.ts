@@ -202,12 +202,19 @@ function daemon(): FrontEnd {
       }
     },
     stopping(signal, agent) {
-      if (agent.handover()) log.info({ signal }, 'stopping: not ready, flushing; the programs stay attached and their ring keeps what comes meanwhile for the next agent (handover; bindsnoop cleanup removes them)');
+      if (agent.removesPinnedSet()) log.info({ signal }, 'stopping: not ready, detaching, flushing; its DaemonSet is deleted, so no agent will take over: the pinned set is removed');
+      else if (agent.handover()) log.info({ signal }, 'stopping: not ready, flushing; the programs stay attached and their ring keeps what comes meanwhile for the next agent (handover; bindsnoop cleanup removes them)');
       else log.info({ signal }, 'stopping: not ready, detaching, flushing');
     },
-    stopped(_agent, a, signal) {
+    stopped(agent, a, signal) {
       const lost = a ? Object.fromEntries(Object.entries(a.lost)) : {};
-      const handover = a?.handover && { generation: a.handover.generation, recovered: a.handover.recovered, duplicatesDropped: a.handover.duplicatesDropped, lost: Object.fromEntries(a.handover.losses) };
+      const handover = a?.handover && {
+        generation: a.handover.generation,
+        recovered: a.handover.recovered,
+        duplicatesDropped: a.handover.duplicatesDropped,
+        lost: Object.fromEntries(a.handover.losses),
+        removed: agent.handover()?.removed ?? false,
+      };
       log.info({ signal, seen: a?.seen, exported: a?.exported, lost, exportFailures: Object.fromEntries(a?.exportFailures ?? []), ...(handover ? { handover } : {}) }, 'stopped');
       server?.close();
     },

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import type { KubernetesSettings } from '../kubernetes/kubernetes';
 import { parseHeaders } from './headers';
 import { isLabelKey, parseLabelSelector } from '../kubernetes/label-selector';
+import { parseDaemonSetRef } from '../kubernetes/owner-watch';
 import { BACKEND_CHOICES, type BackendChoice } from '../kernel/native';
 import { ARGS_ROOM, MAX_PORTS } from '../model/event';
 
@@ -294,6 +295,16 @@ export const SCHEMA: Schema<AppConfig> = {
     containerLogsDir: { doc: "The kubelet's container log links, <pod>_<namespace>_<container>-<id>.log: container names by id.", format: String, default: '/var/log/containers' },
     deletedPodGraceMillis: { doc: 'How long a deleted pod is remembered, so late events still resolve.', format: integerIn(0, 86_400_000, 'milliseconds'), default: 300_000 },
     pinDir: { doc: 'Where the agent pins its "cgroups" and "mntns" maps (bcc --cgroupmap/--mntnsmap layouts) and "excluded"; empty = no pinned maps.', format: String, default: '/sys/fs/bpf/bindsnoop' },
+    daemonSet: {
+      doc: "NAMESPACE/NAME of the DaemonSet the agent runs in (the chart and k8s/ set it), watched through the API: deleted (helm uninstall, kubectl delete), no next agent will come, and a stop removes the pinned handover set instead of leaving it attached. Needs list and watch on that DaemonSet; empty = not watched.",
+      format: described(
+        (value: unknown): void => {
+          if (typeof value !== 'string' || (value !== '' && !parseDaemonSetRef(value))) throw new Error('must be NAMESPACE/NAME (DNS-1123 names), or empty');
+        },
+        { type: 'string' },
+      ),
+      default: '',
+    },
     cgroupRoot: { doc: 'Where container cgroups live; empty = the cgroup v2 mount found in /proc/self/mountinfo.', format: String, default: '' },
     namespaces: { doc: 'Only these namespaces (comma-separated); empty = all. Others are dropped in the kernel.', format: String, default: '' },
     excludeNamespaces: { doc: 'Never these namespaces (comma-separated): dropped in the kernel.', format: String, default: '' },

@@ -102,11 +102,14 @@ export interface HandoverInfo {
   /** records in a ring this build could not share (another layout or size): counted, not decoded */
   setAside: number;
   linksRetired: number;
+  /** a stop removed the set (its DaemonSet was deleted): nothing stays attached */
+  removed: boolean;
 }
 
 export interface NativeTracer {
   start(onBatch: (records: Buffer) => void): void;
-  stop(): Promise<void>;
+  /** with handover, keepAttached (the default) leaves the pinned set attached; false detaches and removes it */
+  stop(keepAttached?: boolean): Promise<void>;
   stats(): NativeTracerStats;
   counts(): Buffer;
   attached(): boolean;

@@ -67,9 +67,12 @@ export class BindSource {
     });
   }
 
-  /** Detaches, then resolves once every record read has been handed to onEvents. */
-  stop(): Promise<void> {
-    return this.tracer.stop();
+  /**
+   * Detaches, then resolves once every record read has been handed to onEvents. With handover the programs stay
+   * attached for the next agent, unless `keepAttached` is false: then the pinned set is removed.
+   */
+  stop(keepAttached = true): Promise<void> {
+    return this.tracer.stop(keepAttached);
   }
 
   stats(): SourceStats {

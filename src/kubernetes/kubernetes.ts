@@ -9,7 +9,8 @@ import { findCgroup2Mount, NodeMaps } from './node-maps';
 import { preparePinDir, PinDirInUse, PinDirUnusable } from '../kernel/pin-dir';
 import { BindHold, type HoldCounts } from './hold';
 import { PodLogIndex } from './pod-logs';
-import { ApiAccessError, loadApiAccess } from './api-access';
+import { ApiAccessError, loadApiAccess, type ApiAccess } from './api-access';
+import { DaemonSetWatch, parseDaemonSetRef } from './owner-watch';
 import { PodWatch, type PodWatchCounts } from './pod-watch';
 import { PodResolver } from './resolver';
 import { parseLabelSelector } from './label-selector';
@@ -24,6 +25,8 @@ export interface KubernetesSettings {
   deletedPodGraceMillis: number;
   podRescanIntervalMillis: number;
   pinDir: string;
+  /** NAMESPACE/NAME of the DaemonSet the agent runs in, watched to know whether a next agent will come ("" = none) */
+  daemonSet: string;
   cgroupRoot: string;
   namespaces: string;
   excludeNamespaces: string;
@@ -46,7 +49,7 @@ export interface KubernetesSettings {
 /** Why the stage cannot start; the front end words it for the user. */
 export class KubernetesSetupError extends Error {
   constructor(
-    readonly setting: 'nodeName' | 'pinDir' | 'api.kubeconfig' | 'api.enabled',
+    readonly setting: 'nodeName' | 'pinDir' | 'daemonSet' | 'api.kubeconfig' | 'api.enabled',
     message: string,
   ) {
     super(message);
@@ -78,6 +81,8 @@ export interface SelectedBind extends RoutedBind {
 export class Kubernetes {
   private readonly index: PodLogIndex;
   private readonly watch?: PodWatch;
+  private access?: ApiAccess;
+  private readonly daemonSetWatch?: DaemonSetWatch;
   private readonly resolver: PodResolver;
   private selection?: NodeMaps;
   private readonly hold: BindHold;
@@ -97,6 +102,7 @@ export class Kubernetes {
     this.index = new PodLogIndex(settings.podLogsDir, settings.containerLogsDir, settings.deletedPodGraceMillis, 1000, Date.now, warn);
     this.index.refresh();
     this.watch = this.makeWatch(env);
+    this.daemonSetWatch = this.makeDaemonSetWatch();
     this.resolver = new PodResolver(this.index, this.watch, commaList(settings.labels));
     this.hold = new BindHold(
       { maxMillis: settings.api.holdMillis, maxRecords: settings.api.holdMaxRecords, checkMillis: HOLD_CHECK_MILLIS },
@@ -137,6 +143,7 @@ export class Kubernetes {
       this.warn(`cannot watch the Kubernetes API (${e.message}); pods are named from the kubelet log tree only`);
       return undefined;
     }
+    this.access = access;
     return new PodWatch({
       access,
       nodeName: s.nodeName,
@@ -150,6 +157,21 @@ export class Kubernetes {
       labelKeys: new Set([...commaList(s.labels), ...(s.labelSelector ? parseLabelSelector(s.labelSelector).keys : [])]),
       warn: this.warn,
     });
+  }
+
+  /** The watch of the agent's own DaemonSet, when it is named and the API is watched. */
+  private makeDaemonSetWatch(): DaemonSetWatch | undefined {
+    const ref = this.settings.daemonSet;
+    if (!ref) return undefined;
+    const parsed = parseDaemonSetRef(ref);
+    if (!parsed) throw new KubernetesSetupError('daemonSet', `must be NAMESPACE/NAME (got '${ref}')`);
+    if (!this.access) return undefined;
+    return new DaemonSetWatch({ access: this.access, ...parsed, restartDelayMillis: this.settings.api.restartDelayMillis, warn: this.warn });
+  }
+
+  /** The agent's DaemonSet was deleted (helm uninstall, kubectl delete) while it was watched: no next agent will come. */
+  daemonSetDeleted(): boolean {
+    return this.daemonSetWatch?.deleted() ?? false;
   }
 
   /**
@@ -194,6 +216,7 @@ export class Kubernetes {
   /** Starts the watch, the rescans and, once the kernel program has pinned them, the reconciliation of the maps. */
   start(maps?: Pick<NativeTracer, 'mapUpdate' | 'mapDelete' | 'mapEntries'>): void {
     const s = this.settings;
+    this.daemonSetWatch?.start();
     if (maps) {
       const cgroupRoot = this.cgroupRoot();
       if (cgroupRoot) {
@@ -320,6 +343,7 @@ export class Kubernetes {
     this.cgroupPaths.stop();
     await this.selection?.stop();
     await this.watch?.stop();
+    await this.daemonSetWatch?.stop();
     this.pinLock?.release();
   }
 }

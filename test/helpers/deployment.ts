@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { DaemonSet } from 'kubernetes-models/apps/v1';
-import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodMonitor, PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 
@@ -37,6 +37,8 @@ const MODELS: Record<string, new (o: never) => { validate(): void }> = {
   DaemonSet: DaemonSet as never,
   ClusterRole: ClusterRole as never,
   ClusterRoleBinding: ClusterRoleBinding as never,
+  Role: Role as never,
+  RoleBinding: RoleBinding as never,
   NetworkPolicy: NetworkPolicy as never,
   ServiceMonitor: ServiceMonitor as never,
   PodMonitor: PodMonitor as never,
@@ -68,9 +70,17 @@ export function expectLeastPrivilege(objects: Obj[], what: string, extraMounts: 
   expect(['RuntimeDefault', 'Localhost'], what).toContain((sc.seccompProfile as { type: string }).type);
   expect(JSON.stringify(objects), what).not.toMatch(/SYS_ADMIN|"privileged":true|hostNetwork|Unconfined/);
   expect(spec.hostPID, what).toBe(true);
-  for (const role of objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role')) {
+  for (const role of objects.filter((o) => o.kind === 'ClusterRole')) {
     expect((role as unknown as { rules: unknown }).rules, what).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] }]);
   }
+  // in its own namespace, its own DaemonSet only, read
+  const ds = objects.find((o) => o.kind === 'DaemonSet')!;
+  for (const role of objects.filter((o) => o.kind === 'Role')) {
+    expect(role.metadata.namespace, what).toBe(ds.metadata.namespace);
+    expect((role as unknown as { rules: unknown }).rules, what).toEqual([{ apiGroups: ['apps'], resources: ['daemonsets'], resourceNames: [ds.metadata.name], verbs: ['list', 'watch'] }]);
+  }
+  // made with the ClusterRole, or neither (an existing service account's rights are its owner's)
+  expect(objects.filter((o) => o.kind === 'Role').length, what).toBe(objects.filter((o) => o.kind === 'ClusterRole').length);
   const mounts = Object.fromEntries(c.volumeMounts.filter((m) => !extraMounts.includes(m.mountPath)).map((m) => [m.mountPath, m.readOnly === true]));
   expect(mounts, what).toEqual({
     '/etc/bindsnoop': true,

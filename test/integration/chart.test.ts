@@ -79,7 +79,7 @@ describe('the Helm chart', () => {
   it('wires the optional objects to the agent: monitors and the policy select its pods on its port; headers come from the Secret', () => {
     const objects = template(VALUE_SETS['monitoring, policy, secret headers, Localhost seccomp, placement']);
     const kinds = objects.map((o) => o.kind).sort();
-    expect(kinds).toEqual(['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet', 'NetworkPolicy', 'PodMonitor', 'PrometheusRule', 'Service', 'ServiceAccount', 'ServiceMonitor']);
+    expect(kinds).toEqual(['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet', 'NetworkPolicy', 'PodMonitor', 'PrometheusRule', 'Role', 'RoleBinding', 'Service', 'ServiceAccount', 'ServiceMonitor']);
     const ds = objects.find((o) => o.kind === 'DaemonSet') as unknown as { spec: { selector: { matchLabels: Record<string, string> } } };
     const selector = ds.spec.selector.matchLabels;
     const service = objects.find((o) => o.kind === 'Service') as unknown as { spec: { selector: Record<string, string>; clusterIP: string } };

@@ -1,9 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { loadAddon } from '../../src/kernel/native';
 import { K8sTools } from '../helpers/helm';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
 import { waitUntil } from '../helpers/wait';
@@ -91,6 +92,7 @@ describePrivileged('the container image, run as the DaemonSet runs it', () => {
     }
     rmSync(work, { recursive: true, force: true });
     rmSync(pinDir, { recursive: true, force: true });
+    if (existsSync(`${pinDir}-handover`)) loadAddon().removePinnedSet(`${pinDir}-handover`);
   });
 
   it('under a runtime default seccomp profile that refuses bpf() without CAP_SYS_ADMIN: says seccomp, not capabilities (exit 1)', () => {
@@ -121,6 +123,8 @@ describePrivileged('the container image, run as the DaemonSet runs it', () => {
         'filter: {errors: true}',
         `otlp: {endpoint: "${receiver.url}", flushIntervalMillis: 50}`,
         `kubernetes: {enabled: true, pinDir: "${pinDir}"}`,
+        // as the chart runs it: the programs stay attached for the next agent (removed below with bindsnoop cleanup)
+        `handover: {enabled: true, pinDir: "${pinDir}-handover"}`,
         'server: {port: 0, host: 127.0.0.1}',
         '',
       ].join('\n'),
@@ -173,13 +177,22 @@ describePrivileged('the container image, run as the DaemonSet runs it', () => {
       // the pinned maps it made are on the host's bpffs
       expect(spawnSync('bpftool', ['map', 'show', 'pinned', `${pinDir}/cgroups`]).status).toBe(0);
 
-      // podman stop sends SIGTERM: a clean exit, nothing the agent held left attached
+      // podman stop sends SIGTERM: a clean exit that leaves the pinned set attached for the next agent
       const hostPid = Number(spawnSync(PODMAN[0], [...PODMAN.slice(1), 'inspect', '--format', '{{.State.Pid}}', name], { encoding: 'utf8' }).stdout.trim());
       const held = heldBy(hostPid);
       expect(held.programs.length).toBeGreaterThanOrEqual(2);
       spawnSync(PODMAN[0], [...PODMAN.slice(1), 'stop', '-t', '20', name]);
       expect(await exited).toBe(0);
       expect(logs).toMatch(/"msg":"stopped"/);
+      expect(readdirSync(`${pinDir}-handover`).filter((f) => f.startsWith('link-')).length).toBe(held.links.length);
+      // bindsnoop cleanup, run from the image with the same privileges, removes it: nothing the agent held stays
+      const cleanup = spawnSync(PODMAN[0], [
+        ...PODMAN.slice(1), 'run', '--rm', '--cap-drop', 'ALL', '--cap-add', caps.join(','), '--read-only', '--user', '0',
+        '--security-opt', 'no-new-privileges', '--security-opt', `seccomp=${SHIPPED_SECCOMP}`, '-v', '/sys/fs/bpf:/sys/fs/bpf',
+        image, 'cleanup', '--pin-dir', `${pinDir}-handover`,
+      ], { encoding: 'utf8', timeout: 60_000 });
+      expect(cleanup.status, cleanup.stderr).toBe(0);
+      expect(cleanup.stderr).toMatch(/^bindsnoop cleanup: removed the pinned set under .*: \d+ links \(their programs detached\) and 4 maps/);
       await expectReleased(held);
     } finally {
       proc.kill('SIGKILL');

@@ -1,13 +1,14 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { loadAddon } from '../../src/kernel/native';
 import { Collector, plainAttributes, type CollectedRecord } from '../helpers/collector';
 import { peerBinary } from '../helpers/peers';
 import { CHART, VALUE_SETS } from '../helpers/helm';
 import { ControlPlane, type MadePod, type PodSpec } from '../helpers/kube-control-plane';
 import { scaledMillis, waitUntil } from '../helpers/wait';
-import { books, cgroup2Mount, describePrivileged, logLines, OWN_UID, removeCgroupTree, ROOT, runBinds, runBindsAsync, sampleOf, startDaemon, type Agent } from './harness';
+import { books, cgroup2Mount, describePrivileged, expectReleased, logLines, OWN_UID, removeCgroupTree, ROOT, runBinds, runBindsAsync, sampleOf, startDaemon, type Agent } from './harness';
 
 /*
  * The agent, its manifests and its chart against a real Kubernetes control plane: kube-apiserver and etcd built
@@ -56,6 +57,10 @@ describePrivileged('a real Kubernetes control plane (kube-apiserver and etcd bui
     await Promise.all(others.map((a) => a.stop('SIGTERM')));
     others = [];
     for (let i = 0; i < STORM; i++) rmSync(`${pinDir}-${i}`, { recursive: true, force: true });
+    // the chart's configuration keeps each agent's programs attached for the next one (handover): removed here
+    for (const dir of [pinDir, ...Array.from({ length: STORM }, (_, i) => `${pinDir}-${i}`)].map((d) => `${d}-handover`)) {
+      if (existsSync(dir)) loadAddon().removePinnedSet(dir);
+    }
     await collector?.stop();
     collector = undefined;
     // whatever a test left on the node (a failed one its pods): the next starts from none
@@ -110,6 +115,10 @@ describePrivileged('a real Kubernetes control plane (kube-apiserver and etcd bui
         BINDSNOOP_KUBERNETES_POD_LOGS_DIR: path.join(logsDir, 'pods'),
         BINDSNOOP_KUBERNETES_CONTAINER_LOGS_DIR: path.join(logsDir, 'containers'),
         BINDSNOOP_KUBERNETES_LABELS: 'app,team',
+        // each agent its own pinned set (the chart turns handover on), beside its own Kubernetes pin directory
+        BINDSNOOP_HANDOVER_PIN_DIR: `${env.BINDSNOOP_KUBERNETES_PIN_DIR ?? pinDir}-handover`,
+        // the DaemonSet of the kustomize base (no controller runs here: it makes no pods)
+        BINDSNOOP_KUBERNETES_DAEMON_SET: `${NAMESPACE}/bindsnoop`,
         ...env,
       },
       inPod,
@@ -194,9 +203,9 @@ describePrivileged('a real Kubernetes control plane (kube-apiserver and etcd bui
     };
     // the rules the authorizer gives a token, row by row: what the base's role adds to those of a service account
     // bound to nothing (what every authenticated identity has, which differs between releases)
-    const rules = (t: string): string[] =>
+    const rules = (t: string, ...where: string[]): string[] =>
       plane
-        .kubectl(['auth', 'can-i', '--list', `--token=${t}`])
+        .kubectl(['auth', 'can-i', '--list', `--token=${t}`, ...where])
         .split('\n')
         .slice(1)
         .map((l) => l.trim().split(/\s{2,}/).join(' '))
@@ -207,6 +216,14 @@ describePrivileged('a real Kubernetes control plane (kube-apiserver and etcd bui
     const granted = rules(token);
     expect(granted.filter((r) => !baseline.includes(r))).toEqual(['pods [] [] [list watch]']);
     expect(baseline.filter((r) => !granted.includes(r))).toEqual([]);
+    // in its own namespace, also its own DaemonSet, by name (watched to know whether a next agent will come)
+    const baselineIn = rules(await plane.serviceAccountToken(NAMESPACE, 'bound-to-nothing'), '-n', NAMESPACE);
+    expect(rules(token, '-n', NAMESPACE).filter((r) => !baselineIn.includes(r))).toEqual(['daemonsets.apps [] [bindsnoop] [list watch]', 'pods [] [] [list watch]']);
+    expect(canI('list', 'daemonsets.apps/bindsnoop', '-n', NAMESPACE)).toBe('yes');
+    expect(canI('watch', 'daemonsets.apps/bindsnoop', '-n', NAMESPACE)).toBe('yes');
+    for (const denied of [['get', 'daemonsets.apps/bindsnoop'], ['delete', 'daemonsets.apps/bindsnoop'], ['list', 'daemonsets.apps/other']]) {
+      expect(canI(...denied, '-n', NAMESPACE), denied.join(' ')).toBe('no');
+    }
     // what every identity has includes no write but its own access reviews
     for (const row of baseline) expect(row, row).toMatch(/\[(get|list|watch| )+\]$|^self\S+ \[\] \[\] \[create\]$/);
     expect(canI('list', 'pods', '--all-namespaces')).toBe('yes');
@@ -254,7 +271,7 @@ describePrivileged('a real Kubernetes control plane (kube-apiserver and etcd bui
     expect((JSON.parse(status.stdout) as { version: number; info: { status: string } })).toMatchObject({ version: 1 + others.length, info: { status: 'deployed' } });
     const uninstall = plane.run('helm', ['uninstall', release, '-n', namespace, '--wait']);
     expect(uninstall.status, uninstall.stderr).toBe(0);
-    const left = plane.kubectl(['get', 'daemonsets,configmaps,services,serviceaccounts,networkpolicies,servicemonitors,podmonitors,prometheusrules', '-n', namespace, '-l', `app.kubernetes.io/instance=${release}`, '-o', 'name']);
+    const left = plane.kubectl(['get', 'daemonsets,configmaps,services,serviceaccounts,roles,rolebindings,networkpolicies,servicemonitors,podmonitors,prometheusrules', '-n', namespace, '-l', `app.kubernetes.io/instance=${release}`, '-o', 'name']);
     expect(left.trim()).toBe('');
     const roles = plane.kubectl(['get', 'clusterroles,clusterrolebindings', '-l', `app.kubernetes.io/instance=${release}`, '-o', 'name']);
     expect(roles.trim()).toBe('');
@@ -534,4 +551,21 @@ describePrivileged('a real Kubernetes control plane (kube-apiserver and etcd bui
     expect(stormAfter.cacheLists - stormBefore.cacheLists).toBe(STORM);
     expect(stormAfter.etcdLists - stormBefore.etcdLists).toBe(0);
   }, 900_000);
+
+  it('its DaemonSet deleted (kubectl delete -k, helm uninstall): the agent says so, and its stop removes the pinned set; nothing stays attached or pinned', async () => {
+    await mountServiceAccount();
+    const { agent: a } = await startInCluster();
+    const held = a.held();
+    const handoverDir = `${pinDir}-handover`;
+    expect(readdirSync(handoverDir).filter((f) => f.startsWith('link-')).length).toBe(held.links.length);
+    const from = a.stderr.length;
+    plane.kubectl(['delete', 'daemonset', 'bindsnoop', '-n', NAMESPACE, '--wait=false']);
+    await told(new RegExp(`the DaemonSet ${NAMESPACE}/bindsnoop is deleted: no agent will take over`), 'the deletion to be seen', from);
+    expect((await a.stop('SIGTERM')).code).toBe(0);
+    expect(logLines(a).find((l) => l.msg === 'stopped')).toMatchObject({ handover: { removed: true } });
+    expect(existsSync(handoverDir)).toBe(false);
+    await expectReleased(held);
+    // the base applied again, as it was
+    plane.kubectl(['apply', '--server-side', '-f', '-'], plane.kubectl(['kustomize', path.join(ROOT, 'k8s')]));
+  }, 120_000);
 });

@@ -39,7 +39,7 @@ const VALID: Record<string, unknown> = {
   'reader.ringBufferBytes': 1 << 22, 'reader.wakeupBytes': 8192, 'reader.drainIntervalMillis': 20, 'reader.maxPendingBatches': 64, 'reader.maxPendingBytes': 1048576,
   'log.lossWarningIntervalMillis': 1000, 'handover.enabled': true, 'handover.pinDir': '/sys/fs/bpf/ho', 'handover.unownedAfterMillis': 60000, 'server.port': 9191, 'server.host': '::1', 'kubernetes.enabled': true,
   'kubernetes.nodeName': 'node-7', 'kubernetes.podLogsDir': '/pods', 'kubernetes.containerLogsDir': '/containers',
-  'kubernetes.deletedPodGraceMillis': 1000, 'kubernetes.pinDir': '/sys/fs/bpf/x', 'kubernetes.cgroupRoot': '/sys/fs/cgroup',
+  'kubernetes.deletedPodGraceMillis': 1000, 'kubernetes.pinDir': '/sys/fs/bpf/x', 'kubernetes.daemonSet': 'bindsnoop/bindsnoop', 'kubernetes.cgroupRoot': '/sys/fs/cgroup',
   'kubernetes.namespaces': 'a,b', 'kubernetes.excludeNamespaces': 'c', 'kubernetes.labelSelector': 'app=web',
   'kubernetes.mapSyncIntervalMillis': 250, 'kubernetes.labels': 'app', 'kubernetes.podServiceName': 'agent', 'kubernetes.api.enabled': 'false',
   'kubernetes.api.kubeconfig': '/kube/config', 'kubernetes.api.restartDelayMillis': 100, 'kubernetes.api.watchIdleMillis': 60000, 'kubernetes.api.listTimeoutMillis': 5000, 'otlp.attributeCountLimit': 64, 'otlp.attributeValueLengthLimit': 256, 'kubernetes.api.holdMillis': 1000, 'kubernetes.api.holdMaxRecords': 100, 'kubernetes.api.maxListBytes': 1048576, 'kubernetes.api.maxPods': 200, 'kubernetes.podRescanIntervalMillis': 100,

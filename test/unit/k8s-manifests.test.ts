@@ -29,7 +29,7 @@ describe('the kustomize base in k8s/', () => {
   });
 
   it('validates every manifest against the Kubernetes schemas', () => {
-    expect(objects.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet', 'Namespace', 'ServiceAccount']);
+    expect(objects.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet', 'Namespace', 'Role', 'RoleBinding', 'ServiceAccount']);
     expectValid(objects, 'k8s/');
   });
 
