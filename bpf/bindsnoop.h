@@ -145,6 +145,8 @@ struct count_key {
 #define BINDSNOOP_LAYOUT_VERSION 1
 #endif
 #define BINDSNOOP_VERSION_LEN 32
+/* programs of one set at most (the fentry backend with handover: four) */
+#define BINDSNOOP_SET_MAX_PROGRAMS 8
 
 /* The one entry of the pinned `state` map (mmapable): the set's description, its reader's heartbeat, its books. */
 struct handover_state {
@@ -164,6 +166,9 @@ struct handover_state {
 	__u64 acked[BINDSNOOP_STAT_SLOTS]; /* the stats slots as the owner last booked them */
 	char made_by[BINDSNOOP_VERSION_LEN];  /* package version of the agent that made the ring */
 	char owner_version[BINDSNOOP_VERSION_LEN]; /* and of the one that owns the set now */
+	__u32 program_count;
+	__u32 pad;
+	__u8 program_tags[BINDSNOOP_SET_MAX_PROGRAMS][8]; /* the owner's programs, by their tags (bpftool prog show) */
 };
 
 #ifdef __cplusplus

@@ -238,6 +238,11 @@ bool HandoverSet::TakeOver(const Program& program, uint64_t unownedAfterNs, cons
     gap_.previousOwnerPid = p.owner_pid;
     gap_.previousVersion = std::string(p.owner_version, strnlen(p.owner_version, sizeof(p.owner_version)));
     gap_.heartbeatAgeMillis = now > p.heartbeat_boot_ns ? (now - p.heartbeat_boot_ns) / 1000000 : 0;
+    for (uint32_t i = 0; i < std::min<uint32_t>(p.program_count, BINDSNOOP_SET_MAX_PROGRAMS); i++) {
+      char hex[17];
+      for (int b = 0; b < 8; b++) snprintf(hex + 2 * b, 3, "%02x", p.program_tags[i][b]);
+      gap_.previousProgramTags.push_back(hex);
+    }
     for (uint32_t slot = 0; slot < BINDSNOOP_STAT_SLOTS; slot++)
       gap_.kernel[slot] = base_[slot] >= p.acked[slot] ? base_[slot] - p.acked[slot] : 0;
     if (!ringSetAside_) {
@@ -268,6 +273,15 @@ bool HandoverSet::TakeOver(const Program& program, uint64_t unownedAfterNs, cons
   memset(s.owner_version, 0, sizeof(s.owner_version));
   memcpy(s.owner_version, version.data(), std::min(version.size(), sizeof(s.owner_version) - 1));
   s.generation = generation_;
+  // this owner's programs, by their tags: what runs in the kernel for the next owner to name
+  const std::vector<int> programs = program.ProgramFds();
+  s.program_count = 0;
+  for (int fd : programs) {
+    struct bpf_prog_info info = {};
+    __u32 len = sizeof(info);
+    if (s.program_count >= BINDSNOOP_SET_MAX_PROGRAMS || bpf_obj_get_info_by_fd(fd, &info, &len) != 0) continue;
+    memcpy(s.program_tags[s.program_count++], info.tag, sizeof(info.tag));
+  }
   s.owner_pid = static_cast<uint64_t>(getpid());
   s.settled_pos = consumer;
   for (uint32_t slot = 0; slot < BINDSNOOP_STAT_SLOTS; slot++) s.acked[slot] = base_[slot];

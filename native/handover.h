@@ -31,6 +31,8 @@ struct HandoverGap {
   uint64_t previousGeneration = 0;
   uint64_t previousOwnerPid = 0;
   std::string previousVersion;
+  // the previous owner's programs, by their tags (16 hex digits each)
+  std::vector<std::string> previousProgramTags;
   uint64_t heartbeatAgeMillis = 0;  // how long its reader had been gone
   // stats slots counted after the previous owner last booked them (bpf/bindsnoop.h BINDSNOOP_STAT_*)
   uint64_t kernel[BINDSNOOP_STAT_SLOTS] = {};

@@ -362,6 +362,12 @@ int Program::CountsFd() const { return bpf_map__fd(skel_->maps.counts); }
 int Program::InflightFd() const { return bpf_map__fd(skel_->maps.inflight); }
 int Program::StateFd() const { return bpf_map__fd(skel_->maps.state); }
 
+std::vector<int> Program::ProgramFds() const {
+  std::vector<int> fds;
+  for (const ProgLink& pl : ProgramsOf(skel_, backend_, functions_, handover_)) fds.push_back(bpf_program__fd(pl.prog));
+  return fds;
+}
+
 struct bpf_map* Program::K8sMap(const std::string& name) const {
   if (!skel_ || !k8s_) return nullptr;
   if (name == "cgroups") return skel_->maps.k8s_cgroups;

@@ -83,6 +83,8 @@ class Program {
   int CountsFd() const;
   int InflightFd() const;
   int StateFd() const;
+  // The fds of the programs this backend loaded (before and after they attach).
+  std::vector<int> ProgramFds() const;
   // "cgroups", "mntns", "excluded" in Kubernetes mode, else null.
   struct bpf_map* K8sMap(const std::string& name) const;
 

@@ -337,6 +337,9 @@ Napi::Value Tracer::Handover(const Napi::CallbackInfo& info) {
   o.Set("previousGeneration", num(g.previousGeneration));
   o.Set("previousOwnerPid", num(g.previousOwnerPid));
   o.Set("previousVersion", Napi::String::New(env, g.previousVersion));
+  Napi::Array tags = Napi::Array::New(env, g.previousProgramTags.size());
+  for (uint32_t i = 0; i < g.previousProgramTags.size(); i++) tags.Set(i, Napi::String::New(env, g.previousProgramTags[i]));
+  o.Set("previousProgramTags", tags);
   o.Set("heartbeatAgeMillis", num(g.heartbeatAgeMillis));
   o.Set("ringFull", num(g.kernel[BINDSNOOP_STAT_RING_FULL]));
   o.Set("inflightFull", num(g.kernel[BINDSNOOP_STAT_INFLIGHT_FULL]));

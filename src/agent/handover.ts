@@ -2,9 +2,9 @@ import type { HandoverInfo } from '../kernel/native';
 
 /** The takeover's facts for the daemon's log. Pure. */
 export function handoverFields(info: HandoverInfo): Record<string, number | string | boolean> {
-  const { generation, found, previousGeneration, previousOwnerPid, previousVersion, heartbeatAgeMillis, ringFull, inflightFull, inflightOrphaned, unowned, unsettled, setAside } = info;
+  const { generation, found, previousGeneration, previousOwnerPid, previousVersion, previousProgramTags, heartbeatAgeMillis, ringFull, inflightFull, inflightOrphaned, unowned, unsettled, setAside } = info;
   return found
-    ? { generation, previousGeneration, previousOwnerPid, previousVersion, heartbeatAgeMillis, ringFull, inflightFull, inflightOrphaned, unowned, unsettled, setAside }
+    ? { generation, previousGeneration, previousOwnerPid, previousVersion, previousProgramTags: [...previousProgramTags].sort().join(','), heartbeatAgeMillis, ringFull, inflightFull, inflightOrphaned, unowned, unsettled, setAside }
     : { generation };
 }
 

@@ -89,6 +89,8 @@ export interface HandoverInfo {
   previousGeneration: number;
   previousOwnerPid: number;
   previousVersion: string;
+  /** the previous owner's programs, by their tags (as bpftool prog show gives them) */
+  previousProgramTags: string[];
   /** how long the previous reader had been gone */
   heartbeatAgeMillis: number;
   /** kernel counters after the previous owner last booked them: lost while no reader ran (or after its last scrape) */

@@ -8,7 +8,7 @@ import { Collector, plainAttributes, type CollectedRecord } from '../helpers/col
 import { peerBinary } from '../helpers/peers';
 import { TEST_LAYOUT_VERSION, testLayoutCli } from '../helpers/test-layout-build';
 import { scaledMillis, waitUntil } from '../helpers/wait';
-import { Agent, describePrivileged, expectReleased, logLines, OWN_UID, runBindsAsync, sampleOf, startDaemon, type LogLine } from './harness';
+import { Agent, describePrivileged, expectReleased, logLines, OWN_UID, programTags, runBindsAsync, sampleOf, startDaemon, type LogLine } from './harness';
 
 /**
  * Daemon mode with handover: the programs stay attached across a stop, a crash and a restart of the agent,
@@ -111,6 +111,7 @@ describePrivileged('handover: no blind window across a stop, a crash and a resta
     await new Promise((r) => setTimeout(r, 1500));
     const beforeStop = await scrape(first.base);
     expect(beforeStop.exported).toBeGreaterThan(0);
+    const firstTags = programTags(first.agent.held());
     const gapStart = BigInt(Date.now()) * 1_000_000n;
     await first.agent.stop(signal);
     // the gap: no agent for a second, then the next one's start
@@ -129,7 +130,8 @@ describePrivileged('handover: no blind window across a stop, a crash and a resta
       return stable && b.pending === 0 && b.exported + b.lost === b.seen ? b : undefined;
     }, scaledMillis(30_000));
     const takeover = logLines(second.agent).find((l) => typeof l.msg === 'string' && l.msg.startsWith('took over the pinned set'));
-    expect(takeover?.handover).toMatchObject({ previousGeneration: 1, previousOwnerPid: first.agent.proc.pid });
+    // the pinned set names what ran before: the previous owner, its version and its programs by their tags
+    expect(takeover?.handover).toMatchObject({ previousGeneration: 1, previousOwnerPid: first.agent.proc.pid, previousProgramTags: firstTags.join(',') });
     // the binds the ring kept while no agent ran were read and exported, with their own times
     expect(settled.recovered).toBeGreaterThan(0);
     // what the Collector wrote out is read once it stops: it writes all it acknowledged

@@ -250,6 +250,17 @@ export function hexLE(value: number | bigint, bytes: 8 | 4): string[] {
 interface BpfObject {
   id: number;
   name?: string;
+  /** a program's tag (a hash of its instructions) */
+  tag?: string;
+}
+
+/** The tags of these programs, as bpftool shows them, sorted. */
+export function programTags(held: HeldObjects): string[] {
+  const ids = new Set(held.programs.map((p) => p.id));
+  return bpfObjects('prog')
+    .filter((p) => ids.has(p.id))
+    .map((p) => p.tag ?? '')
+    .sort();
 }
 
 function bpfObjects(kind: 'prog' | 'link'): BpfObject[] {

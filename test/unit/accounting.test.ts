@@ -9,7 +9,7 @@ const native = (over: Partial<SourceStats>): SourceStats => ({
 });
 
 const takeover = (over: Partial<HandoverInfo>): HandoverInfo => ({
-  generation: 2, found: true, previousGeneration: 1, previousOwnerPid: 7, previousVersion: '0.6.0', heartbeatAgeMillis: 900, ringFull: 0, inflightFull: 0,
+  generation: 2, found: true, previousGeneration: 1, previousOwnerPid: 7, previousVersion: '0.6.0', previousProgramTags: ['0123456789abcdef'], heartbeatAgeMillis: 900, ringFull: 0, inflightFull: 0,
   inflightOrphaned: 0, unowned: 0, duplicates: 0, unsettled: 0, setAside: 0, linksRetired: 2, removed: false, ...over,
 });
 
