@@ -23,6 +23,10 @@ namespace {
 
 constexpr unsigned long kBpfFsMagic = 0xcafe4a11;  // statfs f_type of a BPF filesystem
 constexpr const char* kRetiring = "retiring";
+// How long the overlap stays on after the old links are gone: a bind already inside an old program (a trampoline
+// image, a perf event's program list) finishes through it, and one return of two must still leave the other its
+// claim. Binds take microseconds; this is far past any under emulation.
+constexpr uint64_t kOverlapGraceNs = 1000000000ull;
 
 uint64_t BootNs() {
   struct timespec t;
@@ -307,13 +311,22 @@ void HandoverSet::RetireOld() {
   if (access((retiring + "/events").c_str(), F_OK) == 0) setAside_ = ConsumeAll(retiring + "/events");
   for (const std::string& name : Entries(retiring)) unlink((retiring + "/" + name).c_str());
   rmdir(retiring.c_str());
-  // a program that began before its link went may still be running on another CPU: whichever return of a bind
-  // comes first reports it whatever the overlap says; the overlap only keeps a claimed entry for the other
+  // a bind that entered an old program before its link went still finishes through it: the overlap ends after a
+  // grace (Heartbeat), so that its two entries and two returns still see it on
+  if (state_ && __atomic_load_n(&state_->overlap, __ATOMIC_ACQUIRE)) overlapEndsAtNs_ = BootNs() + kOverlapGraceNs;
+}
+
+void HandoverSet::EndOverlap() {
+  overlapEndsAtNs_ = 0;
   if (state_) __atomic_store_n(&state_->overlap, 0, __ATOMIC_RELEASE);
 }
 
 void HandoverSet::Heartbeat() {
-  if (state_) __atomic_store_n(&state_->heartbeat_boot_ns, BootNs(), __ATOMIC_RELEASE);
+  if (!state_) return;
+  const uint64_t now = BootNs();
+  __atomic_store_n(&state_->heartbeat_boot_ns, now, __ATOMIC_RELEASE);
+  const uint64_t endsAt = overlapEndsAtNs_.load();
+  if (endsAt && now >= endsAt) EndOverlap();
 }
 
 void HandoverSet::Settle(uint64_t records) {

@@ -66,8 +66,10 @@ class HandoverSet {
   // kernel detaches them), counts the records of a set-aside ring, removes
   // retiring/, then ends the overlap. Reader thread.
   void RetireOld();
-  // Reader thread: the owner is alive.
+  // Reader thread: the owner is alive; ends the overlap once its grace is over.
   void Heartbeat();
+  // Ends the overlap now (a stop before its grace was over).
+  void EndOverlap();
   // JS thread: every record this owner took before `records` (counted from
   // its takeover) was exported or counted lost.
   void Settle(uint64_t records);
@@ -97,6 +99,9 @@ class HandoverSet {
   HandoverGap gap_;
   std::atomic<uint64_t> setAside_{0};  // written by RetireOld (reader thread)
   std::atomic<uint64_t> linksRetired_{0};
+  // when the overlap ends (boot ns; 0: not pending): a bind that entered an old program before its link went
+  // finishes through it, and must still find the overlap on
+  std::atomic<uint64_t> overlapEndsAtNs_{0};
   // from Prepare: what the pinned state said before the programs reused it
   bool stateFound_ = false;
   struct handover_state previous_ = {};

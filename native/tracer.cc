@@ -217,6 +217,8 @@ void Tracer::Unload() {
     // the set stays attached and its ring keeps what comes now, for the next agent: its gap
     std::lock_guard<std::mutex> lock(mutex_);
     SnapshotKernelStats();
+    // one set attached from now: no claim is left for another return (a false orphan at most, never a bind lost)
+    handover_->EndOverlap();
     if (program_) program_->KeepAttached();
     program_.reset();
     readerAlive_ = false;

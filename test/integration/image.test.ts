@@ -188,6 +188,7 @@ describePrivileged('the container image, run as the DaemonSet runs it', () => {
       // bindsnoop cleanup, run from the image with the same privileges, removes it: nothing the agent held stays
       const cleanup = spawnSync(PODMAN[0], [
         ...PODMAN.slice(1), 'run', '--rm', '--cap-drop', 'ALL', '--cap-add', caps.join(','), '--read-only', '--user', '0',
+        '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024',
         '--security-opt', 'no-new-privileges', '--security-opt', `seccomp=${SHIPPED_SECCOMP}`, '-v', '/sys/fs/bpf:/sys/fs/bpf',
         image, 'cleanup', '--pin-dir', `${pinDir}-handover`,
       ], { encoding: 'utf8', timeout: 60_000 });
