@@ -92,11 +92,14 @@ describePrivileged('a real Kubernetes control plane (kube-apiserver and etcd bui
    * namespace with the service account at /var/run/secrets/kubernetes.io/serviceaccount, KUBERNETES_SERVICE_HOST and
    * _PORT, NODE_NAME; this host's paths and the Collector's endpoint given in the environment, which wins over the file.
    */
+  let configFiles = 0;
   async function startInCluster(env: NodeJS.ProcessEnv = {}, startMillis?: number): Promise<{ agent: Agent; base: string }> {
     collector ??= await Collector.start();
     const rendered = plane.tools.template({});
     const configMap = rendered.objects.find((o) => o.kind === 'ConfigMap') as unknown as { data: Record<string, string> };
-    const configFile = path.join(work, 'config.yaml');
+    // a file of its own: agents started together (the storm) would otherwise read one while another rewrites it, and
+    // one that read it empty ran with the defaults, Kubernetes off
+    const configFile = path.join(work, `config-${++configFiles}.yaml`);
     writeFileSync(configFile, configMap.data['config.yaml']);
     const inPod = [
       'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c',
