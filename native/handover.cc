@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,7 +20,6 @@
 
 namespace {
 
-constexpr unsigned long kBpfFsMagic = 0xcafe4a11;  // statfs f_type of a BPF filesystem
 constexpr const char* kRetiring = "retiring";
 // How long the overlap stays on after the old links are gone: a bind already inside an old program (a trampoline
 // image, a perf event's program list) finishes through it, and one return of two must still leave the other its
@@ -137,8 +135,7 @@ std::unique_ptr<HandoverSet> HandoverSet::Prepare(const std::string& dir, uint32
     Fail(error, err, "make the handover directory " + dir, err == ENOENT ? "mount a BPF filesystem: mount -t bpf bpf /sys/fs/bpf" : PinHint(err));
     return nullptr;
   }
-  struct statfs st;
-  if (statfs(dir.c_str(), &st) != 0 || static_cast<unsigned long>(st.f_type) != kBpfFsMagic) {
+  if (!OnBpffs(dir)) {
     Fail(error, EINVAL, "use the handover directory " + dir,
          "it is not on a BPF filesystem (mount one: mount -t bpf bpf /sys/fs/bpf)");
     return nullptr;

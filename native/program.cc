@@ -18,9 +18,6 @@
 
 namespace {
 
-// statfs f_type of a BPF filesystem (include/uapi/linux/magic.h)
-constexpr unsigned long kBpfFsMagic = 0xcafe4a11;
-
 struct ProgLink {
   struct bpf_program* prog;
   struct bpf_link** link;
@@ -30,20 +27,19 @@ struct ProgLink {
 // With handover the fentry backend has entries too: the claim that makes one of two attached sets report a bind.
 std::vector<ProgLink> ProgramsOf(bindsnoop_bpf* s, Backend backend, BindFunctions f, bool handover) {
   switch (backend) {
-    case Backend::kFentry:
+    case Backend::kFentry: {
+      std::vector<ProgLink> programs;
       if (handover)
-        return {f.v4Sk ? ProgLink{s->progs.fentry_inet_bind_sk, &s->links.fentry_inet_bind_sk}
-                       : ProgLink{s->progs.fentry_inet_bind, &s->links.fentry_inet_bind},
-                f.v6Sk ? ProgLink{s->progs.fentry_inet6_bind_sk, &s->links.fentry_inet6_bind_sk}
-                       : ProgLink{s->progs.fentry_inet6_bind, &s->links.fentry_inet6_bind},
-                f.v4Sk ? ProgLink{s->progs.fexit_inet_bind_sk, &s->links.fexit_inet_bind_sk}
-                       : ProgLink{s->progs.fexit_inet_bind, &s->links.fexit_inet_bind},
-                f.v6Sk ? ProgLink{s->progs.fexit_inet6_bind_sk, &s->links.fexit_inet6_bind_sk}
-                       : ProgLink{s->progs.fexit_inet6_bind, &s->links.fexit_inet6_bind}};
-      return {f.v4Sk ? ProgLink{s->progs.fexit_inet_bind_sk, &s->links.fexit_inet_bind_sk}
-                     : ProgLink{s->progs.fexit_inet_bind, &s->links.fexit_inet_bind},
-              f.v6Sk ? ProgLink{s->progs.fexit_inet6_bind_sk, &s->links.fexit_inet6_bind_sk}
-                     : ProgLink{s->progs.fexit_inet6_bind, &s->links.fexit_inet6_bind}};
+        programs = {f.v4Sk ? ProgLink{s->progs.fentry_inet_bind_sk, &s->links.fentry_inet_bind_sk}
+                           : ProgLink{s->progs.fentry_inet_bind, &s->links.fentry_inet_bind},
+                    f.v6Sk ? ProgLink{s->progs.fentry_inet6_bind_sk, &s->links.fentry_inet6_bind_sk}
+                           : ProgLink{s->progs.fentry_inet6_bind, &s->links.fentry_inet6_bind}};
+      programs.push_back(f.v4Sk ? ProgLink{s->progs.fexit_inet_bind_sk, &s->links.fexit_inet_bind_sk}
+                                : ProgLink{s->progs.fexit_inet_bind, &s->links.fexit_inet_bind});
+      programs.push_back(f.v6Sk ? ProgLink{s->progs.fexit_inet6_bind_sk, &s->links.fexit_inet6_bind_sk}
+                                : ProgLink{s->progs.fexit_inet6_bind, &s->links.fexit_inet6_bind});
+      return programs;
+    }
     case Backend::kKprobe:
       return {f.v4Sk ? ProgLink{s->progs.kprobe_inet_bind_sk, &s->links.kprobe_inet_bind_sk}
                      : ProgLink{s->progs.kprobe_inet_bind, &s->links.kprobe_inet_bind},
@@ -76,12 +72,6 @@ void Fail(LoadError* error, int err, const std::string& op, const std::string& h
   error->hint = hint;
   error->userMap = userMap;
   error->details = details;
-}
-
-// Whether `path` is on a BPF filesystem (where pinned objects live).
-bool OnBpffs(const std::string& path) {
-  struct statfs st;
-  return statfs(path.c_str(), &st) == 0 && static_cast<unsigned long>(st.f_type) == kBpfFsMagic;
 }
 
 // Whether fd is a BPF map (its fdinfo has map_type:; a program's has prog_type:).
@@ -161,6 +151,11 @@ int ReuseFilterMap(const std::string& path, struct bpf_map* map, uint32_t valueS
 }
 
 }  // namespace
+
+bool OnBpffs(const std::string& path) {
+  struct statfs st;
+  return statfs(path.c_str(), &st) == 0 && static_cast<unsigned long>(st.f_type) == kBpfFsMagic;
+}
 
 Program::Program(Backend backend, BindFunctions functions, bool k8s)
     : backend_(backend), k8s_(k8s), functions_(functions) {}

@@ -38,6 +38,11 @@ struct ProgramOptions {
   std::string packageVersion;       // recorded in the pinned set
 };
 
+// statfs f_type of a BPF filesystem (include/uapi/linux/magic.h)
+constexpr unsigned long kBpfFsMagic = 0xcafe4a11;
+// Whether `path` is on a BPF filesystem (where pinned objects live). Any thread.
+bool OnBpffs(const std::string& path);
+
 class Program;
 struct LoadError;
 // Runs after the programs load and before they attach; false with the error set stops the load.

@@ -213,24 +213,14 @@ void Tracer::SnapshotKernelStats() {
 // Worker thread: detach first so nothing new arrives, take what is left, keep
 // the final counters, unload; then let the last batches reach JavaScript.
 void Tracer::Unload() {
-  if (handover_ && keepAttached_) {
-    // the set stays attached and its ring keeps what comes now, for the next agent: its gap
-    std::lock_guard<std::mutex> lock(mutex_);
-    SnapshotKernelStats();
-    // one set attached from now: no claim is left for another return (a false orphan at most, never a bind lost)
-    handover_->EndOverlap();
-    if (program_) program_->KeepAttached();
-    program_.reset();
-    readerAlive_ = false;
-    if (reader_) reader_->Close();
-    deliver_.Release();
-    return;
-  }
-  {
+  // with handover (unless told to remove the set) the programs stay attached and the ring keeps what comes from
+  // now for the next agent, its gap: nothing is detached or drained
+  const bool keep = handover_ && keepAttached_;
+  if (!keep) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (program_) program_->Detach();
   }
-  if (started_) {
+  if (started_ && !keep) {
     auto sink = [this](std::vector<uint8_t>&& batch, size_t records) { Deliver(std::move(batch), records); };
     // what is left in the ring goes to JavaScript as it makes room, for a bounded time (it may be stopping too)
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -246,13 +236,17 @@ void Tracer::Unload() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     SnapshotKernelStats();
-    if (program_) {
+    if (keep) {
+      // one set attached from now: no claim is left for another return (a false orphan at most, never a bind lost)
+      handover_->EndOverlap();
+      if (program_) program_->KeepAttached();
+    } else if (program_) {
       finalCounts_ = ReadCountEntries(program_->CountsFd());
       inflightAtStop_ = CountEntries(program_->InflightFd(), sizeof(uint32_t));
     }
     program_.reset();
   }
-  if (handover_) {
+  if (handover_ && !keep) {
     // removed on purpose: the links are unpinned and gone with the program; the ring and the maps go now
     std::string op;
     setRemoved_ = RemovePinnedSet(opts_.handoverDir, &removed_, &op) == 0;

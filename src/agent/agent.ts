@@ -208,9 +208,10 @@ export class Agent implements AgentStatus {
     if (!this.source) return undefined;
     await this.source.stop(!removeSet);
     if (this.otlp) await this.otlp.shutdown(this.options.config.otlp.shutdownTimeoutMillis);
-    const books = this.accounting();
+    const stats = this.source.stats();
+    const books = this.accountingOf(stats);
     // with handover, the next agent books from here: everything read is exported or counted now
-    this.settle();
+    this.settle(stats, books);
     this.handoverLock?.release();
     return books;
   }
@@ -226,11 +227,10 @@ export class Agent implements AgentStatus {
   }
 
   /** Handover: tells the pinned set how far every record read is exported or counted, for the next owner's books. */
-  private settle(): void {
-    if (!this.handoverInfo || !this.source) return;
-    const stats = this.source.stats();
-    const books = this.accountingOf(stats);
-    if (books) this.source.settle(stats.recordsRead + stats.recordsMalformed - books.pending);
+  private settle(stats: SourceStats, books?: Accounting): void {
+    if (!this.handoverInfo) return;
+    const settled = books ?? this.accountingOf(stats);
+    if (settled) this.source?.settle(stats.recordsRead + stats.recordsMalformed - settled.pending);
   }
 
   /** --count's table as the kernel counted it (after stop, as it was when the programs were detached). */
@@ -249,8 +249,8 @@ export class Agent implements AgentStatus {
   }
 
   private sampleLiveness(): void {
-    this.settle();
     const stats = this.source?.stats();
+    if (stats) this.settle(stats);
     if (stats?.readerErrno && !this.readerErrnoReported) {
       this.readerErrnoReported = true;
       this.options.warn(`the reader thread stopped: polling the ring buffer failed with errno ${stats.readerErrno}; binds are no longer read (restart bindsnoop)`);

@@ -2,13 +2,12 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LOSS_STAGES } from '../../src/agent/accounting';
 import { loadAddon } from '../../src/kernel/native';
 import { Collector, plainAttributes, type CollectedRecord } from '../helpers/collector';
 import { peerBinary } from '../helpers/peers';
 import { TEST_LAYOUT_VERSION, testLayoutCli } from '../helpers/test-layout-build';
 import { scaledMillis, waitUntil } from '../helpers/wait';
-import { Agent, describePrivileged, expectReleased, logLines, OWN_UID, programTags, runBindsAsync, sampleOf, startDaemon, type LogLine } from './harness';
+import { Agent, booksIn, describePrivileged, expectReleased, logLines, OWN_UID, programTags, runBindsAsync, sampleOf, startDaemon, type LogLine } from './harness';
 
 /**
  * Daemon mode with handover: the programs stay attached across a stop, a crash and a restart of the agent,
@@ -46,20 +45,41 @@ async function daemon(env: NodeJS.ProcessEnv, cli?: string): Promise<{ agent: Ag
   return started;
 }
 
+type Scrape = ReturnType<typeof booksIn> & { handoverLost: number; recovered: number; duplicates: number; text: string };
+
 /** The books and the handover's from one scrape of /metrics. */
-async function scrape(base: string): Promise<{ seen: number; exported: number; lost: number; pending: number; handoverLost: number; recovered: number; duplicates: number; text: string }> {
+async function scrape(base: string): Promise<Scrape> {
   const text = await (await fetch(`${base}/metrics`)).text();
-  const lost = LOSS_STAGES.reduce((sum, stage) => sum + sampleOf(text, `bindsnoop_events_lost_total{stage="${stage}"}`), 0);
   return {
-    seen: sampleOf(text, 'bindsnoop_events_total'),
-    exported: sampleOf(text, 'bindsnoop_events_exported_total'),
-    lost,
-    pending: sampleOf(text, 'bindsnoop_events_pending'),
+    ...booksIn(text),
     handoverLost: sampleOf(text, 'bindsnoop_events_lost_total{stage="handover"}'),
     recovered: sampleOf(text, 'bindsnoop_handover_recovered_total'),
     duplicates: sampleOf(text, 'bindsnoop_handover_duplicates_dropped_total'),
     text,
   };
+}
+
+/** The books once the agent has read the ring and exported what it read: the same, balanced, a second apart. */
+async function settledBooks(base: string, what: string): Promise<Scrape> {
+  let previous = -1;
+  return waitUntil(what, async () => {
+    await new Promise((r) => setTimeout(r, 1000));
+    const b = await scrape(base);
+    const stable = b.seen === previous;
+    previous = b.seen;
+    return stable && b.pending === 0 && b.exported + b.lost === b.seen ? b : undefined;
+  }, scaledMillis(30_000));
+}
+
+/** Stops a Collector and reads what it wrote out of this test's binds (all it acknowledged: it writes on SIGTERM). */
+async function stoppedRecords(c: Collector): Promise<CollectedRecord[]> {
+  const kept = mkdtempSync(path.join(tmpdir(), 'bindsnoop-handover-'));
+  try {
+    await c.stop('SIGTERM', kept);
+    return ownRecords(c);
+  } finally {
+    rmSync(kept, { recursive: true, force: true });
+  }
 }
 
 /** A handover loss by reason from Prometheus text (0 when none). */
@@ -120,25 +140,13 @@ describePrivileged('handover: no blind window across a stop, a crash and a resta
     const gapEnd = BigInt(Date.now()) * 1_000_000n;
     const made = (await flood).done!;
     expect(made).toBeGreaterThan(RATE * 3);
-    // the books settle once the ring is read and the rest exported: the same, balanced, a second apart
-    let last = -1;
-    const settled = await waitUntil('the second agent to read the ring and export what it read', async () => {
-      await new Promise((r) => setTimeout(r, 1000));
-      const b = await scrape(second.base);
-      const stable = b.seen === last;
-      last = b.seen;
-      return stable && b.pending === 0 && b.exported + b.lost === b.seen ? b : undefined;
-    }, scaledMillis(30_000));
+    const settled = await settledBooks(second.base, 'the second agent to read the ring and export what it read');
     const takeover = logLines(second.agent).find((l) => typeof l.msg === 'string' && l.msg.startsWith('took over the pinned set'));
     // the pinned set names what ran before: the previous owner, its version and its programs by their tags
     expect(takeover?.handover).toMatchObject({ previousGeneration: 1, previousOwnerPid: first.agent.proc.pid, previousProgramTags: firstTags.join(',') });
     // the binds the ring kept while no agent ran were read and exported, with their own times
     expect(settled.recovered).toBeGreaterThan(0);
-    // what the Collector wrote out is read once it stops: it writes all it acknowledged
-    const kept = mkdtempSync(path.join(tmpdir(), 'bindsnoop-handover-'));
-    await collector.stop('SIGTERM', kept);
-    const records = ownRecords(collector);
-    rmSync(kept, { recursive: true, force: true });
+    const records = await stoppedRecords(collector);
     const inGap = records.filter((r) => {
       const t = BigInt(r.record.timeUnixNano ?? '0');
       return t > gapStart + 200_000_000n && t < gapEnd - 200_000_000n;
@@ -175,8 +183,7 @@ describePrivileged('handover: no blind window across a stop, a crash and a resta
     const flood = runBindsAsync(['--uid', String(OWN_UID), '--repeat', String(RATE * 6), '--rate', String(RATE), '--seconds', '12', 'udp,4,127.0.0.1,+30000']);
     await new Promise((r) => setTimeout(r, 1000));
     // the receiver goes away; the agent stops while it is away, and the next one starts while it is still away
-    const keptFirst = mkdtempSync(path.join(tmpdir(), 'bindsnoop-handover-'));
-    await down.stop('SIGTERM', keptFirst);
+    const beforeRestart = await stoppedRecords(down);
     await new Promise((r) => setTimeout(r, 500));
     await first.agent.stop('SIGTERM');
     const second = await daemon(env);
@@ -184,25 +191,14 @@ describePrivileged('handover: no blind window across a stop, a crash and a resta
     const back = await Collector.start({ port: down.port });
     collector = back;
     const made = (await flood).done!;
-    let previous = -1;
-    await waitUntil('the second agent to read the ring and export what it read', async () => {
-      await new Promise((r) => setTimeout(r, 1000));
-      const b = await scrape(second.base);
-      const stable = b.seen === previous;
-      previous = b.seen;
-      return stable && b.pending === 0 && b.exported + b.lost === b.seen ? b : undefined;
-    }, scaledMillis(30_000));
+    await settledBooks(second.base, 'the second agent to read the ring and export what it read');
     await second.agent.stop('SIGTERM');
     const books = [first, second].map((d) => stoppedLine(d.agent)!);
     expect(books.reduce((sum, b) => sum + (b.seen as number), 0)).toBe(made);
     // the first could not export what it held when it stopped: counted, by reason
     expect(Object.values(books[0].lost as Record<string, number>).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
-    const keptBack = mkdtempSync(path.join(tmpdir(), 'bindsnoop-handover-'));
-    await back.stop('SIGTERM', keptBack);
-    const afterRestart = ownRecords(back);
-    const records = [...ownRecords(down), ...afterRestart];
-    rmSync(keptFirst, { recursive: true, force: true });
-    rmSync(keptBack, { recursive: true, force: true });
+    const afterRestart = await stoppedRecords(back);
+    const records = [...beforeRestart, ...afterRestart];
     expect(duplicates(records)).toBe(0);
     expect(records.length).toBe(books.reduce((sum, b) => sum + (b.exported as number), 0));
     // binds read after the restart reached the receiver that came back
@@ -221,14 +217,7 @@ describePrivileged('handover: no blind window across a stop, a crash and a resta
     await other.agent.stop('SIGTERM');
     const last = await daemon(env);
     const made = (await flood).done!;
-    let previous = -1;
-    const settled = await waitUntil('the last agent to read the ring and export what it read', async () => {
-      await new Promise((r) => setTimeout(r, 1000));
-      const b = await scrape(last.base);
-      const stable = b.seen === previous;
-      previous = b.seen;
-      return stable && b.pending === 0 && b.exported + b.lost === b.seen ? b : undefined;
-    }, scaledMillis(30_000));
+    const settled = await settledBooks(last.base, 'the last agent to read the ring and export what it read');
     await last.agent.stop('SIGTERM');
     const books = [first, other, last].map((d) => stoppedLine(d.agent)!);
     // the build of the other layout took a set of this layout over, and this release took its set over
@@ -240,10 +229,7 @@ describePrivileged('handover: no blind window across a stop, a crash and a resta
     // every bind seen by exactly one of the three, each exported or counted
     const seen = books.reduce((sum, b) => sum + (b.seen as number), 0);
     expect(seen).toBe(made);
-    const kept = mkdtempSync(path.join(tmpdir(), 'bindsnoop-handover-'));
-    await collector.stop('SIGTERM', kept);
-    const records = ownRecords(collector);
-    rmSync(kept, { recursive: true, force: true });
+    const records = await stoppedRecords(collector);
     expect(duplicates(records)).toBe(0);
     expect(records.length).toBe(books.reduce((sum, b) => sum + (b.exported as number), 0));
   }, 120_000);

@@ -372,7 +372,11 @@ export async function metric(base: string, name: string): Promise<number> {
  * pending, read together, as binds may flow between two scrapes (a busy host).
  */
 export async function books(base: string): Promise<{ seen: number; exported: number; lost: number; pending: number }> {
-  const text = await (await fetch(`${base}/metrics`)).text();
+  return booksIn(await (await fetch(`${base}/metrics`)).text());
+}
+
+/** The books in one scrape's Prometheus text: seen, exported, lost (all stages) and pending. */
+export function booksIn(text: string): { seen: number; exported: number; lost: number; pending: number } {
   let lost = 0;
   for (const stage of LOSS_STAGES) lost += sampleOf(text, `bindsnoop_events_lost_total{stage="${stage}"}`);
   return { seen: sampleOf(text, 'bindsnoop_events_total'), exported: sampleOf(text, 'bindsnoop_events_exported_total'), lost, pending: sampleOf(text, 'bindsnoop_events_pending') };

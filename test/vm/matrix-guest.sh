@@ -108,17 +108,22 @@ for b in fentry kprobe tracepoint hide; do
   sed "s/^/EVENT $b /" "$TMPDIR/$b.out"
 done
 
+# the Collector on 127.0.0.1:4318, writing what it receives to $TMPDIR/NAME.jsonl (its log in NAME.err); cpid its pid
+start_collector() {
+  printf '%s\n' \
+    'receivers: {otlp: {protocols: {http: {endpoint: "127.0.0.1:4318"}}}}' \
+    "exporters: {file: {path: \"$TMPDIR/$1.jsonl\", format: json, flush_interval: 100ms}}" \
+    'service: {telemetry: {metrics: {level: none}}, pipelines: {logs: {receivers: [otlp], exporters: [file]}}}' \
+    > "$TMPDIR/$1.yaml"
+  "$COLLECTOR" --config="$TMPDIR/$1.yaml" 2> "$TMPDIR/$1.err" &
+  cpid=$!
+  for _ in $(seq 1 1200); do grep -q 'Everything is ready' "$TMPDIR/$1.err" && break; sleep 0.1; done
+}
+
 # io_uring's and the kernel's own binds, through the real OpenTelemetry Collector (the host's tracepoints see neither)
 COLLECTOR=$(cat "$ROOT/build/vm-otelcol" 2>/dev/null || true)
 if [ -n "$COLLECTOR" ] && [ -x "$COLLECTOR" ]; then
-  printf '%s\n' \
-    'receivers: {otlp: {protocols: {http: {endpoint: "127.0.0.1:4318"}}}}' \
-    "exporters: {file: {path: \"$TMPDIR/otelcol.jsonl\", format: json, flush_interval: 100ms}}" \
-    'service: {telemetry: {metrics: {level: none}}, pipelines: {logs: {receivers: [otlp], exporters: [file]}}}' \
-    > "$TMPDIR/otelcol.yaml"
-  "$COLLECTOR" --config="$TMPDIR/otelcol.yaml" 2> "$TMPDIR/otelcol.err" &
-  cpid=$!
-  for _ in $(seq 1 1200); do grep -q 'Everything is ready' "$TMPDIR/otelcol.err" && break; sleep 0.1; done
+  start_collector otelcol
   if OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 BINDSNOOP_OTLP_FLUSH_INTERVAL_MILLIS=50 start otelcol -o json -E; then
     if [ "$uring" = yes ]; then "$URING" 127.0.0.1 7200 | sed "s/^/HELPER otelcol uring /"; fi
     ip link add vx1 type vxlan id 43 dstport 4790 local 127.0.0.1 dev lo && ip link set vx1 up && ip link del vx1
@@ -153,14 +158,7 @@ if [ -n "$COLLECTOR" ] && [ -x "$COLLECTOR" ]; then
     return 1
   }
   for b in fentry kprobe tracepoint; do
-    printf '%s\n' \
-      'receivers: {otlp: {protocols: {http: {endpoint: "127.0.0.1:4318"}}}}' \
-      "exporters: {file: {path: \"$TMPDIR/ho-$b.jsonl\", format: json, flush_interval: 100ms}}" \
-      'service: {telemetry: {metrics: {level: none}}, pipelines: {logs: {receivers: [otlp], exporters: [file]}}}' \
-      > "$TMPDIR/ho-otelcol.yaml"
-    "$COLLECTOR" --config="$TMPDIR/ho-otelcol.yaml" 2> "$TMPDIR/ho-otelcol-$b.err" &
-    cpid=$!
-    for _ in $(seq 1 1200); do grep -q 'Everything is ready' "$TMPDIR/ho-otelcol-$b.err" && break; sleep 0.1; done
+    start_collector "ho-$b"
     if ! daemon "ho1-$b" 9301 "$b"; then
       echo "HANDOVER $b unavailable: $(grep -o '"msg":"[^"]*"' "$TMPDIR/ho1-$b.err" | tail -1)"
       kill -TERM "$cpid"; wait "$cpid"
