@@ -20,6 +20,7 @@
 #include "lock.h"
 #include "pipe.h"
 #include "options.h"
+#include "encoder_object.h"
 #include "tracer.h"
 
 namespace {
@@ -119,6 +120,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 #endif
   exports.Set("Tracer", Tracer::Define(env));
+  exports.Set("RecordEncoder", RecordEncoder::Define(env));
   Napi::Value layouts = Layouts(env);
   if (env.IsExceptionPending()) return exports;
   exports.Set("layouts", layouts);

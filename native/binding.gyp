@@ -11,7 +11,7 @@
   "targets": [
     {
       "target_name": "bindsnoop",
-      "sources": ["addon.cc", "args.cc", "errors.cc", "handover.cc", "kernel.cc", "loader.cc", "lock.cc", "maps.cc", "options.cc", "pipe.cc", "program.cc", "reader.cc", "tracer.cc"],
+      "sources": ["addon.cc", "args.cc", "encoder.cc", "encoder_object.cc", "errors.cc", "handover.cc", "kernel.cc", "loader.cc", "lock.cc", "maps.cc", "options.cc", "pipe.cc", "program.cc", "reader.cc", "tracer.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "../bpf",

@@ -6,6 +6,7 @@
 #include <errno.h>
 
 #include "args.h"
+#include "encoder_object.h"
 #include "bindsnoop.h"
 #include "bindsnoop.skel.h"
 #include "errors.h"
@@ -130,10 +131,16 @@ Napi::ThreadSafeFunction Tracer::MakeDelivery(Napi::Env env, Napi::Function call
       });
 }
 
-// start(onBatch): onBatch(Buffer) is called on the JS thread with one or more packed records.
+// start(onBatch, encoder?): onBatch(records, encoded) is called on the JS thread with a Buffer of packed records
+// and, with an encoder (a RecordEncoder), a Buffer of the records the reader thread encoded, each as (u32 resource
+// slot, u32 length, a LogRecord message), little-endian; without one, or for records it cannot encode, records.
 Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!FunctionArg(info, 0, "start(onBatch): onBatch")) return env.Undefined();
+  if (!FunctionArg(info, 0, "start(onBatch, encoder): onBatch")) return env.Undefined();
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    encoder_ = RecordEncoder::Of(env, info[1], "start(onBatch, encoder): encoder");
+    if (!encoder_) return env.Undefined();
+  }
   if (started_ || stopRequested_ || !program_) {
     ThrowBpfError(env, EINVAL, "start", "a tracer can be started once, before stop()");
     return env.Undefined();
@@ -167,23 +174,84 @@ void Tracer::RunReader() {
   Unload();
 }
 
+namespace {
+
+// A batch on its way to JavaScript: the records as read (those not encoded), and the encoded ones.
+struct Delivered {
+  std::vector<uint8_t> records;
+  std::vector<uint8_t> encoded;
+};
+
+uint64_t NowNs(clockid_t clock) {
+  struct timespec t;
+  clock_gettime(clock, &t);
+  return static_cast<uint64_t>(t.tv_sec) * 1000000000ull + static_cast<uint64_t>(t.tv_nsec);
+}
+
+void PutU32(std::vector<uint8_t>* out, size_t at, uint32_t v) {
+  for (int i = 0; i < 4; i++) (*out)[at + i] = static_cast<uint8_t>(v >> (8 * i));
+}
+
+}  // namespace
+
+// Reader thread: each record this build's encoder can encode, as (slot, length, LogRecord); the others stay in
+// `records` for JavaScript's path, in their order.
+void Tracer::Encode(std::vector<uint8_t>* records, std::vector<uint8_t>* encoded) {
+  const uint64_t started = NowNs(CLOCK_MONOTONIC);
+  const bool withArgs = opts_.readArgs;
+  const size_t size = Encoder::RecordSize(withArgs);
+  // the wall clock's offset from boot time, and the time read, once a batch (as JavaScript's BootClock samples it)
+  const uint64_t real = NowNs(CLOCK_REALTIME);
+  const int64_t offset = static_cast<int64_t>(real - NowNs(CLOCK_BOOTTIME));
+  size_t kept = 0, done = 0;
+  encoded->reserve(records->size() * 3 / 2);
+  for (size_t at = 0; at + size <= records->size(); at += size) {
+    const size_t head = encoded->size();
+    encoded->resize(head + 8);
+    if (encoder_->Encode(records->data() + at, size, withArgs, offset, real, encoded) == Unencoded::None) {
+      PutU32(encoded, head, 0);
+      PutU32(encoded, head + 4, static_cast<uint32_t>(encoded->size() - head - 8));
+      done++;
+    } else {
+      encoded->resize(head);
+      if (kept != at) memmove(records->data() + kept, records->data() + at, size);
+      kept += size;
+    }
+  }
+  records->resize(kept);
+  encodedRecords_ += done;
+  unencodedRecords_ += kept / size;
+  encodedBytes_ += encoded->size() - 8 * done;
+  encodeNanos_ += NowNs(CLOCK_MONOTONIC) - started;
+}
+
 // Worker thread: hand the batch to JS if its queue has room; otherwise count
 // the records as lost at the reader stage. Never waits for JavaScript.
 void Tracer::Deliver(std::vector<uint8_t>&& bytes, size_t records) {
-  auto* batch = new std::vector<uint8_t>(std::move(bytes));
+  auto* batch = new Delivered{std::move(bytes), {}};
+  if (encoder_) Encode(&batch->records, &batch->encoded);
   std::shared_ptr<Completion> completion = completion_;
-  const size_t bytesOfBatch = batch->size();
+  const size_t bytesOfBatch = batch->records.size() + batch->encoded.size();
   completion->batchesInJs++;
   completion->bytesInJs += bytesOfBatch;
-  napi_status status = deliver_.NonBlockingCall(batch, [completion, bytesOfBatch](Napi::Env env, Napi::Function callback, std::vector<uint8_t>* b) {
+  const bool encoding = encoder_ != nullptr;
+  napi_status status = deliver_.NonBlockingCall(batch, [completion, bytesOfBatch, encoding](Napi::Env env, Napi::Function callback, Delivered* b) {
     // JS thread.
     if (env != nullptr && callback != nullptr) {
+      // each Buffer owns its vector, freed when JavaScript collects it
+      auto* records = new std::vector<uint8_t>(std::move(b->records));
       Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(
-          env, b->data(), b->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, b);
-      callback.Call({buf});
-    } else {
-      delete b;
+          env, records->data(), records->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, records);
+      if (encoding) {
+        auto* encoded = new std::vector<uint8_t>(std::move(b->encoded));
+        Napi::Buffer<uint8_t> enc = Napi::Buffer<uint8_t>::New(
+            env, encoded->data(), encoded->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, encoded);
+        callback.Call({buf, enc});
+      } else {
+        callback.Call({buf});
+      }
     }
+    delete b;
     completion->batchesInJs--;
     completion->bytesInJs -= bytesOfBatch;
   });
@@ -309,6 +377,10 @@ Napi::Value Tracer::Stats(const Napi::CallbackInfo& info) {
   o.Set("drainPasses", num(reader_ ? reader_->drainPasses() : 0));
   o.Set("readerAlive", Napi::Boolean::New(env, readerAlive_.load()));
   o.Set("readerErrno", Napi::Number::New(env, readerErrno_.load()));
+  o.Set("encodedRecords", num(encodedRecords_.load()));
+  o.Set("encodedBytes", num(encodedBytes_.load()));
+  o.Set("encodeNanos", num(encodeNanos_.load()));
+  o.Set("unencodedRecords", num(unencodedRecords_.load()));
   return o;
 }
 

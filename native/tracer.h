@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "encoder.h"
 #include "handover.h"
 #include "options.h"
 #include "program.h"
@@ -65,6 +66,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   // Worker thread.
   void RunReader();
   void Deliver(std::vector<uint8_t>&& batch, size_t records);
+  void Encode(std::vector<uint8_t>* records, std::vector<uint8_t>* encoded);
   void Unload();  // detach, drain, keep the final counters, free; then release delivery
   void SnapshotKernelStats();  // with mutex_ held
 
@@ -91,6 +93,12 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   std::atomic<int> readerErrno_{0};
   std::atomic<uint64_t> recordsDroppedQueueFull_{0};
   std::atomic<uint64_t> batchesQueued_{0};
+  // start()'s encoder: the reader thread encodes each record it can into an OTLP LogRecord (null: none)
+  std::shared_ptr<const Encoder> encoder_;
+  std::atomic<uint64_t> encodedRecords_{0};
+  std::atomic<uint64_t> encodedBytes_{0};
+  std::atomic<uint64_t> encodeNanos_{0};
+  std::atomic<uint64_t> unencodedRecords_{0};
 
   // Kernel counters, kept after the maps are gone: this tracer's, counted from base_ (a pinned set's
   // counters go on across owners; the handover books what came before)

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { HANDOVER_DELIVERY_UNKNOWN, LOSS_STAGES, type Accounting } from './agent/accounting';
-import type { AgentStatus } from './agent/status';
+import type { AgentStatus, EncoderCounts } from './agent/status';
 import { DELIVERY_UNKNOWN_REASONS } from './otlp/exporter';
 
 /**
@@ -201,6 +201,23 @@ export function agentMetrics(status: AgentStatus): AgentMetrics {
       if (h) for (const outcome of ['described', 'expired', 'overflowed'] as const) this.inc({ outcome }, h[outcome]);
     },
   });
+  const encoder: [string, string, keyof EncoderCounts][] = [
+    ['bindsnoop_encoder_records_total', 'Records the addon encoded as OTLP log records where it read them (otlp.encodeInAddon).', 'records'],
+    ['bindsnoop_encoder_bytes_total', 'Bytes of the log records the addon encoded.', 'bytes'],
+    ['bindsnoop_encoder_seconds_total', 'Time the reader thread spent encoding records.', 'seconds'],
+    ['bindsnoop_encoder_unencoded_records_total', 'Records the addon left to JavaScript to name and encode (bound to a device, whose name it resolves).', 'unencoded'],
+  ];
+  for (const [name, help, field] of encoder) {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(status.encoder()?.[field] ?? 0);
+      },
+    });
+  }
   new Gauge({
     name: 'bindsnoop_backend_info',
     help: 'The kernel backend in use: 1 for the one attached (fentry, kprobe or tracepoint).',

@@ -18,13 +18,15 @@ import { readMachineId } from '../host/machine-id';
 import { baseResourceAttributes } from '../naming/resource';
 import { exporterSettings } from '../otlp/settings';
 import type { LogSink } from '../otlp/export-stage';
-import { createLogSink, otlpOutput } from '../otlp/pipeline';
+import { createLogSink, otlpEncodedOutput, otlpOutput, type EncodedOutput } from '../otlp/pipeline';
+import { recordEncoder } from '../otlp/native-encoding';
 import { jsonOutput, tableOutput } from '../output/stdout';
 import type { AgentStatus } from './status';
 import { account, describeLosses, totalLost, type Accounting } from './accounting';
 import { ExportHealth } from './export-health';
 import { ExecutableSelection } from './executable-selection';
 import { Router } from './router';
+import type { EncoderCounts } from './status';
 import { tracerOptions } from './tracer-options';
 
 export interface AgentOptions {
@@ -62,6 +64,8 @@ function configError(key: string, message: string): BindsnoopError {
  */
 export class Agent implements AgentStatus {
   private readonly otlp?: LogSink;
+  /** the OTLP output of the records the addon encodes, when it encodes */
+  private readonly encodedOtlp?: EncodedOutput;
   private readonly kubernetes?: Kubernetes;
   private readonly executables?: ExecutableSelection;
   private readonly clock = new BootClock(() => loadAddon().clockPair());
@@ -123,6 +127,9 @@ export class Agent implements AgentStatus {
       const otlp = createLogSink(settings, config.otlp, options.version, (failure) => health.attempt(failure));
       this.otlp = otlp;
       this.outputs.push(otlpOutput(otlp, () => this.clock.nowWallNs()));
+      // the addon encodes what it can where it reads it when nothing else reads the binds and every one is the
+      // agent's own resource (none of a pod) with nothing to select by the executable
+      if (config.otlp.encodeInAddon && this.outputs.length === 1 && !this.kubernetes && !this.executables) this.encodedOtlp = otlpEncodedOutput(otlp);
     }
   }
 
@@ -165,6 +172,8 @@ export class Agent implements AgentStatus {
         throw e;
       }
     }
+    // made before anything loads: a refusal leaves nothing attached
+    const encoder = this.encodedOtlp ? recordEncoder(config.otlp) : undefined;
     const source = BindSource.open(tracerOptions(config, { countMode, cgroupRootId: this.kubernetes?.cgroupRootId() ?? 1, pinDir, handoverDir, version: this.options.version }));
     this.source = source;
     this.handoverInfo = source.handover() ?? undefined;
@@ -179,10 +188,11 @@ export class Agent implements AgentStatus {
       executables: this.executables,
       kubernetes: this.kubernetes,
       outputs: this.outputs,
+      encoded: this.encodedOtlp,
     });
     this.router = router;
     this.kubernetes?.start(pinDir ? source.maps : undefined);
-    source.start((events) => router.route(events));
+    source.start((events) => router.route(events), encoder && { encoder, onEncoded: (batch) => router.routeEncoded(batch) });
     this.every(1000, () => this.sampleLiveness());
     if (this.otlp && config.log.lossWarningIntervalMillis > 0) this.every(config.log.lossWarningIntervalMillis, () => this.warnOfNewLosses());
     return this.backendInfo;
@@ -246,6 +256,12 @@ export class Agent implements AgentStatus {
 
   backend(): BackendInfo | undefined {
     return this.backendInfo;
+  }
+
+  encoder(): EncoderCounts | undefined {
+    if (!this.encodedOtlp || !this.source) return undefined;
+    const s = this.source.stats();
+    return { records: s.encodedRecords, bytes: s.encodedBytes, seconds: s.encodeNanos / 1e9, unencoded: s.unencodedRecords };
   }
 
   private sampleLiveness(): void {

@@ -4,9 +4,11 @@ import type { NamedBind, Output } from '../model/named-bind';
 import type { BootClock } from '../kernel/clock';
 import type { Kubernetes, SelectedBind } from '../kubernetes/kubernetes';
 import { bindAttributes } from '../naming/bind-attributes';
+import { BIND_ATTRIBUTE_KEYS as K } from '../naming/bind-attribute-keys';
 import { BindResources } from '../naming/resource';
 import type { ExecutableSelection } from './executable-selection';
 import type { InterfaceNames } from '../naming/net/interfaces';
+import type { EncodedOutput } from '../otlp/pipeline';
 
 export interface RouterStages {
   clock: BootClock;
@@ -19,6 +21,8 @@ export interface RouterStages {
   executables?: ExecutableSelection;
   kubernetes?: Kubernetes;
   outputs: readonly Output[];
+  /** the records the addon encoded, when it encodes: the OTLP output's (the only output then) */
+  encoded?: EncodedOutput;
 }
 
 /**
@@ -36,6 +40,13 @@ export class Router {
     this.resources = new BindResources(stages.baseResource, stages.podService);
     stages.kubernetes?.onRelease((selected) => this.output(selected));
   }
+
+  /** A batch of records the addon encoded: each of the agent's resource (slot 0, the only one it is given). */
+  routeEncoded(batch: Buffer): void {
+    this.delivered += this.stages.encoded?.(batch, this.resourceOfSlot) ?? 0;
+  }
+
+  private readonly resourceOfSlot = (): Attributes => this.resources.of(undefined);
 
   route(batch: readonly BindEvent[]): void {
     const s = this.stages;
@@ -68,7 +79,7 @@ export class Router {
     return selected.map(({ event, pod, unattributedCgroupPath }) => {
       const attributes = bindAttributes(event, s.interfaces.lookup(event.boundDevIf, event.netnsId), s.clock.toWallNs(event.startBootNs));
       // named like a pod's container, not attributed to it: say where it really is
-      if (unattributedCgroupPath !== undefined) attributes['bindsnoop.cgroup.path'] = unattributedCgroupPath;
+      if (unattributedCgroupPath !== undefined) attributes[K.cgroupPath] = unattributedCgroupPath;
       return { event, pod, attributes, resource: this.resources.of(pod), wallNs: s.clock.toWallNs(event.tsBootNs) };
     });
   }

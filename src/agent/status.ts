@@ -19,7 +19,18 @@ export interface AgentStatus {
   podWatch(): PodWatchCounts | undefined;
   /** binds held until the API describes their pod, and what became of the others, when the API is watched */
   podHold(): HoldCounts | undefined;
+  /** the addon's encoding of records on the reader thread, when it encodes */
+  encoder(): EncoderCounts | undefined;
   /** the kernel backend in use (fentry, kprobe, tracepoint), once attached */
   backend(): { name: string } | undefined;
 }
 
+
+/** What the addon's encoder did (otlp.encodeInAddon). */
+export interface EncoderCounts {
+  records: number;
+  bytes: number;
+  seconds: number;
+  /** records left to JavaScript's path */
+  unencoded: number;
+}

@@ -79,6 +79,30 @@ export interface NativeTracerStats {
   readerAlive: boolean;
   /** the errno that stopped the reader thread's poll, 0 while it runs */
   readerErrno: number;
+  /** with an encoder: records the reader thread encoded as OTLP LogRecords, their bytes, and the time it took */
+  encodedRecords: number;
+  encodedBytes: number;
+  encodeNanos: number;
+  /** with an encoder: records it left to JavaScript (bound to a device to name, or not this build's) */
+  unencodedRecords: number;
+}
+
+/** What the addon's record encoder is made from (native/encoder_object.cc): what JavaScript declares. */
+export interface RecordEncoderConfig {
+  /** each attribute's key, by its role (src/naming/bind-attribute-keys.ts) */
+  keys: Readonly<Record<string, string>>;
+  errnoNames: [number, string][];
+  protocolNames: [number, string][];
+  eventName: string;
+  /** the log record limits; 0 = none */
+  countLimit: number;
+  valueLengthLimit: number;
+}
+
+/** The addon's OTLP LogRecord encoder (native/encoder.h): handed to start() for the reader thread. */
+export interface NativeRecordEncoder {
+  /** Each whole record of the batch as its LogRecord message, or null where it takes JavaScript's path (JS thread; tests). */
+  encode(records: Buffer, withArgs: boolean, wallOffsetNs: bigint, observedNs: bigint): (Buffer | null)[];
 }
 
 /** What a takeover of a pinned set found (native/handover.h), and what it has retired since. */
@@ -109,7 +133,11 @@ export interface HandoverInfo {
 }
 
 export interface NativeTracer {
-  start(onBatch: (records: Buffer) => void): void;
+  /**
+   * With an encoder, `encoded` holds the records the reader thread encoded, each (u32 resource slot, u32 length,
+   * LogRecord message), little-endian; `records` the others.
+   */
+  start(onBatch: (records: Buffer, encoded?: Buffer) => void, encoder?: NativeRecordEncoder): void;
   /** with handover, keepAttached (the default) leaves the pinned set attached; false detaches and removes it */
   stop(keepAttached?: boolean): Promise<void>;
   stats(): NativeTracerStats;
@@ -157,6 +185,7 @@ export type TracerOptionSpec =
 
 export interface NativeAddon {
   Tracer: new (options: NativeTracerOptions) => NativeTracer;
+  RecordEncoder: new (config: RecordEncoderConfig) => NativeRecordEncoder;
   /** every option Tracer takes, with the bounds it checks */
   tracerOptions: Record<string, TracerOptionSpec>;
   /** struct bind_event, struct bind_event_args and struct count_key (bpf/bindsnoop.h) from the object's BTF */

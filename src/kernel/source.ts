@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { decodeBatch, decodeCounts, type CountEntry } from './decode';
 import { BindsnoopError } from '../model/errors';
 import type { BindEvent } from '../model/event';
-import { isNativeError, loadAddon, type BackendInfo, type HandoverInfo, type NativeTracer, type NativeTracerOptions, type NativeTracerStats } from './native';
+import { isNativeError, loadAddon, type BackendInfo, type HandoverInfo, type NativeTracer, type NativeTracerOptions, type NativeTracerStats, type NativeRecordEncoder } from './native';
 
 /**
  * Why a refusal (EPERM) may not be a missing capability: the capabilities are
@@ -59,12 +59,18 @@ export class BindSource {
     }
   }
 
-  start(onEvents: (events: BindEvent[]) => void): void {
-    this.tracer.start((records) => {
+  /**
+   * Delivers the records in decoded batches; with `encoded`, the records its encoder encodes on the reader thread go
+   * to its onEncoded as they are (see NativeTracer.start), the others decoded to onEvents.
+   */
+  start(onEvents: (events: BindEvent[]) => void, encoded?: { encoder: NativeRecordEncoder; onEncoded: (encoded: Buffer) => void }): void {
+    this.tracer.start((records, encodedRecords) => {
+      if (encodedRecords && encodedRecords.length > 0) encoded?.onEncoded(encodedRecords);
+      if (records.length === 0) return;
       const batch = decodeBatch(records, this.withArgs);
       this.rejected += batch.rejected;
       onEvents(batch.events);
-    });
+    }, encoded?.encoder);
   }
 
   /**

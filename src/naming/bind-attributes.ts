@@ -21,6 +21,7 @@ import { AF_INET6, formatAddress } from './net/address';
 import { errnoName } from './net/errno';
 import { transportName } from './net/protocols';
 import { rfc3339Nanos } from './time';
+import { BIND_ATTRIBUTE_KEYS as K } from './bind-attribute-keys';
 
 /** bcc's five OPTS letters, "FTNRr", each "." when unset. */
 export function optsString(opts: number): string {
@@ -41,10 +42,10 @@ export function commText(e: BindEvent): string {
 /** The attributes whose bytes were not UTF-8, or undefined (most binds: nothing to add). */
 function invalidUtf8Names(e: BindEvent, exe: boolean, args: boolean): string[] | undefined {
   const out: string[] = [];
-  if (!isUtf8(e.comm)) out.push('thread.name');
-  if (!isUtf8(e.parentComm)) out.push('bindsnoop.parent.comm');
-  if (exe) out.push('process.executable.path');
-  if (args) out.push('process.command_args');
+  if (!isUtf8(e.comm)) out.push(K.threadName);
+  if (!isUtf8(e.parentComm)) out.push(K.parentComm);
+  if (exe) out.push(K.exePath);
+  if (args) out.push(K.commandArgs);
   return out.length ? out : undefined;
 }
 
@@ -84,65 +85,65 @@ function idNumber(v: bigint): number {
  */
 export function bindAttributes(e: BindEvent, interfaceName?: string, startWallNs?: bigint): Attributes {
   const a: Attributes = {
-    'process.pid': e.pid,
-    'thread.id': e.tid,
-    'thread.name': commText(e),
-    'process.real_user.id': e.uid,
-    'process.parent_pid': e.ppid,
-    'bindsnoop.parent.comm': commName(e.parentComm),
+    [K.pid]: e.pid,
+    [K.tid]: e.tid,
+    [K.threadName]: commText(e),
+    [K.uid]: e.uid,
+    [K.parentPid]: e.ppid,
+    [K.parentComm]: commName(e.parentComm),
   };
   const exe = executableOf(e);
   if (exe) {
-    a['process.executable.path'] = exe.path;
-    a['process.executable.name'] = exe.name;
+    a[K.exePath] = exe.path;
+    a[K.exeName] = exe.name;
     // the unusual only, when so (most binds have none: four attributes fewer to name, encode and store)
-    if (e.flags & FLAG_EXE_DELETED) a['bindsnoop.process.executable.deleted'] = true;
-    if (e.flags & FLAG_EXE_ANONYMOUS) a['bindsnoop.process.executable.anonymous'] = true;
-    if (e.flags & FLAG_EXE_UNREACHABLE) a['bindsnoop.process.executable.unreachable'] = true;
-    if (e.flags & FLAG_EXE_TRUNCATED) a['bindsnoop.process.executable.truncated'] = true;
+    if (e.flags & FLAG_EXE_DELETED) a[K.exeDeleted] = true;
+    if (e.flags & FLAG_EXE_ANONYMOUS) a[K.exeAnonymous] = true;
+    if (e.flags & FLAG_EXE_UNREACHABLE) a[K.exeUnreachable] = true;
+    if (e.flags & FLAG_EXE_TRUNCATED) a[K.exeTruncated] = true;
     // a chrooted process: its root, from its mount namespace's root (absent when longer than the record holds)
     if (exe.root !== undefined) {
-      a['bindsnoop.process.chrooted'] = true;
-      if (exe.root) a['bindsnoop.process.root'] = exe.root;
+      a[K.chrooted] = true;
+      if (exe.root) a[K.root] = exe.root;
     }
   }
   const command = commandArgsOf(e);
   if (command) {
-    if (command.args) a['process.command_args'] = command.args;
-    else a['bindsnoop.process.command_args.unreadable'] = true;
-    a['bindsnoop.process.command_args.truncated'] = command.truncated;
+    if (command.args) a[K.commandArgs] = command.args;
+    else a[K.commandArgsUnreadable] = true;
+    a[K.commandArgsTruncated] = command.truncated;
   }
   // names whose bytes are not UTF-8 are shown with U+FFFD: which ones, so two such names are not taken for one
   const invalid = invalidUtf8Names(e, exe?.invalidUtf8 === true, command?.invalidUtf8 === true);
-  if (invalid) a['bindsnoop.invalid_utf8'] = invalid;
-  a['network.transport'] = transportName(e.protocol);
-  a['network.type'] = e.family === AF_INET6 ? 'ipv6' : 'ipv4';
+  if (invalid) a[K.invalidUtf8] = invalid;
+  a[K.transport] = transportName(e.protocol);
+  a[K.networkType] = e.family === AF_INET6 ? 'ipv6' : 'ipv4';
   // a failed bind bound nothing: the request is in bindsnoop.requested.*
   if (e.ret === 0) {
-    a['network.local.address'] = formatAddress(e.family, e.boundAddr);
+    a[K.localAddress] = formatAddress(e.family, e.boundAddr);
     // a raw socket's "port" is its protocol number: no port (bcc's table still shows it in PORT)
-    if (!(e.flags & FLAG_RAW_SOCKET)) a['network.local.port'] = e.boundPort;
+    if (!(e.flags & FLAG_RAW_SOCKET)) a[K.localPort] = e.boundPort;
   }
-  if (interfaceName) a['network.interface.name'] = interfaceName;
-  if (e.ret !== 0) a['error.type'] = errnoName(e.ret);
-  a['bindsnoop.return_code'] = e.ret;
-  a['bindsnoop.requested.address'] = requestedAddress(e);
-  a['bindsnoop.requested.port'] = e.reqPort;
-  a['bindsnoop.opts'] = optsString(e.opts);
-  a['bindsnoop.opt.freebind'] = (e.opts & OPT_FREEBIND) !== 0;
-  a['bindsnoop.opt.transparent'] = (e.opts & OPT_TRANSPARENT) !== 0;
-  a['bindsnoop.opt.bind_address_no_port'] = (e.opts & OPT_BIND_ADDRESS_NO_PORT) !== 0;
-  a['bindsnoop.opt.reuseaddr'] = (e.opts & OPT_REUSEADDR) !== 0;
-  a['bindsnoop.opt.reuseport'] = (e.opts & OPT_REUSEPORT) !== 0;
-  a['bindsnoop.bound_dev_if'] = e.boundDevIf;
-  a['bindsnoop.kernel_socket'] = (e.flags & FLAG_KERNEL_SOCKET) !== 0;
-  a['bindsnoop.kernel_thread'] = (e.flags & FLAG_KERNEL_THREAD) !== 0;
-  a['bindsnoop.raw_socket'] = (e.flags & FLAG_RAW_SOCKET) !== 0;
-  a['bindsnoop.cgroup.id'] = idNumber(e.cgroupId);
-  a['bindsnoop.mntns.id'] = e.mntnsId;
-  a['bindsnoop.netns.id'] = e.netnsId;
+  if (interfaceName) a[K.interfaceName] = interfaceName;
+  if (e.ret !== 0) a[K.errorType] = errnoName(e.ret);
+  a[K.returnCode] = e.ret;
+  a[K.requestedAddress] = requestedAddress(e);
+  a[K.requestedPort] = e.reqPort;
+  a[K.opts] = optsString(e.opts);
+  a[K.optFreebind] = (e.opts & OPT_FREEBIND) !== 0;
+  a[K.optTransparent] = (e.opts & OPT_TRANSPARENT) !== 0;
+  a[K.optBindAddressNoPort] = (e.opts & OPT_BIND_ADDRESS_NO_PORT) !== 0;
+  a[K.optReuseaddr] = (e.opts & OPT_REUSEADDR) !== 0;
+  a[K.optReuseport] = (e.opts & OPT_REUSEPORT) !== 0;
+  a[K.boundDevIf] = e.boundDevIf;
+  a[K.kernelSocket] = (e.flags & FLAG_KERNEL_SOCKET) !== 0;
+  a[K.kernelThread] = (e.flags & FLAG_KERNEL_THREAD) !== 0;
+  a[K.rawSocket] = (e.flags & FLAG_RAW_SOCKET) !== 0;
+  a[K.cgroupId] = idNumber(e.cgroupId);
+  a[K.mntnsId] = e.mntnsId;
+  a[K.netnsId] = e.netnsId;
   // 0: the kernel gave no start time (unreadable)
-  if (startWallNs !== undefined && e.startBootNs > 0n) a['process.creation.time'] = creationTime(startWallNs);
+  if (startWallNs !== undefined && e.startBootNs > 0n) a[K.creationTime] = creationTime(startWallNs);
   return a;
 }
 

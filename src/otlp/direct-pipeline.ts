@@ -86,7 +86,11 @@ export class DirectPipeline<Encoded> extends ExportStage<QueuedRecord<Encoded>, 
   }
 
   protected admit(record: BindLogRecord, resource: CachedResource<Encoded>): QueuedRecord<Encoded> | undefined {
-    const encoded = this.options.encoding.record(this.options.limits ? limitAttributes(record, this.options.limits) : record);
+    return this.admitEncoded(this.options.encoding.record(this.options.limits ? limitAttributes(record, this.options.limits) : record), resource);
+  }
+
+  /** An encoded record, within the byte bound (else released: undefined). */
+  protected admitEncoded(encoded: Encoded, resource: CachedResource<Encoded>): QueuedRecord<Encoded> | undefined {
     const bytes = this.options.encoding.size(encoded);
     if (this.queuedBytes + this.inFlightBytes + bytes > this.options.maxQueueBytes) {
       this.options.encoding.release(encoded);
@@ -164,5 +168,16 @@ export class DirectPipeline<Encoded> extends ExportStage<QueuedRecord<Encoded>, 
   protected close(): Promise<void> {
     this.queuedBytes = 0;
     return this.options.closeTransport();
+  }
+}
+
+/**
+ * The direct pipeline with protobuf encoding, which also takes records the
+ * addon encoded on its reader thread: LogRecord messages, queued and put in
+ * requests as the records it encodes itself are.
+ */
+export class ProtobufDirectPipeline extends DirectPipeline<Buffer> {
+  enqueueEncoded(record: Buffer, resource: Attributes): boolean {
+    return !this.refuses() && this.accept(this.admitEncoded(record, this.resources.get(resource)));
   }
 }

@@ -24,6 +24,11 @@ export interface LogSink {
   setScopeAttributes(attributes: Attributes): void;
   /** Queues a record of `resource` for export; false (and counted) when the queue is full. */
   enqueue(record: BindLogRecord, resource: Attributes): boolean;
+  /**
+   * Queues a record the addon encoded (a LogRecord message, the bytes encode.ts writes for it), as enqueue does;
+   * present only where requests are built of such messages (the direct pipeline's protobuf encoding).
+   */
+  enqueueEncoded?(record: Buffer, resource: Attributes): boolean;
   /** The queue is full: a record queued now would be dropped. */
   full(): boolean;
   /** Counts records dropped before they were built, because the queue was full (stage export_queue). */
@@ -119,11 +124,18 @@ export abstract class ExportStage<Queued, Resource> implements LogSink {
   }
 
   enqueue(record: BindLogRecord, resource: Attributes): boolean {
-    if (this.finalized || this.queuedCount + this.inFlight >= this.stageOptions.maxQueueSize) {
-      this.counts.lostExportQueue++;
-      return false;
-    }
-    const item = this.admit(record, this.resources.get(resource));
+    return !this.refuses() && this.accept(this.admit(record, this.resources.get(resource)));
+  }
+
+  /** The queue is full or closed: one record refused, and counted. */
+  protected refuses(): boolean {
+    if (!this.finalized && this.queuedCount + this.inFlight < this.stageOptions.maxQueueSize) return false;
+    this.counts.lostExportQueue++;
+    return true;
+  }
+
+  /** Queues what admit made of a record; undefined (a bound of the pipeline's own refused it) is counted. */
+  protected accept(item: Queued | undefined): boolean {
     if (item === undefined) {
       this.counts.lostExportQueue++;
       return false;

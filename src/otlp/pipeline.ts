@@ -1,11 +1,13 @@
 import type { AppConfig } from '../config/schema';
 import type { NamedBind, NamingOutput } from '../model/named-bind';
-import { DirectPipeline, MAX_CONCURRENT_EXPORTS, type EncodedRequest } from './direct-pipeline';
+import { DirectPipeline, MAX_CONCURRENT_EXPORTS, ProtobufDirectPipeline, type EncodedRequest } from './direct-pipeline';
 import { jsonEncoding, protobufEncoding } from './encode';
 import { OtlpHttpTransport, type ExportOutcome, type ExporterSettings } from './exporter';
 import { AccountingLogExporter, SdkPipeline } from './sdk-pipeline';
 import type { LogSink } from './export-stage';
-import { bindLogRecord, type AttributeLimits } from './record';
+import { attributeLimits, bindLogRecord } from './record';
+import { eachEncoded } from './native-encoding';
+import type { Attributes } from '../model/attributes';
 
 /**
  * The export stage for otlp.pipeline: the direct encoder (default) or the
@@ -55,17 +57,7 @@ export function createLogSink(settings: ExporterSettings, otlp: AppConfig['otlp'
   };
   return settings.protocol === 'http/json'
     ? new DirectPipeline({ ...sinkOptions, encoding: jsonEncoding() })
-    : new DirectPipeline({ ...sinkOptions, encoding: protobufEncoding() });
-}
-
-/** A bind's record has at most this many attributes: a count limit at or above it never applies. */
-const MOST_ATTRIBUTES_OF_A_BIND = 64;
-
-/** The log record limits, or undefined when they cannot apply (the hot path then skips them). */
-function attributeLimits(otlp: AppConfig['otlp']): AttributeLimits | undefined {
-  const countApplies = otlp.attributeCountLimit > 0 && otlp.attributeCountLimit < MOST_ATTRIBUTES_OF_A_BIND;
-  if (!countApplies && otlp.attributeValueLengthLimit === 0) return undefined;
-  return { countLimit: countApplies ? otlp.attributeCountLimit : 0, valueLengthLimit: otlp.attributeValueLengthLimit };
+    : new ProtobufDirectPipeline({ ...sinkOptions, encoding: protobufEncoding() });
 }
 
 /** Each bind as one OTLP log record of its resource (docs/CONTRACT.md, section 2). */
@@ -79,4 +71,13 @@ export function otlpOutput(sink: LogSink, nowWallNs: () => bigint): NamingOutput
     saturated: () => sink.full(),
     drop: (n) => sink.dropFull(n),
   };
+}
+
+/** The records the addon encoded (a batch of them), each queued as it is with the resource of its slot; how many. */
+export type EncodedOutput = (batch: Buffer, resourceOf: (slot: number) => Attributes) => number;
+
+export function otlpEncodedOutput(sink: LogSink): EncodedOutput | undefined {
+  const enqueue = sink.enqueueEncoded?.bind(sink);
+  if (!enqueue) return undefined;
+  return (batch, resourceOf) => eachEncoded(batch, (slot, record) => enqueue(record, resourceOf(slot)));
 }

@@ -1,4 +1,5 @@
 import { SeverityNumber } from '@opentelemetry/api-logs';
+import type { AppConfig } from '../config/schema';
 import type { Attributes } from '../model/attributes';
 import type { NamedBind } from '../model/named-bind';
 import { bodyLine } from '../naming/body';
@@ -23,6 +24,16 @@ export interface BindLogRecord {
 export interface AttributeLimits {
   countLimit: number;
   valueLengthLimit: number;
+}
+
+/** A bind's record has at most this many attributes: a count limit at or above it never applies. */
+const MOST_ATTRIBUTES_OF_A_BIND = 64;
+
+/** The log record limits, or undefined when they cannot apply (the hot path then skips them). */
+export function attributeLimits(otlp: Pick<AppConfig['otlp'], 'attributeCountLimit' | 'attributeValueLengthLimit'>): AttributeLimits | undefined {
+  const countApplies = otlp.attributeCountLimit > 0 && otlp.attributeCountLimit < MOST_ATTRIBUTES_OF_A_BIND;
+  if (!countApplies && otlp.attributeValueLengthLimit === 0) return undefined;
+  return { countLimit: countApplies ? otlp.attributeCountLimit : 0, valueLengthLimit: otlp.attributeValueLengthLimit };
 }
 
 /**

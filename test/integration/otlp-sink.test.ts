@@ -58,6 +58,7 @@ function sink(url: string, overrides: Partial<ExporterSettings> = {}, queue: Par
     clientCertificate: '',
     clientKey: '',
     pipeline,
+    encodeInAddon: true,
     maxQueueSize: queue.maxQueueSize ?? 1000,
     maxQueueBytes: queue.maxQueueBytes ?? 16 << 20,
     maxExportBatchSize: queue.batch ?? 100,

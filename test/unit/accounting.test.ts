@@ -5,7 +5,8 @@ import type { SourceStats } from '../../src/kernel/source';
 
 const native = (over: Partial<SourceStats>): SourceStats => ({
   kernelRingFull: 0, kernelInflightFull: 0, kernelCountFull: 0, kernelInflightOrphaned: 0, kernelUnowned: 0, handoverDuplicates: 0, handoverRecovered: 0, recordsRead: 0,
-  recordsMalformed: 0, readerQueueFull: 0, batchesQueued: 0, drainPasses: 0, readerAlive: true, readerErrno: 0, recordsRejected: 0, ...over,
+  recordsMalformed: 0, readerQueueFull: 0, batchesQueued: 0, drainPasses: 0, readerAlive: true, readerErrno: 0, encodedRecords: 0, encodedBytes: 0, encodeNanos: 0, unencodedRecords: 0,
+  recordsRejected: 0, ...over,
 });
 
 const takeover = (over: Partial<HandoverInfo>): HandoverInfo => ({

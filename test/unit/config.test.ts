@@ -34,7 +34,7 @@ const VALID: Record<string, unknown> = {
   'filter.mntnsMap': '/sys/fs/bpf/mnt', 'filter.kernelBinds': false, 'filter.executables': ['/usr/bin/', '/opt/'], 'filter.excludeExecutables': ['/usr/bin/sleep'], 'kernel.backend': 'kprobe', 'kernel.readCommandLine': true, 'output.format': 'json',
   'otlp.endpoint': 'http://collector:4318', 'otlp.logsEndpoint': 'https://logs:4318/v1/logs', 'otlp.protocol': 'http/json',
   'otlp.headers': 'x-tenant=a', 'otlp.compression': 'gzip', 'otlp.timeoutMillis': 1234, 'otlp.certificate': '/etc/ca.pem',
-  'otlp.clientCertificate': '/etc/c.pem', 'otlp.clientKey': '/etc/k.pem', 'otlp.pipeline': 'sdk', 'otlp.maxQueueSize': 99, 'otlp.maxQueueBytes': 1048576, 'otlp.maxExportBatchSize': 33,
+  'otlp.clientCertificate': '/etc/c.pem', 'otlp.clientKey': '/etc/k.pem', 'otlp.pipeline': 'sdk', 'otlp.encodeInAddon': false, 'otlp.maxQueueSize': 99, 'otlp.maxQueueBytes': 1048576, 'otlp.maxExportBatchSize': 33,
   'otlp.flushIntervalMillis': 77, 'otlp.shutdownTimeoutMillis': 5555, 'otlp.maxResources': 128, 'otlp.resourceIdleMillis': 2000, 'service.name': 'edge', 'service.resourceAttributes': 'a=b',
   'reader.ringBufferBytes': 1 << 22, 'reader.wakeupBytes': 8192, 'reader.drainIntervalMillis': 20, 'reader.maxPendingBatches': 64, 'reader.maxPendingBytes': 1048576,
   'log.lossWarningIntervalMillis': 1000, 'handover.enabled': true, 'handover.pinDir': '/sys/fs/bpf/ho', 'handover.unownedAfterMillis': 60000, 'server.port': 9191, 'server.host': '::1', 'kubernetes.enabled': true,

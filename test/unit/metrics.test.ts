@@ -29,6 +29,7 @@ describe('/metrics', () => {
       podWatch: () => undefined,
       podHold: () => undefined,
       backend: () => ({ name: 'tracepoint' }),
+      encoder: () => ({ records: 40 * calls, bytes: 40_000 * calls, seconds: 0.25, unencoded: 2 }),
     };
     const metrics = agentMetrics(status);
     for (let i = 0; i < 3; i++) {
@@ -38,5 +39,10 @@ describe('/metrics', () => {
       expect(sample(text, 'bindsnoop_events_exported_total') + lost + sample(text, 'bindsnoop_events_pending')).toBe(sample(text, 'bindsnoop_events_total'));
     }
     expect(calls).toBe(3);
+    const text = await metrics.scrape();
+    expect(sample(text, 'bindsnoop_encoder_records_total')).toBe(160);
+    expect(sample(text, 'bindsnoop_encoder_bytes_total')).toBe(160_000);
+    expect(sample(text, 'bindsnoop_encoder_seconds_total')).toBe(0.25);
+    expect(sample(text, 'bindsnoop_encoder_unencoded_records_total')).toBe(2);
   });
 });

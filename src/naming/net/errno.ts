@@ -16,3 +16,8 @@ export function errnoName(errno: number): string {
   const n = Math.abs(errno);
   return BY_NUMBER.get(n) ?? `ERRNO_${n}`;
 }
+
+/** Every errno name by its number, for the addon's encoder (which writes ERRNO_<n> for the others, as errnoName does). */
+export function errnoNameTable(): [number, string][] {
+  return [...BY_NUMBER];
+}

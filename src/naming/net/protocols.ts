@@ -39,3 +39,8 @@ export function transportName(protocol: number): string {
   const name = NAMES.get(protocol);
   return name ? name.toLowerCase() : String(protocol);
 }
+
+/** Every IPPROTO name by its number, for the addon's encoder. */
+export function protocolNameTable(): [number, string][] {
+  return [...NAMES];
+}
