@@ -38,8 +38,10 @@ bool AppendDecoded(const uint8_t* p, size_t n, std::string* out) {
   while (i < n) {
     const uint8_t b = p[i];
     if (b < 0x80) {
-      out->push_back(static_cast<char>(b));
-      i++;
+      size_t end = i + 1;
+      while (end < n && p[end] < 0x80) end++;
+      out->append(reinterpret_cast<const char*>(p + i), end - i);
+      i = end;
       continue;
     }
     size_t need;
@@ -82,9 +84,12 @@ bool AppendDecoded(const uint8_t* p, size_t n, std::string* out) {
 }
 
 bool IsUtf8(const uint8_t* p, size_t n) {
-  std::string scratch;
-  scratch.reserve(n * 3);
-  return AppendDecoded(p, n, &scratch);
+  size_t i = 0;
+  while (i < n && p[i] < 0x80) i++;
+  if (i == n) return true;
+  thread_local std::string scratch;
+  scratch.clear();
+  return AppendDecoded(p + i, n - i, &scratch);
 }
 
 // Bytes to the first NUL, within max.
@@ -298,20 +303,22 @@ size_t VarintSize(uint64_t v) {
   return n;
 }
 
-void PutVarint(std::vector<uint8_t>* out, uint64_t v) {
+// The writer: a pointer into room reserved for the whole record (its bound computed first).
+void PutVarint(uint8_t*& p, uint64_t v) {
   while (v >= 0x80) {
-    out->push_back(static_cast<uint8_t>(v | 0x80));
+    *p++ = static_cast<uint8_t>(v | 0x80);
     v >>= 7;
   }
-  out->push_back(static_cast<uint8_t>(v));
+  *p++ = static_cast<uint8_t>(v);
 }
 
-void PutFixed64(std::vector<uint8_t>* out, uint64_t v) {
-  for (int i = 0; i < 8; i++) out->push_back(static_cast<uint8_t>(v >> (8 * i)));
+void PutFixed64(uint8_t*& p, uint64_t v) {
+  for (int i = 0; i < 8; i++) *p++ = static_cast<uint8_t>(v >> (8 * i));
 }
 
-void PutBytes(std::vector<uint8_t>* out, const char* p, size_t n) {
-  out->insert(out->end(), reinterpret_cast<const uint8_t*>(p), reinterpret_cast<const uint8_t*>(p) + n);
+void PutBytes(uint8_t*& p, const char* bytes, size_t n) {
+  memcpy(p, bytes, n);
+  p += n;
 }
 
 size_t LengthDelimited(size_t n) { return 1 + VarintSize(n) + n; }
@@ -409,38 +416,38 @@ size_t AnyValueSize(const Scratch& s, const Value& v) {
   return 0;
 }
 
-void PutAnyValue(std::vector<uint8_t>* out, const Scratch& s, const Value& v) {
+void PutAnyValue(uint8_t*& out, const Scratch& s, const Value& v) {
   switch (v.kind) {
     case Value::String:
-      out->push_back(0x0a);
+      *out++ = (0x0a);
       PutVarint(out, v.end - v.begin);
       PutBytes(out, s.arena.data() + v.begin, v.end - v.begin);
       return;
     case Value::Bool:
-      out->push_back(0x10);
-      out->push_back(v.b ? 1 : 0);
+      *out++ = (0x10);
+      *out++ = (v.b ? 1 : 0);
       return;
     case Value::Int:
-      out->push_back(0x18);
+      *out++ = (0x18);
       PutVarint(out, static_cast<uint64_t>(v.i));
       return;
     case Value::Double: {
-      out->push_back(0x21);
+      *out++ = (0x21);
       uint64_t bits;
       memcpy(&bits, &v.d, sizeof bits);
       PutFixed64(out, bits);
       return;
     }
     case Value::Strings: {
-      out->push_back(0x2a);
+      *out++ = (0x2a);
       size_t array = 0;
       for (size_t k = v.begin; k < v.end; k++) array += LengthDelimited(StringValueSize(s.items[k].second - s.items[k].first));
       PutVarint(out, array);
       for (size_t k = v.begin; k < v.end; k++) {
         const size_t n = s.items[k].second - s.items[k].first;
-        out->push_back(0x0a);
+        *out++ = (0x0a);
         PutVarint(out, StringValueSize(n));
-        out->push_back(0x0a);
+        *out++ = (0x0a);
         PutVarint(out, n);
         PutBytes(out, s.arena.data() + s.items[k].first, n);
       }
@@ -449,8 +456,8 @@ void PutAnyValue(std::vector<uint8_t>* out, const Scratch& s, const Value& v) {
   }
 }
 
-void PutString(std::vector<uint8_t>* out, uint8_t tag, const std::string& text) {
-  out->push_back(tag);
+void PutString(uint8_t*& out, uint8_t tag, const std::string& text) {
+  *out++ = (tag);
   PutVarint(out, text.size());
   PutBytes(out, text.data(), text.size());
 }
@@ -467,7 +474,10 @@ Executable AddExecutable(Builder* b, const struct bind_event* e) {
   if (len == 0) return out;
   const uint8_t* raw = reinterpret_cast<const uint8_t*>(e->exe_names);
   // the names, each ending in a NUL (a cut-off last one has none and is left out, as the split's last element is)
-  std::pair<size_t, size_t> names[BINDSNOOP_EXE_LEN];
+  struct Span {
+    size_t first, second;
+  };
+  Span names[BINDSNOOP_EXE_LEN / 2 + 1];  // each name and its NUL: two bytes at least
   size_t count = 0;
   for (size_t start = 0; start < len;) {
     const void* nul = memchr(raw + start, 0, len - start);
@@ -564,12 +574,17 @@ thread_local Scratch scratch;
 size_t Encoder::RecordSize(bool withArgs) { return withArgs ? sizeof(struct bind_event_args) : sizeof(struct bind_event); }
 
 Unencoded Encoder::Encode(const uint8_t* rec, size_t size, bool withArgs, int64_t wallOffsetNs, uint64_t observedNs,
-                          std::vector<uint8_t>* out) const {
-  struct bind_event_args copy;
+                          ByteBuffer* buffer) const {
+  // the record in place when it is whole and aligned (the reader's batches); else a copy, zero past what was given
   const size_t need = RecordSize(withArgs);
-  memset(&copy, 0, sizeof copy);
-  memcpy(&copy, rec, size < need ? size : need);
-  const struct bind_event* e = &copy.event;
+  struct bind_event_args copy;
+  const struct bind_event_args* r = reinterpret_cast<const struct bind_event_args*>(rec);
+  if (size < need || reinterpret_cast<uintptr_t>(rec) % alignof(struct bind_event_args) != 0) {
+    memset(&copy, 0, sizeof copy);
+    memcpy(&copy, rec, size < need ? size : need);
+    r = &copy;
+  }
+  const struct bind_event* e = &r->event;
   if ((e->family != kAfInet && e->family != kAfInet6) || (e->opts & ~kKnownOpts) != 0) return Unencoded::Implausible;
   if (e->bound_dev_if > 0) return Unencoded::InterfaceName;
 
@@ -592,7 +607,7 @@ Unencoded Encoder::Encode(const uint8_t* rec, size_t size, bool withArgs, int64_
   const bool parentValid = AppendDecoded(parentComm, parentCommLen, &arena);
   b.EndString(Attr::ParentComm, begin);
   const Executable exe = AddExecutable(&b, e);
-  const bool argsInvalid = withArgs && AddCommandArgs(&b, &copy);
+  const bool argsInvalid = withArgs && AddCommandArgs(&b, r);
   if (!commValid || !parentValid || exe.invalidUtf8 || argsInvalid) {
     const size_t first = b.BeginItems();
     const char* names[4];
@@ -685,15 +700,20 @@ Unencoded Encoder::Encode(const uint8_t* rec, size_t size, bool withArgs, int64_
     AppendSigned(&body, e->bound_dev_if);
   }
 
-  // the LogRecord, field by field as src/otlp/encode.ts writes it
+  // the LogRecord, field by field as src/otlp/encode.ts writes it, in room for its most
+  const size_t bound = 256 + body.size() + config_.eventName.size() + keyBytes_ + s.arena.size() + 16 * s.items.size() + 48 * s.count;
+  if (!buffer->Reserve(bound)) return Unencoded::NoMemory;
+  uint8_t* const start = buffer->data() + buffer->size();
+  uint8_t* out = start;
   const bool failed = e->ret != 0;
   const uint64_t wallNs = static_cast<uint64_t>(static_cast<__int128>(e->ts_boot_ns) + wallOffsetNs);
-  out->push_back(0x09);
+  *out++ = 0x09;
   PutFixed64(out, wallNs);
-  out->push_back(0x10);
+  *out++ = 0x10;
   PutVarint(out, failed ? kSeverityWarn : kSeverityInfo);
-  PutString(out, 0x1a, failed ? "WARN" : "INFO");
-  out->push_back(0x2a);
+  static const std::string kWarn = "WARN", kInfo = "INFO";
+  PutString(out, 0x1a, failed ? kWarn : kInfo);
+  *out++ = 0x2a;
   PutVarint(out, StringValueSize(body.size()));
   PutString(out, 0x0a, body);
   size_t kept = s.count;
@@ -702,17 +722,36 @@ Unencoded Encoder::Encode(const uint8_t* rec, size_t size, bool withArgs, int64_
     const Attribute& a = s.attributes[k];
     const std::string& key = config_.keys[static_cast<size_t>(a.attr)];
     const size_t any = AnyValueSize(s, a.value);
-    out->push_back(0x32);
+    *out++ = 0x32;
     PutVarint(out, LengthDelimited(key.size()) + LengthDelimited(any));
     PutString(out, 0x0a, key);
-    out->push_back(0x12);
+    *out++ = 0x12;
     PutVarint(out, any);
     PutAnyValue(out, s, a.value);
   }
-  out->push_back(0x38);
+  *out++ = 0x38;
   PutVarint(out, s.count - kept);
-  out->push_back(0x59);
+  *out++ = 0x59;
   PutFixed64(out, observedNs);
   PutString(out, 0x62, config_.eventName);
+  buffer->Resize(buffer->size() + static_cast<size_t>(out - start));
   return Unencoded::None;
+}
+
+bool ByteBuffer::Reserve(size_t n) {
+  if (capacity_ - size_ >= n) return true;
+  size_t capacity = capacity_ ? capacity_ : 4096;
+  while (capacity - size_ < n) capacity *= 2;
+  void* grown = realloc(data_, capacity);
+  if (!grown) return false;
+  data_ = static_cast<uint8_t*>(grown);
+  capacity_ = capacity;
+  return true;
+}
+
+uint8_t* ByteBuffer::Release() {
+  uint8_t* data = data_;
+  data_ = nullptr;
+  size_ = capacity_ = 0;
+  return data;
 }

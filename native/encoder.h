@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -83,25 +84,63 @@ enum class Unencoded : uint8_t {
   None,
   // bound to a device (SO_BINDTODEVICE): its name is JavaScript's to resolve
   InterfaceName,
+  // out of memory for the encoded record: JavaScript's path takes it (and its bounds)
+  NoMemory,
   // not a record this build's program writes (src/kernel/decode.ts's plausible()): JavaScript counts it rejected
   Implausible,
 };
 
+// A growable byte buffer of malloc'd memory, not zeroed as it grows (a record is written once, in place):
+// the reader thread's batch of encoded records, handed to JavaScript whole (Release, then free()).
+class ByteBuffer {
+ public:
+  ByteBuffer() = default;
+  ~ByteBuffer() { free(data_); }
+  ByteBuffer(const ByteBuffer&) = delete;
+  ByteBuffer& operator=(const ByteBuffer&) = delete;
+  // Room for n more bytes after size(); false when memory runs out (nothing changed).
+  bool Reserve(size_t n);
+  uint8_t* data() { return data_; }
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  void Resize(size_t n) { size_ = n; }  // n <= capacity
+  void Clear() { size_ = 0; }
+  // The bytes, now the caller's to free(); the buffer is empty again.
+  uint8_t* Release();
+  size_t capacity() const { return capacity_; }
+  // Takes memory of `capacity` bytes from malloc (a released buffer's), empty, to write again; frees its own.
+  void Adopt(uint8_t* data, size_t capacity) {
+    free(data_);
+    data_ = data;
+    size_ = 0;
+    capacity_ = capacity;
+  }
+
+ private:
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
 class Encoder {
  public:
-  explicit Encoder(EncoderConfig config) : config_(std::move(config)) {}
+  explicit Encoder(EncoderConfig config) : config_(std::move(config)) {
+    for (const std::string& k : config_.keys) keyBytes_ += k.size();
+  }
 
   // Appends one LogRecord message (without its tag) for the record at `rec`
   // (struct bind_event, or with `withArgs` struct bind_event_args; `size`
   // bytes, checked) to `out`; the times are the record's boot time plus
   // `wallOffsetNs` and `observedNs`. Returns Unencoded::None, or why nothing
-  // was appended.
+  // was appended (Unencoded::NoMemory when out cannot grow).
   Unencoded Encode(const uint8_t* rec, size_t size, bool withArgs, int64_t wallOffsetNs, uint64_t observedNs,
-                   std::vector<uint8_t>* out) const;
+                   ByteBuffer* out) const;
 
   // Bytes a record of this build is (struct bind_event or struct bind_event_args).
   static size_t RecordSize(bool withArgs);
 
  private:
   EncoderConfig config_;
+  // bytes of every key: a bound on the attributes' share of a record
+  size_t keyBytes_ = 0;
 };

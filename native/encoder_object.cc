@@ -122,9 +122,9 @@ Napi::Value RecordEncoder::Encode(const Napi::CallbackInfo& info) {
   const size_t size = Encoder::RecordSize(withArgs);
   const size_t count = records.Length() / size;
   Napi::Array out = Napi::Array::New(env, count);
-  std::vector<uint8_t> bytes;
+  ByteBuffer bytes;
   for (size_t i = 0; i < count; i++) {
-    bytes.clear();
+    bytes.Clear();
     if (encoder_->Encode(records.Data() + i * size, size, withArgs, offset, observed, &bytes) != Unencoded::None) {
       out.Set(static_cast<uint32_t>(i), env.Null());
     } else {

@@ -86,7 +86,12 @@ void RingReader::Drain(const Sink& sink, const Room& room) {
       size_t records = batchRecords_;
       std::vector<uint8_t> out;
       out.swap(batch_);
-      batch_.reserve(records * recordSize_);
+      if (spare_.capacity() >= records * recordSize_) {
+        batch_.swap(spare_);
+        batch_.clear();
+      } else {
+        batch_.reserve(records * recordSize_);
+      }
       batchRecords_ = 0;
       sink(std::move(out), records);
     }
@@ -127,4 +132,8 @@ void RingReader::Wake() {
   uint64_t one = 1;
   ssize_t ignored = write(wakeFd_, &one, sizeof(one));
   (void)ignored;
+}
+
+void RingReader::Recycle(std::vector<uint8_t>&& batch) {
+  if (batch.capacity() > spare_.capacity()) spare_ = std::move(batch);
 }

@@ -50,6 +50,10 @@ class RingReader {
   // once (not when JavaScript collects the tracer); the counters stay readable.
   void Close();
 
+  // Reader thread, from the sink: a batch's memory, its records taken (all encoded), to hold the next batch:
+  // written again rather than faulted in fresh.
+  void Recycle(std::vector<uint8_t>&& batch);
+
   uint64_t recordsRead() const { return recordsRead_.load(); }
   uint64_t recordsMalformed() const { return recordsMalformed_.load(); }
   uint64_t drainPasses() const { return drainPasses_.load(); }
@@ -63,6 +67,7 @@ class RingReader {
   int epollFd_ = -1;
   int wakeFd_ = -1;
   std::vector<uint8_t> batch_;
+  std::vector<uint8_t> spare_;
   size_t batchRecords_ = 0;
   std::atomic<bool> woken_{false};
   // Wake() (any thread) against Close() (reader thread): never write to a closed, perhaps reused, fd

@@ -179,7 +179,7 @@ namespace {
 // A batch on its way to JavaScript: the records as read (those not encoded), and the encoded ones.
 struct Delivered {
   std::vector<uint8_t> records;
-  std::vector<uint8_t> encoded;
+  ByteBuffer encoded;
 };
 
 uint64_t NowNs(clockid_t clock) {
@@ -188,15 +188,15 @@ uint64_t NowNs(clockid_t clock) {
   return static_cast<uint64_t>(t.tv_sec) * 1000000000ull + static_cast<uint64_t>(t.tv_nsec);
 }
 
-void PutU32(std::vector<uint8_t>* out, size_t at, uint32_t v) {
-  for (int i = 0; i < 4; i++) (*out)[at + i] = static_cast<uint8_t>(v >> (8 * i));
+void PutU32(uint8_t* at, uint32_t v) {
+  for (int i = 0; i < 4; i++) at[i] = static_cast<uint8_t>(v >> (8 * i));
 }
 
 }  // namespace
 
 // Reader thread: each record this build's encoder can encode, as (slot, length, LogRecord); the others stay in
 // `records` for JavaScript's path, in their order.
-void Tracer::Encode(std::vector<uint8_t>* records, std::vector<uint8_t>* encoded) {
+void Tracer::Encode(std::vector<uint8_t>* records, ByteBuffer* encoded) {
   const uint64_t started = NowNs(CLOCK_MONOTONIC);
   const bool withArgs = opts_.readArgs;
   const size_t size = Encoder::RecordSize(withArgs);
@@ -204,16 +204,22 @@ void Tracer::Encode(std::vector<uint8_t>* records, std::vector<uint8_t>* encoded
   const uint64_t real = NowNs(CLOCK_REALTIME);
   const int64_t offset = static_cast<int64_t>(real - NowNs(CLOCK_BOOTTIME));
   size_t kept = 0, done = 0;
-  encoded->reserve(records->size() * 3 / 2);
+  // room for the batch at once (a record's LogRecord is about as large as the kernel's record): grown by copying
+  // is slower, and mremap's TLB flush reaches every core
+  encoded->Reserve(records->size() * 3 / 2);
   for (size_t at = 0; at + size <= records->size(); at += size) {
     const size_t head = encoded->size();
-    encoded->resize(head + 8);
-    if (encoder_->Encode(records->data() + at, size, withArgs, offset, real, encoded) == Unencoded::None) {
-      PutU32(encoded, head, 0);
-      PutU32(encoded, head + 4, static_cast<uint32_t>(encoded->size() - head - 8));
+    Unencoded why = Unencoded::NoMemory;
+    if (encoded->Reserve(8)) {
+      encoded->Resize(head + 8);
+      why = encoder_->Encode(records->data() + at, size, withArgs, offset, real, encoded);
+    }
+    if (why == Unencoded::None) {
+      PutU32(encoded->data() + head, 0);
+      PutU32(encoded->data() + head + 4, static_cast<uint32_t>(encoded->size() - head - 8));
       done++;
     } else {
-      encoded->resize(head);
+      encoded->Resize(head);
       if (kept != at) memmove(records->data() + kept, records->data() + at, size);
       kept += size;
     }
@@ -228,8 +234,22 @@ void Tracer::Encode(std::vector<uint8_t>* records, std::vector<uint8_t>* encoded
 // Worker thread: hand the batch to JS if its queue has room; otherwise count
 // the records as lost at the reader stage. Never waits for JavaScript.
 void Tracer::Deliver(std::vector<uint8_t>&& bytes, size_t records) {
-  auto* batch = new Delivered{std::move(bytes), {}};
-  if (encoder_) Encode(&batch->records, &batch->encoded);
+  auto* batch = new Delivered;
+  batch->records = std::move(bytes);
+  if (encoder_) {
+    {
+      std::lock_guard<std::mutex> lock(completion_->spareMutex);
+      if (!completion_->spareEncoded.empty()) {
+        auto spare = completion_->spareEncoded.back();
+        completion_->spareEncoded.pop_back();
+        completion_->spareEncodedBytes -= spare.second;
+        batch->encoded.Adopt(spare.first, spare.second);
+      }
+    }
+    Encode(&batch->records, &batch->encoded);
+    // every record encoded: the batch's memory holds the next one
+    if (batch->records.empty()) reader_->Recycle(std::move(batch->records));
+  }
   std::shared_ptr<Completion> completion = completion_;
   const size_t bytesOfBatch = batch->records.size() + batch->encoded.size();
   completion->batchesInJs++;
@@ -243,9 +263,30 @@ void Tracer::Deliver(std::vector<uint8_t>&& bytes, size_t records) {
       Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(
           env, records->data(), records->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, records);
       if (encoding) {
-        auto* encoded = new std::vector<uint8_t>(std::move(b->encoded));
-        Napi::Buffer<uint8_t> enc = Napi::Buffer<uint8_t>::New(
-            env, encoded->data(), encoded->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, encoded);
+        const size_t length = b->encoded.size();
+        Napi::Buffer<uint8_t> enc;
+        if (length) {
+          // collected (JS thread): the memory goes back to the reader thread, or is freed
+          auto* back = new std::pair<std::shared_ptr<Completion>, size_t>(completion, b->encoded.capacity());
+          enc = Napi::Buffer<uint8_t>::New(
+              env, b->encoded.Release(), length,
+              [](Napi::Env, uint8_t* data, std::pair<std::shared_ptr<Completion>, size_t>* spare) {
+                {
+                  std::lock_guard<std::mutex> lock(spare->first->spareMutex);
+                  Completion& c = *spare->first;
+                  if (c.spareEncodedBytes + spare->second <= kMaxSpareEncodedBytes) {
+                    c.spareEncoded.emplace_back(data, spare->second);
+                    c.spareEncodedBytes += spare->second;
+                    data = nullptr;
+                  }
+                }
+                free(data);
+                delete spare;
+              },
+              back);
+        } else {
+          enc = Napi::Buffer<uint8_t>::New(env, 0);
+        }
         callback.Call({buf, enc});
       } else {
         callback.Call({buf});

@@ -43,7 +43,17 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     // reader thread; here because queued batches may outlive the Tracer)
     std::atomic<uint32_t> batchesInJs{0};
     std::atomic<uint64_t> bytesInJs{0};
+    // encoded batches' memory that JavaScript is done with (its Buffer collected), for the reader thread to write
+    // again: fresh memory costs a page fault a page, and its unmapping a TLB shootdown of the reader's core
+    std::mutex spareMutex;
+    std::vector<std::pair<uint8_t*, size_t>> spareEncoded;
+    size_t spareEncodedBytes = 0;
+    ~Completion() {
+      for (auto& s : spareEncoded) free(s.first);
+    }
   };
+  // encoded batches' memory kept to be written again, at most (a few hundred milliseconds of a flood's batches)
+  static constexpr size_t kMaxSpareEncodedBytes = 16u << 20;
 
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
@@ -66,7 +76,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   // Worker thread.
   void RunReader();
   void Deliver(std::vector<uint8_t>&& batch, size_t records);
-  void Encode(std::vector<uint8_t>* records, std::vector<uint8_t>* encoded);
+  void Encode(std::vector<uint8_t>* records, ByteBuffer* encoded);
   void Unload();  // detach, drain, keep the final counters, free; then release delivery
   void SnapshotKernelStats();  // with mutex_ held
 
