@@ -477,7 +477,7 @@ Executable AddExecutable(Builder* b, const struct bind_event* e) {
   struct Span {
     size_t first, second;
   };
-  Span names[BINDSNOOP_EXE_LEN / 2 + 1];  // each name and its NUL: two bytes at least
+  Span names[BINDSNOOP_EXE_LEN];  // each name ends in a NUL: one byte at least
   size_t count = 0;
   for (size_t start = 0; start < len;) {
     const void* nul = memchr(raw + start, 0, len - start);
@@ -735,6 +735,30 @@ Unencoded Encoder::Encode(const uint8_t* rec, size_t size, bool withArgs, int64_
   PutFixed64(out, observedNs);
   PutString(out, 0x62, config_.eventName);
   buffer->Resize(buffer->size() + static_cast<size_t>(out - start));
+  return Unencoded::None;
+}
+
+Unencoded Encoder::EncodeField(const uint8_t* rec, size_t size, bool withArgs, int64_t wallOffsetNs, uint64_t observedNs,
+                               ByteBuffer* out) const {
+  // the length is known once the record is written: room for its longest varint, closed up after
+  constexpr size_t kHead = 1 + 4;
+  const size_t at = out->size();
+  if (!out->Reserve(kHead)) return Unencoded::NoMemory;
+  out->Resize(at + kHead);
+  const Unencoded why = Encode(rec, size, withArgs, wallOffsetNs, observedNs, out);
+  if (why != Unencoded::None) {
+    out->Resize(at);
+    return why;
+  }
+  const size_t length = out->size() - at - kHead;
+  uint8_t head[kHead];
+  uint8_t* p = head;
+  *p++ = 0x12;
+  PutVarint(p, length);
+  const size_t headLength = static_cast<size_t>(p - head);
+  memmove(out->data() + at + headLength, out->data() + at + kHead, length);
+  memcpy(out->data() + at, head, headLength);
+  out->Resize(at + headLength + length);
   return Unencoded::None;
 }
 

@@ -136,6 +136,10 @@ class Encoder {
   Unencoded Encode(const uint8_t* rec, size_t size, bool withArgs, int64_t wallOffsetNs, uint64_t observedNs,
                    ByteBuffer* out) const;
 
+  // As Encode, the record written as a ScopeLogs.log_records field (its tag and length first).
+  Unencoded EncodeField(const uint8_t* rec, size_t size, bool withArgs, int64_t wallOffsetNs, uint64_t observedNs,
+                        ByteBuffer* out) const;
+
   // Bytes a record of this build is (struct bind_event or struct bind_event_args).
   static size_t RecordSize(bool withArgs);
 

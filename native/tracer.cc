@@ -132,8 +132,9 @@ Napi::ThreadSafeFunction Tracer::MakeDelivery(Napi::Env env, Napi::Function call
 }
 
 // start(onBatch, encoder?): onBatch(records, encoded) is called on the JS thread with a Buffer of packed records
-// and, with an encoder (a RecordEncoder), a Buffer of the records the reader thread encoded, each as (u32 resource
-// slot, u32 length, a LogRecord message), little-endian; without one, or for records it cannot encode, records.
+// and, with an encoder (a RecordEncoder), a Buffer of the records the reader thread encoded: runs of (u32 resource
+// slot, u32 records, u32 bytes, then the records as ScopeLogs.log_records fields), little-endian; `records` holds
+// the others (all of them without an encoder).
 Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!FunctionArg(info, 0, "start(onBatch, encoder): onBatch")) return env.Undefined();
@@ -194,8 +195,9 @@ void PutU32(uint8_t* at, uint32_t v) {
 
 }  // namespace
 
-// Reader thread: each record this build's encoder can encode, as (slot, length, LogRecord); the others stay in
-// `records` for JavaScript's path, in their order.
+// Reader thread: each record this build's encoder can encode, as a ScopeLogs.log_records field, in one run
+// (u32 resource slot, u32 records, u32 bytes, the fields); the others stay in `records` for JavaScript's path,
+// in their order.
 void Tracer::Encode(std::vector<uint8_t>* records, ByteBuffer* encoded) {
   const uint64_t started = NowNs(CLOCK_MONOTONIC);
   const bool withArgs = opts_.readArgs;
@@ -206,28 +208,28 @@ void Tracer::Encode(std::vector<uint8_t>* records, ByteBuffer* encoded) {
   size_t kept = 0, done = 0;
   // room for the batch at once (a record's LogRecord is about as large as the kernel's record): grown by copying
   // is slower, and mremap's TLB flush reaches every core
-  encoded->Reserve(records->size() * 3 / 2);
+  constexpr size_t kRunHead = 12;
+  if (!encoded->Reserve(kRunHead + records->size() * 3 / 2)) return;
+  encoded->Resize(kRunHead);
   for (size_t at = 0; at + size <= records->size(); at += size) {
-    const size_t head = encoded->size();
-    Unencoded why = Unencoded::NoMemory;
-    if (encoded->Reserve(8)) {
-      encoded->Resize(head + 8);
-      why = encoder_->Encode(records->data() + at, size, withArgs, offset, real, encoded);
-    }
-    if (why == Unencoded::None) {
-      PutU32(encoded->data() + head, 0);
-      PutU32(encoded->data() + head + 4, static_cast<uint32_t>(encoded->size() - head - 8));
+    if (encoder_->EncodeField(records->data() + at, size, withArgs, offset, real, encoded) == Unencoded::None) {
       done++;
     } else {
-      encoded->Resize(head);
       if (kept != at) memmove(records->data() + kept, records->data() + at, size);
       kept += size;
     }
   }
   records->resize(kept);
+  if (done) {
+    PutU32(encoded->data(), 0);
+    PutU32(encoded->data() + 4, static_cast<uint32_t>(done));
+    PutU32(encoded->data() + 8, static_cast<uint32_t>(encoded->size() - kRunHead));
+  } else {
+    encoded->Clear();
+  }
   encodedRecords_ += done;
   unencodedRecords_ += kept / size;
-  encodedBytes_ += encoded->size() - 8 * done;
+  encodedBytes_ += encoded->size() - (done ? kRunHead : 0);
   encodeNanos_ += NowNs(CLOCK_MONOTONIC) - started;
 }
 

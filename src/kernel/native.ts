@@ -134,8 +134,8 @@ export interface HandoverInfo {
 
 export interface NativeTracer {
   /**
-   * With an encoder, `encoded` holds the records the reader thread encoded, each (u32 resource slot, u32 length,
-   * LogRecord message), little-endian; `records` the others.
+   * With an encoder, `encoded` holds the records the reader thread encoded: runs of (u32 resource slot, u32 records,
+   * u32 bytes, then the records as ScopeLogs.log_records fields), little-endian; `records` the others.
    */
   start(onBatch: (records: Buffer, encoded?: Buffer) => void, encoder?: NativeRecordEncoder): void;
   /** with handover, keepAttached (the default) leaves the pinned set attached; false detaches and removes it */

@@ -42,8 +42,12 @@ const FULL_WITHIN_BYTES = 4096;
 
 interface QueuedRecord<Encoded> {
   resource: CachedResource<Encoded>;
+  /** a LogRecord message; or, `fields`, records as ScopeLogs.log_records fields one after another (the addon's) */
   encoded: Encoded;
   bytes: number;
+  /** records it holds (one unless `fields`) */
+  records?: number;
+  fields?: boolean;
 }
 
 /**
@@ -57,8 +61,8 @@ interface QueuedRecord<Encoded> {
 export class DirectPipeline<Encoded> extends ExportStage<QueuedRecord<Encoded>, Encoded> {
   private scope: ScopeInput;
   private scopeEncoded: Encoded;
-  private queuedBytes = 0;
-  private inFlightBytes = 0;
+  protected queuedBytes = 0;
+  protected inFlightBytes = 0;
   private inFlightExports = 0;
   private flushTimer?: NodeJS.Timeout;
   /** the timer fired (or shutdown began): send what is queued even if short of a batch */
@@ -66,7 +70,7 @@ export class DirectPipeline<Encoded> extends ExportStage<QueuedRecord<Encoded>, 
   /** request bodies the transport is done with, written again (fresh memory costs a page fault a page) */
   private readonly spareBodies: Buffer[] = [];
 
-  constructor(private readonly options: DirectPipelineOptions<Encoded>) {
+  constructor(protected readonly options: DirectPipelineOptions<Encoded>) {
     super(options);
     this.scope = { name: options.scopeName, version: options.scopeVersion, attributes: {}, schemaUrl: SEMCONV_SCHEMA_URL };
     this.scopeEncoded = options.encoding.scope(this.scope);
@@ -127,12 +131,14 @@ export class DirectPipeline<Encoded> extends ExportStage<QueuedRecord<Encoded>, 
     // group by resource, in order of first appearance (as the SDK's serializer does)
     const groups = new Map<CachedResource<Encoded>, ResourceGroup<Encoded>>();
     let bytes = 0;
-    for (let i = 0; i < count; i++) {
-      const q = this.takeQueued();
+    for (let taken = 0; taken < count; ) {
+      const q = this.takeQueuedUpTo(count - taken);
+      taken += q.records ?? 1;
       bytes += q.bytes;
       let group = groups.get(q.resource);
       if (!group) groups.set(q.resource, (group = { resource: q.resource.value, records: [] }));
-      group.records.push(q.encoded);
+      if (q.fields) (group.fields ??= []).push(q.encoded);
+      else group.records.push(q.encoded);
     }
     const { body, backing } = this.options.encoding.request([...groups.values()], this.scopeEncoded, SEMCONV_SCHEMA_URL, this.spareBodies.pop());
     // copied into the body: what held them can be written again
@@ -171,13 +177,61 @@ export class DirectPipeline<Encoded> extends ExportStage<QueuedRecord<Encoded>, 
   }
 }
 
+/** The end of the first `records` of ScopeLogs.log_records fields from `start` (each a tag, a varint length, the record). */
+function fieldsEnd(fields: Buffer, start: number, records: number): number {
+  let p = start;
+  for (let i = 0; i < records; i++) {
+    p++; // the tag (field 2, length-delimited)
+    let length = 0;
+    for (let scale = 1; ; scale *= 128) {
+      const b = fields[p++];
+      length += (b & 0x7f) * scale;
+      if (b < 0x80) break;
+    }
+    p += length;
+  }
+  return p;
+}
+
+/** Records of the fields from `start` whose bytes come to at most `bytes`. */
+function recordsWithin(fields: Buffer, start: number, records: number, bytes: number): number {
+  let n = 0;
+  for (let p = start; n < records; n++) {
+    const next = fieldsEnd(fields, p, 1);
+    if (next - start > bytes) break;
+    p = next;
+  }
+  return n;
+}
+
 /**
  * The direct pipeline with protobuf encoding, which also takes records the
- * addon encoded on its reader thread: LogRecord messages, queued and put in
- * requests as the records it encodes itself are.
+ * addon encoded on its reader thread: runs of LogRecord fields, queued as one
+ * entry each (split where a batch or a bound ends) and copied into requests
+ * as they are.
  */
 export class ProtobufDirectPipeline extends DirectPipeline<Buffer> {
-  enqueueEncoded(record: Buffer, resource: Attributes): boolean {
-    return !this.refuses() && this.accept(this.admitEncoded(record, this.resources.get(resource)));
+  enqueueEncoded(fields: Buffer, records: number, resource: Attributes): number {
+    let queued = Math.min(records, this.roomInQueue);
+    // all of them, most often: no need to walk the fields
+    let end = queued === records ? fields.length : fieldsEnd(fields, 0, queued);
+    const bytesRoom = this.options.maxQueueBytes - this.queuedBytes - this.inFlightBytes;
+    if (end > bytesRoom) {
+      queued = recordsWithin(fields, 0, queued, bytesRoom);
+      end = fieldsEnd(fields, 0, queued);
+    }
+    if (queued < records) this.dropFull(records - queued);
+    if (queued === 0) return 0;
+    this.queuedBytes += end;
+    this.push({ resource: this.resources.get(resource), encoded: fields.subarray(0, end), bytes: end, records: queued, fields: true });
+    return queued;
+  }
+
+  protected override split(item: QueuedRecord<Buffer>, records: number): [QueuedRecord<Buffer>, QueuedRecord<Buffer>] {
+    const at = fieldsEnd(item.encoded, 0, records);
+    return [
+      { resource: item.resource, encoded: item.encoded.subarray(0, at), bytes: at, records, fields: true },
+      { resource: item.resource, encoded: item.encoded.subarray(at), bytes: item.bytes - at, records: (item.records ?? 1) - records, fields: true },
+    ];
   }
 }

@@ -190,6 +190,8 @@ export function schemaUrlFieldProtobuf(url: string): Buffer {
 export interface ResourceGroup<Encoded> {
   resource: Encoded;
   records: Encoded[];
+  /** protobuf: records already written as ScopeLogs.log_records fields (the addon's), after `records` */
+  fields?: Encoded[];
 }
 
 function lengthDelimited(length: number): number {
@@ -215,6 +217,7 @@ export function requestProtobuf(groups: readonly ResourceGroup<Buffer>[], scopeF
   for (const g of groups) {
     let scopeLogs = scopeField.length + schemaUrlField.length;
     for (const r of g.records) scopeLogs += lengthDelimited(r.length);
+    if (g.fields) for (const f of g.fields) scopeLogs += f.length;
     const resourceLogs = g.resource.length + lengthDelimited(scopeLogs) + schemaUrlField.length;
     scopeLogsLength.push(scopeLogs);
     resourceLogsLength.push(resourceLogs);
@@ -233,6 +236,7 @@ export function requestProtobuf(groups: readonly ResourceGroup<Buffer>[], scopeF
       pos = putTagged(out, pos, 0x12, r.length);
       pos += r.copy(out, pos);
     }
+    if (g.fields) for (const f of g.fields) pos += f.copy(out, pos);
     pos += schemaUrlField.copy(out, pos);
     pos += schemaUrlField.copy(out, pos);
   });

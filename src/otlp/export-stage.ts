@@ -25,10 +25,11 @@ export interface LogSink {
   /** Queues a record of `resource` for export; false (and counted) when the queue is full. */
   enqueue(record: BindLogRecord, resource: Attributes): boolean;
   /**
-   * Queues a record the addon encoded (a LogRecord message, the bytes encode.ts writes for it), as enqueue does;
-   * present only where requests are built of such messages (the direct pipeline's protobuf encoding).
+   * Queues records the addon encoded, `records` ScopeLogs.log_records fields one after another (each the bytes
+   * encode.ts writes for its bind), as enqueue queues each; returns how many were queued (the others are counted
+   * lost). Present only where requests are built of such messages (the direct pipeline's protobuf encoding).
    */
-  enqueueEncoded?(record: Buffer, resource: Attributes): boolean;
+  enqueueEncoded?(fields: Buffer, records: number, resource: Attributes): number;
   /** The queue is full: a record queued now would be dropped. */
   full(): boolean;
   /** Counts records dropped before they were built, because the queue was full (stage export_queue). */
@@ -63,11 +64,18 @@ const QUEUE_COMPACT_AFTER = 1024;
  * queued records are handed on (`pump`, reporting each outcome to `settle`),
  * and how its transport drains and closes.
  */
+/** Records a queue entry holds: `records`, where an entry holds several (the addon's runs), else one. */
+function recordsOf(item: unknown): number {
+  return (item as { records?: number }).records ?? 1;
+}
+
 export abstract class ExportStage<Queued, Resource> implements LogSink {
   protected readonly resources: ResourceCache<Resource>;
   /** sent entries are cleared, so what they hold goes as soon as their request does */
   private readonly queue: (Queued | undefined)[] = [];
   private queueHead = 0;
+  /** records in the queue (an entry holds `records` of them, one by default) */
+  private queuedRecords = 0;
   /** records handed on whose outcome is not known yet */
   protected inFlight = 0;
   /** the shutdown deadline passed: what was left is counted, late outcomes are not */
@@ -101,12 +109,33 @@ export abstract class ExportStage<Queued, Resource> implements LogSink {
   }
 
   protected get queuedCount(): number {
-    return this.queue.length - this.queueHead;
+    return this.queuedRecords;
   }
 
-  /** The next queued record, cleared from the queue. */
+  /** Records the queue can take now (its record bound). */
+  protected get roomInQueue(): number {
+    return this.finalized ? 0 : Math.max(0, this.stageOptions.maxQueueSize - this.queuedRecords - this.inFlight);
+  }
+
+  /** An entry of several records as two: its first `records`, and the rest (pipelines whose entries hold several). */
+  protected split(item: Queued, records: number): [Queued, Queued] {
+    throw new Error(`an entry of ${recordsOf(item)} records cannot be split at ${records}`);
+  }
+
+  /** The next queued entry, or its first `max` records when it holds more (the rest stays first in the queue). */
+  protected takeQueuedUpTo(max: number): Queued {
+    const item = this.queue[this.queueHead] as Queued;
+    if (recordsOf(item) <= max) return this.takeQueued();
+    const [head, tail] = this.split(item, max);
+    this.queue[this.queueHead] = tail;
+    this.queuedRecords -= max;
+    return head;
+  }
+
+  /** The next queued entry, cleared from the queue. */
   protected takeQueued(): Queued {
     const item = this.queue[this.queueHead] as Queued;
+    this.queuedRecords -= recordsOf(item);
     this.queue[this.queueHead++] = undefined;
     if (this.queueHead > QUEUE_COMPACT_AFTER && this.queueHead * 2 > this.queue.length) {
       this.queue.splice(0, this.queueHead);
@@ -128,21 +157,27 @@ export abstract class ExportStage<Queued, Resource> implements LogSink {
   }
 
   /** The queue is full or closed: one record refused, and counted. */
-  protected refuses(): boolean {
-    if (!this.finalized && this.queuedCount + this.inFlight < this.stageOptions.maxQueueSize) return false;
+  private refuses(): boolean {
+    if (this.roomInQueue > 0) return false;
     this.counts.lostExportQueue++;
     return true;
   }
 
   /** Queues what admit made of a record; undefined (a bound of the pipeline's own refused it) is counted. */
-  protected accept(item: Queued | undefined): boolean {
+  private accept(item: Queued | undefined): boolean {
     if (item === undefined) {
       this.counts.lostExportQueue++;
       return false;
     }
-    this.queue.push(item);
-    this.queued();
+    this.push(item);
     return true;
+  }
+
+  /** Queues an entry the pipeline admitted (within the queue's room). */
+  protected push(item: Queued): void {
+    this.queue.push(item);
+    this.queuedRecords += recordsOf(item);
+    this.queued();
   }
 
   /** `records` handed on have an outcome: into the books, and the next go. */
@@ -184,6 +219,7 @@ export abstract class ExportStage<Queued, Resource> implements LogSink {
     if (this.inFlight > 0) this.countFailed('shutdown', this.inFlight);
     this.queue.length = 0;
     this.queueHead = 0;
+    this.queuedRecords = 0;
     this.inFlight = 0;
     this.finalized = true;
     await Promise.race([this.close(), sleep(Math.max(deadline - Date.now(), 1000))]);

@@ -23,17 +23,20 @@ export function recordEncoder(otlp: Pick<AppConfig['otlp'], 'attributeCountLimit
   });
 }
 
-/** Entries of an encoded batch (NativeTracer.start): (u32 resource slot, u32 length, LogRecord), little-endian. */
-export function eachEncoded(batch: Buffer, onRecord: (slot: number, record: Buffer) => void): number {
+/**
+ * The runs of an encoded batch (NativeTracer.start): each (u32 resource slot, u32 records, u32 bytes), then its
+ * records as ScopeLogs.log_records fields, little-endian; how many records they hold.
+ */
+export function eachRun(batch: Buffer, onRun: (slot: number, fields: Buffer, records: number) => void): number {
   let n = 0;
-  for (let p = 0; p + 8 <= batch.length; ) {
+  for (let p = 0; p + 12 <= batch.length; ) {
     const slot = batch.readUInt32LE(p);
-    const length = batch.readUInt32LE(p + 4);
-    const end = p + 8 + length;
+    const records = batch.readUInt32LE(p + 4);
+    const end = p + 12 + batch.readUInt32LE(p + 8);
     if (end > batch.length) break;
-    onRecord(slot, batch.subarray(p + 8, end));
+    onRun(slot, batch.subarray(p + 12, end), records);
     p = end;
-    n++;
+    n += records;
   }
   return n;
 }

@@ -6,7 +6,7 @@ import { OtlpHttpTransport, type ExportOutcome, type ExporterSettings } from './
 import { AccountingLogExporter, SdkPipeline } from './sdk-pipeline';
 import type { LogSink } from './export-stage';
 import { attributeLimits, bindLogRecord } from './record';
-import { eachEncoded } from './native-encoding';
+import { eachRun } from './native-encoding';
 import type { Attributes } from '../model/attributes';
 
 /**
@@ -79,5 +79,5 @@ export type EncodedOutput = (batch: Buffer, resourceOf: (slot: number) => Attrib
 export function otlpEncodedOutput(sink: LogSink): EncodedOutput | undefined {
   const enqueue = sink.enqueueEncoded?.bind(sink);
   if (!enqueue) return undefined;
-  return (batch, resourceOf) => eachEncoded(batch, (slot, record) => enqueue(record, resourceOf(slot)));
+  return (batch, resourceOf) => eachRun(batch, (slot, fields, records) => enqueue(fields, records, resourceOf(slot)));
 }
