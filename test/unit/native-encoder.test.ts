@@ -8,7 +8,9 @@ import { loadAddon, type NativeRecordEncoder } from '../../src/kernel/native';
 import type { BindEvent } from '../../src/model/event';
 import { bindAttributes } from '../../src/naming/bind-attributes';
 import { BIND_ATTRIBUTE_KEYS } from '../../src/naming/bind-attribute-keys';
-import { logRecordProtobuf, requestProtobuf, resourceFieldProtobuf, schemaUrlFieldProtobuf, scopeFieldProtobuf } from '../../src/otlp/encode';
+import { ProtobufDirectPipeline } from '../../src/otlp/direct-pipeline';
+import { logRecordProtobuf, protobufEncoding, requestProtobuf, resourceFieldProtobuf, schemaUrlFieldProtobuf, scopeFieldProtobuf } from '../../src/otlp/encode';
+import { SEMCONV_SCHEMA_URL } from '../../src/naming/resource';
 import { recordEncoder } from '../../src/otlp/native-encoding';
 import { ProtobufWriter } from '../../src/otlp/protobuf-writer';
 import { bindLogRecord, limitAttributes, type AttributeLimits, type BindLogRecord } from '../../src/otlp/record';
@@ -288,5 +290,111 @@ describe('the addon\'s record encoder', () => {
       delete keys[role];
       expect(() => new RecordEncoder({ keys, errnoNames: [], protocolNames: [], eventName: 'e', countLimit: 0, valueLengthLimit: 0 }), role).toThrow(new RegExp(`config\\.keys\\.${role} must be a key`));
     }
+  });
+});
+
+/** A varint at `p`: its value and the position after it. */
+function varint(buf: Buffer, p: number): [number, number] {
+  let value = 0;
+  for (let scale = 1; ; scale *= 128) {
+    const b = buf[p++];
+    value += (b & 0x7f) * scale;
+    if (b < 0x80) return [value, p];
+  }
+}
+
+/** The length-delimited fields numbered `field` of a message, in order. */
+function fieldsOf(buf: Buffer, field: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let p = 0; p < buf.length; ) {
+    const [tag, q] = varint(buf, p);
+    if ((tag & 7) !== 2) throw new Error(`field ${tag >> 3}: only length-delimited fields are expected here`);
+    const [length, start] = varint(buf, q);
+    if (tag >> 3 === field) out.push(buf.subarray(start, start + length));
+    p = start + length;
+  }
+  return out;
+}
+
+/** The LogRecords of an ExportLogsServiceRequest, in order. */
+function logRecordsOf(body: Buffer): string[] {
+  return fieldsOf(body, 1).flatMap((rl) => fieldsOf(rl, 2).flatMap((sl) => fieldsOf(sl, 2).map((r) => r.toString('hex'))));
+}
+
+/** Records as the reader thread writes a run: each a ScopeLogs.log_records field. */
+function runOf(records: readonly Buffer[]): Buffer {
+  return Buffer.concat(records.map((r) => {
+    const head: number[] = [0x12];
+    for (let n = r.length; ; n = Math.floor(n / 128)) {
+      if (n < 128) {
+        head.push(n);
+        break;
+      }
+      head.push((n & 0x7f) | 0x80);
+    }
+    return Buffer.concat([Buffer.from(head), r]);
+  }));
+}
+
+describe('the direct pipeline, given the addon\'s runs of records', () => {
+  const specs = fc.sample(fullRecordArb.map((r) => ({ ...r, boundDevIf: 0 })), { numRuns: 40, seed: 7 });
+  const encoded = encoderWith().encode(recordsBuffer(specs, true), true, OFFSET_NS, OBSERVED_NS) as Buffer[];
+
+  function pipeline(over: { maxQueueSize?: number; maxQueueBytes?: number; maxExportBatchSize?: number } = {}) {
+    const bodies: Buffer[] = [];
+    const p = new ProtobufDirectPipeline({
+      encoding: protobufEncoding(),
+      send: (request, done, released) => {
+        bodies.push(Buffer.from(request.body));
+        done({ exported: request.count, failed: 0 });
+        released();
+      },
+      closeTransport: async () => undefined,
+      maxQueueSize: over.maxQueueSize ?? 1000,
+      maxQueueBytes: over.maxQueueBytes ?? 1 << 24,
+      maxExportBatchSize: over.maxExportBatchSize ?? 7,
+      flushIntervalMillis: 60_000,
+      scopeName: 'bindsnoop',
+      scopeVersion: '1.2.3',
+      maxResources: 16,
+      resourceIdleMillis: 60_000,
+    });
+    return { p, bodies };
+  }
+
+  it('sends every record once, in order, no request over the batch size: runs split where a request ends', async () => {
+    const { p, bodies } = pipeline();
+    const runs = [encoded.slice(0, 10), encoded.slice(10, 13), encoded.slice(13, 40)];
+    for (const run of runs) expect(p.enqueueEncoded(runOf(run), run.length, { 'service.name': 'bindsnoop' })).toBe(run.length);
+    const counts = await p.shutdown(1000);
+    expect(counts).toMatchObject({ exported: 40, lostExportQueue: 0, lostExport: 0, pending: 0 });
+    for (const body of bodies) expect(logRecordsOf(body).length).toBeLessThanOrEqual(7);
+    expect(bodies.flatMap(logRecordsOf)).toEqual(encoded.map((r) => r.toString('hex')));
+    // a request of the addon's records is the request of the same records encoded in JavaScript
+    const first = requestProtobuf([{ resource: resourceFieldProtobuf({ 'service.name': 'bindsnoop' }), records: encoded.slice(0, 7) }], scopeFieldProtobuf({ name: 'bindsnoop', version: '1.2.3', attributes: {}, schemaUrl: SEMCONV_SCHEMA_URL }), schemaUrlFieldProtobuf(SEMCONV_SCHEMA_URL)).body;
+    expect(bodies[0].toString('hex')).toBe(Buffer.from(first).toString('hex'));
+  });
+
+  it('queues what its record bound and its byte bound hold, counting the rest of a run lost', async () => {
+    const byCount = pipeline({ maxQueueSize: 12, maxExportBatchSize: 100 });
+    expect(byCount.p.enqueueEncoded(runOf(encoded.slice(0, 10)), 10, {})).toBe(10);
+    expect(byCount.p.enqueueEncoded(runOf(encoded.slice(10, 20)), 10, {})).toBe(2);
+    expect(byCount.p.snapshot()).toMatchObject({ lostExportQueue: 8, pending: 12 });
+    expect(await byCount.p.shutdown(1000)).toMatchObject({ exported: 12, lostExportQueue: 8 });
+    expect(byCount.bodies.flatMap(logRecordsOf)).toEqual(encoded.slice(0, 12).map((r) => r.toString('hex')));
+
+    // the byte bound: what is queued leaves room for some of the next run, cut at a record
+    const byBytes = pipeline({ maxQueueBytes: 65_536, maxExportBatchSize: 1000 });
+    const first = runOf(encoded.slice(0, 20));
+    expect(byBytes.p.enqueueEncoded(first, 20, {})).toBe(20);
+    let room = 65_536 - first.length;
+    let fit = 0;
+    while (fit < encoded.length && runOf([encoded[fit]]).length <= room) room -= runOf([encoded[fit++]]).length;
+    expect(fit).toBeGreaterThan(0);
+    expect(fit).toBeLessThan(encoded.length);
+    expect(byBytes.p.enqueueEncoded(runOf(encoded), encoded.length, {})).toBe(fit);
+    expect(byBytes.p.snapshot()).toMatchObject({ lostExportQueue: encoded.length - fit, pending: 20 + fit });
+    expect(await byBytes.p.shutdown(1000)).toMatchObject({ exported: 20 + fit });
+    expect(byBytes.bodies.flatMap(logRecordsOf)).toEqual([...encoded.slice(0, 20), ...encoded.slice(0, fit)].map((r) => r.toString('hex')));
   });
 });
