@@ -28,6 +28,8 @@ Napi::Function Tracer::Define(Napi::Env env) {
                          InstanceMethod("mapEntries", &Tracer::MapEntries),
                          InstanceMethod("settle", &Tracer::Settle),
                          InstanceMethod("handover", &Tracer::Handover),
+                         InstanceMethod("encodeCgroupAs", &Tracer::EncodeCgroupAs),
+                         InstanceMethod("forgetEncodedCgroups", &Tracer::ForgetEncodedCgroups),
                      });
 }
 
@@ -139,8 +141,15 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!FunctionArg(info, 0, "start(onBatch, encoder): onBatch")) return env.Undefined();
   if (info.Length() > 1 && !info[1].IsUndefined()) {
-    encoder_ = RecordEncoder::Of(env, info[1], "start(onBatch, encoder): encoder");
+    encoder_ = RecordEncoder::Of(env, info[1], "start(onBatch, encoder, cgroupSlots): encoder");
     if (!encoder_) return env.Undefined();
+  }
+  if (info.Length() > 2 && !info[2].IsUndefined()) {
+    if (!info[2].IsBoolean()) {
+      ThrowTypeError(env, std::string("start(onBatch, encoder, cgroupSlots): cgroupSlots must be a boolean (got ") + TypeName(info[2]) + ")");
+      return env.Undefined();
+    }
+    cgroupSlots_ = info[2].As<Napi::Boolean>().Value();
   }
   if (started_ || stopRequested_ || !program_) {
     ThrowBpfError(env, EINVAL, "start", "a tracer can be started once, before stop()");
@@ -195,9 +204,9 @@ void PutU32(uint8_t* at, uint32_t v) {
 
 }  // namespace
 
-// Reader thread: each record this build's encoder can encode, as a ScopeLogs.log_records field, in one run
-// (u32 resource slot, u32 records, u32 bytes, the fields); the others stay in `records` for JavaScript's path,
-// in their order.
+// Reader thread: each record this build's encoder can encode (with cgroupSlots, of a cgroup JavaScript named) as a
+// ScopeLogs.log_records field, in runs of one resource slot each (u32 slot, u32 records, u32 bytes, the fields);
+// the others stay in `records` for JavaScript's path, in their order.
 void Tracer::Encode(std::vector<uint8_t>* records, ByteBuffer* encoded) {
   const uint64_t started = NowNs(CLOCK_MONOTONIC);
   const bool withArgs = opts_.readArgs;
@@ -205,31 +214,59 @@ void Tracer::Encode(std::vector<uint8_t>* records, ByteBuffer* encoded) {
   // the wall clock's offset from boot time, and the time read, once a batch (as JavaScript's BootClock samples it)
   const uint64_t real = NowNs(CLOCK_REALTIME);
   const int64_t offset = static_cast<int64_t>(real - NowNs(CLOCK_BOOTTIME));
-  size_t kept = 0, done = 0;
+  size_t kept = 0, done = 0, runs = 0;
   // room for the batch at once (a record's LogRecord is about as large as the kernel's record): grown by copying
   // is slower, and mremap's TLB flush reaches every core
   constexpr size_t kRunHead = 12;
   if (!encoded->Reserve(kRunHead + records->size() * 3 / 2)) return;
-  encoded->Resize(kRunHead);
+  size_t runAt = 0, runRecords = 0;
+  uint32_t runSlot = 0;
+  auto closeRun = [&] {
+    if (!runRecords) return;
+    PutU32(encoded->data() + runAt, runSlot);
+    PutU32(encoded->data() + runAt + 4, static_cast<uint32_t>(runRecords));
+    PutU32(encoded->data() + runAt + 8, static_cast<uint32_t>(encoded->size() - runAt - kRunHead));
+    runRecords = 0;
+    runs++;
+  };
   for (size_t at = 0; at + size <= records->size(); at += size) {
-    if (encoder_->EncodeField(records->data() + at, size, withArgs, offset, real, encoded) == Unencoded::None) {
+    const uint8_t* rec = records->data() + at;
+    uint32_t slot = 0;
+    bool named = true;
+    if (cgroupSlots_) {
+      uint64_t cgroup;
+      memcpy(&cgroup, rec + offsetof(struct bind_event, cgroup_id), sizeof cgroup);
+      // held for one lookup: JavaScript's encodeCgroupAs never waits longer
+      std::lock_guard<std::mutex> lock(slotsMutex_);
+      auto it = slots_.find(cgroup);
+      named = it != slots_.end();
+      if (named) slot = it->second;
+    }
+    if (named && (!runRecords || slot != runSlot)) {
+      closeRun();
+      if (encoded->Reserve(kRunHead)) {
+        runAt = encoded->size();
+        runSlot = slot;
+        encoded->Resize(runAt + kRunHead);
+      } else {
+        named = false;
+      }
+    }
+    if (named && encoder_->EncodeField(rec, size, withArgs, offset, real, encoded) == Unencoded::None) {
+      runRecords++;
       done++;
     } else {
-      if (kept != at) memmove(records->data() + kept, records->data() + at, size);
+      // a run whose first record could not be encoded is no run
+      if (named && !runRecords) encoded->Resize(runAt);
+      if (kept != at) memmove(records->data() + kept, rec, size);
       kept += size;
     }
   }
+  closeRun();
   records->resize(kept);
-  if (done) {
-    PutU32(encoded->data(), 0);
-    PutU32(encoded->data() + 4, static_cast<uint32_t>(done));
-    PutU32(encoded->data() + 8, static_cast<uint32_t>(encoded->size() - kRunHead));
-  } else {
-    encoded->Clear();
-  }
   encodedRecords_ += done;
   unencodedRecords_ += kept / size;
-  encodedBytes_ += encoded->size() - (done ? kRunHead : 0);
+  encodedBytes_ += encoded->size() - kRunHead * runs;
   encodeNanos_ += NowNs(CLOCK_MONOTONIC) - started;
 }
 
@@ -434,6 +471,34 @@ Napi::Value Tracer::Settle(const Napi::CallbackInfo& info) {
   if (!Uint64Arg(info, 0, "records", UINT64_MAX, &records)) return env.Undefined();
   if (handover_) handover_->Settle(records);
   return env.Undefined();
+}
+
+// encodeCgroupAs(cgroupId, slot): the reader thread encodes the records of this cgroup as of resource `slot`
+// (start()'s cgroupSlots); false when kMaxCgroupSlots are named already (JS thread).
+Napi::Value Tracer::EncodeCgroupAs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t cgroup;
+  if (!Uint64Arg(info, 0, "encodeCgroupAs(cgroupId, slot): cgroupId", UINT64_MAX, &cgroup)) return env.Undefined();
+  if (info.Length() < 2 || !info[1].IsNumber()) {
+    ThrowTypeError(env, std::string("encodeCgroupAs(cgroupId, slot): slot must be a number (got ") + (info.Length() < 2 ? "undefined" : TypeName(info[1])) + ")");
+    return env.Undefined();
+  }
+  const double slot = info[1].As<Napi::Number>().DoubleValue();
+  if (!(slot >= 0 && slot <= UINT32_MAX) || slot != static_cast<double>(static_cast<uint32_t>(slot))) {
+    ThrowRangeError(env, "encodeCgroupAs(cgroupId, slot): slot must be a whole number from 0 to 4294967295");
+    return env.Undefined();
+  }
+  std::lock_guard<std::mutex> lock(slotsMutex_);
+  if (slots_.size() >= kMaxCgroupSlots && slots_.find(cgroup) == slots_.end()) return Napi::Boolean::New(env, false);
+  slots_[cgroup] = static_cast<uint32_t>(slot);
+  return Napi::Boolean::New(env, true);
+}
+
+// forgetEncodedCgroups(): no cgroup is named any more: their records take JavaScript's path until named again (JS thread).
+Napi::Value Tracer::ForgetEncodedCgroups(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(slotsMutex_);
+  slots_.clear();
+  return info.Env().Undefined();
 }
 
 // handover(): the pinned set's takeover and the gap it booked; null without handover.

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "encoder.h"
@@ -66,6 +67,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value MapEntries(const Napi::CallbackInfo& info);
   Napi::Value Settle(const Napi::CallbackInfo& info);
   Napi::Value Handover(const Napi::CallbackInfo& info);
+  Napi::Value EncodeCgroupAs(const Napi::CallbackInfo& info);
+  Napi::Value ForgetEncodedCgroups(const Napi::CallbackInfo& info);
 
   void LoadAndAttach(Napi::Env env);
   // JS thread: a thread-safe function whose finalizer completes stop().
@@ -109,6 +112,13 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   std::atomic<uint64_t> encodedBytes_{0};
   std::atomic<uint64_t> encodeNanos_{0};
   std::atomic<uint64_t> unencodedRecords_{0};
+  // start()'s cgroupSlots: a record is encoded only when JavaScript has named its cgroup's resource (a slot, from
+  // encodeCgroupAs); the others take its path (Kubernetes mode: the pod is JavaScript's to resolve)
+  bool cgroupSlots_ = false;
+  std::mutex slotsMutex_;
+  std::unordered_map<uint64_t, uint32_t> slots_;
+  // cgroups named at most: past it encodeCgroupAs refuses until forgetEncodedCgroups
+  static constexpr size_t kMaxCgroupSlots = 16384;
 
   // Kernel counters, kept after the maps are gone: this tracer's, counted from base_ (a pinned set's
   // counters go on across owners; the handover books what came before)

@@ -127,9 +127,9 @@ export class Agent implements AgentStatus {
       const otlp = createLogSink(settings, config.otlp, options.version, (failure) => health.attempt(failure));
       this.otlp = otlp;
       this.outputs.push(otlpOutput(otlp, () => this.clock.nowWallNs()));
-      // the addon encodes what it can where it reads it when nothing else reads the binds and every one is the
-      // agent's own resource (none of a pod) with nothing to select by the executable
-      if (config.otlp.encodeInAddon && this.outputs.length === 1 && !this.kubernetes && !this.executables) this.encodedOtlp = otlpEncodedOutput(otlp);
+      // the addon encodes what it can where it reads it when nothing else reads the binds and none is selected by
+      // its executable (with Kubernetes, the binds of each cgroup once this agent has resolved one)
+      if (config.otlp.encodeInAddon && this.outputs.length === 1 && !this.executables) this.encodedOtlp = otlpEncodedOutput(otlp);
     }
   }
 
@@ -189,10 +189,12 @@ export class Agent implements AgentStatus {
       kubernetes: this.kubernetes,
       outputs: this.outputs,
       encoded: this.encodedOtlp,
+      encodedCgroups: this.encodedOtlp && this.kubernetes ? { encodeAs: (cgroupId, slot) => source.encodeCgroupAs(cgroupId, slot), forget: () => source.forgetEncodedCgroups() } : undefined,
     });
+    this.kubernetes?.onKnowledgeChange(() => router.forgetEncodedCgroups());
     this.router = router;
     this.kubernetes?.start(pinDir ? source.maps : undefined);
-    source.start((events) => router.route(events), encoder && { encoder, onEncoded: (batch) => router.routeEncoded(batch) });
+    source.start((events) => router.route(events), encoder && { encoder, onEncoded: (batch) => router.routeEncoded(batch), cgroupSlots: this.kubernetes !== undefined });
     this.every(1000, () => this.sampleLiveness());
     if (this.otlp && config.log.lossWarningIntervalMillis > 0) this.every(config.log.lossWarningIntervalMillis, () => this.warnOfNewLosses());
     return this.backendInfo;

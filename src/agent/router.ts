@@ -23,7 +23,17 @@ export interface RouterStages {
   outputs: readonly Output[];
   /** the records the addon encoded, when it encodes: the OTLP output's (the only output then) */
   encoded?: EncodedOutput;
+  /**
+   * Kubernetes mode, when the addon encodes: it encodes the records of a cgroup once it is told the cgroup's
+   * resource slot (false: it names no more), and forgets them all when the pods change.
+   */
+  encodedCgroups?: { encodeAs(cgroupId: bigint, slot: number): boolean; forget(): void };
 }
+
+/** Resource slots the router keeps for the addon's records at most (the oldest go first; a slot is never reused). */
+const MAX_RESOURCE_SLOTS = 65_536;
+/** Cgroups named to the addon at most between two forgettings (the addon's own bound). */
+const MAX_NAMED_CGROUPS = 16_384;
 
 /**
  * One batch from the kernel to every output: select by executable, resolve and select (Kubernetes),
@@ -41,12 +51,39 @@ export class Router {
     stages.kubernetes?.onRelease((selected) => this.output(selected));
   }
 
-  /** A batch of records the addon encoded: each of the agent's resource (slot 0, the only one it is given). */
+  /** A batch of records the addon encoded, each as of its cgroup's resource slot (slot 0: the agent's own). */
   routeEncoded(batch: Buffer): void {
     this.delivered += this.stages.encoded?.(batch, this.resourceOfSlot) ?? 0;
   }
 
-  private readonly resourceOfSlot = (): Attributes => this.resources.of(undefined);
+  /** resources by slot: slot 0 the agent's; a slot is never reused, so a batch encoded before a forgetting still finds its own */
+  private readonly slotResources = new Map<number, Attributes>();
+  private readonly slotOfResource = new Map<Attributes, number>();
+  private readonly namedCgroups = new Set<bigint>();
+  private nextSlot = 1;
+  private readonly resourceOfSlot = (slot: number): Attributes => (slot === 0 ? this.resources.of(undefined) : (this.slotResources.get(slot) ?? this.resources.of(undefined)));
+
+  /** The pods changed: the addon forgets every cgroup it was told of (their next binds are resolved here again). */
+  forgetEncodedCgroups(): void {
+    if (!this.stages.encodedCgroups || this.namedCgroups.size === 0) return;
+    this.stages.encodedCgroups.forget();
+    this.namedCgroups.clear();
+    this.slotOfResource.clear();
+  }
+
+  /** Tells the addon the resource of a bind's cgroup, as this bind was resolved and named. */
+  private nameCgroup(cgroupId: bigint, resource: Attributes): void {
+    const cgroups = this.stages.encodedCgroups;
+    if (!cgroups || this.namedCgroups.has(cgroupId) || this.namedCgroups.size >= MAX_NAMED_CGROUPS) return;
+    let slot = resource === this.resources.of(undefined) ? 0 : this.slotOfResource.get(resource);
+    if (slot === undefined) {
+      slot = this.nextSlot++;
+      this.slotOfResource.set(resource, slot);
+      this.slotResources.set(slot, resource);
+      if (this.slotResources.size > MAX_RESOURCE_SLOTS) this.slotResources.delete(this.slotResources.keys().next().value as number);
+    }
+    if (cgroups.encodeAs(cgroupId, slot)) this.namedCgroups.add(cgroupId);
+  }
 
   route(batch: readonly BindEvent[]): void {
     const s = this.stages;
@@ -78,9 +115,12 @@ export class Router {
     const s = this.stages;
     return selected.map(({ event, pod, unattributedCgroupPath }) => {
       const attributes = bindAttributes(event, s.interfaces.lookup(event.boundDevIf, event.netnsId), s.clock.toWallNs(event.startBootNs));
+      const resource = this.resources.of(pod);
       // named like a pod's container, not attributed to it: say where it really is
       if (unattributedCgroupPath !== undefined) attributes[K.cgroupPath] = unattributedCgroupPath;
-      return { event, pod, attributes, resource: this.resources.of(pod), wallNs: s.clock.toWallNs(event.tsBootNs) };
+      // the cgroup's next binds can be encoded where they are read, as of this resource
+      else if (s.encodedCgroups) this.nameCgroup(event.cgroupId, resource);
+      return { event, pod, attributes, resource, wallNs: s.clock.toWallNs(event.tsBootNs) };
     });
   }
 }

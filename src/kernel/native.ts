@@ -135,9 +135,15 @@ export interface HandoverInfo {
 export interface NativeTracer {
   /**
    * With an encoder, `encoded` holds the records the reader thread encoded: runs of (u32 resource slot, u32 records,
-   * u32 bytes, then the records as ScopeLogs.log_records fields), little-endian; `records` the others.
+   * u32 bytes, then the records as ScopeLogs.log_records fields), little-endian; `records` the others. With
+   * cgroupSlots, only the records of cgroups named by encodeCgroupAs are encoded (as of their slot); else all
+   * are, as of slot 0.
    */
-  start(onBatch: (records: Buffer, encoded?: Buffer) => void, encoder?: NativeRecordEncoder): void;
+  start(onBatch: (records: Buffer, encoded?: Buffer) => void, encoder?: NativeRecordEncoder, cgroupSlots?: boolean): void;
+  /** cgroupSlots: the records of this cgroup are encoded as of resource `slot`; false when too many cgroups are named */
+  encodeCgroupAs(cgroupId: bigint, slot: number): boolean;
+  /** cgroupSlots: no cgroup is named any more (their records take JavaScript's path until named again) */
+  forgetEncodedCgroups(): void;
   /** with handover, keepAttached (the default) leaves the pinned set attached; false detaches and removes it */
   stop(keepAttached?: boolean): Promise<void>;
   stats(): NativeTracerStats;

@@ -37,6 +37,14 @@ export interface SourceStats extends NativeTracerStats {
   recordsRejected: number;
 }
 
+/** Records the addon encodes where it reads them, and where they go. */
+export interface EncodedDelivery {
+  encoder: NativeRecordEncoder;
+  onEncoded: (encoded: Buffer) => void;
+  /** only the records of cgroups named by encodeCgroupAs are encoded (Kubernetes: JavaScript resolves the pods) */
+  cgroupSlots: boolean;
+}
+
 /** A loaded, attached tracer whose records arrive decoded, in batches. */
 export class BindSource {
   private rejected = 0;
@@ -63,14 +71,28 @@ export class BindSource {
    * Delivers the records in decoded batches; with `encoded`, the records its encoder encodes on the reader thread go
    * to its onEncoded as they are (see NativeTracer.start), the others decoded to onEvents.
    */
-  start(onEvents: (events: BindEvent[]) => void, encoded?: { encoder: NativeRecordEncoder; onEncoded: (encoded: Buffer) => void }): void {
-    this.tracer.start((records, encodedRecords) => {
-      if (encodedRecords && encodedRecords.length > 0) encoded?.onEncoded(encodedRecords);
-      if (records.length === 0) return;
-      const batch = decodeBatch(records, this.withArgs);
-      this.rejected += batch.rejected;
-      onEvents(batch.events);
-    }, encoded?.encoder);
+  start(onEvents: (events: BindEvent[]) => void, encoded?: EncodedDelivery): void {
+    this.tracer.start(
+      (records, encodedRecords) => {
+        if (encodedRecords && encodedRecords.length > 0) encoded?.onEncoded(encodedRecords);
+        if (records.length === 0) return;
+        const batch = decodeBatch(records, this.withArgs);
+        this.rejected += batch.rejected;
+        onEvents(batch.events);
+      },
+      encoded?.encoder,
+      encoded?.cgroupSlots,
+    );
+  }
+
+  /** Encoding by cgroup (EncodedDelivery.cgroupSlots): the records of a cgroup go as of this resource slot. */
+  encodeCgroupAs(cgroupId: bigint, slot: number): boolean {
+    return this.tracer.encodeCgroupAs(cgroupId, slot);
+  }
+
+  /** Encoding by cgroup: none is named any more. */
+  forgetEncodedCgroups(): void {
+    this.tracer.forgetEncodedCgroups();
   }
 
   /**

@@ -86,6 +86,7 @@ export class Kubernetes {
   private readonly resolver: PodResolver;
   private selection?: NodeMaps;
   private readonly hold: BindHold;
+  private readonly knowledgeListeners: (() => void)[] = [];
   /** where look-alike cgroups really are (the cgroup v2 mount's paths) */
   private readonly cgroupPaths = new CgroupPaths(() => findCgroup2Mount());
   private release?: (binds: SelectedBind[]) => void;
@@ -217,6 +218,7 @@ export class Kubernetes {
   start(maps?: Pick<NativeTracer, 'mapUpdate' | 'mapDelete' | 'mapEntries'>): void {
     const s = this.settings;
     this.daemonSetWatch?.start();
+    let mapsChanged: (() => void) | undefined;
     if (maps) {
       const cgroupRoot = this.cgroupRoot();
       if (cgroupRoot) {
@@ -235,7 +237,7 @@ export class Kubernetes {
         this.stopChanges = () => clearTimeout(settle);
         // a pass that fails (a map write refused) is said and tried again at the next change or interval
         const sync = (): void => void selection.sync().catch((e: Error) => this.warn(`cannot update the pinned maps: ${e.message}`));
-        this.watch?.onChange(changed);
+        mapsChanged = changed;
         sync();
         this.every(s.mapSyncIntervalMillis, sync);
       } else {
@@ -248,6 +250,11 @@ export class Kubernetes {
     this.every(s.podRescanIntervalMillis, () => {
       index.refresh();
       resolver.prune();
+      this.knowledgeChanged();
+    });
+    this.watch?.onChange(() => {
+      mapsChanged?.();
+      this.knowledgeChanged();
     });
     this.watch?.start();
   }
@@ -256,6 +263,18 @@ export class Kubernetes {
     const timer = setInterval(task, millis);
     timer.unref();
     this.timers.push(timer);
+  }
+
+  /**
+   * What a bind resolves to may have changed (a pod described, updated or gone; the log tree rescanned): whoever
+   * kept a bind's answer by its cgroup forgets it.
+   */
+  onKnowledgeChange(listener: () => void): void {
+    this.knowledgeListeners.push(listener);
+  }
+
+  private knowledgeChanged(): void {
+    for (const listener of this.knowledgeListeners) listener();
   }
 
   /** Where binds the hold releases go (the router names and outputs them as it does a batch). */

@@ -36,6 +36,9 @@ describePrivileged('daemon mode', () => {
     expect(exported + lost + pending).toBe(seen);
     expect(await metric(base, 'bindsnoop_ready')).toBe(1);
     expect(await metric(base, 'bindsnoop_live')).toBe(1);
+    // exporting only, no pod to resolve: the addon encoded each record where it read it
+    expect(await metric(base, 'bindsnoop_encoder_records_total')).toBeGreaterThanOrEqual(3);
+    expect(await metric(base, 'bindsnoop_encoder_bytes_total')).toBeGreaterThan(3 * 500);
     // everything was exported: once the receiver's answer is in, nothing waits
     let depth = await metric(base, 'bindsnoop_export_queue_depth');
     for (let i = 0; depth !== 0 && i < 50; i++) {

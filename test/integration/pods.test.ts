@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeKubeApi, podObject } from '../helpers/kube-api';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
 import { waitUntil } from '../helpers/wait';
-import { Agent, bpftool, cgroup2Mount, CLI, describePrivileged, endReport, OWN_UID, removeCgroupTree, runBinds, runTracingBpf, WaitingHelper } from './harness';
+import { Agent, bpftool, cgroup2Mount, CLI, describePrivileged, endReport, metric, OWN_UID, removeCgroupTree, runBinds, runBindsAsync, runTracingBpf, startDaemon, WaitingHelper } from './harness';
 
 /**
  * A node-shaped setup: kubelet-shaped cgroups under the real cgroup v2 mount
@@ -146,6 +146,32 @@ describePrivileged('binds resolved to their pods', () => {
     expect(forPid(h.pid)[0].resource).toMatchObject({ 'service.name': 'bindsnoop' });
     // the pod's records never share a ResourceLogs with another resource
     expect(forPid(a.pid).every((g) => g.resource['k8s.pod.name'] === 'cart-1')).toBe(true);
+  });
+
+  it('encodes a pod\'s binds where they are read once it has resolved one: each as its pod\'s, a host process\'s as the agent\'s', async () => {
+    receiver = await OtlpReceiver.start();
+    const { agent, base } = await startDaemon({ ...env, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }, [], ['-K']);
+    const encodedBefore = await metric(base, 'bindsnoop_encoder_records_total');
+    // paced: the first bind of each cgroup is resolved here, the next ones are encoded by the addon
+    const pod = await runBindsAsync(['--netns', '--cgroup', cg.cartApp, '--rate', '400', '--repeat', '100', 'tcp,4,127.0.0.1,0']);
+    const host = await runBindsAsync(['--netns', '--rate', '400', '--repeat', '100', 'udp,4,127.0.0.1,0']);
+    const mine = () => receiver!.requests.flatMap((r) => r.resourceLogs).flatMap((g) => g.records.filter((r) => r.attributes['process.pid'] === pod.pid || r.attributes['process.pid'] === host.pid).map((r) => ({ resource: g.resource, r })));
+    await agent.waitFor(() => mine().length === 200, 'the export');
+    const podRecords = mine().filter(({ r }) => r.attributes['process.pid'] === pod.pid);
+    expect(podRecords).toHaveLength(100);
+    for (const { resource, r } of podRecords) {
+      expect(resource).toMatchObject({ 'k8s.namespace.name': 'shop', 'k8s.pod.name': 'cart-1', 'k8s.pod.uid': UID.cart, 'k8s.container.name': 'app', 'container.id': ID.cartApp, 'service.name': 'cart-1' });
+      expect(r.attributes).toMatchObject({ 'network.transport': 'tcp', 'bindsnoop.cgroup.id': expect.any(Number) as number, 'process.executable.name': 'bind_helper' });
+    }
+    const hostRecords = mine().filter(({ r }) => r.attributes['process.pid'] === host.pid);
+    expect(hostRecords).toHaveLength(100);
+    for (const { resource } of hostRecords) {
+      expect(resource).not.toHaveProperty('k8s.pod.uid');
+      expect(resource).toMatchObject({ 'service.name': 'bindsnoop' });
+    }
+    // most of them encoded by the addon (the first of each cgroup, and what came with it, named here)
+    expect((await metric(base, 'bindsnoop_encoder_records_total')) - encodedBefore).toBeGreaterThanOrEqual(150);
+    expect((await agent.stop('SIGTERM')).code).toBe(0);
   });
 
   it('still resolves a container that exited right after binding, from a pod deleted before its bind was read', async () => {
