@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeKubeApi, podObject } from '../helpers/kube-api';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
-import { waitUntil } from '../helpers/wait';
+import { scaledMillis, waitUntil } from '../helpers/wait';
 import { Agent, bpftool, cgroup2Mount, CLI, describePrivileged, endReport, metric, OWN_UID, removeCgroupTree, runBinds, runBindsAsync, runTracingBpf, startDaemon, WaitingHelper } from './harness';
 
 /**
@@ -172,6 +172,32 @@ describePrivileged('binds resolved to their pods', () => {
     // most of them encoded by the addon (the first of each cgroup, and what came with it, named here)
     expect((await metric(base, 'bindsnoop_encoder_records_total')) - encodedBefore).toBeGreaterThanOrEqual(150);
     expect((await agent.stop('SIGTERM')).code).toBe(0);
+  });
+
+  it('a pod changed in the API: the binds the addon encodes after it carry the pod as it is now', async () => {
+    const api = await FakeKubeApi.start();
+    try {
+      const batch = { uid: UID.batch, name: 'backup-1', namespace: 'ops', nodeName: 'node-a', labels: { app: 'backup', team: 'sre' }, containers: [{ name: 'dump', id: ID.batchJob }] };
+      api.addPod(batch);
+      receiver = await OtlpReceiver.start();
+      const { agent, base } = await startDaemon({ ...env, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, BINDSNOOP_KUBERNETES_API_KUBECONFIG: api.writeKubeconfig(path.join(logs, 'kubeconfig-encoded')), BINDSNOOP_KUBERNETES_LABELS: 'app,team' }, [], ['-K']);
+      await agent.waitFor(() => api.watchCount() === 1, 'the agent to watch the API');
+      const resourcesOf = (pid: number) => receiver!.requests.flatMap((r) => r.resourceLogs).flatMap((g) => g.records.filter((r) => r.attributes['process.pid'] === pid).map(() => g.resource));
+      const before = await runBindsAsync(['--netns', '--cgroup', cg.batchJob, '--rate', '400', '--repeat', '100', 'tcp,4,127.0.0.1,0']);
+      await agent.waitFor(() => resourcesOf(before.pid).length === 100, 'the export');
+      expect(resourcesOf(before.pid).every((r) => r['k8s.pod.label.team'] === 'sre')).toBe(true);
+      api.modifyPod({ ...batch, labels: { app: 'backup', team: 'dba' } });
+      await new Promise((r) => setTimeout(r, scaledMillis(1000)));
+      const encoded = await metric(base, 'bindsnoop_encoder_records_total');
+      const after = await runBindsAsync(['--netns', '--cgroup', cg.batchJob, '--rate', '400', '--repeat', '100', 'tcp,4,127.0.0.1,0']);
+      await agent.waitFor(() => resourcesOf(after.pid).length === 100, 'the export');
+      expect(resourcesOf(after.pid).filter((r) => r['k8s.pod.label.team'] !== 'dba')).toEqual([]);
+      // and still encoded by the addon, once named again
+      expect((await metric(base, 'bindsnoop_encoder_records_total')) - encoded).toBeGreaterThanOrEqual(50);
+      expect((await agent.stop('SIGTERM')).code).toBe(0);
+    } finally {
+      await api.stop();
+    }
   });
 
   it('still resolves a container that exited right after binding, from a pod deleted before its bind was read', async () => {
