@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { tracerOptions } from '../../src/agent/tracer-options';
 import { loadConfig, schemaLeaves } from '../../src/config/load';
 import { BACKEND_CHOICES, loadAddon, type NativeTracer, type NativeTracerOptions, type TracerOptionSpec } from '../../src/kernel/native';
+import { recordEncoder } from '../../src/otlp/native-encoding';
 import { MAX_PORTS } from '../../src/model/event';
 import { describePrivileged, OWN_UID } from './harness';
 
@@ -128,6 +129,24 @@ describePrivileged('the addon on a loaded tracer', () => {
     expect(tracer.attached()).toBe(false);
     expect(() => tracer.mapEntries('cgroups')).toThrow(/the tracer is stopped/);
     expect(() => tracer.start(() => undefined)).toThrow(/a tracer can be started once, before stop\(\)/);
+  });
+
+  it('start() takes only a RecordEncoder; the cgroups it encodes by are bounded and checked', async () => {
+    const tracer = new Tracer(options({ backend: 'tracepoint', drainIntervalMillis: 60_000, filterUid: true, uid: OWN_UID }));
+    expect(() => untyped(tracer, 'start', () => undefined, {})).toThrow(/encoder must be a RecordEncoder \(got object\)/);
+    const encoder = recordEncoder({ attributeCountLimit: 0, attributeValueLengthLimit: 0 });
+    expect(() => untyped(tracer, 'start', () => undefined, encoder, 'yes')).toThrow(/cgroupSlots must be a boolean \(got string\)/);
+    expect(() => untyped(tracer, 'encodeCgroupAs', 1, 0)).toThrow(/cgroupId must be a bigint \(got number\)/);
+    expect(() => untyped(tracer, 'encodeCgroupAs', 1n, -1)).toThrow(/slot must be a whole number/);
+    expect(() => untyped(tracer, 'encodeCgroupAs', 1n, 0.5)).toThrow(/slot must be a whole number/);
+    tracer.start(() => undefined, encoder, true);
+    // a bounded table: 16,384 cgroups, then refusals (one named again is not a new one) until forgotten
+    for (let i = 1; i <= 16_384; i++) expect(tracer.encodeCgroupAs(BigInt(i), i)).toBe(true);
+    expect(tracer.encodeCgroupAs(16_385n, 1)).toBe(false);
+    expect(tracer.encodeCgroupAs(7n, 3)).toBe(true);
+    tracer.forgetEncodedCgroups();
+    expect(tracer.encodeCgroupAs(16_385n, 1)).toBe(true);
+    await tracer.stop();
   });
 
   it('stop() wakes the reader instead of waiting out its drain interval, and delivers what was read', async () => {

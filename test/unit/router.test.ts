@@ -100,3 +100,52 @@ describe('the router', () => {
     expect(r.delivered).toBe(3);
   });
 });
+
+describe('the router, when the addon encodes by cgroup', () => {
+  function namingRouter() {
+    const named: [bigint, number][] = [];
+    let forgotten = 0;
+    const r = new Router({
+      clock: new BootClock(() => ({ realtimeNs: 2_000_000_000n, boottimeNs: 1_000_000_000n })),
+      interfaces: new InterfaceNames('/nonexistent'),
+      baseResource: { 'service.name': 'bindsnoop' },
+      podService: 'workload',
+      outputs: [output()],
+      encoded: (batch, resourceOf) => {
+        expect(resourceOf(0)).toEqual({ 'service.name': 'bindsnoop' });
+        return batch.length;
+      },
+      encodedCgroups: {
+        encodeAs: (cgroupId, slot) => {
+          named.push([cgroupId, slot]);
+          return true;
+        },
+        forget: () => forgotten++,
+      },
+    });
+    return { r, named, forgotten: () => forgotten };
+  }
+
+  it('names each cgroup once (a host process\'s as slot 0), forgets them all when told, and names them again after', () => {
+    const { r, named, forgotten } = namingRouter();
+    r.route([makeEvent({ cgroupId: 7n }), makeEvent({ cgroupId: 7n }), makeEvent({ cgroupId: 8n })]);
+    expect(named).toEqual([[7n, 0], [8n, 0]]);
+    r.forgetEncodedCgroups();
+    expect(forgotten()).toBe(1);
+    r.forgetEncodedCgroups(); // nothing named since: nothing to forget
+    expect(forgotten()).toBe(1);
+    r.route([makeEvent({ cgroupId: 7n })]);
+    expect(named).toEqual([[7n, 0], [8n, 0], [7n, 0]]);
+    r.routeEncoded(Buffer.alloc(5));
+    expect(r.delivered).toBe(4 + 5);
+  });
+
+  it('names at most 16,384 cgroups between two forgettings (the addon\'s bound): the others stay on this path', () => {
+    const { r, named } = namingRouter();
+    for (let i = 0; i < 20_000; i += 1000) r.route(Array.from({ length: 1000 }, (_, k) => makeEvent({ cgroupId: BigInt(i + k + 1) })));
+    expect(named).toHaveLength(16_384);
+    r.forgetEncodedCgroups();
+    r.route([makeEvent({ cgroupId: 19_999n })]);
+    expect(named).toHaveLength(16_385);
+  });
+});
