@@ -248,10 +248,12 @@ export const SCHEMA: Schema<AppConfig> = {
       format: powerOfTwoPages,
       default: 8 << 20,
     },
+    // each wakeup and its batch cost both threads a fixed amount, as much as encoding many records: fewer, larger
+    // batches (docs/BENCHMARKS.md, "Native encoding"), still a small part of the ring
     wakeupBytes: {
       doc: 'Wake the reader once this much is pending (fewer wakeups, less overhead); below one record\'s size, every record wakes it.',
       format: integerIn(1, 1 << 30, 'bytes'),
-      default: 64 * 1024,
+      default: 256 * 1024,
     },
     drainIntervalMillis: { doc: 'Otherwise drain the ring this often: the longest a bind waits in the kernel.', format: integerIn(1, 10_000, 'milliseconds'), default: 50 },
     maxPendingBatches: {
