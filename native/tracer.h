@@ -54,7 +54,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     }
   };
   // encoded batches' memory kept to be written again, at most (a few hundred milliseconds of a flood's batches)
-  static constexpr size_t kMaxSpareEncodedBytes = 16u << 20;
+  static constexpr size_t kMaxSpareEncodedBytes = 4u << 20;
 
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);

@@ -194,6 +194,8 @@ export class Agent implements AgentStatus {
     this.kubernetes?.onKnowledgeChange(() => router.forgetEncodedCgroups());
     this.router = router;
     this.kubernetes?.start(pinDir ? source.maps : undefined);
+    // -q without export: nothing reads the binds, which are counted rather than decoded
+    if (this.outputs.length === 0) source.countInsteadOfDecoding((records) => router.count(records));
     source.start((events) => router.route(events), encoder && { encoder, onEncoded: (batch) => router.routeEncoded(batch), cgroupSlots: this.kubernetes !== undefined });
     this.every(1000, () => this.sampleLiveness());
     if (this.otlp && config.log.lossWarningIntervalMillis > 0) this.every(config.log.lossWarningIntervalMillis, () => this.warnOfNewLosses());

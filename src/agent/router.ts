@@ -85,6 +85,11 @@ export class Router {
     if (cgroups.encodeAs(cgroupId, slot)) this.namedCgroups.add(cgroupId);
   }
 
+  /** Records nothing reads (-q without export), counted where they arrive. */
+  count(records: number): void {
+    this.delivered += records;
+  }
+
   route(batch: readonly BindEvent[]): void {
     const s = this.stages;
     this.delivered += batch.length;

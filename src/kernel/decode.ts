@@ -157,6 +157,26 @@ export function decodeBatch(buf: Uint8Array, withArgs = false): DecodedBatch {
   return { events, rejected };
 }
 
+/**
+ * A batch's records counted, not decoded (nothing reads them: -q without export): those plausible() would deliver,
+ * and those it would reject, from the same bytes.
+ */
+export function countBatch(buf: Uint8Array, withArgs = false): { records: number; rejected: number } {
+  const layouts = recordLayout();
+  const stride = withArgs ? layouts.eventArgs.size : layouts.event.size;
+  const family = offsetOf(layouts.event, 'family');
+  const opts = offsetOf(layouts.event, 'opts');
+  const flags = offsetOf(layouts.event, 'flags');
+  let records = 0;
+  let rejected = buf.length % stride === 0 ? 0 : 1;
+  for (let off = 0; off + stride <= buf.length; off += stride) {
+    const f = buf[off + family];
+    if ((f === AF_INET || f === AF_INET6) && (buf[off + opts] & ~KNOWN_OPTS) === 0 && (buf[off + flags] & ~KNOWN_FLAGS) === 0) records++;
+    else rejected++;
+  }
+  return { records, rejected };
+}
+
 /** Decodes Tracer.counts(): packed (struct count_key, u64 binds) pairs. */
 export function decodeCounts(buf: Uint8Array): CountEntry[] {
   const key = recordLayout().countKey;

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { decodeBatch, decodeCounts, type CountEntry } from './decode';
+import { countBatch, decodeBatch, decodeCounts, type CountEntry } from './decode';
 import { BindsnoopError } from '../model/errors';
 import type { BindEvent } from '../model/event';
 import { isNativeError, loadAddon, type BackendInfo, type HandoverInfo, type NativeTracer, type NativeTracerOptions, type NativeTracerStats, type NativeRecordEncoder } from './native';
@@ -76,6 +76,12 @@ export class BindSource {
       (records, encodedRecords) => {
         if (encodedRecords && encodedRecords.length > 0) encoded?.onEncoded(encodedRecords);
         if (records.length === 0) return;
+        if (this.countOnly) {
+          const counted = countBatch(records, this.withArgs);
+          this.rejected += counted.rejected;
+          this.countOnly(counted.records);
+          return;
+        }
         const batch = decodeBatch(records, this.withArgs);
         this.rejected += batch.rejected;
         onEvents(batch.events);
@@ -84,6 +90,16 @@ export class BindSource {
       encoded?.cgroupSlots,
     );
   }
+
+  /**
+   * Nothing reads the records (-q without export): before start(), they are counted instead of decoded (the
+   * records this build's program can have written to `onCount`, the others rejected as decoding would).
+   */
+  countInsteadOfDecoding(onCount: (records: number) => void): void {
+    this.countOnly = onCount;
+  }
+
+  private countOnly?: (records: number) => void;
 
   /** Encoding by cgroup (EncodedDelivery.cgroupSlots): the records of a cgroup go as of this resource slot. */
   encodeCgroupAs(cgroupId: bigint, slot: number): boolean {

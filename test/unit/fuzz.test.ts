@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { stringify as toYaml } from 'yaml';
 import { loadConfig, schemaLeaves } from '../../src/config/load';
 import { envName } from '../../src/config/schema';
-import { decodeBatch, recordLayout } from '../../src/kernel/decode';
+import { countBatch, decodeBatch, recordLayout } from '../../src/kernel/decode';
 import { BindsnoopError } from '../../src/model/errors';
 import type { Attributes } from '../../src/model/attributes';
 import { logRecordProtobuf, requestProtobuf, resourceFieldProtobuf, schemaUrlFieldProtobuf, scopeFieldProtobuf } from '../../src/otlp/encode';
@@ -31,6 +31,25 @@ describe('the record decoder, given any bytes', () => {
       fc.property(fc.uint8Array({ maxLength: size * 4 + 17 }), (bytes) => {
         const { events, rejected } = decodeBatch(bytes);
         expect(events.length + rejected).toBe(Math.floor(bytes.length / size) + (bytes.length % size ? 1 : 0));
+      }),
+      RUNS,
+    );
+  });
+
+  it('counts (-q without export) what it would deliver and reject, for any bytes, with or without the command line', () => {
+    fc.assert(
+      fc.property(fc.boolean(), fc.uint8Array({ maxLength: recordLayout().eventArgs.size * 3 + 17 }), fc.array(fc.constantFrom(2, 10), { maxLength: 3 }), (withArgs, bytes, families) => {
+        const buf = Buffer.from(bytes);
+        const stride = withArgs ? recordLayout().eventArgs.size : size;
+        // plausible records too, not only random ones
+        families.forEach((f, i) => {
+          if ((i + 1) * stride <= buf.length) {
+            buf[i * stride + recordLayout().event.fields.family.offset] = f;
+            buf[i * stride + recordLayout().event.fields.opts.offset] &= 0x1f;
+          }
+        });
+        const { events, rejected } = decodeBatch(buf, withArgs);
+        expect(countBatch(buf, withArgs)).toEqual({ records: events.length, rejected });
       }),
       RUNS,
     );
