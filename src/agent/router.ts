@@ -30,7 +30,7 @@ export interface RouterStages {
   encodedCgroups?: { encodeAs(cgroupId: bigint, slot: number): boolean; forget(): void };
 }
 
-/** Resource slots the router keeps for the addon's records at most (the oldest go first; a slot is never reused). */
+/** Resource slots the router keeps for the addon's records at most (a slot is never reused; a dead one goes at a forgetting). */
 const MAX_RESOURCE_SLOTS = 65_536;
 /** Cgroups named to the addon at most between two forgettings (the addon's own bound). */
 const MAX_NAMED_CGROUPS = 16_384;
@@ -56,19 +56,23 @@ export class Router {
     this.delivered += this.stages.encoded?.(batch, this.resourceOfSlot) ?? 0;
   }
 
-  /** resources by slot: slot 0 the agent's; a slot is never reused, so a batch encoded before a forgetting still finds its own */
-  private readonly slotResources = new Map<number, Attributes>();
-  private readonly slotOfResource = new Map<Attributes, number>();
+  /**
+   * Resources by slot, held weakly: a slot names one resource object for good (a pod's resource changes as a new
+   * object, with a new slot), so a batch encoded before a forgetting still finds its own, and a pod long gone is not
+   * kept alive here. Slot 0 is the agent's own.
+   */
+  private readonly slotResources = new Map<number, WeakRef<Attributes>>();
+  private readonly slotOfResource = new WeakMap<Attributes, number>();
   private readonly namedCgroups = new Set<bigint>();
   private nextSlot = 1;
-  private readonly resourceOfSlot = (slot: number): Attributes => (slot === 0 ? this.resources.of(undefined) : (this.slotResources.get(slot) ?? this.resources.of(undefined)));
+  private readonly resourceOfSlot = (slot: number): Attributes => (slot === 0 ? this.resources.of(undefined) : (this.slotResources.get(slot)?.deref() ?? this.resources.of(undefined)));
 
   /** The pods changed: the addon forgets every cgroup it was told of (their next binds are resolved here again). */
   forgetEncodedCgroups(): void {
     if (!this.stages.encodedCgroups || this.namedCgroups.size === 0) return;
     this.stages.encodedCgroups.forget();
     this.namedCgroups.clear();
-    this.slotOfResource.clear();
+    for (const [slot, ref] of this.slotResources) if (ref.deref() === undefined) this.slotResources.delete(slot);
   }
 
   /** Tells the addon the resource of a bind's cgroup, as this bind was resolved and named. */
@@ -77,10 +81,10 @@ export class Router {
     if (!cgroups || this.namedCgroups.has(cgroupId) || this.namedCgroups.size >= MAX_NAMED_CGROUPS) return;
     let slot = resource === this.resources.of(undefined) ? 0 : this.slotOfResource.get(resource);
     if (slot === undefined) {
+      if (this.slotResources.size >= MAX_RESOURCE_SLOTS) return; // until a forgetting lets the dead ones go
       slot = this.nextSlot++;
       this.slotOfResource.set(resource, slot);
-      this.slotResources.set(slot, resource);
-      if (this.slotResources.size > MAX_RESOURCE_SLOTS) this.slotResources.delete(this.slotResources.keys().next().value as number);
+      this.slotResources.set(slot, new WeakRef(resource));
     }
     if (cgroups.encodeAs(cgroupId, slot)) this.namedCgroups.add(cgroupId);
   }
