@@ -30,6 +30,7 @@ Napi::Function Tracer::Define(Napi::Env env) {
                          InstanceMethod("handover", &Tracer::Handover),
                          InstanceMethod("encodeCgroupAs", &Tracer::EncodeCgroupAs),
                          InstanceMethod("forgetEncodedCgroups", &Tracer::ForgetEncodedCgroups),
+                         InstanceMethod("recycleEncoded", &Tracer::RecycleEncoded),
                      });
 }
 
@@ -305,24 +306,36 @@ void Tracer::Deliver(std::vector<uint8_t>&& bytes, size_t records) {
         const size_t length = b->encoded.size();
         Napi::Buffer<uint8_t> enc;
         if (length) {
-          // collected (JS thread): the memory goes back to the reader thread, or is freed
-          auto* back = new std::pair<std::shared_ptr<Completion>, size_t>(completion, b->encoded.capacity());
+          // collected (JS thread): the memory goes back to the reader thread, or is freed; unless recycleEncoded
+          // handed it back already (then it is the reader's)
+          auto* out = new Completion::HandedOut{b->encoded.capacity(), false};
+          uint8_t* data = b->encoded.Release();
+          // memory recycled and written again: the map names its newest holder (an older Buffer over it, recycled,
+          // still has its own entry through its finalizer's hint)
+          completion->handedOut[data] = out;
+          auto* hint = new std::pair<std::shared_ptr<Completion>, Completion::HandedOut*>(completion, out);
           enc = Napi::Buffer<uint8_t>::New(
-              env, b->encoded.Release(), length,
-              [](Napi::Env, uint8_t* data, std::pair<std::shared_ptr<Completion>, size_t>* spare) {
-                {
-                  std::lock_guard<std::mutex> lock(spare->first->spareMutex);
-                  Completion& c = *spare->first;
-                  if (c.spareEncodedBytes + spare->second <= kMaxSpareEncodedBytes) {
-                    c.spareEncoded.emplace_back(data, spare->second);
-                    c.spareEncodedBytes += spare->second;
-                    data = nullptr;
+              env, data, length,
+              [](Napi::Env, uint8_t* data, std::pair<std::shared_ptr<Completion>, Completion::HandedOut*>* hint) {
+                Completion& c = *hint->first;
+                Completion::HandedOut* out = hint->second;
+                auto it = c.handedOut.find(data);
+                if (it != c.handedOut.end() && it->second == out) c.handedOut.erase(it);
+                if (!out->recycled) {
+                  {
+                    std::lock_guard<std::mutex> lock(c.spareMutex);
+                    if (c.spareEncodedBytes + out->capacity <= kMaxSpareEncodedBytes) {
+                      c.spareEncoded.emplace_back(data, out->capacity);
+                      c.spareEncodedBytes += out->capacity;
+                      data = nullptr;
+                    }
                   }
+                  free(data);
                 }
-                free(data);
-                delete spare;
+                delete out;
+                delete hint;
               },
-              back);
+              hint);
         } else {
           enc = Napi::Buffer<uint8_t>::New(env, 0);
         }
@@ -499,6 +512,29 @@ Napi::Value Tracer::ForgetEncodedCgroups(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(slotsMutex_);
   slots_.clear();
   return info.Env().Undefined();
+}
+
+// recycleEncoded(batch): JavaScript no longer reads this encoded batch (every record copied into a request, or
+// dropped): its memory holds the reader's next one, before the Buffer is collected. False when the spare memory is
+// full (it goes when the Buffer is collected). JS thread; the memory is freed only with the tracer's last Buffer.
+Napi::Value Tracer::RecycleEncoded(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsBuffer()) {
+    ThrowTypeError(env, std::string("recycleEncoded(batch): batch must be a Buffer (got ") + (info.Length() < 1 ? "undefined" : TypeName(info[0])) + ")");
+    return env.Undefined();
+  }
+  uint8_t* data = info[0].As<Napi::Buffer<uint8_t>>().Data();
+  auto it = completion_->handedOut.find(data);
+  if (it == completion_->handedOut.end() || it->second->recycled) {
+    ThrowRangeError(env, "recycleEncoded(batch): batch is not an encoded batch of this tracer held by JavaScript (or was recycled already)");
+    return env.Undefined();
+  }
+  std::lock_guard<std::mutex> lock(completion_->spareMutex);
+  if (completion_->spareEncodedBytes + it->second->capacity > kMaxSpareEncodedBytes) return Napi::Boolean::New(env, false);
+  it->second->recycled = true;
+  completion_->spareEncoded.emplace_back(data, it->second->capacity);
+  completion_->spareEncodedBytes += it->second->capacity;
+  return Napi::Boolean::New(env, true);
 }
 
 // handover(): the pinned set's takeover and the gap it booked; null without handover.

@@ -49,6 +49,12 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     std::mutex spareMutex;
     std::vector<std::pair<uint8_t*, size_t>> spareEncoded;
     size_t spareEncodedBytes = 0;
+    // encoded batches JavaScript holds, by their memory (JS thread only): recycleEncoded() hands one back early
+    struct HandedOut {
+      size_t capacity;
+      bool recycled;
+    };
+    std::unordered_map<uint8_t*, HandedOut*> handedOut;
     ~Completion() {
       for (auto& s : spareEncoded) free(s.first);
     }
@@ -69,6 +75,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value Handover(const Napi::CallbackInfo& info);
   Napi::Value EncodeCgroupAs(const Napi::CallbackInfo& info);
   Napi::Value ForgetEncodedCgroups(const Napi::CallbackInfo& info);
+  Napi::Value RecycleEncoded(const Napi::CallbackInfo& info);
 
   void LoadAndAttach(Napi::Env env);
   // JS thread: a thread-safe function whose finalizer completes stop().

@@ -129,7 +129,8 @@ export class Agent implements AgentStatus {
       this.outputs.push(otlpOutput(otlp, () => this.clock.nowWallNs()));
       // the addon encodes what it can where it reads it when nothing else reads the binds and none is selected by
       // its executable (with Kubernetes, the binds of each cgroup once this agent has resolved one)
-      if (config.otlp.encodeInAddon && this.outputs.length === 1 && !this.executables) this.encodedOtlp = otlpEncodedOutput(otlp);
+      // (a batch copied into requests hands its memory back to the reader)
+      if (config.otlp.encodeInAddon && this.outputs.length === 1 && !this.executables) this.encodedOtlp = otlpEncodedOutput(otlp, (batch) => this.source?.recycleEncoded(batch));
     }
   }
 

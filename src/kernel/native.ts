@@ -144,6 +144,11 @@ export interface NativeTracer {
   encodeCgroupAs(cgroupId: bigint, slot: number): boolean;
   /** cgroupSlots: no cgroup is named any more (their records take JavaScript's path until named again) */
   forgetEncodedCgroups(): void;
+  /**
+   * An encoded batch JavaScript no longer reads (every record copied into a request, or dropped): its memory holds
+   * the reader's next batch, before the Buffer is collected (it must not be read again); false when not taken.
+   */
+  recycleEncoded(batch: Buffer): boolean;
   /** with handover, keepAttached (the default) leaves the pinned set attached; false detaches and removes it */
   stop(keepAttached?: boolean): Promise<void>;
   stats(): NativeTracerStats;

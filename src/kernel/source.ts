@@ -106,6 +106,11 @@ export class BindSource {
     return this.tracer.encodeCgroupAs(cgroupId, slot);
   }
 
+  /** An encoded batch no longer read: its memory is the reader's again (NativeTracer.recycleEncoded). */
+  recycleEncoded(batch: Buffer): boolean {
+    return this.tracer.recycleEncoded(batch);
+  }
+
   /** Encoding by cgroup: none is named any more. */
   forgetEncodedCgroups(): void {
     this.tracer.forgetEncodedCgroups();

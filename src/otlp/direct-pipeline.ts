@@ -131,9 +131,11 @@ export class DirectPipeline<Encoded> extends ExportStage<QueuedRecord<Encoded>, 
     // group by resource, in order of first appearance (as the SDK's serializer does)
     const groups = new Map<CachedResource<Encoded>, ResourceGroup<Encoded>>();
     let bytes = 0;
-    for (let taken = 0; taken < count; ) {
-      const q = this.takeQueuedUpTo(count - taken);
-      taken += q.records ?? 1;
+    const taken: QueuedRecord<Encoded>[] = [];
+    for (let records = 0; records < count; ) {
+      const q = this.takeQueuedUpTo(count - records);
+      taken.push(q);
+      records += q.records ?? 1;
       bytes += q.bytes;
       let group = groups.get(q.resource);
       if (!group) groups.set(q.resource, (group = { resource: q.resource.value, records: [] }));
@@ -143,6 +145,7 @@ export class DirectPipeline<Encoded> extends ExportStage<QueuedRecord<Encoded>, 
     const { body, backing } = this.options.encoding.request([...groups.values()], this.scopeEncoded, SEMCONV_SCHEMA_URL, this.spareBodies.pop());
     // copied into the body: what held them can be written again
     for (const group of groups.values()) for (const encoded of group.records) this.options.encoding.release(encoded);
+    for (const item of taken) this.released(item);
     this.queuedBytes -= bytes;
     this.inFlight += count;
     this.inFlightBytes += bytes;
@@ -158,6 +161,11 @@ export class DirectPipeline<Encoded> extends ExportStage<QueuedRecord<Encoded>, 
         if (this.spareBodies.length < MAX_CONCURRENT_EXPORTS) this.spareBodies.push(backing);
       },
     );
+  }
+
+  /** A queue entry was copied into a request (and is no longer read). */
+  protected released(item: QueuedRecord<Encoded>): void {
+    void item;
   }
 
   protected override beginShutdown(): void {
@@ -211,6 +219,9 @@ function recordsWithin(fields: Buffer, start: number, records: number, bytes: nu
  * as they are.
  */
 export class ProtobufDirectPipeline extends DirectPipeline<Buffer> {
+  /** the addon's batches some run of which is queued: how many entries hold them, and what to call once none does */
+  private readonly batches = new Map<ArrayBufferLike, { entries: number; batch?: Buffer; recycle?: (batch: Buffer) => void }>();
+
   enqueueEncoded(fields: Buffer, records: number, resource: Attributes): number {
     let queued = Math.min(records, this.roomInQueue);
     // all of them, most often: no need to walk the fields
@@ -223,12 +234,41 @@ export class ProtobufDirectPipeline extends DirectPipeline<Buffer> {
     if (queued < records) this.dropFull(records - queued);
     if (queued === 0) return 0;
     this.queuedBytes += end;
+    this.holds(fields, 1);
     this.push({ resource: this.resources.get(resource), encoded: fields.subarray(0, end), bytes: end, records: queued, fields: true });
     return queued;
   }
 
+  encodedBatchOffered(batch: Buffer, recycle: (batch: Buffer) => void): void {
+    const held = this.batches.get(batch.buffer);
+    if (!held) {
+      recycle(batch);
+      return;
+    }
+    held.batch = batch;
+    held.recycle = recycle;
+  }
+
+  /** `entries` more (or, negative, fewer) queue entries hold a view of this batch; at none, it is recycled. */
+  private holds(view: Buffer, entries: number): void {
+    const held = this.batches.get(view.buffer);
+    if (!held) {
+      this.batches.set(view.buffer, { entries });
+      return;
+    }
+    held.entries += entries;
+    if (held.entries > 0) return;
+    this.batches.delete(view.buffer);
+    if (held.batch) held.recycle?.(held.batch);
+  }
+
+  protected override released(item: QueuedRecord<Buffer>): void {
+    if (item.fields) this.holds(item.encoded, -1);
+  }
+
   protected override split(item: QueuedRecord<Buffer>, records: number): [QueuedRecord<Buffer>, QueuedRecord<Buffer>] {
     const at = fieldsEnd(item.encoded, 0, records);
+    this.holds(item.encoded, 1);
     return [
       { resource: item.resource, encoded: item.encoded.subarray(0, at), bytes: at, records, fields: true },
       { resource: item.resource, encoded: item.encoded.subarray(at), bytes: item.bytes - at, records: (item.records ?? 1) - records, fields: true },

@@ -30,6 +30,11 @@ export interface LogSink {
    * lost). Present only where requests are built of such messages (the direct pipeline's protobuf encoding).
    */
   enqueueEncoded?(fields: Buffer, records: number, resource: Attributes): number;
+  /**
+   * With enqueueEncoded: every run of the addon's `batch` has been offered; once none of it is queued any more (all
+   * copied into requests or dropped), `recycle` gets the batch, whose memory the addon then writes again.
+   */
+  encodedBatchOffered?(batch: Buffer, recycle: (batch: Buffer) => void): void;
   /** The queue is full: a record queued now would be dropped. */
   full(): boolean;
   /** Counts records dropped before they were built, because the queue was full (stage export_queue). */

@@ -76,8 +76,14 @@ export function otlpOutput(sink: LogSink, nowWallNs: () => bigint): NamingOutput
 /** The records the addon encoded (a batch of them), each queued as it is with the resource of its slot; how many. */
 export type EncodedOutput = (batch: Buffer, resourceOf: (slot: number) => Attributes) => number;
 
-export function otlpEncodedOutput(sink: LogSink): EncodedOutput | undefined {
+/** The OTLP output of the addon's records, when the sink takes them; `recycle` gets each batch once none of it is queued. */
+export function otlpEncodedOutput(sink: LogSink, recycle: (batch: Buffer) => void): EncodedOutput | undefined {
   const enqueue = sink.enqueueEncoded?.bind(sink);
-  if (!enqueue) return undefined;
-  return (batch, resourceOf) => eachRun(batch, (slot, fields, records) => enqueue(fields, records, resourceOf(slot)));
+  const offered = sink.encodedBatchOffered?.bind(sink);
+  if (!enqueue || !offered) return undefined;
+  return (batch, resourceOf) => {
+    const records = eachRun(batch, (slot, fields, n) => enqueue(fields, n, resourceOf(slot)));
+    offered(batch, recycle);
+    return records;
+  };
 }

@@ -397,6 +397,34 @@ describe('the direct pipeline, given the addon\'s runs of records', () => {
     expect(bodies[0].toString('hex')).toBe(Buffer.from(first).toString('hex'));
   });
 
+  it('hands a batch back to the addon once, when every run of it was copied into a request, or at once when none was queued', async () => {
+    const { p, bodies } = pipeline({ maxExportBatchSize: 4 });
+    const own = (bytes: Buffer): Buffer => {
+      const b = Buffer.allocUnsafeSlow(bytes.length);
+      bytes.copy(b);
+      return b;
+    };
+    const a = runOf(encoded.slice(0, 6));
+    const batch = own(Buffer.concat([a, runOf(encoded.slice(6, 9))]));
+    const recycled: Buffer[] = [];
+    // two runs of one batch (two resources), the first split across requests
+    expect(p.enqueueEncoded(batch.subarray(0, a.length), 6, { 'k8s.pod.name': 'a' })).toBe(6);
+    expect(p.enqueueEncoded(batch.subarray(a.length), 3, { 'k8s.pod.name': 'b' })).toBe(3);
+    p.encodedBatchOffered(batch, (b) => recycled.push(b));
+    // two requests of 4 sent: the third record of the second run is still queued
+    expect(bodies).toHaveLength(2);
+    expect(recycled).toEqual([]);
+    await p.shutdown(1000);
+    expect(bodies.flatMap(logRecordsOf)).toHaveLength(9);
+    expect(recycled).toEqual([batch]);
+
+    // a batch none of which is queued (the queue is closed) goes back at once
+    const dropped = own(runOf(encoded.slice(0, 2)));
+    expect(p.enqueueEncoded(dropped, 2, {})).toBe(0);
+    p.encodedBatchOffered(dropped, (b) => recycled.push(b));
+    expect(recycled).toEqual([batch, dropped]);
+  });
+
   it('queues what its record bound and its byte bound hold, counting the rest of a run lost', async () => {
     const byCount = pipeline({ maxQueueSize: 12, maxExportBatchSize: 100 });
     expect(byCount.p.enqueueEncoded(runOf(encoded.slice(0, 10)), 10, {})).toBe(10);
