@@ -44,7 +44,8 @@ export function testLayoutCli(): string {
   writeFileSync(path.join(work, 'package.json'), JSON.stringify({ ...pkg, version: TEST_LAYOUT_VERSION }, null, 2));
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(work, 'node_modules'));
   run('make', ['-s', '-C', 'bpf', 'BPF_CFLAGS=-DBINDSNOOP_TEST_LAYOUT'], work);
-  run(path.join(ROOT, 'node_modules', '.bin', 'node-gyp'), ['rebuild', '--directory', 'native'], work, { CPPFLAGS: '-DBINDSNOOP_TEST_LAYOUT' });
+  // through npx, as ./dev builds the addon: npm's configuration (its nodedir: the headers this host has) applies
+  run('npx', ['--no-install', 'node-gyp', 'rebuild', '--directory', 'native'], work, { CPPFLAGS: '-DBINDSNOOP_TEST_LAYOUT' });
   run(path.join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], work);
   rmSync(dir, { recursive: true, force: true });
   renameSync(work, dir);
