@@ -98,15 +98,19 @@ size_t CStringLength(const uint8_t* p, size_t max) {
   return nul ? static_cast<size_t>(static_cast<const uint8_t*>(nul) - p) : max;
 }
 
-void AppendUnsigned(std::string* out, uint64_t v) {
+// Decimal, zero-padded to `width` digits.
+void AppendPadded(std::string* out, uint64_t v, int width) {
   char buf[24];
   int n = 0;
   do {
     buf[n++] = static_cast<char>('0' + v % 10);
     v /= 10;
   } while (v);
+  while (n < width) buf[n++] = '0';
   while (n) out->push_back(buf[--n]);
 }
+
+void AppendUnsigned(std::string* out, uint64_t v) { AppendPadded(out, v, 1); }
 
 void AppendSigned(std::string* out, int64_t v) {
   if (v < 0) {
@@ -181,17 +185,6 @@ void AppendAddress(std::string* out, uint8_t family, const uint8_t* a) {
     AppendIPv6(out, a);
   else
     AppendIPv4(out, a);
-}
-
-void AppendPadded(std::string* out, uint64_t v, int width) {
-  char buf[24];
-  int n = 0;
-  do {
-    buf[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v);
-  while (n < width) buf[n++] = '0';
-  while (n) out->push_back(buf[--n]);
 }
 
 // Days since 1970-01-01 to a civil date (Howard Hinnant's days_from_civil, inverted).
@@ -638,15 +631,18 @@ Unencoded Encoder::Encode(const uint8_t* rec, size_t size, bool withArgs, int64_
     b.EndString(Attr::LocalAddress, begin);
     if (!(e->flags & BINDSNOOP_FLAG_RAW_SOCKET)) b.Int(Attr::LocalPort, e->bound_port);
   }
-  const uint64_t errnoNumber = e->ret < 0 ? static_cast<uint64_t>(-static_cast<int64_t>(e->ret)) : static_cast<uint64_t>(e->ret);
+  // a failed bind's errno, named (the attribute and the body): none for most binds
   std::string errnoName;
-  if (errnoNumber < config_.errnoNames.size() && !config_.errnoNames[errnoNumber].empty()) {
-    errnoName = config_.errnoNames[errnoNumber];
-  } else {
-    errnoName = "ERRNO_";
-    AppendUnsigned(&errnoName, errnoNumber);
+  if (e->ret != 0) {
+    const uint64_t errnoNumber = e->ret < 0 ? static_cast<uint64_t>(-static_cast<int64_t>(e->ret)) : static_cast<uint64_t>(e->ret);
+    if (errnoNumber < config_.errnoNames.size() && !config_.errnoNames[errnoNumber].empty()) {
+      errnoName = config_.errnoNames[errnoNumber];
+    } else {
+      errnoName = "ERRNO_";
+      AppendUnsigned(&errnoName, errnoNumber);
+    }
+    b.Text(Attr::ErrorType, errnoName.c_str());
   }
-  if (e->ret != 0) b.Text(Attr::ErrorType, errnoName.c_str());
   b.Int(Attr::ReturnCode, e->ret);
   const uint8_t reqFamily = e->req_family == kAfInet6 || e->req_family == kAfInet ? e->req_family : e->family;
   begin = b.Begin();

@@ -277,15 +277,7 @@ void Tracer::Deliver(std::vector<uint8_t>&& bytes, size_t records) {
   auto* batch = new Delivered;
   batch->records = std::move(bytes);
   if (encoder_) {
-    {
-      std::lock_guard<std::mutex> lock(completion_->spareMutex);
-      if (!completion_->spareEncoded.empty()) {
-        auto spare = completion_->spareEncoded.back();
-        completion_->spareEncoded.pop_back();
-        completion_->spareEncodedBytes -= spare.second;
-        batch->encoded.Adopt(spare.first, spare.second);
-      }
-    }
+    completion_->TakeSpare(&batch->encoded);
     Encode(&batch->records, &batch->encoded);
     // every record encoded: the batch's memory holds the next one
     if (batch->records.empty()) reader_->Recycle(std::move(batch->records));
@@ -321,17 +313,7 @@ void Tracer::Deliver(std::vector<uint8_t>&& bytes, size_t records) {
                 Completion::HandedOut* out = hint->second;
                 auto it = c.handedOut.find(data);
                 if (it != c.handedOut.end() && it->second == out) c.handedOut.erase(it);
-                if (!out->recycled) {
-                  {
-                    std::lock_guard<std::mutex> lock(c.spareMutex);
-                    if (c.spareEncodedBytes + out->capacity <= kMaxSpareEncodedBytes) {
-                      c.spareEncoded.emplace_back(data, out->capacity);
-                      c.spareEncodedBytes += out->capacity;
-                      data = nullptr;
-                    }
-                  }
-                  free(data);
-                }
+                if (!out->recycled && !c.KeepSpare(data, out->capacity)) free(data);
                 delete out;
                 delete hint;
               },
@@ -529,12 +511,8 @@ Napi::Value Tracer::RecycleEncoded(const Napi::CallbackInfo& info) {
     ThrowRangeError(env, "recycleEncoded(batch): batch is not an encoded batch of this tracer held by JavaScript (or was recycled already)");
     return env.Undefined();
   }
-  std::lock_guard<std::mutex> lock(completion_->spareMutex);
-  if (completion_->spareEncodedBytes + it->second->capacity > kMaxSpareEncodedBytes) return Napi::Boolean::New(env, false);
-  it->second->recycled = true;
-  completion_->spareEncoded.emplace_back(data, it->second->capacity);
-  completion_->spareEncodedBytes += it->second->capacity;
-  return Napi::Boolean::New(env, true);
+  it->second->recycled = completion_->KeepSpare(data, it->second->capacity);
+  return Napi::Boolean::New(env, it->second->recycled);
 }
 
 // handover(): the pinned set's takeover and the gap it booked; null without handover.

@@ -44,7 +44,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     // reader thread; here because queued batches may outlive the Tracer)
     std::atomic<uint32_t> batchesInJs{0};
     std::atomic<uint64_t> bytesInJs{0};
-    // encoded batches' memory that JavaScript is done with (its Buffer collected), for the reader thread to write
+    // encoded batches' memory that JavaScript is done with (recycled, or its Buffer collected), for the reader to write
     // again: fresh memory costs a page fault a page, and its unmapping a TLB shootdown of the reader's core
     std::mutex spareMutex;
     std::vector<std::pair<uint8_t*, size_t>> spareEncoded;
@@ -57,6 +57,23 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     std::unordered_map<uint8_t*, HandedOut*> handedOut;
     ~Completion() {
       for (auto& s : spareEncoded) free(s.first);
+    }
+    // Any thread: keeps memory of `capacity` bytes to be written again, when the spares have room (false: not kept).
+    bool KeepSpare(uint8_t* data, size_t capacity) {
+      std::lock_guard<std::mutex> lock(spareMutex);
+      if (spareEncodedBytes + capacity > kMaxSpareEncodedBytes) return false;
+      spareEncoded.emplace_back(data, capacity);
+      spareEncodedBytes += capacity;
+      return true;
+    }
+    // Reader thread: a spare's memory into `into`, when there is one.
+    void TakeSpare(ByteBuffer* into) {
+      std::lock_guard<std::mutex> lock(spareMutex);
+      if (spareEncoded.empty()) return;
+      auto spare = spareEncoded.back();
+      spareEncoded.pop_back();
+      spareEncodedBytes -= spare.second;
+      into->Adopt(spare.first, spare.second);
     }
   };
   // encoded batches' memory kept to be written again, at most (a few hundred milliseconds of a flood's batches)

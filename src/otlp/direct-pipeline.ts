@@ -201,15 +201,16 @@ function fieldsEnd(fields: Buffer, start: number, records: number): number {
   return p;
 }
 
-/** Records of the fields from `start` whose bytes come to at most `bytes`. */
-function recordsWithin(fields: Buffer, start: number, records: number, bytes: number): number {
+/** Of the first `records` fields, those whose bytes come to at most `bytes`: how many, and where they end. */
+function fieldsWithin(fields: Buffer, records: number, bytes: number): { records: number; end: number } {
   let n = 0;
-  for (let p = start; n < records; n++) {
-    const next = fieldsEnd(fields, p, 1);
-    if (next - start > bytes) break;
-    p = next;
+  let end = 0;
+  for (; n < records; n++) {
+    const next = fieldsEnd(fields, end, 1);
+    if (next > bytes) break;
+    end = next;
   }
-  return n;
+  return { records: n, end };
 }
 
 /**
@@ -227,10 +228,7 @@ export class ProtobufDirectPipeline extends DirectPipeline<Buffer> {
     // all of them, most often: no need to walk the fields
     let end = queued === records ? fields.length : fieldsEnd(fields, 0, queued);
     const bytesRoom = this.options.maxQueueBytes - this.queuedBytes - this.inFlightBytes;
-    if (end > bytesRoom) {
-      queued = recordsWithin(fields, 0, queued, bytesRoom);
-      end = fieldsEnd(fields, 0, queued);
-    }
+    if (end > bytesRoom) ({ records: queued, end } = fieldsWithin(fields, queued, bytesRoom));
     if (queued < records) this.dropFull(records - queued);
     if (queued === 0) return 0;
     this.queuedBytes += end;
